@@ -1,0 +1,1 @@
+//! Trust bundles: the SPIFFE bundle JSON document, the Bundle Map, and bundle sets.
