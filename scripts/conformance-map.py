@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Map every requirement id of spec §1.1–1.4 to where the code enforces it and where a test names it.
+
+Reads ../shared/spec/SPIFFE-CONFORMANCE.md (beside the checkout) for the ids, greps
+spiffe-core/src (enforcement: comments naming the id) and the tests (spiffe-core/tests/**, unit
+tests in src, and bins/*/tests) for the id or a test function named after it (`x509_24_…`).
+Prints a markdown table; with --check, exits 1 if an id has no test naming it.
+"""
+import pathlib
+import re
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SPEC = REPO.parent / "shared" / "spec" / "SPIFFE-CONFORMANCE.md"
+ROW = re.compile(r"^\| ((?:ID|X509|JWT|BUNDLE)-\d+) \| [^|]* \| (.*) \|\s*$")
+
+
+def requirement_ids():
+    ids = []
+    for line in SPEC.read_text().splitlines():
+        m = ROW.match(line)
+        if m:
+            ids.append((m.group(1), m.group(2)))
+    return ids
+
+
+def files(root, patterns):
+    for pat in patterns:
+        yield from sorted((REPO / root).glob(pat))
+
+
+def split_src(path):
+    """Returns (code, tests) text of a source file: everything after `#[cfg(test)]` counts as tests."""
+    text = path.read_text()
+    i = text.find("#[cfg(test)]")
+    return (text, "") if i < 0 else (text[:i], text[i:])
+
+
+def main():
+    check = "--check" in sys.argv
+    code, tests = {}, {}
+    for p in files("spiffe-core/src", ["**/*.rs"]):
+        c, t = split_src(p)
+        code[p] = c
+        if t:
+            tests[p] = t
+    for root in ["spiffe-core/tests", "bins"]:
+        for p in files(root, ["**/tests/**/*.rs", "**/*.rs", "**/*.json"]) if root == "spiffe-core/tests" else files(root, ["*/tests/**/*.rs"]):
+            tests[p] = p.read_text()
+    rows, missing = [], []
+    for rid, text in requirement_ids():
+        prefix, num = rid.split("-")
+        token = re.compile(rf"\b{re.escape(rid)}\b(?!\d)")
+        fname = re.compile(rf"\bfn {prefix.lower()}_{num}_\w*")
+        where = sorted({str(p.relative_to(REPO)) for p, t in code.items() if token.search(t)})
+        tested = sorted({str(p.relative_to(REPO)) for p, t in tests.items() if token.search(t) or fname.search(t)})
+        if not tested:
+            missing.append(rid)
+        short = text if len(text) < 90 else text[:87] + "…"
+        rows.append(f"| {rid} | {short} | {', '.join(f'`{w}`' for w in where) or '—'} | {', '.join(f'`{w}`' for w in tested) or '**none**'} |")
+    print("| id | requirement (paraphrased) | enforced in | tested in |")
+    print("|---|---|---|---|")
+    print("\n".join(rows))
+    if missing:
+        print(f"\n{len(missing)} requirement ids without a test naming them: {' '.join(missing)}", file=sys.stderr)
+    return 1 if (check and missing) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
