@@ -22,7 +22,7 @@ use super::{name, X509Error};
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let pem = include_bytes!("../../tests/data/x509/36-leaf.pem");
+/// let pem = include_bytes!("../../tests/data/x509/36-chain.pem");
 /// let chain = spiffe_core::x509::parse_certificates(pem)?;
 /// let id = chain[0].spiffe_id()?.expect("an X.509-SVID has a SPIFFE ID");
 /// assert_eq!(id.as_str(), "spiffe://td/w");

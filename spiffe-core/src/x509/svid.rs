@@ -23,7 +23,7 @@ use super::{parse_certificates, Certificate, X509Error};
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let svid = spiffe_core::X509Svid::parse_pem(
-///     include_bytes!("../../tests/data/x509/36-leaf.pem"),
+///     include_bytes!("../../tests/data/x509/36-chain.pem"),
 ///     include_bytes!("../../tests/data/x509/36-key.pem"),
 /// )?;
 /// assert_eq!(svid.spiffe_id().as_str(), "spiffe://td/w");
@@ -42,6 +42,11 @@ impl X509Svid {
     /// an unencrypted PKCS#8 DER key.
     pub fn parse_der(chain_der: &[u8], key_der: &[u8]) -> Result<Self, X509Error> {
         let chain = parse_concatenated_der(chain_der)?;
+        // WAPI-14: the key is unencrypted PKCS#8 DER; SEC1, PKCS#1, PEM or encrypted PKCS#8
+        // are refused even where the key library would auto-detect them.
+        if !is_pkcs8_shaped(key_der) {
+            return Err(X509Error::MalformedPrivateKey);
+        }
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der.to_vec()));
         Self::from_parts(chain, key)
     }
@@ -112,6 +117,19 @@ impl X509Svid {
     pub fn private_key(&self) -> &PrivateKeyDer<'static> {
         &self.key
     }
+}
+
+/// `PrivateKeyInfo ::= SEQUENCE { version INTEGER (0|1), privateKeyAlgorithm SEQUENCE,
+/// privateKey OCTET STRING, ... }` (RFC 5208 / RFC 5958).
+fn is_pkcs8_shaped(der: &[u8]) -> bool {
+    use crate::der::{read_single, tag, Reader};
+    let Ok(info) = read_single(der, tag::SEQUENCE) else {
+        return false;
+    };
+    let mut reader = Reader::new(info);
+    matches!(reader.read(tag::INTEGER), Ok([0] | [1]))
+        && reader.read(tag::SEQUENCE).is_ok()
+        && reader.read(tag::OCTET_STRING).is_ok()
 }
 
 /// The issuance-side checks on the leaf of a locally held SVID.

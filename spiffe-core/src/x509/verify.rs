@@ -49,7 +49,7 @@ impl VerifiedX509Svid {
 /// # use spiffe_core::{x509, TrustDomain, X509Bundle};
 /// # use spiffe_core::pki_types::UnixTime;
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let chain = x509::parse_certificates(include_bytes!("../../tests/data/x509/36-leaf.pem"))?;
+/// let chain = x509::parse_certificates(include_bytes!("../../tests/data/x509/36-chain.pem"))?;
 /// let roots = x509::parse_certificates(include_bytes!("../../tests/data/x509/root-td.pem"))?;
 /// let bundle = Arc::new(X509Bundle::from_authorities(TrustDomain::new("td")?, roots));
 /// let ders: Vec<_> = chain.iter().map(|c| c.der().clone()).collect();
