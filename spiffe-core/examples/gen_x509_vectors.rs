@@ -10,9 +10,9 @@ use std::fs;
 use std::path::PathBuf;
 
 use rcgen::{
-    date_time_ymd, BasicConstraints, CertificateParams, CustomExtension, DistinguishedName,
-    DnType, ExtendedKeyUsagePurpose as Eku, IsCa, Issuer, KeyPair, KeyUsagePurpose as Ku,
-    SanType, SignatureAlgorithm,
+    date_time_ymd, BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose as Eku, IsCa, Issuer, KeyPair, KeyUsagePurpose as Ku, SanType,
+    SignatureAlgorithm,
 };
 use serde_json::{json, Value};
 
@@ -22,10 +22,16 @@ const VERIFY_TIME: u64 = 1_800_000_000;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/x509");
     fs::create_dir_all(&dir)?;
-    let mut g = Gen { dir, vectors: Vec::new() };
+    let mut g = Gen {
+        dir,
+        vectors: Vec::new(),
+    };
     g.run()?;
     let table = json!({ "verify_time": VERIFY_TIME, "vectors": g.vectors });
-    fs::write(g.dir.join("vectors.json"), serde_json::to_string_pretty(&table)? + "\n")?;
+    fs::write(
+        g.dir.join("vectors.json"),
+        serde_json::to_string_pretty(&table)? + "\n",
+    )?;
     Ok(())
 }
 
@@ -124,7 +130,8 @@ impl Gen {
         let chain = format!("{id}-chain.pem");
         let key_file = format!("{id}-key.pem");
         self.write(&chain, &pem).expect("write chain");
-        self.write(&key_file, &key.serialize_pem()).expect("write key");
+        self.write(&key_file, &key.serialize_pem())
+            .expect("write key");
         (chain, key_file)
     }
 
@@ -150,34 +157,129 @@ impl Gen {
     }
 
     fn run(&mut self) -> Result<(), Box<dyn std::error::Error>> {
-        let td = self.root("root-td.pem", ca_params("td root", Some("spiffe://td")), p256());
-        let td_a = self.root("root-td-a.pem", ca_params("td-a root", Some("spiffe://td-a")), p256());
-        let td_b = self.root("root-td-b.pem", ca_params("td-b root", Some("spiffe://td-b")), p256());
-        let td_y = self.root("root-td-y.pem", ca_params("td-y root", Some("spiffe://td-y")), p256());
+        let td = self.root(
+            "root-td.pem",
+            ca_params("td root", Some("spiffe://td")),
+            p256(),
+        );
+        let td_a = self.root(
+            "root-td-a.pem",
+            ca_params("td-a root", Some("spiffe://td-a")),
+            p256(),
+        );
+        let td_b = self.root(
+            "root-td-b.pem",
+            ca_params("td-b root", Some("spiffe://td-b")),
+            p256(),
+        );
+        let td_y = self.root(
+            "root-td-y.pem",
+            ca_params("td-y root", Some("spiffe://td-y")),
+            p256(),
+        );
         let b_td = json!({ "td": "root-td.pem" });
 
         // Plain leaves directly under the td root.
-        let leaf = |g: &mut Gen, id: &str, req: &str, case: &str, p: CertificateParams, verify: Option<&str>, svid: Option<&str>, openssl: bool| {
+        let leaf = |g: &mut Gen,
+                    id: &str,
+                    req: &str,
+                    case: &str,
+                    p: CertificateParams,
+                    verify: Option<&str>,
+                    svid: Option<&str>,
+                    openssl: bool| {
             let key = p256();
             let pem = sign(&p, &key, &td);
             let files = g.chain(id, &pem, &key, &[]);
             g.vector(id, req, case, files, b_td.clone(), verify, svid, openssl);
         };
 
-        leaf(self, "36", "X509-1..25", "conformant leaf", leaf_params("spiffe://td/w"), Some("accept"), Some("accept"), true);
+        leaf(
+            self,
+            "36",
+            "X509-1..25",
+            "conformant leaf",
+            leaf_params("spiffe://td/w"),
+            Some("accept"),
+            Some("accept"),
+            true,
+        );
         let mut p = leaf_params("spiffe://td/a");
         p.subject_alt_names.push(uri("spiffe://td/b"));
-        leaf(self, "37", "X509-2/25", "two spiffe URI SANs", p, Some("MultipleUriSans"), Some("MultipleUriSans"), false);
+        leaf(
+            self,
+            "37",
+            "X509-2/25",
+            "two spiffe URI SANs",
+            p,
+            Some("MultipleUriSans"),
+            Some("MultipleUriSans"),
+            false,
+        );
         let mut p = leaf_params("spiffe://td/a");
         p.subject_alt_names.push(uri("https://x"));
-        leaf(self, "38", "X509-2", "spiffe and https URI SANs", p, Some("MultipleUriSans"), Some("MultipleUriSans"), false);
+        leaf(
+            self,
+            "38",
+            "X509-2",
+            "spiffe and https URI SANs",
+            p,
+            Some("MultipleUriSans"),
+            Some("MultipleUriSans"),
+            false,
+        );
         let mut p = leaf_params("spiffe://td/w");
         p.subject_alt_names = vec![SanType::DnsName("w.td".try_into()?)];
-        leaf(self, "39", "X509-1", "no URI SAN", p, Some("MissingUriSan"), Some("MissingUriSan"), false);
-        leaf(self, "40", "X509-23", "https URI SAN", leaf_params("https://td/w"), Some("InvalidSpiffeId"), Some("InvalidSpiffeId"), false);
-        leaf(self, "41", "X509-5/24", "ID without path", leaf_params("spiffe://td"), Some("LeafIdWithoutPath"), Some("LeafIdWithoutPath"), false);
-        leaf(self, "42a", "X509-23/ID-11", "trailing slash", leaf_params("spiffe://td/w/"), Some("InvalidSpiffeId"), Some("InvalidSpiffeId"), false);
-        leaf(self, "42b", "X509-23/ID-5", "uppercase trust domain", leaf_params("spiffe://TD/w"), Some("InvalidSpiffeId"), Some("InvalidSpiffeId"), false);
+        leaf(
+            self,
+            "39",
+            "X509-1",
+            "no URI SAN",
+            p,
+            Some("MissingUriSan"),
+            Some("MissingUriSan"),
+            false,
+        );
+        leaf(
+            self,
+            "40",
+            "X509-23",
+            "https URI SAN",
+            leaf_params("https://td/w"),
+            Some("InvalidSpiffeId"),
+            Some("InvalidSpiffeId"),
+            false,
+        );
+        leaf(
+            self,
+            "41",
+            "X509-5/24",
+            "ID without path",
+            leaf_params("spiffe://td"),
+            Some("LeafIdWithoutPath"),
+            Some("LeafIdWithoutPath"),
+            false,
+        );
+        leaf(
+            self,
+            "42a",
+            "X509-23/ID-11",
+            "trailing slash",
+            leaf_params("spiffe://td/w/"),
+            Some("InvalidSpiffeId"),
+            Some("InvalidSpiffeId"),
+            false,
+        );
+        leaf(
+            self,
+            "42b",
+            "X509-23/ID-5",
+            "uppercase trust domain",
+            leaf_params("spiffe://TD/w"),
+            Some("InvalidSpiffeId"),
+            Some("InvalidSpiffeId"),
+            false,
+        );
         let mut p = leaf_params("spiffe://td/w");
         p.subject_alt_names.extend([
             SanType::DnsName("w.td".try_into()?),
@@ -185,98 +287,352 @@ impl Gen {
             SanType::IpAddress([10, 0, 0, 1].into()),
             SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()),
         ]);
-        leaf(self, "43", "X509-3", "URI plus DNS and IP SANs", p, Some("accept"), Some("accept"), true);
+        leaf(
+            self,
+            "43",
+            "X509-3",
+            "URI plus DNS and IP SANs",
+            p,
+            Some("accept"),
+            Some("accept"),
+            true,
+        );
         let mut p = leaf_params("spiffe://td/w");
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        leaf(self, "44", "X509-13/21", "leaf with cA=TRUE", p, Some("LeafIsCa"), Some("LeafIsCa"), false);
+        leaf(
+            self,
+            "44",
+            "X509-13/21",
+            "leaf with cA=TRUE",
+            p,
+            Some("LeafIsCa"),
+            Some("LeafIsCa"),
+            false,
+        );
         let mut p = leaf_params("spiffe://td/w");
         p.is_ca = IsCa::NoCa;
-        leaf(self, "45", "X509-13", "no basicConstraints", p, Some("accept"), Some("accept"), true);
+        leaf(
+            self,
+            "45",
+            "X509-13",
+            "no basicConstraints",
+            p,
+            Some("accept"),
+            Some("accept"),
+            true,
+        );
         let mut p = leaf_params("spiffe://td/w");
         p.key_usages.push(Ku::KeyCertSign);
-        leaf(self, "46", "X509-17/22", "leaf with keyCertSign", p, Some("LeafCanSign"), Some("LeafHasCertSign"), false);
+        leaf(
+            self,
+            "46",
+            "X509-17/22",
+            "leaf with keyCertSign",
+            p,
+            Some("LeafCanSign"),
+            Some("LeafHasCertSign"),
+            false,
+        );
         let mut p = leaf_params("spiffe://td/w");
         p.key_usages.push(Ku::CrlSign);
-        leaf(self, "47", "X509-17/22", "leaf with cRLSign", p, Some("LeafCanSign"), Some("LeafHasCertSign"), false);
+        leaf(
+            self,
+            "47",
+            "X509-17/22",
+            "leaf with cRLSign",
+            p,
+            Some("LeafCanSign"),
+            Some("LeafHasCertSign"),
+            false,
+        );
         let mut p = leaf_params("spiffe://td/w");
         p.key_usages = vec![Ku::KeyEncipherment];
-        leaf(self, "48", "X509-17", "no digitalSignature", p, Some("accept"), Some("LeafMissingDigitalSignature"), true);
+        leaf(
+            self,
+            "48",
+            "X509-17",
+            "no digitalSignature",
+            p,
+            Some("accept"),
+            Some("LeafMissingDigitalSignature"),
+            true,
+        );
         let mut p = leaf_params("spiffe://td/w");
         p.key_usages = vec![];
-        leaf(self, "49a", "X509-15", "no keyUsage", p, Some("accept"), Some("LeafKeyUsageNotCritical"), true);
+        leaf(
+            self,
+            "49a",
+            "X509-15",
+            "no keyUsage",
+            p,
+            Some("accept"),
+            Some("LeafKeyUsageNotCritical"),
+            true,
+        );
         let mut p = leaf_params("spiffe://td/w");
         p.key_usages = vec![];
-        p.custom_extensions.push(CustomExtension::from_oid_content(&[2, 5, 29, 15], vec![0x03, 0x02, 0x07, 0x80]));
-        leaf(self, "49b", "X509-15", "keyUsage not critical", p, Some("accept"), Some("LeafKeyUsageNotCritical"), true);
+        p.custom_extensions.push(CustomExtension::from_oid_content(
+            &[2, 5, 29, 15],
+            vec![0x03, 0x02, 0x07, 0x80],
+        ));
+        leaf(
+            self,
+            "49b",
+            "X509-15",
+            "keyUsage not critical",
+            p,
+            Some("accept"),
+            Some("LeafKeyUsageNotCritical"),
+            true,
+        );
         let mut p = leaf_params("spiffe://td/w");
         p.extended_key_usages = vec![Eku::ServerAuth];
-        leaf(self, "50", "X509-18", "EKU serverAuth only", p, Some("accept"), Some("LeafExtendedKeyUsage"), true);
+        leaf(
+            self,
+            "50",
+            "X509-18",
+            "EKU serverAuth only",
+            p,
+            Some("accept"),
+            Some("LeafExtendedKeyUsage"),
+            true,
+        );
         let mut p = leaf_params("spiffe://td/w");
         p.extended_key_usages = vec![];
-        leaf(self, "51", "X509-18", "no EKU", p, Some("accept"), Some("accept"), true);
+        leaf(
+            self,
+            "51",
+            "X509-18",
+            "no EKU",
+            p,
+            Some("accept"),
+            Some("accept"),
+            true,
+        );
         let mut p = leaf_params("spiffe://td/w");
         p.distinguished_name = DistinguishedName::new();
         p.subject_alt_names = vec![];
         let san = tlv(0x30, &tlv(0x86, b"spiffe://td/w"));
-        p.custom_extensions.push(CustomExtension::from_oid_content(&[2, 5, 29, 17], san));
-        leaf(self, "52", "X509-6", "empty subject, non-critical SAN", p, Some("Malformed"), Some("EmptySubjectNonCriticalSan"), false);
+        p.custom_extensions
+            .push(CustomExtension::from_oid_content(&[2, 5, 29, 17], san));
+        leaf(
+            self,
+            "52",
+            "X509-6",
+            "empty subject, non-critical SAN",
+            p,
+            Some("Malformed"),
+            Some("EmptySubjectNonCriticalSan"),
+            false,
+        );
         let mut p = ca_params("td ca", Some("spiffe://td/ca"));
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        leaf(self, "53", "X509-11/21", "CA presented as peer", p, Some("LeafIsCa"), Some("LeafIsCa"), false);
+        leaf(
+            self,
+            "53",
+            "X509-11/21",
+            "CA presented as peer",
+            p,
+            Some("LeafIsCa"),
+            Some("LeafIsCa"),
+            false,
+        );
 
         // 54/55: trust-domain selection.
         let key = p256();
         let pem = sign(&leaf_params("spiffe://td-a/w"), &key, &td_b);
         let files = self.chain("54", &pem, &key, &[]);
-        self.vector("54", "WAPI-11/X509-20", "td-a leaf chaining to td-b root", files,
-            json!({ "td-a": "root-td-a.pem", "td-b": "root-td-b.pem" }), Some("UnknownIssuer"), None, false);
+        self.vector(
+            "54",
+            "WAPI-11/X509-20",
+            "td-a leaf chaining to td-b root",
+            files,
+            json!({ "td-a": "root-td-a.pem", "td-b": "root-td-b.pem" }),
+            Some("UnknownIssuer"),
+            None,
+            false,
+        );
         let key = p256();
         let pem = sign(&leaf_params("spiffe://td-a/w"), &key, &td_a);
         let files = self.chain("55", &pem, &key, &[]);
-        self.vector("55", "WAPI-11", "no bundle for td-a", files, b_td.clone(), Some("NoBundle"), None, false);
+        self.vector(
+            "55",
+            "WAPI-11",
+            "no bundle for td-a",
+            files,
+            b_td.clone(),
+            Some("NoBundle"),
+            None,
+            false,
+        );
 
         // 56: validity.
         let mut p = leaf_params("spiffe://td/w");
         p.not_before = date_time_ymd(2020, 1, 1);
         p.not_after = date_time_ymd(2021, 1, 1);
-        leaf(self, "56a", "X509-20", "leaf expired", p, Some("Expired"), None, true);
+        leaf(
+            self,
+            "56a",
+            "X509-20",
+            "leaf expired",
+            p,
+            Some("Expired"),
+            None,
+            true,
+        );
         let mut p = leaf_params("spiffe://td/w");
         p.not_before = date_time_ymd(2030, 1, 1);
         p.not_after = date_time_ymd(2031, 1, 1);
-        leaf(self, "56b", "X509-20", "leaf not yet valid", p, Some("Expired"), None, true);
+        leaf(
+            self,
+            "56b",
+            "X509-20",
+            "leaf not yet valid",
+            p,
+            Some("Expired"),
+            None,
+            true,
+        );
 
         // 57..62: intermediates.
-        let with_int = |g: &mut Gen, id: &str, req: &str, case: &str, int_params: CertificateParams, root: &Ca, leaf_id: &str, bundles: Value, verify: &str, svid: Option<&str>, openssl: bool| {
+        let with_int = |g: &mut Gen,
+                        id: &str,
+                        req: &str,
+                        case: &str,
+                        int_params: CertificateParams,
+                        root: &Ca,
+                        leaf_id: &str,
+                        bundles: Value,
+                        verify: &str,
+                        svid: Option<&str>,
+                        openssl: bool| {
             let int = g.intermediate(int_params, p256(), root);
             let key = p256();
             let pem = sign(&leaf_params(leaf_id), &key, &int);
             let files = g.chain(id, &pem, &key, &[&int]);
             g.vector(id, req, case, files, bundles, Some(verify), svid, openssl);
         };
-        with_int(self, "36i", "X509-20", "conformant leaf via intermediate", ca_params("td int", Some("spiffe://td")), &td, "spiffe://td/w", b_td.clone(), "accept", Some("accept"), true);
+        with_int(
+            self,
+            "36i",
+            "X509-20",
+            "conformant leaf via intermediate",
+            ca_params("td int", Some("spiffe://td")),
+            &td,
+            "spiffe://td/w",
+            b_td.clone(),
+            "accept",
+            Some("accept"),
+            true,
+        );
         let mut p = ca_params("td int", Some("spiffe://td"));
         p.is_ca = IsCa::ExplicitNoCa;
-        with_int(self, "57", "X509-12/20", "intermediate cA=FALSE", p, &td, "spiffe://td/w", b_td.clone(), "IssuerNotCa", Some("IntermediateNotCa"), true);
+        with_int(
+            self,
+            "57",
+            "X509-12/20",
+            "intermediate cA=FALSE",
+            p,
+            &td,
+            "spiffe://td/w",
+            b_td.clone(),
+            "IssuerNotCa",
+            Some("IntermediateNotCa"),
+            true,
+        );
         let mut p = ca_params("td int", Some("spiffe://td"));
         p.key_usages = vec![Ku::DigitalSignature];
-        with_int(self, "58", "X509-16/20", "intermediate without keyCertSign", p, &td, "spiffe://td/w", b_td.clone(), "IssuerMissingKeyCertSign", Some("IntermediateNotCa"), true);
-        with_int(self, "60", "X509-9", "intermediate ID with a path", ca_params("td int", Some("spiffe://td/ca")), &td, "spiffe://td/w", b_td.clone(), "accept", Some("accept"), true);
-        with_int(self, "61", "X509-9/10", "td-x intermediate issuing td-y leaf", ca_params("td-x int", Some("spiffe://td-x")), &td_y, "spiffe://td-y/w", json!({ "td-y": "root-td-y.pem" }), "accept", Some("accept"), true);
+        with_int(
+            self,
+            "58",
+            "X509-16/20",
+            "intermediate without keyCertSign",
+            p,
+            &td,
+            "spiffe://td/w",
+            b_td.clone(),
+            "IssuerMissingKeyCertSign",
+            Some("IntermediateNotCa"),
+            true,
+        );
+        with_int(
+            self,
+            "60",
+            "X509-9",
+            "intermediate ID with a path",
+            ca_params("td int", Some("spiffe://td/ca")),
+            &td,
+            "spiffe://td/w",
+            b_td.clone(),
+            "accept",
+            Some("accept"),
+            true,
+        );
+        with_int(
+            self,
+            "61",
+            "X509-9/10",
+            "td-x intermediate issuing td-y leaf",
+            ca_params("td-x int", Some("spiffe://td-x")),
+            &td_y,
+            "spiffe://td-y/w",
+            json!({ "td-y": "root-td-y.pem" }),
+            "accept",
+            Some("accept"),
+            true,
+        );
         let nc = |base: &[u8]| {
             let subtree = tlv(0x30, &tlv(0x86, base));
-            let mut ext = CustomExtension::from_oid_content(&[2, 5, 29, 30], tlv(0x30, &tlv(0xa0, &subtree)));
+            let mut ext =
+                CustomExtension::from_oid_content(&[2, 5, 29, 30], tlv(0x30, &tlv(0xa0, &subtree)));
             ext.set_criticality(true);
             ext
         };
         let mut p = ca_params("td-b int", Some("spiffe://td-b"));
         p.custom_extensions.push(nc(b"td-a"));
-        with_int(self, "62a", "X509-14", "URI constraint td-a, leaf td-b", p, &td_b, "spiffe://td-b/w", json!({ "td-b": "root-td-b.pem" }), "NameConstraintViolation", None, false);
+        with_int(
+            self,
+            "62a",
+            "X509-14",
+            "URI constraint td-a, leaf td-b",
+            p,
+            &td_b,
+            "spiffe://td-b/w",
+            json!({ "td-b": "root-td-b.pem" }),
+            "NameConstraintViolation",
+            None,
+            false,
+        );
         let mut p = ca_params("td-b int", Some("spiffe://td-b"));
         p.custom_extensions.push(nc(b"td-b"));
-        with_int(self, "62b", "X509-14", "URI constraint td-b, leaf td-b", p, &td_b, "spiffe://td-b/w", json!({ "td-b": "root-td-b.pem" }), "accept", None, false);
+        with_int(
+            self,
+            "62b",
+            "X509-14",
+            "URI constraint td-b, leaf td-b",
+            p,
+            &td_b,
+            "spiffe://td-b/w",
+            json!({ "td-b": "root-td-b.pem" }),
+            "accept",
+            None,
+            false,
+        );
         let mut p = ca_params("td-b int", Some("spiffe://td-b"));
         p.custom_extensions.push(nc(b"spiffe://td-a"));
-        with_int(self, "62c", "X509-14", "URI constraint in URI form (unsupported)", p, &td_b, "spiffe://td-b/w", json!({ "td-b": "root-td-b.pem" }), "UnsupportedNameConstraint", None, false);
+        with_int(
+            self,
+            "62c",
+            "X509-14",
+            "URI constraint in URI form (unsupported)",
+            p,
+            &td_b,
+            "spiffe://td-b/w",
+            json!({ "td-b": "root-td-b.pem" }),
+            "UnsupportedNameConstraint",
+            None,
+            false,
+        );
 
         // 59: pathLenConstraint 0 on the first intermediate, a second one below it.
         let mut p1 = ca_params("td int 1", Some("spiffe://td"));
@@ -286,32 +642,82 @@ impl Gen {
         let key = p256();
         let pem = sign(&leaf_params("spiffe://td/w"), &key, &int2);
         let files = self.chain("59", &pem, &key, &[&int2, &int1]);
-        self.vector("59", "X509-12/20", "pathLenConstraint exceeded", files, b_td.clone(), Some("PathLenExceeded"), Some("accept"), true);
+        self.vector(
+            "59",
+            "X509-12/20",
+            "pathLenConstraint exceeded",
+            files,
+            b_td.clone(),
+            Some("PathLenExceeded"),
+            Some("accept"),
+            true,
+        );
 
         // 63: leaf not first.
         let int = self.intermediate(ca_params("td int", Some("spiffe://td")), p256(), &td);
         let key = p256();
         let leaf_pem = sign(&leaf_params("spiffe://td/w"), &key, &int);
-        let files = self.chain("63", &int.pem, &key, &[&Ca { params: leaf_params("x"), key: p256(), pem: leaf_pem }]);
-        self.vector("63", "WAPI-14", "leaf not first", files, b_td.clone(), None, Some("LeafIdWithoutPath"), false);
+        let files = self.chain(
+            "63",
+            &int.pem,
+            &key,
+            &[&Ca {
+                params: leaf_params("x"),
+                key: p256(),
+                pem: leaf_pem,
+            }],
+        );
+        self.vector(
+            "63",
+            "WAPI-14",
+            "leaf not first",
+            files,
+            b_td.clone(),
+            None,
+            Some("LeafIdWithoutPath"),
+            false,
+        );
 
         // 64/65: keys (the DER forms are tested through X509Svid::parse_der).
         let key = p256();
         let pem = sign(&leaf_params("spiffe://td/w"), &key, &td);
         let files = self.chain("64", &pem, &key, &[]);
-        self.vector("64", "WAPI-14", "key not PKCS#8 DER (see test)", files, b_td.clone(), Some("accept"), Some("accept"), false);
+        self.vector(
+            "64",
+            "WAPI-14",
+            "key not PKCS#8 DER (see test)",
+            files,
+            b_td.clone(),
+            Some("accept"),
+            Some("accept"),
+            false,
+        );
         let sec1 = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
             &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
             &key.serialize_der(),
         )?;
-        let sec1_der = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::EcPrivateKeyRfc5915Der<'static>>::as_der(&sec1.private_key())?;
+        let sec1_der = aws_lc_rs::encoding::AsDer::<
+            aws_lc_rs::encoding::EcPrivateKeyRfc5915Der<'static>,
+        >::as_der(&sec1.private_key())?;
         fs::write(self.dir.join("64-key.sec1.der"), sec1_der.as_ref())?;
-        self.write("64-key.sec1.pem", &pem_armour("EC PRIVATE KEY", sec1_der.as_ref()))?;
+        self.write(
+            "64-key.sec1.pem",
+            &pem_armour("EC PRIVATE KEY", sec1_der.as_ref()),
+        )?;
         fs::write(self.dir.join("64-key.pkcs8.der"), key.serialize_der())?;
         let key = p256();
         let pem = sign(&leaf_params("spiffe://td/w"), &key, &td);
         let files = self.chain("65", &pem, &p256(), &[]);
-        self.vector("65", "WAPI-13", "key does not match leaf", files, b_td.clone(), Some("accept"), Some("KeyMismatch"), false);
+        self.vector(
+            "65",
+            "WAPI-13",
+            "key does not match leaf",
+            files,
+            b_td.clone(),
+            Some("accept"),
+            Some("KeyMismatch"),
+            false,
+        );
 
         // Algorithm coverage and CA rotation.
         for (id, alg) in [
@@ -320,21 +726,50 @@ impl Gen {
             ("alg-ed25519", &rcgen::PKCS_ED25519),
             ("alg-rsa", &rcgen::PKCS_RSA_SHA256),
         ] {
-            let root = self.root(&format!("root-{id}.pem"), ca_params(&format!("{id} root"), Some("spiffe://td")), key_for(alg));
+            let root = self.root(
+                &format!("root-{id}.pem"),
+                ca_params(&format!("{id} root"), Some("spiffe://td")),
+                key_for(alg),
+            );
             let key = key_for(alg);
             let pem = sign(&leaf_params("spiffe://td/w"), &key, &root);
             let files = self.chain(id, &pem, &key, &[]);
-            self.vector(id, "X509-20", "signature algorithm coverage", files, json!({ "td": format!("root-{id}.pem") }), Some("accept"), Some("accept"), true);
+            self.vector(
+                id,
+                "X509-20",
+                "signature algorithm coverage",
+                files,
+                json!({ "td": format!("root-{id}.pem") }),
+                Some("accept"),
+                Some("accept"),
+                true,
+            );
         }
         // Two authorities with the same subject (rotation): the old one is tried first.
-        let old = self.root("root-rotation-old.pem", ca_params("td rotating root", Some("spiffe://td")), p256());
-        let new = self.root("root-rotation-new.pem", ca_params("td rotating root", Some("spiffe://td")), p256());
+        let old = self.root(
+            "root-rotation-old.pem",
+            ca_params("td rotating root", Some("spiffe://td")),
+            p256(),
+        );
+        let new = self.root(
+            "root-rotation-new.pem",
+            ca_params("td rotating root", Some("spiffe://td")),
+            p256(),
+        );
         drop(old);
         let key = p256();
         let pem = sign(&leaf_params("spiffe://td/w"), &key, &new);
         let files = self.chain("rotation", &pem, &key, &[]);
-        self.vector("rotation", "X509-20", "same-subject authorities during rotation", files,
-            json!({ "td": ["root-rotation-old.pem", "root-rotation-new.pem"] }), Some("accept"), Some("accept"), false);
+        self.vector(
+            "rotation",
+            "X509-20",
+            "same-subject authorities during rotation",
+            files,
+            json!({ "td": ["root-rotation-old.pem", "root-rotation-new.pem"] }),
+            Some("accept"),
+            Some("accept"),
+            false,
+        );
         let _ = (&td.params, &td.key);
         Ok(())
     }

@@ -9,17 +9,28 @@ use spiffe_core::x509::{self, parse_certificates};
 use spiffe_core::{Certificate, TrustDomain, X509Bundle};
 
 fn seed() -> Vec<u8> {
-    let pem = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/x509/36i-chain.pem"))
-        .expect("seed chain");
-    parse_certificates(&pem).expect("seed parses")[0].der().to_vec()
+    let pem =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/x509/36i-chain.pem"))
+            .expect("seed chain");
+    parse_certificates(&pem).expect("seed parses")[0]
+        .der()
+        .to_vec()
 }
 
 /// Exercises every accessor, so lazily evaluated parts are covered too.
 fn poke(cert: &Certificate) {
     let _ = cert.spiffe_id();
-    let _ = (cert.uri_sans().count(), cert.dns_sans().count(), cert.ip_sans().count());
+    let _ = (
+        cert.uri_sans().count(),
+        cert.dns_sans().count(),
+        cert.ip_sans().count(),
+    );
     let _ = (cert.subject(), cert.issuer(), cert.serial_hex());
-    let _ = (cert.public_key_algorithm(), cert.signature_algorithm(), cert.key_usage());
+    let _ = (
+        cert.public_key_algorithm(),
+        cert.signature_algorithm(),
+        cert.key_usage(),
+    );
     let _ = format!("{cert:?}");
 }
 

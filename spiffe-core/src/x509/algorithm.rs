@@ -191,10 +191,9 @@ impl KeyKind {
             Self::EcP384 => PublicKeyAlgorithm::EcP384,
             Self::EcP521 => PublicKeyAlgorithm::EcP521,
             Self::Ed25519 => PublicKeyAlgorithm::Ed25519,
-            Self::Rsa => rsa_modulus_bits(key_bits)
-                .map_or(PublicKeyAlgorithm::Other, |bits| PublicKeyAlgorithm::Rsa {
-                    bits,
-                }),
+            Self::Rsa => rsa_modulus_bits(key_bits).map_or(PublicKeyAlgorithm::Other, |bits| {
+                PublicKeyAlgorithm::Rsa { bits }
+            }),
             Self::Other => PublicKeyAlgorithm::Other,
         }
     }
@@ -238,7 +237,10 @@ mod tests {
             SignatureAlgorithm::RsaPssSha384
         );
         pss.push(0);
-        assert_eq!(SignatureAlgorithm::from_der(&pss), SignatureAlgorithm::Other);
+        assert_eq!(
+            SignatureAlgorithm::from_der(&pss),
+            SignatureAlgorithm::Other
+        );
         // ecdsa-with-SHA256 with (forbidden) NULL parameters.
         let mut ec_null = ECDSA_SHA256.to_vec();
         ec_null.extend([0x05, 0x00]);

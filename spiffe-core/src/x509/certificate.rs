@@ -121,10 +121,16 @@ impl Certificate {
         match self.inner.ext.uri_count {
             0 => Ok(None),
             1 => {
-                let span = self.inner.ext.first_uri.ok_or(X509Error::MalformedCertificate)?;
-                let uri = std::str::from_utf8(self.bytes(span))
-                    .map_err(|_| X509Error::InvalidUriSan)?;
-                SpiffeId::new(uri).map(Some).map_err(X509Error::InvalidSpiffeId)
+                let span = self
+                    .inner
+                    .ext
+                    .first_uri
+                    .ok_or(X509Error::MalformedCertificate)?;
+                let uri =
+                    std::str::from_utf8(self.bytes(span)).map_err(|_| X509Error::InvalidUriSan)?;
+                SpiffeId::new(uri)
+                    .map(Some)
+                    .map_err(X509Error::InvalidSpiffeId)
             }
             count => Err(X509Error::MultipleUriSans { count }),
         }
@@ -157,7 +163,12 @@ impl Certificate {
 
     /// Values of the SAN entries with tag `wanted` (the SAN was checked at parse time).
     pub(crate) fn san_entries(&self, wanted: u8) -> impl Iterator<Item = &[u8]> + '_ {
-        let names = self.inner.ext.san.map(|span| self.bytes(span)).unwrap_or(&[]);
+        let names = self
+            .inner
+            .ext
+            .san
+            .map(|span| self.bytes(span))
+            .unwrap_or(&[]);
         let mut reader = Reader::new(names);
         std::iter::from_fn(move || loop {
             let (tag, value, _) = reader.read_any().ok()?;
@@ -337,7 +348,10 @@ pub(crate) enum SignatureError {
 }
 
 fn ascii(bytes: &[u8]) -> Option<&str> {
-    bytes.is_ascii().then(|| std::str::from_utf8(bytes).ok()).flatten()
+    bytes
+        .is_ascii()
+        .then(|| std::str::from_utf8(bytes).ok())
+        .flatten()
 }
 
 /// The single parsing pass.

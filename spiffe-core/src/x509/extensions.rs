@@ -268,7 +268,8 @@ impl Extensions {
                     exts.subject_key_id = Some(Span::of(base, id));
                 }
                 Some(AKI) => {
-                    let id = parse_authority_key_id(value).map_err(bad("authorityKeyIdentifier"))?;
+                    let id =
+                        parse_authority_key_id(value).map_err(bad("authorityKeyIdentifier"))?;
                     exts.authority_key_id = id.map(|id| Span::of(base, id));
                 }
                 // RFC 5280 §4.2: a critical extension we do not process means reject (fail
@@ -380,11 +381,17 @@ mod tests {
     fn basic_constraints_forms() {
         assert_eq!(
             parse_basic_constraints(&[0x30, 0x00]),
-            Ok(BasicConstraints { ca: false, path_len: None })
+            Ok(BasicConstraints {
+                ca: false,
+                path_len: None
+            })
         );
         assert_eq!(
             parse_basic_constraints(&[0x30, 0x06, 0x01, 0x01, 0xff, 0x02, 0x01, 0x00]),
-            Ok(BasicConstraints { ca: true, path_len: Some(0) })
+            Ok(BasicConstraints {
+                ca: true,
+                path_len: Some(0)
+            })
         );
         assert!(parse_basic_constraints(&[0x30, 0x03, 0x01, 0x01, 0x01]).is_err());
     }

@@ -100,8 +100,12 @@ fn decode_string(value_tag: u8, value: &[u8]) -> Option<String> {
         0x14 => Some(value.iter().map(|&b| char::from(b)).collect()),
         // BMPString: UTF-16BE.
         0x1e if value.len() % 2 == 0 => {
-            let units = value.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
-            char::decode_utf16(units).collect::<Result<String, _>>().ok()
+            let units = value
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]));
+            char::decode_utf16(units)
+                .collect::<Result<String, _>>()
+                .ok()
         }
         _ => None,
     }

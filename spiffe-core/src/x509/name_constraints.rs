@@ -116,7 +116,9 @@ impl<'a> Iterator for Subtrees<'a> {
 /// The host of a URI name: for SPIFFE IDs, the trust domain.
 fn uri_host(uri: &[u8]) -> Result<&str> {
     let uri = std::str::from_utf8(uri).map_err(|_| NameConstraintError::Unsupported)?;
-    let (_, rest) = uri.split_once("://").ok_or(NameConstraintError::Violation)?;
+    let (_, rest) = uri
+        .split_once("://")
+        .ok_or(NameConstraintError::Violation)?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let host = if host_port.starts_with('[') {
@@ -140,7 +142,9 @@ fn matches(kind: u8, base: &[u8], host: &str) -> Result<bool> {
     let host = host.strip_suffix('.').unwrap_or(host);
     if let Some(domain) = base.strip_prefix('.') {
         // `.example.com`: one or more labels to the left, never `example.com` itself.
-        return Ok(host.len() > base.len() && ends_with_ignore_case(host, base) && !domain.is_empty());
+        return Ok(host.len() > base.len()
+            && ends_with_ignore_case(host, base)
+            && !domain.is_empty());
     }
     if kind == general_name::URI {
         // RFC 5280: a URI constraint without a leading period names one host.

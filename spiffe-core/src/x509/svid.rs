@@ -65,7 +65,9 @@ impl X509Svid {
         if input.trim_ascii_start().starts_with(b"-----BEGIN") {
             PrivateKeyDer::from_pem_slice(input).map_err(|_| X509Error::MalformedPrivateKey)
         } else {
-            Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(input.to_vec())))
+            Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+                input.to_vec(),
+            )))
         }
     }
 
@@ -84,7 +86,9 @@ impl X509Svid {
         let spiffe_id = leaf_checks(leaf)?;
         for (index, intermediate) in chain.iter().enumerate().skip(1) {
             // X509-12/16: each signing certificate has cA=TRUE and keyCertSign.
-            let signs = intermediate.key_usage().is_some_and(|ku| ku.key_cert_sign());
+            let signs = intermediate
+                .key_usage()
+                .is_some_and(|ku| ku.key_cert_sign());
             if !intermediate.is_ca() || !signs {
                 return Err(X509Error::IntermediateNotCa { index });
             }
@@ -158,7 +162,8 @@ fn leaf_checks(leaf: &Certificate) -> Result<SpiffeId, X509Error> {
     }
     // X509-18: if extendedKeyUsage is present it lists serverAuth and clientAuth.
     if let Some(eku) = leaf.extended_key_usage() {
-        if !eku.any() && !(eku.server_auth() && eku.client_auth()) {
+        let both = eku.server_auth() && eku.client_auth();
+        if !(eku.any() || both) {
             return Err(X509Error::LeafExtendedKeyUsage);
         }
     }

@@ -41,7 +41,8 @@ fn parse_generalized_time(value: &[u8]) -> Result<u64, DerError> {
 /// Converts `MMDDHHMMSS` of `year` to Unix seconds, checking every field's range.
 fn seconds(year: u64, mmddhhmmss: &[u8]) -> Result<u64, DerError> {
     let field = |i: usize| two_digits(mmddhhmmss[i], mmddhhmmss[i + 1]);
-    let (month, day, hour, minute, second) = (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
+    let (month, day, hour, minute, second) =
+        (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
     if year < 1970 {
         return Err(DerError::InvalidValue); // before the epoch: not representable as UnixTime
     }
@@ -112,15 +113,15 @@ mod tests {
     #[test]
     fn strict_formats() {
         for bad in [
-            "7001010000Z",     // no seconds
-            "700101000000",    // no Z
+            "7001010000Z",  // no seconds
+            "700101000000", // no Z
             "700101000000+0100",
-            "701301000000Z",   // month 13
-            "700132000000Z",   // day 32
-            "010229000000Z",   // 2001 is not a leap year
-            "700101240000Z",   // hour 24
-            "700101006000Z",   // minute 60
-            "700101000060Z",   // second 60
+            "701301000000Z", // month 13
+            "700132000000Z", // day 32
+            "010229000000Z", // 2001 is not a leap year
+            "700101240000Z", // hour 24
+            "700101006000Z", // minute 60
+            "700101000060Z", // second 60
             "7001010000 0Z",
         ] {
             assert!(utc(bad).is_err(), "{bad}");
@@ -136,6 +137,9 @@ mod tests {
         assert_eq!(read_time(&mut r), Ok(1));
         assert_eq!(read_time(&mut r), Ok(2));
         assert!(r.is_empty());
-        assert_eq!(read_time(&mut Reader::new(b"\x04\x00")), Err(DerError::UnexpectedTag));
+        assert_eq!(
+            read_time(&mut Reader::new(b"\x04\x00")),
+            Err(DerError::UnexpectedTag)
+        );
     }
 }

@@ -134,7 +134,10 @@ fn leaf_checks(leaf: &Certificate) -> Result<SpiffeId, X509VerifyError> {
         return Err(X509VerifyError::LeafIsCa);
     }
     // X509-22: no keyCertSign or cRLSign on the leaf.
-    if leaf.key_usage().is_some_and(|ku| ku.key_cert_sign() || ku.crl_sign()) {
+    if leaf
+        .key_usage()
+        .is_some_and(|ku| ku.key_cert_sign() || ku.crl_sign())
+    {
         return Err(X509VerifyError::LeafCanSign);
     }
     Ok(spiffe_id)
@@ -182,19 +185,19 @@ impl<'a> PathBuilder<'a> {
                     continue;
                 }
             }
-            let attempt = self.check_issuer(index, issuer, candidate).and_then(|()| {
-                match candidate {
-                    Candidate::Anchor => Ok(issuer),
-                    Candidate::Presented(i) => {
-                        self.path.push(i);
-                        let result = self.extend();
-                        if result.is_err() {
-                            self.path.pop();
+            let attempt =
+                self.check_issuer(index, issuer, candidate)
+                    .and_then(|()| match candidate {
+                        Candidate::Anchor => Ok(issuer),
+                        Candidate::Presented(i) => {
+                            self.path.push(i);
+                            let result = self.extend();
+                            if result.is_err() {
+                                self.path.pop();
+                            }
+                            result
                         }
-                        result
-                    }
-                }
-            });
+                    });
             match attempt {
                 Ok(anchor) => return Ok(anchor),
                 Err(X509VerifyError::BudgetExhausted) => {
