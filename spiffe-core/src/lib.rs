@@ -11,6 +11,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bundle;
+mod der;
 pub mod id;
 pub mod jwt;
 mod matcher;

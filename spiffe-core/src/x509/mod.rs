@@ -1,14 +1,26 @@
 //! X.509-SVIDs (X509-SVID.md): certificate parsing, SVIDs with their keys, X.509 bundles and
 //! the verifier.
 
+mod algorithm;
 mod bundle;
 mod certificate;
 mod error;
+mod extensions;
+mod name;
+mod name_constraints;
 mod pem;
+mod private_key;
 mod svid;
+mod time;
+mod verify;
+mod verify_error;
 
+pub use algorithm::{PublicKeyAlgorithm, SignatureAlgorithm};
 pub use bundle::X509Bundle;
 pub use certificate::Certificate;
 pub use error::X509Error;
+pub use extensions::{ExtendedKeyUsage, KeyUsage};
 pub use pem::parse_certificates;
 pub use svid::X509Svid;
+pub use verify::{verify, verify_parsed, VerifiedX509Svid};
+pub use verify_error::X509VerifyError;
