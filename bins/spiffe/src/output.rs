@@ -98,6 +98,11 @@ impl<W: Write> Output<W> {
         }
     }
 
+    /// Switches the format, for modes that are defined as JSON (e.g. `id check --jsonl`).
+    pub(crate) fn set_format(&mut self, format: Format) {
+        self.format = format;
+    }
+
     /// Writes one answer (buffered; see [`Output::flush`]).
     pub(crate) fn answer<A: Answer>(&mut self, answer: &A) -> Result<(), Failure> {
         self.all_valid &= answer.is_valid();

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
 use spiffe_core::{IdError, SpiffeId};
 
-use crate::output::{Answer, DisplayStr, Failure, Output};
+use crate::output::{Answer, DisplayStr, Failure, Format, Output};
 
 /// Size of the stdin buffer in `--jsonl` mode.
 const STDIN_BUFFER_SIZE: usize = 64 * 1024;
@@ -26,9 +26,9 @@ pub(crate) struct CheckArgs {
     #[arg(required_unless_present = "jsonl", conflicts_with = "jsonl")]
     ids: Vec<String>,
 
-    /// Read one JSON string per line from stdin and answer each non-blank line with one line,
-    /// in order, flushed before waiting for more input (so it works as a co-process). Blank
-    /// lines are skipped without an answer.
+    /// Read one JSON string per line from stdin and answer each non-blank line with one JSON
+    /// object on its own line (whatever `--output` says), in order, flushed before waiting for
+    /// more input (so it works as a co-process). Blank lines are skipped without an answer.
     #[arg(long)]
     jsonl: bool,
 }
@@ -39,7 +39,11 @@ impl IdCommand {
     /// Runs the subcommand, writing answers to `out`.
     pub(crate) fn run<W: Write>(self, out: &mut Output<W>) -> Result<(), Failure> {
         match self {
-            Self::Check(args) if args.jsonl => check_jsonl(io::stdin(), out),
+            Self::Check(args) if args.jsonl => {
+                // A line protocol for programs: always JSON, whatever `--output` says.
+                out.set_format(Format::Json);
+                check_jsonl(io::stdin(), out)
+            }
             Self::Check(args) => {
                 for input in &args.ids {
                     let result = SpiffeId::new(input);
@@ -192,7 +196,6 @@ impl Answer for IdAnswer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::Format;
 
     fn run_jsonl(input: &str) -> (String, bool) {
         let mut buf = Vec::new();
