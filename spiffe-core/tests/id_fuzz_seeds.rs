@@ -40,7 +40,10 @@ fn id_parse_seeds_match_vectors() {
         let name = entry.file_name().into_string().expect("UTF-8 file name");
         actual.insert(name, std::fs::read(entry.path()).expect("read seed"));
     }
-    assert!(expected.len() > 60, "every literal and generated vector is a seed");
+    assert!(
+        expected.len() > 60,
+        "every literal and generated vector is a seed"
+    );
     assert!(
         actual == expected,
         "fuzz/seeds/id_parse drifted from vectors.json; regenerate with SPIFFE_REGENERATE_SEEDS=1"

@@ -14,7 +14,10 @@ fn assert_id_rejected(input: &str, requirement: &str) -> IdError {
         Ok(id) => panic!("{input:?} accepted as {id}, expected {requirement}"),
         Err(e) => {
             assert_eq!(e.requirement(), requirement, "{input:?}: {e}");
-            assert!(e.to_string().contains(requirement), "{e} must name {requirement}");
+            assert!(
+                e.to_string().contains(requirement),
+                "{e} must name {requirement}"
+            );
             e
         }
     }
@@ -61,7 +64,11 @@ fn id_1_scheme_must_be_exactly_spiffe() {
     ] {
         assert_eq!(assert_id_rejected(input, "ID-1"), IdError::WrongScheme);
     }
-    for input in ["SPIFFE://example.org/a", "Spiffe://example.org/a", "spiffE://x"] {
+    for input in [
+        "SPIFFE://example.org/a",
+        "Spiffe://example.org/a",
+        "spiffE://x",
+    ] {
         assert_eq!(assert_id_rejected(input, "ID-1"), IdError::UppercaseScheme);
     }
     assert_id_accepted("spiffe://example.org/a");
@@ -142,7 +149,10 @@ fn id_5_uppercase_trust_domain_rejected() {
 fn id_6_trust_domain_character_set() {
     // Every allowed byte is accepted...
     let all_allowed = "abcdefghijklmnopqrstuvwxyz0123456789.-_";
-    assert_eq!(TrustDomain::new(all_allowed).map(|t| t.to_string()).ok(), Some(all_allowed.to_owned()));
+    assert_eq!(
+        TrustDomain::new(all_allowed).map(|t| t.to_string()).ok(),
+        Some(all_allowed.to_owned())
+    );
     // ...and every other ASCII byte and any non-ASCII byte is refused.
     for b in 0u8..0x80 {
         let c = b as char;
@@ -159,7 +169,13 @@ fn id_6_trust_domain_character_set() {
         };
         assert_eq!(err.requirement(), expected, "byte {b:#04x}: {err}");
         if expected == "ID-6" {
-            assert_eq!(err, IdError::BadTrustDomainChar { position: 11, byte: b });
+            assert_eq!(
+                err,
+                IdError::BadTrustDomainChar {
+                    position: 11,
+                    byte: b
+                }
+            );
         }
     }
     for input in [
@@ -204,7 +220,10 @@ fn id_8_no_dns_or_ip_semantics() {
     ] {
         let id = assert_id_accepted(&format!("spiffe://{td}/a"));
         assert_eq!(id.trust_domain_name(), td);
-        assert_eq!(TrustDomain::new(td).map(|t| t.to_string()).ok().as_deref(), Some(td));
+        assert_eq!(
+            TrustDomain::new(td).map(|t| t.to_string()).ok().as_deref(),
+            Some(td)
+        );
     }
     assert_ne!(
         TrustDomain::new("example.org.").ok(),
@@ -316,7 +335,13 @@ fn id_12_path_character_set() {
         };
         assert_eq!(err.requirement(), expected, "byte {b:#04x}: {err}");
         if expected == "ID-12" {
-            assert_eq!(err, IdError::BadPathChar { position: 22, byte: b });
+            assert_eq!(
+                err,
+                IdError::BadPathChar {
+                    position: 22,
+                    byte: b
+                }
+            );
         }
     }
     assert_id_rejected("spiffe://example.org/ä", "ID-12");
@@ -340,7 +365,10 @@ fn id_13_path_optional_hierarchical_and_absolute() {
     assert_eq!(id.segments().count(), 0);
 
     let id = assert_id_accepted("spiffe://example.org/ns/prod/sa/web");
-    assert_eq!(id.segments().collect::<Vec<_>>(), ["ns", "prod", "sa", "web"]);
+    assert_eq!(
+        id.segments().collect::<Vec<_>>(),
+        ["ns", "prod", "sa", "web"]
+    );
 
     let td = example_td();
     assert_eq!(
@@ -406,7 +434,10 @@ fn id_15_builders_never_generate_ids_over_2048_bytes() {
 fn id_16_trust_domain_at_most_255_bytes() {
     assert_eq!(MAX_TRUST_DOMAIN_LEN, 255);
     let ok = id_support::trust_domain_of_len(255);
-    assert_eq!(TrustDomain::new(&ok).map(|t| t.to_string()).ok(), Some(ok.clone()));
+    assert_eq!(
+        TrustDomain::new(&ok).map(|t| t.to_string()).ok(),
+        Some(ok.clone())
+    );
     assert_id_accepted(&format!("spiffe://{ok}/a"));
     assert_id_accepted(&format!("spiffe://{ok}"));
 
@@ -428,7 +459,10 @@ fn id_17_path_case_sensitive_and_comparison_bytewise() {
     let lower = assert_id_accepted("spiffe://example.org/foo");
     assert_ne!(upper, lower);
     assert_eq!(upper.path(), "/Foo");
-    assert_eq!(upper, SpiffeId::new("spiffe://example.org/Foo").expect("valid"));
+    assert_eq!(
+        upper,
+        SpiffeId::new("spiffe://example.org/Foo").expect("valid")
+    );
     // Scheme and trust domain are lowercase-only rather than case-folded (trap 1).
     assert_id_rejected("SPIFFE://example.org/Foo", "ID-1");
     assert_id_rejected("spiffe://EXAMPLE.org/Foo", "ID-5");

@@ -81,7 +81,11 @@ fn spiffe_crate_agrees_except_documented_divergences() {
         .divergences
         .iter()
         .map(|d| {
-            assert!(!d.reason.trim().is_empty(), "{}: divergence without a reason", d.label);
+            assert!(
+                !d.reason.trim().is_empty(),
+                "{}: divergence without a reason",
+                d.label
+            );
             (d.label.clone(), (d.ours, d.theirs))
         })
         .collect();

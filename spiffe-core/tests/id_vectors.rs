@@ -5,7 +5,7 @@ mod id_support;
 
 use std::collections::BTreeSet;
 
-use id_support::{Api, Verdict, Vector, SEGMENTS_TRUST_DOMAIN};
+use id_support::{Api, Vector, Verdict, SEGMENTS_TRUST_DOMAIN};
 use spiffe_core::{IdError, SpiffeId, TrustDomain};
 
 /// What a constructor produced, reduced to what the vectors assert.
@@ -29,7 +29,10 @@ fn run(vector: &Vector) -> Outcome {
         }
         Api::Segments => {
             let td = TrustDomain::new(SEGMENTS_TRUST_DOMAIN).expect("valid trust domain");
-            let segments = vector.segments.as_ref().expect("segments rows have segments");
+            let segments = vector
+                .segments
+                .as_ref()
+                .expect("segments rows have segments");
             match SpiffeId::from_segments(&td, segments) {
                 Ok(id) => Outcome::Id(id),
                 Err(e) => Outcome::Err(e),
@@ -43,7 +46,10 @@ fn check(vector: &Vector) -> Result<(), String> {
     let label = vector.label();
     match (vector.verdict, run(vector)) {
         (Verdict::Reject, Outcome::Err(e)) => {
-            let want = vector.error.as_deref().ok_or("reject row without `error`")?;
+            let want = vector
+                .error
+                .as_deref()
+                .ok_or("reject row without `error`")?;
             if e.requirement() != want {
                 return Err(format!(
                     "{label}: rejected with {} ({e}), expected {want}",
@@ -112,7 +118,11 @@ fn conformance_vectors_4_1() {
 
     // Every row #1..#35 of §4.1 is present.
     let cases: BTreeSet<u32> = vectors.iter().map(|v| v.case).collect();
-    assert_eq!(cases, (1..=35).collect::<BTreeSet<u32>>(), "missing §4.1 rows");
+    assert_eq!(
+        cases,
+        (1..=35).collect::<BTreeSet<u32>>(),
+        "missing §4.1 rows"
+    );
 
     let failures: Vec<String> = vectors.iter().filter_map(|v| check(v).err()).collect();
     assert!(
@@ -132,7 +142,10 @@ fn generated_inputs_have_their_lengths() {
     for len in [22, 23, 84, 85, 86, 2048] {
         let id = id_support::id_of_len(len);
         assert_eq!(id.len(), len);
-        assert!(SpiffeId::new(&id).is_ok(), "{len}-byte generated ID must be valid");
+        assert!(
+            SpiffeId::new(&id).is_ok(),
+            "{len}-byte generated ID must be valid"
+        );
     }
     assert_eq!(id_support::trust_domain_of_len(255).len(), 255);
     assert_eq!(id_support::trust_domain_of_len(256).len(), 256);

@@ -85,7 +85,10 @@ fn invalid_id_json_names_the_rule_exit_1() {
     assert_eq!(bad["input"], "spiffe://Example.org/a");
     assert_eq!(bad["valid"], false);
     assert_eq!(bad["requirement"], "ID-5");
-    assert!(bad["error"].as_str().expect("error string").contains("ID-5"));
+    assert!(bad["error"]
+        .as_str()
+        .expect("error string")
+        .contains("ID-5"));
     assert!(bad.get("trust_domain").is_none());
     assert!(bad.get("path").is_none());
 }
@@ -97,7 +100,11 @@ fn human_output() {
     let text = String::from_utf8(out.stdout).expect("UTF-8");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "VALID spiffe://x/y (trust domain x, path /y)");
-    assert!(lines[1].starts_with("INVALID spiffe://x/: "), "{}", lines[1]);
+    assert!(
+        lines[1].starts_with("INVALID spiffe://x/: "),
+        "{}",
+        lines[1]
+    );
     assert!(lines[1].contains("ID-11"), "{}", lines[1]);
 }
 
@@ -106,7 +113,9 @@ fn usage_errors_exit_2() {
     assert_eq!(run(&["id", "check"]).status.code(), Some(2));
     assert_eq!(run(&["id", "frobnicate", "x"]).status.code(), Some(2));
     assert_eq!(
-        run(&["--output", "yaml", "id", "check", "spiffe://x"]).status.code(),
+        run(&["--output", "yaml", "id", "check", "spiffe://x"])
+            .status
+            .code(),
         Some(2)
     );
     assert_eq!(

@@ -208,9 +208,8 @@ mod tests {
 
     #[test]
     fn jsonl_answers_in_order_and_skips_blank_lines() {
-        let (text, valid) = run_jsonl(
-            "\"spiffe://a/b\"\r\n\n   \n\"spiffe://A\"\n\"spiffe://x\\u002fy\"",
-        );
+        let (text, valid) =
+            run_jsonl("\"spiffe://a/b\"\r\n\n   \n\"spiffe://A\"\n\"spiffe://x\\u002fy\"");
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).expect("JSON line"))
@@ -238,7 +237,10 @@ mod tests {
         assert_eq!(lines[0]["valid"], false);
         let error = lines[0]["error"].as_str().expect("error string");
         assert!(error.starts_with("line 1 is not a JSON string"), "{error}");
-        assert!(lines[1]["error"].as_str().expect("error").starts_with("line 2 "));
+        assert!(lines[1]["error"]
+            .as_str()
+            .expect("error")
+            .starts_with("line 2 "));
         assert!(lines[0].get("trust_domain").is_none());
         assert!(!valid);
     }
@@ -264,7 +266,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "VALID spiffe://x/y (trust domain x, path /y)");
         assert_eq!(lines[1], "VALID spiffe://x (trust domain x, no path)");
-        assert!(lines[2].starts_with("INVALID spiffe://X\\n: "), "{}", lines[2]);
+        assert!(
+            lines[2].starts_with("INVALID spiffe://X\\n: "),
+            "{}",
+            lines[2]
+        );
         assert!(lines[2].contains("ID-5"));
     }
 }
