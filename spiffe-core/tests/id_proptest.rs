@@ -74,7 +74,8 @@ proptest! {
         prop_assert_eq!(id.trust_domain_name(), td.as_str());
         prop_assert_eq!(id.segments().collect::<Vec<_>>(), segments.iter().map(String::as_str).collect::<Vec<_>>());
         // Parsing the display again gives an equal ID.
-        prop_assert_eq!(SpiffeId::new(&id.to_string()).ok(), Some(id.clone()));
+        let shown = id.to_string();
+        prop_assert_eq!(SpiffeId::new(&shown).ok(), Some(id.clone()));
 
         // The builders produce the same ID as the parser.
         let trust_domain = TrustDomain::new(&td).map_err(|e| TestCaseError::fail(format!("{td}: {e}")))?;

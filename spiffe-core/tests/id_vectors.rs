@@ -89,11 +89,9 @@ fn check(vector: &Vector) -> Result<(), String> {
                     return Err(format!("{label}: equal to {other}"));
                 }
             }
-            if let Some(generated) = vector.generate {
-                if let id_support::Generate::IdLen(len) = generated {
-                    if id.as_str().len() != len {
-                        return Err(format!("{label}: length {}", id.as_str().len()));
-                    }
+            if let Some(id_support::Generate::IdLen(len)) = vector.generate {
+                if id.as_str().len() != len {
+                    return Err(format!("{label}: length {}", id.as_str().len()));
                 }
             }
             Ok(())
