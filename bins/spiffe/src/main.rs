@@ -1,1 +1,44 @@
-fn main() {}
+//! `spiffe`: the command-line tool of the SDK. Checks SPIFFE IDs (and, as the modules land,
+//! X.509-SVIDs, JWT-SVIDs and bundles), for people in the terminal (`--output human`) and for
+//! programs and test harnesses (`--output json`, one JSON object per answer).
+//!
+//! Exit status: 0 when everything asked about is valid, 1 when something is invalid or an I/O
+//! error occurred, 2 for usage errors.
+#![forbid(unsafe_code)]
+
+mod cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::output::{Format, Output};
+
+/// Check SPIFFE IDs, SVIDs and bundles against the SPIFFE standards.
+#[derive(Debug, Parser)]
+#[command(name = "spiffe", version, about, propagate_version = true)]
+struct Cli {
+    /// How answers are printed: `human` (one line each) or `json` (one JSON object per line).
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    output: Format,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// SPIFFE IDs (SPIFFE-ID.md).
+    #[command(subcommand)]
+    Id(cmd::id::IdCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut out = Output::stdout(cli.output);
+    let result = match cli.command {
+        Command::Id(command) => command.run(&mut out),
+    };
+    out.finish(result)
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, clippy, unit/integration/property tests (nextest), doc
+# tests, and a short run of every fuzz target. Installs what it needs when it is missing, so it
+# works on a fresh Debian machine with Rust (rustup or distro toolchain).
+#
+# Environment:
+#   SKIP_FUZZ=1     skip the fuzz smoke test
+#   FUZZ_SECONDS    seconds per fuzz target (default 15; see scripts/fuzz-smoke.sh)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+section() {
+    printf '\n==== %s ====\n' "$*"
+}
+
+# --- prerequisites -------------------------------------------------------------------------
+section "prerequisites"
+
+apt_updated=0
+apt_install() {
+    local sudo=()
+    if [[ $(id -u) -ne 0 ]]; then
+        if command -v sudo >/dev/null 2>&1; then
+            sudo=(sudo)
+        else
+            echo "need root or sudo to install: $*" >&2
+            exit 1
+        fi
+    fi
+    if [[ $apt_updated -eq 0 ]]; then
+        "${sudo[@]}" apt-get update
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "$@"
+}
+
+missing_pkgs=()
+command -v openssl >/dev/null 2>&1 || missing_pkgs+=(openssl)
+# C and C++ compilers: aws-lc-sys (crypto) and libfuzzer-sys (the fuzzing engine) build C/C++.
+{ command -v cc >/dev/null 2>&1 && command -v c++ >/dev/null 2>&1; } || missing_pkgs+=(build-essential)
+if [[ ${#missing_pkgs[@]} -gt 0 ]]; then
+    echo "installing: ${missing_pkgs[*]}"
+    apt_install "${missing_pkgs[@]}"
+fi
+
+if command -v rustup >/dev/null 2>&1; then
+    cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+    cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+fi
+cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
+if [[ -z "${SKIP_FUZZ:-}" ]]; then
+    cargo fuzz --version >/dev/null 2>&1 || cargo install --locked cargo-fuzz
+fi
+echo "$(cargo --version); $(cargo nextest --version | head -n1); $(openssl version)"
+
+# --- checks ---------------------------------------------------------------------------------
+section "cargo fmt"
+cargo fmt --all -- --check
+
+section "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+section "cargo nextest"
+cargo nextest run --workspace
+
+section "doc tests"
+cargo test --doc --workspace
+
+if [[ -z "${SKIP_FUZZ:-}" ]]; then
+    section "fuzz smoke test"
+    ./scripts/fuzz-smoke.sh
+fi
+
+section "all checks passed"
