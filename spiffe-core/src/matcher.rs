@@ -111,9 +111,10 @@ impl IdMatcher {
             Kind::TrustDomain(td) => id.is_member_of(td),
             Kind::PathPrefix(td, prefix) => {
                 id.is_member_of(td)
-                    && id.path().strip_prefix(prefix.as_str()).is_some_and(|rest| {
-                        rest.is_empty() || rest.starts_with('/')
-                    })
+                    && id
+                        .path()
+                        .strip_prefix(prefix.as_str())
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             }
             Kind::Predicate(f) => f(id),
             Kind::Or(a, b) => a.matches(id) || b.matches(id),
@@ -150,7 +151,8 @@ mod tests {
     #[test]
     fn combinators() {
         let td = TrustDomain::new("a.test").expect("valid");
-        let m = IdMatcher::member_of(td.clone()).and(IdMatcher::exact(id("spiffe://a.test/x")).not());
+        let m =
+            IdMatcher::member_of(td.clone()).and(IdMatcher::exact(id("spiffe://a.test/x")).not());
         assert!(m.matches(&id("spiffe://a.test/y")));
         assert!(!m.matches(&id("spiffe://a.test/x")));
         assert!(!m.matches(&id("spiffe://b.test/y")));

@@ -45,7 +45,9 @@ pub enum IdError {
         position: usize,
     },
     /// A byte outside `a-z 0-9 . - _` in the trust domain (ID-6).
-    #[error("byte {byte:#04x} at {position} not allowed in a trust domain (ID-6: only a-z 0-9 . - _)")]
+    #[error(
+        "byte {byte:#04x} at {position} not allowed in a trust domain (ID-6: only a-z 0-9 . - _)"
+    )]
     BadTrustDomainChar {
         /// Byte offset.
         position: usize,

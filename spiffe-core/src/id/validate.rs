@@ -16,10 +16,10 @@ pub(crate) fn trust_domain(name: &[u8], offset: usize) -> Result<(), IdError> {
             b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => {}
             b'A'..=b'Z' => return Err(IdError::UppercaseTrustDomain { position }), // ID-5
             b'?' | b'#' => return Err(IdError::QueryOrFragment { position }),      // ID-3
-            b'@' => return Err(IdError::UserInfo { position }),                     // ID-4
-            b':' => return Err(IdError::Port { position }),                         // ID-4
-            b'%' => return Err(IdError::PercentEncodedTrustDomain { position }),    // ID-7
-            _ => return Err(IdError::BadTrustDomainChar { position, byte: b }),     // ID-6
+            b'@' => return Err(IdError::UserInfo { position }),                    // ID-4
+            b':' => return Err(IdError::Port { position }),                        // ID-4
+            b'%' => return Err(IdError::PercentEncodedTrustDomain { position }),   // ID-7
+            _ => return Err(IdError::BadTrustDomainChar { position, byte: b }),    // ID-6
         }
     }
     // ID-16, checked after the characters so a wrong character is reported first.
@@ -53,8 +53,8 @@ pub(crate) fn path(path: &[u8], offset: usize) -> Result<(), IdError> {
                 match c {
                     b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => {}
                     b'?' | b'#' => return Err(IdError::QueryOrFragment { position }), // ID-3
-                    b'%' => return Err(IdError::PercentEncodedPath { position }),    // ID-9
-                    _ => return Err(IdError::BadPathChar { position, byte: c }),     // ID-12
+                    b'%' => return Err(IdError::PercentEncodedPath { position }),     // ID-9
+                    _ => return Err(IdError::BadPathChar { position, byte: c }),      // ID-12
                 }
             }
         }

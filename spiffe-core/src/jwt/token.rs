@@ -70,12 +70,18 @@ impl Scratch {
         if token.trim_start().starts_with('{') {
             return Err(JwtSvidError::JsonSerialization);
         }
-        let (header_b64, claims_b64, signature_b64, signing_input) = split(token)?;
+        let Parts {
+            header: header_b64,
+            claims: claims_b64,
+            signature: signature_b64,
+            signing_input,
+        } = split(token)?;
 
-        let header_json = decode_part(header_b64, &mut self.header, &mut self.header_heap)
-            .ok_or(JwtSvidError::Base64 {
+        let header_json = decode_part(header_b64, &mut self.header, &mut self.header_heap).ok_or(
+            JwtSvidError::Base64 {
                 part: TokenPart::Header,
-            })?;
+            },
+        )?;
         let header: RawHeader<'_> =
             serde_json::from_slice(header_json).map_err(|_| JwtSvidError::MalformedHeader)?;
         if header.duplicate {
@@ -106,10 +112,11 @@ impl Scratch {
             _ => return Err(JwtSvidError::MissingKid),
         };
 
-        let claims_json = decode_part(claims_b64, &mut self.claims, &mut self.claims_heap)
-            .ok_or(JwtSvidError::Base64 {
+        let claims_json = decode_part(claims_b64, &mut self.claims, &mut self.claims_heap).ok_or(
+            JwtSvidError::Base64 {
                 part: TokenPart::Claims,
-            })?;
+            },
+        )?;
         // RFC 7519 §7.2: the claims set is a JSON object (serde would also take an array).
         if claims_json.trim_ascii_start().first() != Some(&b'{') {
             return Err(JwtSvidError::MalformedClaims);
@@ -139,12 +146,8 @@ impl Scratch {
             ),
         };
 
-        let signature = decode_part(
-            signature_b64,
-            &mut self.signature,
-            &mut self.signature_heap,
-        )
-        .ok_or(JwtSvidError::Base64 {
+        let signature = decode_part(signature_b64, &mut self.signature, &mut self.signature_heap)
+            .ok_or(JwtSvidError::Base64 {
             part: TokenPart::Signature,
         })?;
         Ok(Decoded {
@@ -161,8 +164,16 @@ impl Scratch {
     }
 }
 
-/// Splits `header.claims.signature` (JWT-1, JWT-2); returns the parts and the signing input.
-fn split(token: &str) -> Result<(&[u8], &[u8], &[u8], &str), JwtSvidError> {
+/// The three base64url parts of a compact JWS and its signing input.
+struct Parts<'t> {
+    header: &'t [u8],
+    claims: &'t [u8],
+    signature: &'t [u8],
+    signing_input: &'t str,
+}
+
+/// Splits `header.claims.signature` (JWT-1, JWT-2).
+fn split(token: &str) -> Result<Parts<'_>, JwtSvidError> {
     let mut dots = token.bytes().enumerate().filter(|(_, b)| *b == b'.');
     let first = dots.next().map(|(i, _)| i);
     let second = dots.next().map(|(i, _)| i);
@@ -174,12 +185,12 @@ fn split(token: &str) -> Result<(&[u8], &[u8], &[u8], &str), JwtSvidError> {
         return Err(JwtSvidError::PartCount { parts }); // JWT-1
     };
     let bytes = token.as_bytes();
-    Ok((
-        &bytes[..first],
-        &bytes[first + 1..second],
-        &bytes[second + 1..],
-        &token[..second],
-    ))
+    Ok(Parts {
+        header: &bytes[..first],
+        claims: &bytes[first + 1..second],
+        signature: &bytes[second + 1..],
+        signing_input: &token[..second],
+    })
 }
 
 /// Decodes unpadded, canonical base64url (RFC 7515 §2) into `stack` when it fits, else into
@@ -219,7 +230,10 @@ mod tests {
             assert_eq!(decoded_len(enc.len()), Some(n));
             let mut stack = [0u8; 16];
             let mut heap = Vec::new();
-            assert_eq!(decode_part(enc.as_bytes(), &mut stack, &mut heap), Some(&data[..]));
+            assert_eq!(
+                decode_part(enc.as_bytes(), &mut stack, &mut heap),
+                Some(&data[..])
+            );
         }
         assert_eq!(decoded_len(5), None);
     }
@@ -232,14 +246,27 @@ mod tests {
         assert!(decode_part(b"+/8", &mut stack, &mut heap).is_none());
         // Non-canonical trailing bits: `YR` decodes to `a` with leftover bits set.
         assert!(decode_part(b"YR", &mut stack, &mut heap).is_none());
-        assert_eq!(decode_part(b"-_8", &mut stack, &mut heap), Some(&[0xfb, 0xff][..]));
+        assert_eq!(
+            decode_part(b"-_8", &mut stack, &mut heap),
+            Some(&[0xfb, 0xff][..])
+        );
     }
 
     #[test]
     fn split_counts_parts() {
         assert!(split("a.b.c").is_ok());
-        assert_eq!(split("a.b").err(), Some(JwtSvidError::PartCount { parts: 2 }));
+        assert_eq!(
+            split("a.b").err(),
+            Some(JwtSvidError::PartCount { parts: 2 })
+        );
         assert_eq!(split("a.b.c.d.e").err(), Some(JwtSvidError::Encrypted));
-        assert_eq!(split("abc").err(), Some(JwtSvidError::PartCount { parts: 1 }));
+        assert_eq!(
+            split("abc").err(),
+            Some(JwtSvidError::PartCount { parts: 1 })
+        );
+        assert_eq!(
+            split("a.b.c.d").err(),
+            Some(JwtSvidError::PartCount { parts: 4 })
+        );
     }
 }

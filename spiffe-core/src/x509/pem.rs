@@ -19,6 +19,8 @@ pub fn parse_certificates(input: &[u8]) -> Result<Vec<Certificate>, X509Error> {
             })
             .collect()
     } else {
-        Ok(vec![Certificate::from_der(CertificateDer::from(input.to_vec()))?])
+        Ok(vec![Certificate::from_der(CertificateDer::from(
+            input.to_vec(),
+        ))?])
     }
 }
