@@ -175,7 +175,7 @@ impl fmt::Display for HeaderParameter {
 #[non_exhaustive]
 pub enum JwtSvidError {
     /// The token is longer than this library accepts.
-    #[error("token is {len} bytes, more than the {max} accepted")]
+    #[error("token is {len} bytes, more than the {max} accepted (JWT-1)")]
     TooLong {
         /// The token's length.
         len: usize,
@@ -220,7 +220,7 @@ pub enum JwtSvidError {
     MissingKid,
     /// The claims are not a JSON object, a registered claim has the wrong type, or a
     /// registered claim is repeated (JWT-1, RFC 7519 §4).
-    #[error("token claims are not a valid JSON object (RFC 7519 §7.2)")]
+    #[error("token claims are not a valid JSON claims set (JWT-1, RFC 7519 §7.2)")]
     MalformedClaims,
     /// `sub` is missing (JWT-9).
     #[error("token has no `sub` claim (JWT-9)")]

@@ -89,3 +89,70 @@ pub fn error_kind(e: &JwtSvidError) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// The case `id` of the vector table.
+pub fn case<'a>(vectors: &'a Vectors, id: &str) -> &'a Case {
+    vectors
+        .cases
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no vector {id}"))
+}
+
+/// Validates vector `id` as its table entry says (audiences, leeway, time).
+pub fn validate_case(
+    vectors: &Vectors,
+    id: &str,
+) -> Result<spiffe_core::jwt::JwtSvid, JwtSvidError> {
+    let case = case(vectors, id);
+    let opts = spiffe_core::jwt::JwtValidationOptions::new(vectors.now)
+        .with_leeway(Duration::from_secs(case.leeway));
+    let audiences: Vec<&str> = case.audience.iter().map(String::as_str).collect();
+    spiffe_core::jwt::JwtSvid::validate(&case.token, &vectors.bundles, &audiences, &opts)
+}
+
+/// A test issuer: a fresh P-256 key with kid `k1` and the JWT bundle holding it.
+pub struct Issuer {
+    key: aws_lc_rs::signature::EcdsaKeyPair,
+    pub bundle: Arc<JwtBundle>,
+}
+
+impl Issuer {
+    pub fn new(trust_domain: &str) -> Self {
+        use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let point = key.public_key().as_ref();
+        let jwks = serde_json::json!({"keys": [{
+            "kty": "EC", "kid": "k1", "crv": "P-256",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+            "y": URL_SAFE_NO_PAD.encode(&point[33..]),
+        }]});
+        let td = TrustDomain::new(trust_domain).unwrap();
+        let bundle = JwtBundle::parse_jwks(td, jwks.to_string().as_bytes()).unwrap();
+        Self {
+            key,
+            bundle: Arc::new(bundle),
+        }
+    }
+
+    /// Signs `claims` (JSON text) under `header` (JSON text) with ES256.
+    pub fn sign(&self, header: &str, claims: &str) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims)
+        );
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let sig = self.key.sign(&rng, input.as_bytes()).unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+    }
+
+    /// Signs `claims` under the usual header `{"alg":"ES256","kid":"k1","typ":"JWT"}`.
+    pub fn sign_claims(&self, claims: &str) -> String {
+        self.sign(r#"{"alg":"ES256","kid":"k1","typ":"JWT"}"#, claims)
+    }
+}
