@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use jwt_common::{error_kind, load_vectors, validate_case, Issuer};
 use spiffe_core::jwt::{
-    HeaderParameter, JwkError, JwtAlg, JwtBundleError, JwtSvid, JwtSvidError,
-    JwtValidationOptions, UnverifiedJwtSvid,
+    HeaderParameter, JwkError, JwtAlg, JwtBundleError, JwtSvid, JwtSvidError, JwtValidationOptions,
+    UnverifiedJwtSvid,
 };
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::{JwtBundle, TrustDomain};
@@ -87,7 +87,14 @@ fn jwt_4_hmac_rejected() {
 #[test]
 fn jwt_4_eddsa_es256k_rs1_and_case_variants_rejected() {
     assert_rejects(
-        &["73-eddsa", "73-es256k", "73-rs1", "73-es256-lowercase", "x-alg-number", "x-no-alg"],
+        &[
+            "73-eddsa",
+            "73-es256k",
+            "73-rs1",
+            "73-es256-lowercase",
+            "x-alg-number",
+            "x-no-alg",
+        ],
         "UnsupportedAlgorithm",
     );
 }
@@ -137,7 +144,13 @@ fn jwt_6_kid_required() {
 fn jwt_7_typ_jwt_jose_or_absent() {
     assert_accepts(&["70", "77-jose", "77-absent"]);
     assert_rejects(
-        &["78-at+jwt", "78-wit+jwt", "78-lowercase", "78-null", "100-typ"],
+        &[
+            "78-at+jwt",
+            "78-wit+jwt",
+            "78-lowercase",
+            "78-null",
+            "100-typ",
+        ],
         "InvalidType",
     );
     let vectors = load_vectors();
@@ -151,7 +164,10 @@ fn jwt_7_typ_jwt_jose_or_absent() {
 fn jwt_8_private_claims_allowed_and_exposed() {
     let vectors = load_vectors();
     let svid = validate_case(&vectors, "99").unwrap();
-    assert_eq!(svid.claims().get("group").and_then(|v| v.as_str()), Some("admin"));
+    assert_eq!(
+        svid.claims().get("group").and_then(|v| v.as_str()),
+        Some("admin")
+    );
     assert!(svid.claims().contains_key("iat"));
     assert_eq!(svid.claims().len(), 5);
 }
@@ -220,19 +236,30 @@ fn jwt_13_exp_and_nbf_with_leeway() {
     assert_accepts(&["89", "89-float", "91-past"]);
 
     let issuer = Issuer::new("td");
-    let token =
-        issuer.sign_claims(r#"{"sub":"spiffe://td/w","aud":"svc","exp":1000,"nbf":900.5}"#);
+    let token = issuer.sign_claims(r#"{"sub":"spiffe://td/w","aud":"svc","exp":1000,"nbf":900.5}"#);
     let validate = |now: u64, leeway: u64| {
         let opts = at(now).with_leeway(Duration::from_secs(leeway));
         JwtSvid::validate(&token, &issuer.bundle, &["svc"], &opts)
     };
     assert_eq!(validate(999, 0).unwrap().expiry().as_secs(), 1000);
-    assert_eq!(validate(999, 0).unwrap().not_before().map(|t| t.as_secs()), Some(901));
-    assert!(matches!(validate(1000, 0), Err(JwtSvidError::Expired { .. })));
+    assert_eq!(
+        validate(999, 0).unwrap().not_before().map(|t| t.as_secs()),
+        Some(901)
+    );
+    assert!(matches!(
+        validate(1000, 0),
+        Err(JwtSvidError::Expired { .. })
+    ));
     assert!(validate(1004, 5).is_ok());
-    assert!(matches!(validate(1005, 5), Err(JwtSvidError::Expired { .. })));
+    assert!(matches!(
+        validate(1005, 5),
+        Err(JwtSvidError::Expired { .. })
+    ));
     assert!(validate(901, 0).is_ok());
-    assert!(matches!(validate(900, 0), Err(JwtSvidError::NotYetValid { .. })));
+    assert!(matches!(
+        validate(900, 0),
+        Err(JwtSvidError::NotYetValid { .. })
+    ));
     assert!(validate(896, 5).is_ok());
 }
 
@@ -273,8 +300,8 @@ fn jwt_17_key_selected_by_kid() {
 #[test]
 fn jwt_18_jti_allowed_and_not_tracked() {
     let issuer = Issuer::new("td");
-    let token = issuer
-        .sign_claims(r#"{"sub":"spiffe://td/w","aud":"svc","exp":4102444800,"jti":"abc"}"#);
+    let token =
+        issuer.sign_claims(r#"{"sub":"spiffe://td/w","aud":"svc","exp":4102444800,"jti":"abc"}"#);
     for _ in 0..2 {
         let svid = JwtSvid::validate(&token, &issuer.bundle, &["svc"], &at(0)).unwrap();
         assert_eq!(svid.claims()["jti"], "abc");
@@ -300,14 +327,20 @@ fn jwt_20_bundle_of_sub_trust_domain_only() {
 
 #[test]
 fn errors_name_their_requirement() {
-    assert!(JwtSvidError::UnsupportedAlgorithm.to_string().contains("JWT-4"));
+    assert!(JwtSvidError::UnsupportedAlgorithm
+        .to_string()
+        .contains("JWT-4"));
     assert_eq!(JwtSvidError::MissingKid.requirement(), "JWT-6");
     assert!(JwtSvidError::MissingAudience.to_string().contains("JWT-10"));
     let vectors = load_vectors();
     for case in &vectors.cases {
         if let Err(e) = validate_case(&vectors, &case.id) {
             let req = e.requirement();
-            assert!(e.to_string().contains(req), "case {}: {e} lacks {req}", case.id);
+            assert!(
+                e.to_string().contains(req),
+                "case {}: {e} lacks {req}",
+                case.id
+            );
         }
     }
 }

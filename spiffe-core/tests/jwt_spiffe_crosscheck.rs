@@ -29,7 +29,12 @@ fn spiffe_crate_accepts_what_we_accept() {
         let theirs = spiffe::JwtSvid::parse_and_validate(&case.token, &set, &case.audience)
             .unwrap_or_else(|e| panic!("case {}: spiffe crate rejects: {e}", case.id));
         let expected = case.expected.as_ref().unwrap();
-        assert_eq!(theirs.spiffe_id().to_string(), expected.sub, "case {}", case.id);
+        assert_eq!(
+            theirs.spiffe_id().to_string(),
+            expected.sub,
+            "case {}",
+            case.id
+        );
         assert_eq!(theirs.audience(), &expected.aud[..], "case {}", case.id);
         checked += 1;
     }

@@ -16,8 +16,8 @@ fn jwt_vectors() {
     assert!(vectors.cases.len() >= 60, "vector table looks truncated");
     let mut failures = Vec::new();
     for case in &vectors.cases {
-        let opts = JwtValidationOptions::new(vectors.now)
-            .with_leeway(Duration::from_secs(case.leeway));
+        let opts =
+            JwtValidationOptions::new(vectors.now).with_leeway(Duration::from_secs(case.leeway));
         let audiences: Vec<&str> = case.audience.iter().map(String::as_str).collect();
         let result = JwtSvid::validate(&case.token, &vectors.bundles, &audiences, &opts);
         let got = match &result {
@@ -47,13 +47,22 @@ fn jwt_vectors() {
                 // Errors never echo the token or its signature.
                 let shown = format!("{e} {e:?}");
                 for part in case.token.split('.').filter(|p| p.len() > 8) {
-                    assert!(!shown.contains(part), "case {}: error echoes the token", case.id);
+                    assert!(
+                        !shown.contains(part),
+                        "case {}: error echoes the token",
+                        case.id
+                    );
                 }
             }
             (Ok(_), None) => panic!("case {}: accepted vector without expected values", case.id),
         }
     }
-    assert!(failures.is_empty(), "{} failing vectors:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing vectors:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// parse_insecure agrees with validate on every structural verdict: where validate fails for a

@@ -213,6 +213,12 @@ fn parse_rsa(jwk: &Map<String, Value>) -> Result<(KeyType, Vec<ParsedPublicKey>)
     if !(2048..=8192).contains(&modulus_bits) {
         return Err(JwkError::RsaModulusSize { bits: modulus_bits });
     }
+    // As BoringSSL/AWS-LC require at verification: odd n; odd e of 2..=33 bits (so e >= 3).
+    let e_bits = e.len() * 8 - e[0].leading_zeros() as usize;
+    let odd = |v: &[u8]| v.last().is_some_and(|b| b & 1 == 1);
+    if !odd(&n) || !odd(&e) || !(2..=33).contains(&e_bits) {
+        return Err(JwkError::InvalidKey);
+    }
     let components = RsaPublicKeyComponents { n: &n, e: &e };
     let parsed = RSA_ALGS
         .iter()
