@@ -1,6 +1,9 @@
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
-use super::JwtAuthority;
+use serde_json::{Map, Value};
+
+use super::{JwtAuthority, JwtBundleError};
 use crate::TrustDomain;
 
 /// The JWT-SVID signing keys of one trust domain, by `kid` (BUNDLE-1, JWT-16).
@@ -19,6 +22,67 @@ impl JwtBundle {
             trust_domain,
             authorities: BTreeMap::new(),
         }
+    }
+
+    /// Parses a plain RFC 7517 JWK Set, as the Workload API's `FetchJWTBundles` delivers it
+    /// (WAPI-21), into the bundle of `trust_domain`.
+    ///
+    /// Such a set has no `use` members (trap 6), so every key with a `kid` is taken. JWKs of an
+    /// unsupported `kty` or curve are skipped (BUNDLE-8, BUNDLE-12); any other invalid JWK, a
+    /// JWK without `kid` (JWT-16) or two JWKs with the same `kid` (vector 110) fail the whole
+    /// set. Members besides `keys` are ignored (BUNDLE-4). For a SPIFFE bundle document (with
+    /// `use` and `spiffe_*` members) use the bundle-document parser instead.
+    ///
+    /// ```
+    /// use spiffe_core::{JwtBundle, TrustDomain};
+    /// let jwks = br#"{"keys":[{"kty":"EC","kid":"k1","crv":"P-256",
+    ///     "x":"ngLYQnlfF6GsojUwqtcEE3WgTNG2RUlsGhK73RNEl5k",
+    ///     "y":"tKbiDSUSsQ3F1P7wteeHNXIcU-cx6CgSbroeQrQHTLM"}]}"#;
+    /// let bundle = JwtBundle::parse_jwks(TrustDomain::new("example.org")?, jwks)?;
+    /// assert!(bundle.get("k1").is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn parse_jwks(trust_domain: TrustDomain, json: &[u8]) -> Result<Self, JwtBundleError> {
+        let Ok(Value::Object(mut doc)) = serde_json::from_slice::<Value>(json) else {
+            return Err(JwtBundleError::NotJsonObject);
+        };
+        let Some(Value::Array(keys)) = doc.remove("keys") else {
+            return Err(JwtBundleError::MissingKeys); // RFC 7517 §5.1
+        };
+        let mut bundle = Self::new(trust_domain);
+        for (index, key) in keys.iter().enumerate() {
+            let Value::Object(jwk) = key else {
+                return Err(JwtBundleError::KeyNotObject { index });
+            };
+            let authority = match JwtAuthority::from_jwk(jwk) {
+                Ok(authority) => authority,
+                // BUNDLE-12: a key of a type we do not know is ignored, not an error.
+                Err(e) if e.is_unsupported() => continue,
+                Err(source) => return Err(JwtBundleError::Jwk { index, source }),
+            };
+            match bundle.authorities.entry(authority.kid().to_owned()) {
+                // JWT-16 (vector 110): a repeated kid is ambiguous; reject the set.
+                Entry::Occupied(_) => return Err(JwtBundleError::DuplicateKid { index }),
+                Entry::Vacant(slot) => {
+                    slot.insert(authority);
+                }
+            }
+        }
+        Ok(bundle)
+    }
+
+    /// Serializes the keys as a plain RFC 7517 JWK Set, `{"keys":[…]}`, each JWK with every
+    /// member it was parsed from, ordered by `kid`.
+    pub fn to_jwks_json(&self) -> Vec<u8> {
+        let keys = self
+            .authorities
+            .values()
+            .map(|a| Value::Object(a.to_jwk()))
+            .collect();
+        let mut doc = Map::new();
+        doc.insert("keys".to_owned(), Value::Array(keys));
+        // Serializing a `Value` cannot fail: its map keys are strings.
+        serde_json::to_vec(&Value::Object(doc)).unwrap_or_default()
     }
 
     /// The trust domain these keys belong to.
