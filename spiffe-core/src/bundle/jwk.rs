@@ -110,7 +110,10 @@ pub(super) fn read_keys(trust_domain: &TrustDomain, keys: &[Value]) -> Result<Ke
             return Err(BundleError::DuplicateKid { index, first_index });
         }
         kids.insert(kid, index);
-        let Ok(authority) = JwtAuthority::from_jwk(jwk) else {
+        // `use` is consumed here; the authority is the key alone.
+        let mut key = jwk.clone();
+        key.remove("use");
+        let Ok(authority) = JwtAuthority::from_jwk(&key) else {
             note(KeyIssue::InvalidJwtKey);
             continue;
         };

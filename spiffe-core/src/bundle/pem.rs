@@ -22,6 +22,9 @@ impl X509Bundle {
     /// without any certificate is refused ([`BundleError::NoCertificates`]); an empty bundle
     /// is built with [`X509Bundle::new`].
     pub fn parse_pem(trust_domain: TrustDomain, input: &[u8]) -> Result<Self, BundleError> {
+        if input.trim_ascii().is_empty() {
+            return Err(BundleError::NoCertificates);
+        }
         if input.trim_ascii_start().starts_with(b"-----BEGIN") {
             for section in <(SectionKind, Vec<u8>)>::pem_slice_iter(input) {
                 let (kind, _) = section.map_err(|_| BundleError::MalformedPem)?;
