@@ -39,7 +39,11 @@ fn theirs_td() -> spiffe::TrustDomain {
 
 #[test]
 fn spiffe_crate_agrees_on_x509_authorities() {
-    for file in ["full.json", "068-x509-x5c-two-certificates.json", "115-unknown-member.json"] {
+    for file in [
+        "full.json",
+        "068-x509-x5c-two-certificates.json",
+        "115-unknown-member.json",
+    ] {
         let (bundle, written) = ours(file);
         let ders: Vec<Vec<u8>> = keys_with_use(&written, "x509-svid")
             .iter()
@@ -47,8 +51,16 @@ fn spiffe_crate_agrees_on_x509_authorities() {
             .collect();
         let refs: Vec<&[u8]> = ders.iter().map(Vec::as_slice).collect();
         let theirs = spiffe::X509Bundle::from_x509_authorities(theirs_td(), &refs).unwrap();
-        assert_eq!(theirs.authorities().len(), bundle.x509_authorities().len(), "{file}");
-        for (a, b) in theirs.authorities().iter().zip(bundle.x509_authorities().authorities()) {
+        assert_eq!(
+            theirs.authorities().len(),
+            bundle.x509_authorities().len(),
+            "{file}"
+        );
+        for (a, b) in theirs
+            .authorities()
+            .iter()
+            .zip(bundle.x509_authorities().authorities())
+        {
             assert_eq!(a.as_ref(), b.der().as_ref(), "{file}");
         }
     }
@@ -56,14 +68,24 @@ fn spiffe_crate_agrees_on_x509_authorities() {
 
 #[test]
 fn spiffe_crate_agrees_on_jwt_authorities() {
-    for file in ["full.json", "106-kty-okp-and-unknown.json", "109-jwt-without-kid.json"] {
+    for file in [
+        "full.json",
+        "106-kty-okp-and-unknown.json",
+        "109-jwt-without-kid.json",
+    ] {
         let (bundle, written) = ours(file);
         let jwks = json!({ "keys": keys_with_use(&written, "jwt-svid") }).to_string();
-        let theirs =
-            spiffe::JwtBundle::from_jwt_authorities(theirs_td(), jwks.as_bytes()).unwrap();
-        assert_eq!(theirs.jwt_authorities().count(), bundle.jwt_authorities().len(), "{file}");
+        let theirs = spiffe::JwtBundle::from_jwt_authorities(theirs_td(), jwks.as_bytes()).unwrap();
+        assert_eq!(
+            theirs.jwt_authorities().count(),
+            bundle.jwt_authorities().len(),
+            "{file}"
+        );
         for authority in bundle.jwt_authorities().authorities() {
-            assert!(theirs.find_jwt_authority(authority.kid()).is_some(), "{file}");
+            assert!(
+                theirs.find_jwt_authority(authority.kid()).is_some(),
+                "{file}"
+            );
         }
     }
 }
@@ -79,8 +101,7 @@ fn spiffe_crate_differences() {
     // #109: a jwt-svid key without `kid` fails their JWKS; we skip the key.
     let input = json(&data("109-jwt-without-kid.json"));
     assert!(
-        spiffe::JwtBundle::from_jwt_authorities(theirs_td(), input.to_string().as_bytes())
-            .is_err()
+        spiffe::JwtBundle::from_jwt_authorities(theirs_td(), input.to_string().as_bytes()).is_err()
     );
     let (bundle, _) = ours("109-jwt-without-kid.json");
     assert_eq!(bundle.jwt_authorities().len(), 1);

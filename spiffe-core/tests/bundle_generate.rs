@@ -57,7 +57,11 @@ fn root(name: &str, pkcs8: &[u8], key: Map<String, Value>) -> Root {
     }
 }
 
-fn ec_root(name: &str, alg: &'static aws_lc_rs::signature::EcdsaSigningAlgorithm, crv: &str) -> Root {
+fn ec_root(
+    name: &str,
+    alg: &'static aws_lc_rs::signature::EcdsaSigningAlgorithm,
+    crv: &str,
+) -> Root {
     let key = EcdsaKeyPair::generate(alg).unwrap();
     let pkcs8 = key.to_pkcs8v1().unwrap();
     let point = &key.public_key().as_ref()[1..];
@@ -85,9 +89,9 @@ fn rsa_members(key: &aws_lc_rs::rsa::KeyPair) -> Map<String, Value> {
         seq = rest;
     }
     json!({"kty": "RSA", "n": b64u(integers[0]), "e": b64u(integers[1])})
-    .as_object()
-    .unwrap()
-    .clone()
+        .as_object()
+        .unwrap()
+        .clone()
 }
 
 /// One DER TLV: (tag, content, rest).
@@ -97,13 +101,19 @@ fn der_read(input: &[u8]) -> (u8, &[u8], &[u8]) {
         (usize::from(first), 2)
     } else {
         let count = usize::from(first & 0x7f);
-        let len = input[2..2 + count].iter().fold(0, |acc, b| (acc << 8) | usize::from(*b));
+        let len = input[2..2 + count]
+            .iter()
+            .fold(0, |acc, b| (acc << 8) | usize::from(*b));
         (len, 2 + count)
     };
     (tag, &input[start..start + len], &input[start + len..])
 }
 
-fn ec_jwk(alg: &'static aws_lc_rs::signature::EcdsaSigningAlgorithm, crv: &str, kid: &str) -> Value {
+fn ec_jwk(
+    alg: &'static aws_lc_rs::signature::EcdsaSigningAlgorithm,
+    crv: &str,
+    kid: &str,
+) -> Value {
     let key = EcdsaKeyPair::generate(alg).unwrap();
     let point = &key.public_key().as_ref()[1..];
     let (x, y) = point.split_at(point.len() / 2);
@@ -178,7 +188,10 @@ fn generate_bundle_test_data() {
     let bundle = |keys: Vec<Value>| json!({ "keys": keys });
     let v = |m: Map<String, Value>| Value::Object(m);
 
-    write_json("066-x509-kid.json", &bundle(vec![with(x509_entry(&a), "kid", "a".into())]));
+    write_json(
+        "066-x509-kid.json",
+        &bundle(vec![with(x509_entry(&a), "kid", "a".into())]),
+    );
     write_json(
         "067-x509-x5c-missing-or-empty.json",
         &bundle(vec![
@@ -210,7 +223,10 @@ fn generate_bundle_test_data() {
     );
     write_json(
         "104-use-case-differs.json",
-        &bundle(vec![with(x509_entry(&a), "use", "X509-SVID".into()), v(jwt_entry(&j1))]),
+        &bundle(vec![
+            with(x509_entry(&a), "use", "X509-SVID".into()),
+            v(jwt_entry(&j1)),
+        ]),
     );
     write_json(
         "105-use-sig-and-wit-svid.json",
@@ -231,7 +247,11 @@ fn generate_bundle_test_data() {
     );
     write_json(
         "107-jwk-without-kty.json",
-        &bundle(vec![without(jwt_entry(&j2), "kty"), without(x509_entry(&b), "kty"), v(jwt_entry(&j1))]),
+        &bundle(vec![
+            without(jwt_entry(&j2), "kty"),
+            without(x509_entry(&b), "kty"),
+            v(jwt_entry(&j1)),
+        ]),
     );
     write_json(
         "108-every-jwk-ignored.json",
@@ -248,17 +268,35 @@ fn generate_bundle_test_data() {
     );
     write_json(
         "110-duplicate-kid.json",
-        &bundle(vec![v(jwt_entry(&j1)), with(jwt_entry(&j3), "kid", "ec256".into())]),
+        &bundle(vec![
+            v(jwt_entry(&j1)),
+            with(jwt_entry(&j3), "kid", "ec256".into()),
+        ]),
     );
     write_json(
         "111-sequence-u64-max.json",
         &json!({"keys": [x509_entry(&a)], "spiffe_sequence": u64::MAX}),
     );
-    write_json("112a-sequence-negative.json", &json!({"keys": [], "spiffe_sequence": -1}));
-    write_json("112b-sequence-fraction.json", &json!({"keys": [], "spiffe_sequence": 1.5}));
-    write_json("112c-sequence-string.json", &json!({"keys": [], "spiffe_sequence": "3"}));
-    write_json("113-no-refresh-hint.json", &json!({"keys": [x509_entry(&a)], "spiffe_sequence": 1}));
-    write_json("114-refresh-hint-string.json", &json!({"keys": [], "spiffe_refresh_hint": "300"}));
+    write_json(
+        "112a-sequence-negative.json",
+        &json!({"keys": [], "spiffe_sequence": -1}),
+    );
+    write_json(
+        "112b-sequence-fraction.json",
+        &json!({"keys": [], "spiffe_sequence": 1.5}),
+    );
+    write_json(
+        "112c-sequence-string.json",
+        &json!({"keys": [], "spiffe_sequence": "3"}),
+    );
+    write_json(
+        "113-no-refresh-hint.json",
+        &json!({"keys": [x509_entry(&a)], "spiffe_sequence": 1}),
+    );
+    write_json(
+        "114-refresh-hint-string.json",
+        &json!({"keys": [], "spiffe_refresh_hint": "300"}),
+    );
     write_json(
         "115-unknown-member.json",
         &json!({"keys": [x509_entry(&a)], "foo": 1, "spiffe_refresh_hint": 60}),
@@ -271,7 +309,10 @@ fn generate_bundle_test_data() {
         "116-map-duplicate-trust-domain.json",
         format!("{{\"trust_domains\": {{\"example.com\": {inner}, \"example.com\": {other}}}}}\n"),
     );
-    write_json("117-map-without-trust-domains.json", &json!({"example.com": bundle(vec![])}));
+    write_json(
+        "117-map-without-trust-domains.json",
+        &json!({"example.com": bundle(vec![])}),
+    );
     write_json("118-map-empty.json", &json!({"trust_domains": {}}));
     write_json(
         "119a-map-uppercase-key.json",

@@ -28,7 +28,9 @@ fn keys_of(bundle: &SpiffeBundle) -> Vec<Value> {
 }
 
 fn x509_entry(pem_name: &str) -> Value {
-    let der = roots(&td("example.com"), &[pem_name]).authorities()[0].der().to_vec();
+    let der = roots(&td("example.com"), &[pem_name]).authorities()[0]
+        .der()
+        .to_vec();
     json!({"kty": "EC", "use": "x509-svid", "x5c": [STANDARD.encode(der)]})
 }
 
@@ -72,7 +74,10 @@ fn bundle_2_newer_bundle_replaces_all_keys() {
 fn bundle_3_document_is_a_json_object() {
     assert_eq!(parse("[]"), Err(BundleError::NotAnObject));
     assert_eq!(parse("\"keys\""), Err(BundleError::NotAnObject));
-    assert!(matches!(parse("{\"keys\": ["), Err(BundleError::Json { line: 1, .. })));
+    assert!(matches!(
+        parse("{\"keys\": ["),
+        Err(BundleError::Json { line: 1, .. })
+    ));
 }
 
 #[test]
@@ -82,7 +87,10 @@ fn bundle_4_unknown_members_ignored_and_kept() {
     let written = json(&bundle.to_json());
     assert_eq!(written["foo"], json!({"a": [1, 2]}));
     assert_eq!(written["bar"], Value::Null);
-    assert_eq!(SpiffeBundle::parse(td("example.com"), &bundle.to_json()).unwrap(), bundle);
+    assert_eq!(
+        SpiffeBundle::parse(td("example.com"), &bundle.to_json()).unwrap(),
+        bundle
+    );
 }
 
 #[test]
@@ -139,15 +147,24 @@ fn bundle_8_unknown_use_or_kty_ignored_not_an_error() {
     assert_eq!(bundle.jwt_authorities().len(), 1);
     assert!(bundle.jwt_authorities().get("rsa").is_some());
     let issues: Vec<_> = diagnostics.iter().map(|d| (d.index, d.issue)).collect();
-    assert_eq!(issues, [(0, KeyIssue::UnknownUse), (1, KeyIssue::UnknownKty)]);
+    assert_eq!(
+        issues,
+        [(0, KeyIssue::UnknownUse), (1, KeyIssue::UnknownKty)]
+    );
     // The other-use key is kept for writing back, and stays ignored when read again.
     assert_eq!(bundle.other_keys().len(), 1);
-    assert_eq!(SpiffeBundle::parse(td("example.com"), &bundle.to_json()).unwrap(), bundle);
+    assert_eq!(
+        SpiffeBundle::parse(td("example.com"), &bundle.to_json()).unwrap(),
+        bundle
+    );
 }
 
 #[test]
 fn bundle_9_no_usable_keys_means_no_authorities() {
-    for text in [doc(vec![]), doc(vec![json!({"kty": "EC"}), json!({"use": "sig"})])] {
+    for text in [
+        doc(vec![]),
+        doc(vec![json!({"kty": "EC"}), json!({"use": "sig"})]),
+    ] {
         let bundle = parse(&text).unwrap();
         assert!(bundle.x509_authorities().is_empty());
         assert!(bundle.jwt_authorities().is_empty());
@@ -190,7 +207,10 @@ fn bundle_11_written_jwks_hold_only_defined_members() {
     let mut extra = json(&data("full.json"));
     extra["keys"][0]["x5t"] = json!("abc");
     extra["keys"][3]["alg"] = json!("ES256");
-    extra["keys"].as_array_mut().unwrap().push(json!({"use": "wit-svid", "kty": "EC"}));
+    extra["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"use": "wit-svid", "kty": "EC"}));
     extra["foo"] = json!(1);
     let mut bundle = SpiffeBundle::parse(t.clone(), extra.to_string().as_bytes()).unwrap();
     let written = json(&bundle.to_json());
@@ -222,7 +242,12 @@ fn bundle_12_kty_must_be_set() {
 
 #[test]
 fn bundle_13_use_must_be_set_and_is_case_sensitive() {
-    for bad_use in [json!("X509-SVID"), json!("x509-SVID"), json!(" x509-svid"), json!(1)] {
+    for bad_use in [
+        json!("X509-SVID"),
+        json!("x509-SVID"),
+        json!(" x509-svid"),
+        json!(1),
+    ] {
         let mut entry = x509_entry("p256");
         entry["use"] = bad_use.clone();
         let bundle = parse(&doc(vec![entry])).unwrap();
@@ -240,13 +265,24 @@ fn bundle_13_use_must_be_set_and_is_case_sensitive() {
 
 #[test]
 fn bundle_14_map_needs_trust_domains_keyed_by_bare_names() {
-    assert_eq!(BundleMap::parse(b"{}"), Err(BundleError::MissingTrustDomains));
+    assert_eq!(
+        BundleMap::parse(b"{}"),
+        Err(BundleError::MissingTrustDomains)
+    );
     assert_eq!(
         BundleMap::parse(br#"{"trust_domains": []}"#),
         Err(BundleError::TrustDomainsNotAnObject)
     );
-    assert!(BundleMap::parse(br#"{"trust_domains": {}}"#).unwrap().is_empty());
-    for key in ["Example.com", "spiffe://example.com", "example.com:443", "", "a b"] {
+    assert!(BundleMap::parse(br#"{"trust_domains": {}}"#)
+        .unwrap()
+        .is_empty());
+    for key in [
+        "Example.com",
+        "spiffe://example.com",
+        "example.com:443",
+        "",
+        "a b",
+    ] {
         let text = json!({"trust_domains": {key: {"keys": []}}}).to_string();
         assert!(BundleMap::parse(text.as_bytes()).is_err(), "{key:?}");
     }
@@ -347,14 +383,21 @@ fn x509_28_x5c_is_one_standard_base64_certificate() {
         let x5c = key["x5c"].as_array().unwrap();
         assert_eq!(x5c.len(), 1);
         let der = STANDARD.decode(x5c[0].as_str().unwrap()).unwrap();
-        assert!(bundle.x509_authorities().authorities().iter().any(|a| a.der().as_ref() == der));
+        assert!(bundle
+            .x509_authorities()
+            .authorities()
+            .iter()
+            .any(|a| a.der().as_ref() == der));
     }
     let (bundle, diagnostics) = SpiffeBundle::parse_with_diagnostics(
         td("example.com"),
         &data("069-x509-x5c-base64url.json"),
     )
     .unwrap();
-    assert_eq!(*bundle.x509_authorities(), roots(&td("example.com"), &["p384"]));
+    assert_eq!(
+        *bundle.x509_authorities(),
+        roots(&td("example.com"), &["p384"])
+    );
     assert_eq!(diagnostics[0].issue, KeyIssue::X5cNotStandardBase64);
     for bad in [json!("not base64!"), json!(7), json!("AAAA")] {
         let mut entry = x509_entry("p256");
@@ -392,7 +435,10 @@ fn x509_30_only_first_x5c_certificate_used() {
 fn x509_31_authorities_are_the_union_of_entries() {
     let t = td("example.com");
     let bundle = full();
-    assert_eq!(*bundle.x509_authorities(), roots(&t, &["p256", "p384", "rsa"]));
+    assert_eq!(
+        *bundle.x509_authorities(),
+        roots(&t, &["p256", "p384", "rsa"])
+    );
     // The same certificate twice counts once.
     let (bundle, diagnostics) = SpiffeBundle::parse_with_diagnostics(
         t.clone(),
@@ -402,7 +448,10 @@ fn x509_31_authorities_are_the_union_of_entries() {
     assert_eq!(bundle.x509_authorities().len(), 1);
     assert_eq!(diagnostics[0].issue, KeyIssue::DuplicateAuthority);
     // A bundle with only JWT keys does not support X.509-SVIDs.
-    assert!(parse(&doc(vec![jwt_entry("rsa")])).unwrap().x509_authorities().is_empty());
+    assert!(parse(&doc(vec![jwt_entry("rsa")]))
+        .unwrap()
+        .x509_authorities()
+        .is_empty());
 }
 
 #[test]

@@ -41,7 +41,12 @@ fn extra_members() -> impl Strategy<Value = Map<String, Value>> {
 fn top_level_members() -> impl Strategy<Value = Map<String, Value>> {
     prop::collection::btree_map("[a-z_]{1,10}", json_value(), 0..3).prop_map(|m| {
         m.into_iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "keys" | "spiffe_sequence" | "spiffe_refresh_hint"))
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "keys" | "spiffe_sequence" | "spiffe_refresh_hint"
+                )
+            })
             .collect()
     })
 }
@@ -62,10 +67,15 @@ fn document() -> impl Strategy<Value = Value> {
             |(roots_, jwks, jwk_extras, other_keys, sequence, hint, top, with_key_members)| {
                 let mut keys = Vec::new();
                 for (i, name) in roots_.iter().enumerate() {
-                    let der = roots(&td("example.com"), &[name]).authorities()[0].der().to_vec();
+                    let der = roots(&td("example.com"), &[name]).authorities()[0]
+                        .der()
+                        .to_vec();
                     let mut entry = jwk_extras[i].clone();
                     entry.insert("use".into(), "x509-svid".into());
-                    entry.insert("kty".into(), if *name == "rsa" { "RSA" } else { "EC" }.into());
+                    entry.insert(
+                        "kty".into(),
+                        if *name == "rsa" { "RSA" } else { "EC" }.into(),
+                    );
                     entry.insert("x5c".into(), json!([STANDARD.encode(der)]));
                     if with_key_members {
                         // SPIRE-style: also the key's own members.
@@ -187,8 +197,7 @@ fn written_x509_key_members_match_the_generated_keys() {
     // themselves; the ones written from the certificates must be the same.
     let t = td("example.com");
     let original = json(&data("full.json"));
-    let bundle =
-        SpiffeBundle::from_parts(roots(&t, &ROOTS), jwt_bundle(&t, &[])).unwrap();
+    let bundle = SpiffeBundle::from_parts(roots(&t, &ROOTS), jwt_bundle(&t, &[])).unwrap();
     let written = json(&bundle.to_json());
     for i in 0..3 {
         assert_eq!(written["keys"][i], original["keys"][i], "x509 entry {i}");
@@ -203,12 +212,18 @@ fn pem_round_trip_and_conversion() {
     let pem = x509.to_pem();
     assert_eq!(pem.matches("-----BEGIN CERTIFICATE-----").count(), 3);
     assert!(pem.lines().all(|l| l.len() <= 64));
-    assert_eq!(X509Bundle::parse_pem(t.clone(), pem.as_bytes()).unwrap(), x509);
+    assert_eq!(
+        X509Bundle::parse_pem(t.clone(), pem.as_bytes()).unwrap(),
+        x509
+    );
     // DER. (Concatenated DER is `x509::parse_certificates`' job; one certificate here.)
     let one = roots(&t, &["rsa"]);
     let from_der = X509Bundle::parse_pem(t.clone(), &one.to_der()).unwrap();
     assert_eq!(from_der, one);
-    assert_eq!(X509Bundle::parse_pem(t.clone(), b" \n"), Err(BundleError::NoCertificates));
+    assert_eq!(
+        X509Bundle::parse_pem(t.clone(), b" \n"),
+        Err(BundleError::NoCertificates)
+    );
     // PEM -> SPIFFE bundle -> PEM.
     let bundle = SpiffeBundle::from_parts(x509.clone(), jwt_bundle(&t, &[])).unwrap();
     let back = SpiffeBundle::parse(t.clone(), &bundle.to_json()).unwrap();
@@ -229,13 +244,21 @@ fn pem_with_other_blocks() {
     );
     let mut with_public = b"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n-----END PUBLIC KEY-----\n".to_vec();
     with_public.extend_from_slice(&cert);
-    assert_eq!(X509Bundle::parse_pem(t.clone(), &with_public).unwrap().len(), 1);
+    assert_eq!(
+        X509Bundle::parse_pem(t.clone(), &with_public)
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(
         X509Bundle::parse_pem(t.clone(), b"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n-----END PUBLIC KEY-----\n"),
         Err(BundleError::NoCertificates)
     );
     assert_eq!(
-        X509Bundle::parse_pem(t, b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"),
+        X509Bundle::parse_pem(
+            t,
+            b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"
+        ),
         Err(BundleError::MalformedPem)
     );
 }
@@ -251,6 +274,8 @@ fn from_parts_needs_one_trust_domain() {
         })
     );
     let mut bundle = SpiffeBundle::new(a);
-    assert!(bundle.set_jwt_authorities(jwt_bundle(&b, &["rsa"])).is_err());
+    assert!(bundle
+        .set_jwt_authorities(jwt_bundle(&b, &["rsa"]))
+        .is_err());
     assert!(bundle.jwt_authorities().is_empty());
 }

@@ -10,7 +10,9 @@ use spiffe_core::bundle::{BundleMap, SpiffeBundle};
 use spiffe_core::TrustDomain;
 
 fn data(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/bundle").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/bundle")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -91,5 +93,9 @@ fn bundle_vectors() {
             (verdict, _) => panic!("{name}: unknown verdict {verdict}"),
         }
     }
-    assert!(failures.is_empty(), "vector failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "vector failures:\n{}",
+        failures.join("\n")
+    );
 }

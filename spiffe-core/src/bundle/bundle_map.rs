@@ -58,12 +58,13 @@ impl BundleMap {
         let mut bundles = BTreeMap::new();
         for (name, value) in entries {
             let trust_domain = map_key(&name)?;
-            let (bundle, _) = SpiffeBundle::from_value(trust_domain.clone(), value).map_err(
-                |source| BundleError::MapEntry {
-                    trust_domain: trust_domain.clone(),
-                    source: Box::new(source),
-                },
-            )?;
+            let (bundle, _) =
+                SpiffeBundle::from_value(trust_domain.clone(), value).map_err(|source| {
+                    BundleError::MapEntry {
+                        trust_domain: trust_domain.clone(),
+                        source: Box::new(source),
+                    }
+                })?;
             bundles.insert(trust_domain, bundle);
         }
         Ok(Self {
@@ -177,7 +178,9 @@ fn duplicate_error(path: &[PathSegment]) -> BundleError {
             }
         }
         // A duplicate inside one trust domain's bundle.
-        [PathSegment::Member(top), PathSegment::Member(name), rest @ ..] if top == TRUST_DOMAINS => {
+        [PathSegment::Member(top), PathSegment::Member(name), rest @ ..]
+            if top == TRUST_DOMAINS =>
+        {
             let in_key = match rest {
                 [PathSegment::Member(keys), PathSegment::Index(index), _, ..] if keys == "keys" => {
                     Some(*index)

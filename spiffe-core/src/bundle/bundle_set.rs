@@ -56,14 +56,20 @@ impl BundleSet {
     /// Adds or replaces the X.509 bundle of its trust domain; returns the replaced one.
     pub fn insert_x509(&mut self, bundle: impl Into<Arc<X509Bundle>>) -> Option<Arc<X509Bundle>> {
         let bundle = bundle.into();
-        let entry = self.entries.entry(bundle.trust_domain().clone()).or_default();
+        let entry = self
+            .entries
+            .entry(bundle.trust_domain().clone())
+            .or_default();
         entry.x509.replace(bundle)
     }
 
     /// Adds or replaces the JWT bundle of its trust domain; returns the replaced one.
     pub fn insert_jwt(&mut self, bundle: impl Into<Arc<JwtBundle>>) -> Option<Arc<JwtBundle>> {
         let bundle = bundle.into();
-        let entry = self.entries.entry(bundle.trust_domain().clone()).or_default();
+        let entry = self
+            .entries
+            .entry(bundle.trust_domain().clone())
+            .or_default();
         entry.jwt.replace(bundle)
     }
 

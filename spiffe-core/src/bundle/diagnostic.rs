@@ -71,9 +71,7 @@ impl KeyIssue {
             Self::UnknownUse => "BUNDLE-8",
             Self::MissingKty | Self::UnknownKty => "BUNDLE-12",
             Self::MissingX5c | Self::EmptyX5c => "X509-29",
-            Self::MalformedX5c | Self::X5cNotStandardBase64 | Self::X5cNotACertificate => {
-                "X509-28"
-            }
+            Self::MalformedX5c | Self::X5cNotStandardBase64 | Self::X5cNotACertificate => "X509-28",
             Self::MissingKid | Self::InvalidJwtKey => "JWT-16",
             Self::ExtraX5cIgnored => "X509-30",
             Self::KidOnX509Ignored => "X509-27",

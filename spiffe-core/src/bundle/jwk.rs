@@ -189,7 +189,10 @@ pub(super) fn x509_jwk(authority: &Certificate, members: &X509Members) -> Value 
     let der = authority.der();
     let mut jwk = jwk_key_members(der).unwrap_or_default();
     jwk.insert("use".into(), USE_X509_SVID.into());
-    jwk.insert("x5c".into(), Value::Array(vec![STANDARD.encode(der).into()]));
+    jwk.insert(
+        "x5c".into(),
+        Value::Array(vec![STANDARD.encode(der).into()]),
+    );
     if let Some(extra) = members.get(der.as_ref()) {
         for (name, value) in extra {
             jwk.entry(name.clone()).or_insert_with(|| value.clone());

@@ -30,7 +30,9 @@ impl X509Bundle {
                 let (kind, _) = section.map_err(|_| BundleError::MalformedPem)?;
                 if matches!(
                     kind,
-                    SectionKind::PrivateKey | SectionKind::RsaPrivateKey | SectionKind::EcPrivateKey
+                    SectionKind::PrivateKey
+                        | SectionKind::RsaPrivateKey
+                        | SectionKind::EcPrivateKey
                 ) {
                     return Err(BundleError::PemPrivateKey);
                 }

@@ -268,10 +268,7 @@ impl SpiffeBundle {
     }
 }
 
-fn check_same_trust_domain(
-    expected: &TrustDomain,
-    found: &TrustDomain,
-) -> Result<(), BundleError> {
+fn check_same_trust_domain(expected: &TrustDomain, found: &TrustDomain) -> Result<(), BundleError> {
     if expected != found {
         return Err(BundleError::TrustDomainMismatch {
             expected: expected.clone(),

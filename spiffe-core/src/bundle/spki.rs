@@ -105,7 +105,11 @@ pub(crate) fn jwk_key_members(der: &[u8]) -> Option<Map<String, Value>> {
             jwk.insert("e".into(), URL_SAFE_NO_PAD.encode(unsigned(e)).into());
         }
         OID_ED25519 | OID_ED448 => {
-            let crv = if oid == OID_ED25519 { "Ed25519" } else { "Ed448" };
+            let crv = if oid == OID_ED25519 {
+                "Ed25519"
+            } else {
+                "Ed448"
+            };
             jwk.insert("kty".into(), "OKP".into());
             jwk.insert("crv".into(), crv.into());
             jwk.insert("x".into(), URL_SAFE_NO_PAD.encode(key).into());

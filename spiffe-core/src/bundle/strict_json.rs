@@ -142,7 +142,9 @@ mod tests {
     use super::*;
 
     fn dup(json: &str) -> Option<Vec<PathSegment>> {
-        parse(json.as_bytes()).expect("test JSON is well-formed").duplicate
+        parse(json.as_bytes())
+            .expect("test JSON is well-formed")
+            .duplicate
     }
 
     #[test]
