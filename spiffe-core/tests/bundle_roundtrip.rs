@@ -279,3 +279,53 @@ fn from_parts_needs_one_trust_domain() {
         .is_err());
     assert!(bundle.jwt_authorities().is_empty());
 }
+
+#[test]
+fn plain_jwks_and_any_format() {
+    use spiffe_core::bundle::BundleFormat;
+    use spiffe_core::JwtBundle;
+    let t = td("example.com");
+    // A Workload API style JWKS: no `use`, no `spiffe_*` (trap 6).
+    let jwks = json!({"keys": [jwk("ec-p256"), jwk("rsa"), {"kty": "EC", "crv": "P-256"}]});
+    let text = jwks.to_string();
+    let jwt = JwtBundle::parse_jwks(t.clone(), text.as_bytes()).unwrap();
+    assert_eq!(jwt.len(), 2);
+    let (bundle, format) = SpiffeBundle::parse_any(t.clone(), text.as_bytes()).unwrap();
+    assert_eq!(format, BundleFormat::Jwks);
+    assert_eq!(bundle.jwt_authorities().len(), 2);
+    // The same keys read as a SPIFFE bundle would all be ignored (BUNDLE-13).
+    assert!(SpiffeBundle::parse(t.clone(), text.as_bytes())
+        .unwrap()
+        .jwt_authorities()
+        .is_empty());
+    // A SPIFFE bundle's x509-svid entries never become JWT keys, even with a `kid`.
+    let mut full = json(&data("full.json"));
+    full["keys"][0]["kid"] = json!("x");
+    let jwt = JwtBundle::parse_jwks(t.clone(), full.to_string().as_bytes()).unwrap();
+    assert_eq!(jwt.len(), 3);
+    let dup = json!({"keys": [jwk("rsa"), jwk("rsa")]}).to_string();
+    assert!(matches!(
+        JwtBundle::parse_jwks(t.clone(), dup.as_bytes()),
+        Err(BundleError::DuplicateKid {
+            index: 1,
+            first_index: 0
+        })
+    ));
+
+    let (bundle, format) = SpiffeBundle::parse_any(t.clone(), &data("full.json")).unwrap();
+    assert_eq!(format, BundleFormat::SpiffeBundle);
+    assert_eq!(
+        (
+            bundle.x509_authorities().len(),
+            bundle.jwt_authorities().len()
+        ),
+        (3, 3)
+    );
+    let (bundle, format) = SpiffeBundle::parse_any(t.clone(), &data("ca-rsa.pem")).unwrap();
+    assert_eq!(format, BundleFormat::Certificates);
+    assert_eq!(bundle.x509_authorities().len(), 1);
+    let der = roots(&t, &["p256"]).to_der();
+    let (bundle, format) = SpiffeBundle::parse_any(t, &der).unwrap();
+    assert_eq!(format, BundleFormat::Certificates);
+    assert_eq!(bundle.x509_authorities().len(), 1);
+}

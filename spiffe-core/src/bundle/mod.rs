@@ -5,6 +5,8 @@
 //!   JWT-16/17) and written back losslessly.
 //! - [`BundleMap`]: the `trust_domains` document of §5.1 (BUNDLE-14..17).
 //! - [`BundleSet`]: bundles by trust domain, as verifiers consume them (BUNDLE-1, FED-7).
+//! - Plain JWK Sets ([`JwtBundle::parse_jwks`], trap 6) and any-format bundle files
+//!   ([`SpiffeBundle::parse_any`]).
 //! - PEM/DER import and export of X.509 authorities: [`X509Bundle::parse_pem`],
 //!   [`X509Bundle::to_pem`].
 
@@ -13,6 +15,7 @@ mod bundle_set;
 mod diagnostic;
 mod error;
 mod jwk;
+mod jwks;
 mod pem;
 mod spiffe_bundle;
 mod spki;
@@ -22,7 +25,8 @@ pub use bundle_map::BundleMap;
 pub use bundle_set::{BundleSet, BundleSetEntry};
 pub use diagnostic::{KeyDiagnostic, KeyIssue};
 pub use error::BundleError;
+pub use jwks::BundleFormat;
 pub use spiffe_bundle::{SpiffeBundle, DEFAULT_REFRESH_HINT};
 
 #[cfg(doc)]
-use crate::X509Bundle;
+use crate::{JwtBundle, X509Bundle};
