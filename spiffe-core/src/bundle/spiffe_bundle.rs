@@ -1,0 +1,279 @@
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::jwk::{self, JwtMembers, X509Members};
+use super::strict_json::{self, PathSegment};
+use super::{BundleError, KeyDiagnostic};
+use crate::{JwtBundle, TrustDomain, X509Bundle};
+
+const KEYS: &str = "keys";
+const SEQUENCE: &str = "spiffe_sequence";
+const REFRESH_HINT: &str = "spiffe_refresh_hint";
+
+/// The refresh interval to use when a bundle gives none: about five minutes (BUNDLE-18, FED-4).
+pub const DEFAULT_REFRESH_HINT: Duration = Duration::from_secs(300);
+
+/// A trust domain's SPIFFE bundle: the JWK Set document of SPIFFE Trust Domain and Bundle §4
+/// (BUNDLE-3), with its X.509 authorities, JWT authorities, sequence number and refresh hint.
+///
+/// Reading follows the consumer rules exactly: unknown top-level members and JWKs with an
+/// unknown `use` or `kty` are ignored (BUNDLE-4/8/12/13), x509-svid entries without `x5c` are
+/// ignored and only `x5c[0]` is used (X509-29/30). Everything not interpreted is kept, so
+/// [`to_json`](Self::to_json) writes back what was read: `parse(to_json(b)) == b`.
+///
+/// ```
+/// use spiffe_core::bundle::SpiffeBundle;
+/// use spiffe_core::TrustDomain;
+///
+/// let td = TrustDomain::new("example.org")?;
+/// let bundle = SpiffeBundle::parse(td, br#"{"keys": [], "spiffe_sequence": 7, "x": 1}"#)?;
+/// assert!(bundle.x509_authorities().is_empty());
+/// assert_eq!(bundle.sequence(), Some(7));
+/// let again = SpiffeBundle::parse(bundle.trust_domain().clone(), &bundle.to_json())?;
+/// assert_eq!(again, bundle);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpiffeBundle {
+    x509: X509Bundle,
+    jwt: JwtBundle,
+    sequence: Option<u64>,
+    refresh_hint_secs: Option<u64>,
+    extra: Map<String, Value>,
+    other_keys: Vec<Map<String, Value>>,
+    x509_members: X509Members,
+    jwt_members: JwtMembers,
+}
+
+// === impl SpiffeBundle ===
+
+impl SpiffeBundle {
+    /// A bundle with no authorities (BUNDLE-9: nothing of `trust_domain` verifies).
+    pub fn new(trust_domain: TrustDomain) -> Self {
+        Self {
+            x509: X509Bundle::new(trust_domain.clone()),
+            jwt: JwtBundle::new(trust_domain),
+            sequence: None,
+            refresh_hint_secs: None,
+            extra: Map::new(),
+            other_keys: Vec::new(),
+            x509_members: X509Members::new(),
+            jwt_members: JwtMembers::new(),
+        }
+    }
+
+    /// A bundle of these authorities; both must be of the same trust domain (BUNDLE-1).
+    pub fn from_parts(x509: X509Bundle, jwt: JwtBundle) -> Result<Self, BundleError> {
+        check_same_trust_domain(x509.trust_domain(), jwt.trust_domain())?;
+        let mut bundle = Self::new(x509.trust_domain().clone());
+        bundle.x509 = x509;
+        bundle.jwt = jwt;
+        Ok(bundle)
+    }
+
+    /// Parses the SPIFFE bundle document of `trust_domain` (a bundle does not name its own
+    /// trust domain, BUNDLE-1).
+    pub fn parse(trust_domain: TrustDomain, json: &[u8]) -> Result<Self, BundleError> {
+        Self::parse_with_diagnostics(trust_domain, json).map(|(bundle, _)| bundle)
+    }
+
+    /// Like [`parse`](Self::parse), and also says which entries of `keys` were ignored, in
+    /// whole or in part, and why.
+    pub fn parse_with_diagnostics(
+        trust_domain: TrustDomain,
+        json: &[u8],
+    ) -> Result<(Self, Vec<KeyDiagnostic>), BundleError> {
+        let checked = strict_json::parse(json)?;
+        if let Some(path) = checked.duplicate {
+            let in_key = match path.as_slice() {
+                [PathSegment::Member(keys), PathSegment::Index(index), _, ..] if keys == KEYS => {
+                    Some(*index)
+                }
+                _ => None,
+            };
+            return Err(BundleError::DuplicateMember { in_key });
+        }
+        Self::from_value(trust_domain, checked.value)
+    }
+
+    /// Reads a parsed document (also used for the bundles inside a Bundle Map).
+    pub(super) fn from_value(
+        trust_domain: TrustDomain,
+        value: Value,
+    ) -> Result<(Self, Vec<KeyDiagnostic>), BundleError> {
+        // BUNDLE-3: a JWK Set is a JSON object.
+        let Value::Object(mut document) = value else {
+            return Err(BundleError::NotAnObject);
+        };
+        // BUNDLE-7: `keys` must be present, and is an array.
+        let keys = match document.remove(KEYS) {
+            Some(Value::Array(keys)) => keys,
+            Some(_) => return Err(BundleError::KeysNotAnArray),
+            None => return Err(BundleError::MissingKeys),
+        };
+        // BUNDLE-5: an integer of at least 64 bits; -1, 1.5 and "3" are not.
+        let sequence = match document.remove(SEQUENCE) {
+            None => None,
+            Some(value) => Some(value.as_u64().ok_or(BundleError::InvalidSequence)?),
+        };
+        // BUNDLE-6: an integer number of seconds.
+        let refresh_hint_secs = match document.remove(REFRESH_HINT) {
+            None => None,
+            Some(value) => Some(value.as_u64().ok_or(BundleError::InvalidRefreshHint)?),
+        };
+        let keys = jwk::read_keys(&trust_domain, &keys)?;
+        let bundle = Self {
+            x509: keys.x509,
+            jwt: keys.jwt,
+            sequence,
+            refresh_hint_secs,
+            // BUNDLE-4: unknown members are not needed to work; kept for writing back.
+            extra: document,
+            other_keys: keys.other_keys,
+            x509_members: keys.x509_members,
+            jwt_members: keys.jwt_members,
+        };
+        Ok((bundle, keys.diagnostics))
+    }
+
+    /// The document, pretty-printed JSON: x509-svid entries first (in authority order), then
+    /// jwt-svid entries (by `kid`), then the kept entries of other uses.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing a `Value` cannot fail: every map key is a string.
+        serde_json::to_vec_pretty(&self.to_value()).unwrap_or_default()
+    }
+
+    /// The document as compact JSON.
+    pub fn to_json_compact(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.to_value()).unwrap_or_default()
+    }
+
+    /// The document as a JSON value (also used inside a Bundle Map).
+    pub(super) fn to_value(&self) -> Value {
+        let mut document = self.extra.clone();
+        let keys = self
+            .x509
+            .authorities()
+            .iter()
+            .map(|authority| jwk::x509_jwk(authority, &self.x509_members))
+            .chain(
+                self.jwt
+                    .authorities()
+                    .map(|authority| jwk::jwt_jwk(authority, &self.jwt_members)),
+            )
+            .chain(self.other_keys.iter().cloned().map(Value::Object))
+            .collect();
+        document.insert(KEYS.into(), Value::Array(keys));
+        if let Some(sequence) = self.sequence {
+            document.insert(SEQUENCE.into(), sequence.into());
+        }
+        if let Some(secs) = self.refresh_hint_secs {
+            document.insert(REFRESH_HINT.into(), secs.into());
+        }
+        Value::Object(document)
+    }
+
+    /// The trust domain this bundle belongs to.
+    pub fn trust_domain(&self) -> &TrustDomain {
+        self.x509.trust_domain()
+    }
+
+    /// The X.509 authorities (X509-31: the union of the x509-svid entries; empty means the
+    /// trust domain does not support X.509-SVIDs).
+    pub fn x509_authorities(&self) -> &X509Bundle {
+        &self.x509
+    }
+
+    /// The JWT authorities (JWT-17: the jwt-svid entries; empty means the trust domain does
+    /// not support JWT-SVIDs).
+    pub fn jwt_authorities(&self) -> &JwtBundle {
+        &self.jwt
+    }
+
+    /// Replaces the X.509 authorities; they must be of this bundle's trust domain.
+    pub fn set_x509_authorities(&mut self, x509: X509Bundle) -> Result<(), BundleError> {
+        check_same_trust_domain(self.trust_domain(), x509.trust_domain())?;
+        self.x509_members
+            .retain(|der, _| x509.authorities().iter().any(|a| a.der().as_ref() == der));
+        self.x509 = x509;
+        Ok(())
+    }
+
+    /// Replaces the JWT authorities; they must be of this bundle's trust domain.
+    pub fn set_jwt_authorities(&mut self, jwt: JwtBundle) -> Result<(), BundleError> {
+        check_same_trust_domain(self.trust_domain(), jwt.trust_domain())?;
+        self.jwt_members.retain(|kid, _| jwt.get(kid).is_some());
+        self.jwt = jwt;
+        Ok(())
+    }
+
+    /// Splits the bundle into its X.509 and JWT authorities.
+    pub fn into_parts(self) -> (X509Bundle, JwtBundle) {
+        (self.x509, self.jwt)
+    }
+
+    /// `spiffe_sequence` (BUNDLE-5), if present.
+    pub fn sequence(&self) -> Option<u64> {
+        self.sequence
+    }
+
+    /// Sets or clears `spiffe_sequence`.
+    pub fn set_sequence(&mut self, sequence: Option<u64>) {
+        self.sequence = sequence;
+    }
+
+    /// `spiffe_refresh_hint` (BUNDLE-6), if present.
+    pub fn refresh_hint(&self) -> Option<Duration> {
+        self.refresh_hint_secs.map(Duration::from_secs)
+    }
+
+    /// `spiffe_refresh_hint` in whole seconds, as written in the document.
+    pub fn refresh_hint_secs(&self) -> Option<u64> {
+        self.refresh_hint_secs
+    }
+
+    /// The refresh hint, or [`DEFAULT_REFRESH_HINT`] when there is none (BUNDLE-18).
+    pub fn refresh_hint_or_default(&self) -> Duration {
+        self.refresh_hint().unwrap_or(DEFAULT_REFRESH_HINT)
+    }
+
+    /// Sets or clears `spiffe_refresh_hint`. The document holds whole seconds (BUNDLE-6), so a
+    /// fractional duration is rounded up.
+    pub fn set_refresh_hint(&mut self, hint: Option<Duration>) {
+        self.refresh_hint_secs =
+            hint.map(|hint| hint.as_secs() + u64::from(hint.subsec_nanos() > 0));
+    }
+
+    /// Top-level members other than `keys`, `spiffe_sequence` and `spiffe_refresh_hint`:
+    /// not interpreted (BUNDLE-4), written back by [`to_json`](Self::to_json).
+    pub fn extra_members(&self) -> &Map<String, Value> {
+        &self.extra
+    }
+
+    /// JWKs whose `use` is neither `x509-svid` nor `jwt-svid` (e.g. `wit-svid`): ignored
+    /// (BUNDLE-8), written back verbatim by [`to_json`](Self::to_json).
+    pub fn other_keys(&self) -> &[Map<String, Value>] {
+        &self.other_keys
+    }
+
+    /// Drops the JWKs of other uses, unknown top-level members and JWK members that were
+    /// only carried along, so that [`to_json`](Self::to_json) writes only what this profile
+    /// defines (BUNDLE-11).
+    pub fn clear_unknown(&mut self) {
+        self.other_keys.clear();
+        self.extra.clear();
+        self.x509_members.clear();
+        self.jwt_members.clear();
+    }
+}
+
+fn check_same_trust_domain(expected: &TrustDomain, found: &TrustDomain) -> Result<(), BundleError> {
+    if expected != found {
+        return Err(BundleError::TrustDomainMismatch {
+            expected: expected.clone(),
+            found: found.clone(),
+        });
+    }
+    Ok(())
+}
