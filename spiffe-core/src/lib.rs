@@ -18,11 +18,12 @@ mod matcher;
 pub mod source;
 pub mod x509;
 
+pub use bundle::{BundleMap, BundleSet, SpiffeBundle};
 pub use id::{IdError, SpiffeId, TrustDomain};
-pub use jwt::{JwtAuthority, JwtBundle};
+pub use jwt::{JwtAuthority, JwtBundle, JwtSvid, JwtValidationOptions, UnverifiedJwtSvid};
 pub use matcher::IdMatcher;
 pub use source::{JwtBundleSource, X509BundleSource, X509SvidSource};
-pub use x509::{Certificate, X509Bundle, X509Svid};
+pub use x509::{Certificate, VerifiedX509Svid, X509Bundle, X509Svid};
 
 /// The pki-types crate, re-exported: its `CertificateDer`, `PrivateKeyDer` and `UnixTime` are
 /// this crate's public vocabulary.

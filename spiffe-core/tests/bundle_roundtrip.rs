@@ -10,6 +10,7 @@ use bundle_common::{data, json, jwk, jwt_bundle, roots, td};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use spiffe_core::bundle::{BundleError, BundleMap, SpiffeBundle};
+use spiffe_core::jwt::JwtBundleError;
 use spiffe_core::X509Bundle;
 
 const ROOTS: [&str; 3] = ["p256", "p384", "rsa"];
@@ -286,7 +287,10 @@ fn plain_jwks_and_any_format() {
     use spiffe_core::JwtBundle;
     let t = td("example.com");
     // A Workload API style JWKS: no `use`, no `spiffe_*` (trap 6).
-    let jwks = json!({"keys": [jwk("ec-p256"), jwk("rsa"), {"kty": "EC", "crv": "P-256"}]});
+    // A key without `kid` can never be selected: the set is refused, as go-spiffe does.
+    let no_kid = json!({"keys": [jwk("ec-p256"), {"kty": "EC", "crv": "P-256"}]}).to_string();
+    assert!(JwtBundle::parse_jwks(t.clone(), no_kid.as_bytes()).is_err());
+    let jwks = json!({"keys": [jwk("ec-p256"), jwk("rsa"), {"kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": "AA"}]});
     let text = jwks.to_string();
     let jwt = JwtBundle::parse_jwks(t.clone(), text.as_bytes()).unwrap();
     assert_eq!(jwt.len(), 2);
@@ -306,10 +310,7 @@ fn plain_jwks_and_any_format() {
     let dup = json!({"keys": [jwk("rsa"), jwk("rsa")]}).to_string();
     assert!(matches!(
         JwtBundle::parse_jwks(t.clone(), dup.as_bytes()),
-        Err(BundleError::DuplicateKid {
-            index: 1,
-            first_index: 0
-        })
+        Err(JwtBundleError::DuplicateKid { index: 1 })
     ));
 
     let (bundle, format) = SpiffeBundle::parse_any(t.clone(), &data("full.json")).unwrap();

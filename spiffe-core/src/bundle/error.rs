@@ -1,5 +1,6 @@
 use thiserror::Error;
 
+use crate::jwt::JwtBundleError;
 use crate::x509::X509Error;
 use crate::{IdError, TrustDomain};
 
@@ -100,6 +101,15 @@ pub enum BundleError {
     /// A certificate could not be parsed.
     #[error("invalid certificate")]
     Certificate(#[source] X509Error),
+    /// A plain JWK Set could not be read as a JWT bundle.
+    #[error("invalid JWK Set")]
+    Jwks(#[source] JwtBundleError),
+}
+
+impl From<JwtBundleError> for BundleError {
+    fn from(error: JwtBundleError) -> Self {
+        Self::Jwks(error)
+    }
 }
 
 impl From<serde_json::Error> for BundleError {

@@ -1,12 +1,10 @@
-//! Plain JWK Sets (RFC 7517 §5) as JWT bundles, and reading a bundle file of any format.
-
-use std::collections::HashMap;
+//! Reading a bundle file of any format: SPIFFE bundle JSON, a plain JWK Set (RFC 7517 §5,
+//! read by [`JwtBundle::parse_jwks`]), or certificates.
 
 use serde_json::Value;
 
-use super::strict_json;
 use super::{BundleError, SpiffeBundle};
-use crate::{JwtAuthority, JwtBundle, TrustDomain, X509Bundle};
+use crate::{JwtBundle, TrustDomain, X509Bundle};
 
 /// The format [`SpiffeBundle::parse_any`] recognised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,62 +16,6 @@ pub enum BundleFormat {
     Jwks,
     /// PEM or DER certificates.
     Certificates,
-}
-
-// === impl JwtBundle ===
-
-impl JwtBundle {
-    /// Reads a plain JWK Set, such as a JWT bundle from the Workload API (trap 6: no `use`
-    /// and no `spiffe_*` members), keyed by `kid`.
-    ///
-    /// `keys` is required. A key is skipped when it has no `kid`, a `kty` other than `EC` or
-    /// `RSA` (JWT-4), unusable key members, or a `use` other than `jwt-svid` or `sig` (so the
-    /// x509-svid entries of a SPIFFE bundle are never taken as JWT keys). Two keys with one
-    /// `kid` are an error (JWT-16).
-    pub fn parse_jwks(trust_domain: TrustDomain, json: &[u8]) -> Result<Self, BundleError> {
-        let checked = strict_json::parse(json)?;
-        if checked.duplicate.is_some() {
-            return Err(BundleError::DuplicateMember { in_key: None });
-        }
-        let Value::Object(document) = checked.value else {
-            return Err(BundleError::NotAnObject);
-        };
-        let keys = match document.get("keys") {
-            Some(Value::Array(keys)) => keys,
-            Some(_) => return Err(BundleError::KeysNotAnArray),
-            None => return Err(BundleError::MissingKeys),
-        };
-        let mut bundle = Self::new(trust_domain);
-        let mut kids: HashMap<&str, usize> = HashMap::new();
-        for (index, key) in keys.iter().enumerate() {
-            let Value::Object(jwk) = key else {
-                return Err(BundleError::KeyNotAnObject { index });
-            };
-            let use_ok = match jwk.get("use") {
-                None => true,
-                Some(Value::String(use_)) => use_ == "jwt-svid" || use_ == "sig",
-                Some(_) => false,
-            };
-            let kty_ok = matches!(jwk.get("kty").and_then(Value::as_str), Some("EC" | "RSA"));
-            let kid = match jwk.get("kid") {
-                Some(Value::String(kid)) if !kid.is_empty() => kid.as_str(),
-                _ => continue,
-            };
-            if !use_ok || !kty_ok {
-                continue;
-            }
-            if let Some(&first_index) = kids.get(kid) {
-                return Err(BundleError::DuplicateKid { index, first_index });
-            }
-            kids.insert(kid, index);
-            let mut key = jwk.clone();
-            key.remove("use");
-            if let Ok(authority) = JwtAuthority::from_jwk(&key) {
-                bundle.insert(authority);
-            }
-        }
-        Ok(bundle)
-    }
 }
 
 // === impl SpiffeBundle ===

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use rustls_pki_types::pem::{PemObject, SectionKind};
 
 use super::BundleError;
-use crate::x509::parse_certificates;
+use crate::x509::{parse_certificates, X509Error};
 use crate::{TrustDomain, X509Bundle};
 
 const PEM_LINE: usize = 64;
@@ -38,7 +38,10 @@ impl X509Bundle {
                 }
             }
         }
-        let certificates = parse_certificates(input).map_err(BundleError::Certificate)?;
+        let certificates = parse_certificates(input).map_err(|e| match e {
+            X509Error::NoCertificates => BundleError::NoCertificates,
+            e => BundleError::Certificate(e),
+        })?;
         if certificates.is_empty() {
             return Err(BundleError::NoCertificates);
         }

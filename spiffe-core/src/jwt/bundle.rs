@@ -54,6 +54,17 @@ impl JwtBundle {
             let Value::Object(jwk) = key else {
                 return Err(JwtBundleError::KeyNotObject { index });
             };
+            // WAPI-17/21: a key published for another use (e.g. the `x509-svid` entries of a
+            // SPIFFE bundle document) never becomes a JWT authority. Workload API JWKS carry no
+            // `use` at all (trap 6).
+            let use_ok = match jwk.get("use") {
+                None => true,
+                Some(Value::String(u)) => u == "jwt-svid" || u == "sig",
+                Some(_) => false,
+            };
+            if !use_ok {
+                continue;
+            }
             let authority = match JwtAuthority::from_jwk(jwk) {
                 Ok(authority) => authority,
                 // BUNDLE-12: a key of a type we do not know is ignored, not an error.
