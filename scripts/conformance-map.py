@@ -4,7 +4,9 @@
 Reads ../shared/spec/SPIFFE-CONFORMANCE.md (beside the checkout) for the ids, greps
 spiffe-core/src (enforcement: comments naming the id) and the tests (spiffe-core/tests/**, unit
 tests in src, and bins/*/tests) for the id or a test function named after it (`x509_24_…`).
-Prints a markdown table; with --check, exits 1 if an id has no test naming it.
+Prints a markdown table; with --check, exits 1 if an id has no test naming it; with
+--write FILE, replaces the table between the markers `<!-- conformance-table:begin -->` and
+`<!-- conformance-table:end -->` in FILE.
 """
 import pathlib
 import re
@@ -58,9 +60,16 @@ def main():
             missing.append(rid)
         short = text if len(text) < 90 else text[:87] + "…"
         rows.append(f"| {rid} | {short} | {', '.join(f'`{w}`' for w in where) or '—'} | {', '.join(f'`{w}`' for w in tested) or '**none**'} |")
-    print("| id | requirement (paraphrased) | enforced in | tested in |")
-    print("|---|---|---|---|")
-    print("\n".join(rows))
+    table = "\n".join(["| id | requirement (paraphrased) | enforced in | tested in |", "|---|---|---|---|", *rows])
+    if "--write" in sys.argv:
+        target = pathlib.Path(sys.argv[sys.argv.index("--write") + 1])
+        text = target.read_text()
+        begin, end = "<!-- conformance-table:begin -->", "<!-- conformance-table:end -->"
+        head, _, rest = text.partition(begin)
+        _, _, tail = rest.partition(end)
+        target.write_text(f"{head}{begin}\n{table}\n{end}{tail}")
+    else:
+        print(table)
     if missing:
         print(f"\n{len(missing)} requirement ids without a test naming them: {' '.join(missing)}", file=sys.stderr)
     return 1 if (check and missing) else 0
