@@ -43,7 +43,10 @@ pub(crate) fn parse_rfc3339(s: &str) -> Result<UnixTime, String> {
     }
     let offset = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(rest.as_bytes()[0], b'+' | b'-') && rest.as_bytes()[3] == b':' => {
+        _ if rest.len() == 6
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && rest.as_bytes()[3] == b':' =>
+        {
             let sign = if rest.starts_with('-') { -1 } else { 1 };
             let h: i64 = rest[1..3].parse().map_err(|_| err())?;
             let m: i64 = rest[4..6].parse().map_err(|_| err())?;
@@ -54,7 +57,9 @@ pub(crate) fn parse_rfc3339(s: &str) -> Result<UnixTime, String> {
         }
         _ => return Err(err()),
     };
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset;
+    let secs =
+        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second.min(59)
+            - offset;
     u64::try_from(secs)
         .map(|secs| UnixTime::since_unix_epoch(Duration::from_secs(secs)))
         .map_err(|_| format!("`{s}` is before 1970"))
@@ -132,7 +137,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for s in ["", "2026-11-23", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-23T00:00:00", "1969-12-31T23:59:59Z", "2026-11-23T00:00:00+1:00"] {
+        for s in [
+            "",
+            "2026-11-23",
+            "2026-13-01T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "2026-11-23T00:00:00",
+            "1969-12-31T23:59:59Z",
+            "2026-11-23T00:00:00+1:00",
+        ] {
             assert!(parse_rfc3339(s).is_err(), "{s}");
         }
     }

@@ -181,8 +181,8 @@ fn derive_trust_domain(bundle: &SpiffeBundle) -> Option<String> {
 fn convert<W: Write>(args: &ConvertArgs, out: &mut Output<W>) -> Result<(), Failure> {
     let data = input::read_input(&args.file)?;
     let what = || format!("bundle file `{}`", args.file.display());
-    let (mut bundle, format) = SpiffeBundle::parse_any(args.trust_domain.clone(), &data)
-        .map_err(|e| Failure::Input {
+    let (mut bundle, format) =
+        SpiffeBundle::parse_any(args.trust_domain.clone(), &data).map_err(|e| Failure::Input {
             what: what(),
             error: Box::new(e),
         })?;
@@ -503,4 +503,3 @@ fn describe_issue(issue: KeyIssue) -> &'static str {
         _ => "ignored",
     }
 }
-
