@@ -20,10 +20,10 @@ pub(crate) enum BundleCommand {
     /// Read a trust bundle and say what it holds and which keys were skipped, and why.
     ///
     /// FILE may be a SPIFFE bundle (JWK Set with `use` members), a plain JWK Set, PEM or DER
-    /// certificates, or a Bundle Map (`{"trust_domains": {...}}`). A bundle does not name its
-    /// own trust domain (BUNDLE-1): without --trust-domain it is taken from the SPIFFE IDs
-    /// (URI SANs) of the X.509 authorities when they all share one trust domain, and reported
-    /// as null otherwise; it only labels the answer.
+    /// certificates, or a Bundle Map (`{"trust_domains": {...}}`, or any JSON with --map).
+    /// A bundle does not name its own trust domain (BUNDLE-1): without --trust-domain it is
+    /// taken from the SPIFFE IDs (URI SANs) of the X.509 authorities when they all share one
+    /// trust domain, and reported as null otherwise; it only labels the answer.
     #[command(after_help = "Examples:\n  \
         spiffe bundle inspect bundle.json\n  \
         spiffe bundle inspect --trust-domain example.org --output json ca.pem")]
@@ -48,8 +48,13 @@ pub(crate) struct InspectArgs {
     file: PathBuf,
 
     /// The trust domain the bundle belongs to (only labels the answer).
-    #[arg(long, value_name = "TD", value_parser = parse_trust_domain)]
+    #[arg(long, value_name = "TD", value_parser = parse_trust_domain, conflicts_with = "map")]
     trust_domain: Option<TrustDomain>,
+
+    /// Read FILE as a Bundle Map (BUNDLE-14). Without this flag a map is recognised by its
+    /// `trust_domains` member.
+    #[arg(long)]
+    map: bool,
 }
 
 /// Arguments of `spiffe bundle convert`.
@@ -104,7 +109,7 @@ impl BundleCommand {
             Self::Inspect(args) => {
                 let data = input::read_input(&args.file)?;
                 let file = args.file.display().to_string();
-                let answer = inspect(file, args.trust_domain, &data);
+                let answer = inspect(file, args.trust_domain, args.map, &data);
                 out.answer(&answer)
             }
             Self::Convert(args) => convert(&args, out),
@@ -113,9 +118,14 @@ impl BundleCommand {
 }
 
 /// `bundle inspect` of the bytes of `file`.
-fn inspect(file: String, trust_domain: Option<TrustDomain>, data: &[u8]) -> InspectAnswer {
+fn inspect(
+    file: String,
+    trust_domain: Option<TrustDomain>,
+    map: bool,
+    data: &[u8],
+) -> InspectAnswer {
     let mut answer = InspectAnswer::new(file);
-    if is_bundle_map(data) {
+    if map || is_bundle_map(data) {
         match BundleMap::parse(data) {
             Ok(map) => answer.fill_map(&map),
             Err(e) => answer.fail(&e),
