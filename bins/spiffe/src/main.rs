@@ -19,9 +19,21 @@ use crate::output::{Format, Output};
 
 /// Check SPIFFE IDs, SVIDs and bundles against the SPIFFE standards.
 #[derive(Debug, Parser)]
-#[command(name = "spiffe", version, about, propagate_version = true)]
+#[command(
+    name = "spiffe",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Exit status: 0 when every answer is valid, 1 when one is invalid or an input \
+        cannot be read (the error names the file), 2 for usage errors.\n\n\
+        Examples:\n  \
+        spiffe id check spiffe://example.org/web\n  \
+        spiffe x509 verify --bundle example.org=bundle.pem svid.pem\n  \
+        spiffe --output json jwt validate --bundle example.org=jwks.json --audience api - < t.jwt"
+)]
 struct Cli {
-    /// How answers are printed: `human` (one line each) or `json` (one JSON object per line).
+    /// How answers are printed: `human` (a line each, inspect answers add indented details)
+    /// or `json` (one JSON object per line).
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     output: Format,
 

@@ -15,7 +15,7 @@ const BUFFER_SIZE: usize = 64 * 1024;
 /// How answers are printed (`--output`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Format {
-    /// One line per answer, for people.
+    /// For people: one line per answer (inspect answers add indented detail lines).
     Human,
     /// One JSON object per line, each with `"valid"` and, when invalid, `"error"`.
     Json,

@@ -12,7 +12,7 @@ use spiffe_core::pki_types::UnixTime;
 use spiffe_core::{JwtSvid, JwtValidationOptions, UnverifiedJwtSvid};
 
 use crate::input::{self, BundleArg};
-use crate::output::{error_code, Answer, Failure, Output};
+use crate::output::{error_code, Answer, ErrorChain, Failure, Output};
 use crate::time::{format_rfc3339, parse_rfc3339};
 
 /// Subcommands of `spiffe jwt`.
@@ -184,7 +184,7 @@ impl InspectAnswer {
             expired: None,
             not_before: None,
             claims: None,
-            error: Some(error.to_string()),
+            error: Some(ErrorChain(error).to_string()),
             code: Some(error_code(error)),
             requirement: Some(error.requirement()),
         }
@@ -282,7 +282,7 @@ impl ValidateAnswer {
                 expiry: None,
                 claims: None,
                 at,
-                error: Some(e.to_string()),
+                error: Some(ErrorChain(e).to_string()),
                 code: Some(error_code(e)),
                 requirement: Some(e.requirement()),
             },
