@@ -1,5 +1,5 @@
-//! `spiffe`: the command-line tool of the SDK. Checks SPIFFE IDs (and, as the modules land,
-//! X.509-SVIDs, JWT-SVIDs and bundles), for people in the terminal (`--output human`) and for
+//! `spiffe`: the command-line tool of the SDK. Checks SPIFFE IDs, X.509-SVIDs, JWT-SVIDs and
+//! trust bundles, for people in the terminal (`--output human`) and for
 //! programs and test harnesses (`--output json`, one JSON object per answer).
 //!
 //! Exit status: 0 when everything asked about is valid, 1 when something is invalid or an I/O
@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
+mod input;
 mod output;
+mod time;
 
 use std::process::ExitCode;
 
@@ -17,9 +19,21 @@ use crate::output::{Format, Output};
 
 /// Check SPIFFE IDs, SVIDs and bundles against the SPIFFE standards.
 #[derive(Debug, Parser)]
-#[command(name = "spiffe", version, about, propagate_version = true)]
+#[command(
+    name = "spiffe",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Exit status: 0 when every answer is valid, 1 when one is invalid or an input \
+        cannot be read (the error names the file), 2 for usage errors.\n\n\
+        Examples:\n  \
+        spiffe id check spiffe://example.org/web\n  \
+        spiffe x509 verify --bundle example.org=bundle.pem svid.pem\n  \
+        spiffe --output json jwt validate --bundle example.org=jwks.json --audience api - < t.jwt"
+)]
 struct Cli {
-    /// How answers are printed: `human` (one line each) or `json` (one JSON object per line).
+    /// How answers are printed: `human` (a line each, inspect answers add indented details)
+    /// or `json` (one JSON object per line).
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     output: Format,
 
@@ -32,6 +46,15 @@ enum Command {
     /// SPIFFE IDs (SPIFFE-ID.md).
     #[command(subcommand)]
     Id(cmd::id::IdCommand),
+    /// X.509-SVIDs (X509-SVID.md): inspect and verify certificate chains.
+    #[command(subcommand)]
+    X509(cmd::x509::X509Command),
+    /// JWT-SVIDs (JWT-SVID.md): inspect and validate tokens.
+    #[command(subcommand)]
+    Jwt(cmd::jwt::JwtCommand),
+    /// Trust bundles (SPIFFE_Trust_Domain_and_Bundle.md): inspect and convert.
+    #[command(subcommand)]
+    Bundle(cmd::bundle::BundleCommand),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +62,9 @@ fn main() -> ExitCode {
     let mut out = Output::stdout(cli.output);
     let result = match cli.command {
         Command::Id(command) => command.run(&mut out),
+        Command::X509(command) => command.run(&mut out),
+        Command::Jwt(command) => command.run(&mut out),
+        Command::Bundle(command) => command.run(&mut out),
     };
     out.finish(result)
 }

@@ -1,8 +1,10 @@
 //! Output shared by every subcommand: the `--output` format, one answer per input, buffered
 //! stdout, and the exit status (0 iff every answer was valid, 1 otherwise or on I/O errors).
 
+use std::error::Error;
 use std::fmt;
 use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -13,7 +15,7 @@ const BUFFER_SIZE: usize = 64 * 1024;
 /// How answers are printed (`--output`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Format {
-    /// One line per answer, for people.
+    /// For people: one line per answer (inspect answers add indented detail lines).
     Human,
     /// One JSON object per line, each with `"valid"` and, when invalid, `"error"`.
     Json,
@@ -39,6 +41,22 @@ pub(crate) enum Failure {
         /// The I/O error.
         source: io::Error,
     },
+    /// Reading or writing a named file failed.
+    File {
+        /// The file (`-` for stdin).
+        path: PathBuf,
+        /// What was being done: "reading" or "writing".
+        action: &'static str,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// An input that configures the command (e.g. a `--bundle` file) is unusable.
+    Input {
+        /// Which input, e.g. "bundle file `td.pem` (trust domain td)".
+        what: String,
+        /// Why; its source chain is printed too.
+        error: Box<dyn Error + Send + Sync>,
+    },
 }
 
 impl Failure {
@@ -52,7 +70,38 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Io { context, source } => write!(f, "{context}: {source}"),
+            Self::File {
+                path,
+                action,
+                source,
+            } => write!(f, "{action} `{}`: {source}", path.display()),
+            Self::Input { what, error } => write!(f, "{what}: {}", ErrorChain(error.as_ref())),
         }
+    }
+}
+
+/// A stable, machine-readable name for an error: its variant name (the start of its `Debug`
+/// form, e.g. `LeafIsCa`), which test harnesses can compare without parsing messages.
+pub(crate) fn error_code(error: &dyn fmt::Debug) -> String {
+    let debug = format!("{error:?}");
+    let end = debug
+        .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .unwrap_or(debug.len());
+    debug[..end].to_owned()
+}
+
+/// Displays an error followed by its sources, joined by `: `.
+pub(crate) struct ErrorChain<'a>(pub(crate) &'a (dyn Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
     }
 }
 
@@ -119,6 +168,13 @@ impl<W: Write> Output<W> {
             .map_err(Failure::io("writing output"))
     }
 
+    /// Writes a document that is the command's result (e.g. a converted bundle) as is.
+    pub(crate) fn write_raw(&mut self, data: &[u8]) -> Result<(), Failure> {
+        self.out
+            .write_all(data)
+            .map_err(Failure::io("writing output"))
+    }
+
     /// Pushes buffered answers out, e.g. before waiting for more input.
     pub(crate) fn flush(&mut self) -> Result<(), Failure> {
         self.out.flush().map_err(Failure::io("writing output"))
@@ -137,7 +193,9 @@ impl<W: Write> Output<W> {
             Ok(()) if self.all_valid() => ExitCode::SUCCESS,
             Ok(()) => ExitCode::FAILURE,
             // A closed stdout (`| head`) is not worth a message.
-            Err(Failure::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
+            Err(Failure::Io { source, .. } | Failure::File { source, .. })
+                if source.kind() == io::ErrorKind::BrokenPipe =>
+            {
                 ExitCode::FAILURE
             }
             Err(failure) => {

@@ -1,3 +1,6 @@
-//! The subcommand groups, one file each (`id`; `x509`, `jwt`, `bundle` join here).
+//! The subcommand groups, one file each.
 
+pub(crate) mod bundle;
 pub(crate) mod id;
+pub(crate) mod jwt;
+pub(crate) mod x509;
