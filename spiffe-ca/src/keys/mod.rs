@@ -1,0 +1,159 @@
+//! Keys: the [`Signer`] handle the certificate and JWT builders sign with, and the
+//! [`KeyManager`]s that create, keep and delete keys (memory, disk, PKCS#11).
+//!
+//! CONTRACT (skeleton): the key-manager work fills in the implementations; the types and trait
+//! signatures below are what the minting and rotation code builds on.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use thiserror::Error;
+
+mod software;
+
+pub use software::SoftwareSigner;
+
+/// A boxed, `Send` future, as returned by [`KeyManager`] methods (object-safe async).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The key types a CA can generate (SPIRE's `ec-p256`, `ec-p384`, `rsa-2048`, `rsa-4096`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyType {
+    /// ECDSA on NIST P-256.
+    EcP256,
+    /// ECDSA on NIST P-384.
+    EcP384,
+    /// RSA with a 2048-bit modulus.
+    Rsa2048,
+    /// RSA with a 4096-bit modulus.
+    Rsa4096,
+}
+
+/// How a signature is computed and encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SigningScheme {
+    /// ECDSA P-256 with SHA-256, DER `Ecdsa-Sig-Value` (X.509, CSRs).
+    EcdsaP256Sha256Asn1,
+    /// ECDSA P-256 with SHA-256, fixed-width `r || s` (JWS ES256).
+    EcdsaP256Sha256Fixed,
+    /// ECDSA P-384 with SHA-384, DER (X.509).
+    EcdsaP384Sha384Asn1,
+    /// ECDSA P-384 with SHA-384, fixed-width (JWS ES384).
+    EcdsaP384Sha384Fixed,
+    /// RSA PKCS#1 v1.5 with SHA-256 (X.509 sha256WithRSAEncryption, JWS RS256).
+    RsaPkcs1Sha256,
+    /// RSA-PSS with SHA-256, MGF1-SHA-256, 32-byte salt (JWS PS256).
+    RsaPssSha256,
+}
+
+/// A public key as a DER `SubjectPublicKeyInfo` (RFC 5280 §4.1.2.7).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PublicKey {
+    key_type: KeyType,
+    spki_der: Vec<u8>,
+}
+
+impl PublicKey {
+    /// A public key of `key_type` from its `SubjectPublicKeyInfo` DER.
+    pub fn new(key_type: KeyType, spki_der: Vec<u8>) -> Self {
+        Self { key_type, spki_der }
+    }
+
+    /// The key type.
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    /// The `SubjectPublicKeyInfo` DER.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.spki_der
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("key_type", &self.key_type)
+            .field("spki_len", &self.spki_der.len())
+            .finish()
+    }
+}
+
+/// A private key that can sign, wherever it lives. Signing is synchronous: a software
+/// signature costs microseconds, and an HSM call through PKCS#11 is a blocking library call.
+/// `Debug` of an implementation must never print key material.
+pub trait Signer: Send + Sync + fmt::Debug {
+    /// The key's id in its key manager.
+    fn id(&self) -> &str;
+
+    /// The public key.
+    fn public_key(&self) -> &PublicKey;
+
+    /// Signs `message` (hashing it as `scheme` says). Fails with [`KeyError::UnsupportedScheme`]
+    /// when the scheme does not fit the key type.
+    fn sign(&self, scheme: SigningScheme, message: &[u8]) -> Result<Vec<u8>, KeyError>;
+}
+
+/// A key's id, type and public key, as listed by a [`KeyManager`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The id the key was generated under.
+    pub id: String,
+    /// The public key (and with it the key type).
+    pub public_key: PublicKey,
+}
+
+/// Creates, finds, lists and deletes keys by id.
+pub trait KeyManager: Send + Sync + fmt::Debug {
+    /// Generates a key of `key_type` under `id`, replacing any key with that id.
+    fn generate_key<'a>(
+        &'a self,
+        id: &'a str,
+        key_type: KeyType,
+    ) -> BoxFuture<'a, Result<Arc<dyn Signer>, KeyError>>;
+
+    /// The key `id`, if there is one.
+    fn get_key<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<dyn Signer>>, KeyError>>;
+
+    /// Every key held.
+    fn list_keys(&self) -> BoxFuture<'_, Result<Vec<KeyInfo>, KeyError>>;
+
+    /// Deletes the key `id`; returns whether there was one.
+    fn delete_key<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, KeyError>>;
+}
+
+/// Why a key operation failed. Never carries key material.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The signing scheme does not fit the key type.
+    #[error("signing scheme {scheme:?} cannot be used with a {key_type:?} key")]
+    UnsupportedScheme {
+        /// The scheme asked for.
+        scheme: SigningScheme,
+        /// The key's type.
+        key_type: KeyType,
+    },
+    /// Generating a key failed.
+    #[error("generating a {key_type:?} key failed")]
+    Generate {
+        /// The key type asked for.
+        key_type: KeyType,
+    },
+    /// Key material is malformed or not of the expected type.
+    #[error("key material is malformed or not a {key_type:?} key")]
+    MalformedKey {
+        /// The key type expected.
+        key_type: KeyType,
+    },
+    /// The signature operation failed.
+    #[error("signing failed")]
+    Sign,
+}
