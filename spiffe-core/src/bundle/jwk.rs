@@ -183,6 +183,11 @@ fn extra_members(
         .collect()
 }
 
+/// Whether the key of `authority` has JWK members (a `kty`) to write.
+pub(super) fn has_key_members(authority: &Certificate) -> bool {
+    jwk_key_members(authority).is_some()
+}
+
 /// The JWK of an X.509 authority: `use`, the key members derived from the certificate, one
 /// `x5c` certificate in standard base64 (X509-27/28), and any members kept from parsing.
 pub(super) fn x509_jwk(authority: &Certificate, members: &X509Members) -> Value {
