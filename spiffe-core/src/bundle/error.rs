@@ -40,6 +40,14 @@ pub enum BundleError {
         /// Index into `keys`.
         index: usize,
     },
+    /// An X.509 authority's public key has no JWK key type, so a bundle document could not
+    /// carry it: readers ignore an entry without `kty` (BUNDLE-12), and the authority would
+    /// vanish on the next read.
+    #[error("X.509 authority {index} has a public key no JWK `kty` describes (BUNDLE-12)")]
+    UnrepresentableAuthorityKey {
+        /// Index into the bundle's X.509 authorities.
+        index: usize,
+    },
     /// `spiffe_sequence` is not an integer in `0..=u64::MAX` (BUNDLE-5).
     #[error("`spiffe_sequence` must be a non-negative integer (BUNDLE-5)")]
     InvalidSequence,

@@ -157,7 +157,7 @@ fn read_x509_entry(jwk: &Map<String, Value>, out: &mut Keys, index: usize) {
     let der = certificate.der().to_vec();
     let members = extra_members(
         jwk,
-        &jwk_key_members(&der).unwrap_or_default(),
+        &jwk_key_members(&certificate).unwrap_or_default(),
         &["use", "kid", "x5c"],
     );
     // X509-31: the authorities are the union of the entries.
@@ -183,11 +183,16 @@ fn extra_members(
         .collect()
 }
 
+/// Whether the key of `authority` has JWK members (a `kty`) to write.
+pub(super) fn has_key_members(authority: &Certificate) -> bool {
+    jwk_key_members(authority).is_some()
+}
+
 /// The JWK of an X.509 authority: `use`, the key members derived from the certificate, one
 /// `x5c` certificate in standard base64 (X509-27/28), and any members kept from parsing.
 pub(super) fn x509_jwk(authority: &Certificate, members: &X509Members) -> Value {
     let der = authority.der();
-    let mut jwk = jwk_key_members(der).unwrap_or_default();
+    let mut jwk = jwk_key_members(authority).unwrap_or_default();
     jwk.insert("use".into(), USE_X509_SVID.into());
     jwk.insert(
         "x5c".into(),

@@ -63,9 +63,12 @@ impl SpiffeBundle {
         }
     }
 
-    /// A bundle of these authorities; both must be of the same trust domain (BUNDLE-1).
+    /// A bundle of these authorities; both must be of the same trust domain (BUNDLE-1), and
+    /// every X.509 authority's key must have a JWK key type (EC, RSA or OKP), or the bundle
+    /// document could not carry it ([`BundleError::UnrepresentableAuthorityKey`]).
     pub fn from_parts(x509: X509Bundle, jwt: JwtBundle) -> Result<Self, BundleError> {
         check_same_trust_domain(x509.trust_domain(), jwt.trust_domain())?;
+        check_representable(&x509, &X509Members::new())?;
         let mut bundle = Self::new(x509.trust_domain().clone());
         bundle.x509 = x509;
         bundle.jwt = jwt;
@@ -191,9 +194,11 @@ impl SpiffeBundle {
         &self.jwt
     }
 
-    /// Replaces the X.509 authorities; they must be of this bundle's trust domain.
+    /// Replaces the X.509 authorities; they must be of this bundle's trust domain and have
+    /// keys a JWK can describe (as for [`SpiffeBundle::from_parts`]).
     pub fn set_x509_authorities(&mut self, x509: X509Bundle) -> Result<(), BundleError> {
         check_same_trust_domain(self.trust_domain(), x509.trust_domain())?;
+        check_representable(&x509, &self.x509_members)?;
         self.x509_members
             .retain(|der, _| x509.authorities().iter().any(|a| a.der().as_ref() == der));
         self.x509 = x509;
@@ -274,6 +279,20 @@ fn check_same_trust_domain(expected: &TrustDomain, found: &TrustDomain) -> Resul
             expected: expected.clone(),
             found: found.clone(),
         });
+    }
+    Ok(())
+}
+
+/// BUNDLE-12: every X.509 authority is written with a `kty`, derived from its key or kept
+/// from the JWK it was read from; otherwise the written document would lose it.
+fn check_representable(x509: &X509Bundle, members: &X509Members) -> Result<(), BundleError> {
+    for (index, authority) in x509.authorities().iter().enumerate() {
+        let kept_kty = members
+            .get(authority.der().as_ref())
+            .is_some_and(|m| m.contains_key("kty"));
+        if !kept_kty && !jwk::has_key_members(authority) {
+            return Err(BundleError::UnrepresentableAuthorityKey { index });
+        }
     }
     Ok(())
 }

@@ -1,122 +1,84 @@
 //! The JWK public-key members (`kty`, `crv`, `x`, `y`, `n`, `e`) of an X.509 authority.
 //!
 //! A SPIFFE bundle's x509-svid entry is a JWK, so it carries `kty` (BUNDLE-12) and, for
-//! consumers whose JOSE library insists on it (go-jose), the key itself. We read the
-//! certificate's SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) with a minimal DER walk that only
-//! locates the SPKI; the certificate itself is parsed and checked by `Certificate`.
-//! When `Certificate` grows an SPKI accessor this walk should be replaced by it.
+//! consumers whose JOSE library insists on it (go-jose), the key itself. The certificate has
+//! already been parsed once by [`Certificate`]; this module only re-encodes the key it found
+//! there (`public_key_algorithm()` and the subjectPublicKey bits), reading the PKCS#1 `RSAPublicKey` and, for key
+//! types the verifier does not use, the SPKI algorithm OID with the crate's DER reader.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-const OID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
-const OID_P521: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23];
+use crate::der::{tag, Reader};
+use crate::x509::PublicKeyAlgorithm;
+use crate::Certificate;
+
+/// rsaEncryption (RFC 8017) and id-Ed448 (RFC 8410).
 const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
 const OID_ED448: &[u8] = &[0x2b, 0x65, 0x71];
 
-const TAG_SEQUENCE: u8 = 0x30;
-const TAG_INTEGER: u8 = 0x02;
-const TAG_BIT_STRING: u8 = 0x03;
-const TAG_OID: u8 = 0x06;
-const TAG_VERSION: u8 = 0xa0;
+/// The JWK members describing the public key of `certificate`, or `None` for a key type JWK
+/// has no parameters for here (or a key whose encoding does not fit its type).
+pub(crate) fn jwk_key_members(certificate: &Certificate) -> Option<Map<String, Value>> {
+    let key = certificate.key_bits();
+    match certificate.public_key_algorithm() {
+        PublicKeyAlgorithm::EcP256 => ec_members("P-256", 32, key),
+        PublicKeyAlgorithm::EcP384 => ec_members("P-384", 48, key),
+        PublicKeyAlgorithm::EcP521 => ec_members("P-521", 66, key),
+        PublicKeyAlgorithm::Rsa { .. } => rsa_members(key),
+        PublicKeyAlgorithm::Ed25519 => Some(okp_members("Ed25519", key)),
+        // Keys the verifier never uses, but a JWK can still describe: rsaEncryption without
+        // its NULL parameters, and Ed448.
+        _ => match spki_algorithm_oid(certificate.subject_public_key_info())? {
+            OID_RSA => rsa_members(key),
+            OID_ED448 => Some(okp_members("Ed448", key)),
+            _ => None,
+        },
+    }
+}
 
-/// The JWK members describing the public key of certificate `der`, or `None` for a key type
-/// JWK has no parameters for here (or DER this walk cannot follow).
-pub(crate) fn jwk_key_members(der: &[u8]) -> Option<Map<String, Value>> {
-    let (tag, certificate) = Reader(der).read()?;
-    if tag != TAG_SEQUENCE {
+/// `kty` EC: an uncompressed point (0x04 || x || y) with coordinates of `size` bytes.
+fn ec_members(crv: &str, size: usize, key: &[u8]) -> Option<Map<String, Value>> {
+    let point = key.strip_prefix(&[0x04])?;
+    if point.len() != 2 * size {
         return None;
     }
-    let (tag, tbs) = Reader(certificate).read()?;
-    if tag != TAG_SEQUENCE {
-        return None;
-    }
-    let mut tbs = Reader(tbs);
-    if tbs.peek_tag()? == TAG_VERSION {
-        tbs.read()?;
-    }
-    // serialNumber, signature, issuer, validity, subject
-    for _ in 0..5 {
-        tbs.read()?;
-    }
-    let (tag, spki) = tbs.read()?;
-    if tag != TAG_SEQUENCE {
-        return None;
-    }
-    let mut spki = Reader(spki);
-    let (tag, algorithm) = spki.read()?;
-    if tag != TAG_SEQUENCE {
-        return None;
-    }
-    let (tag, key_bits) = spki.read()?;
-    if tag != TAG_BIT_STRING {
-        return None;
-    }
-    // No unused bits in a key.
-    let key = key_bits.strip_prefix(&[0])?;
-
-    let mut algorithm = Reader(algorithm);
-    let (tag, oid) = algorithm.read()?;
-    if tag != TAG_OID {
-        return None;
-    }
+    let (x, y) = point.split_at(size);
     let mut jwk = Map::new();
-    match oid {
-        OID_EC_PUBLIC_KEY => {
-            let (tag, curve) = algorithm.read()?;
-            if tag != TAG_OID {
-                return None;
-            }
-            let (crv, size) = match curve {
-                OID_P256 => ("P-256", 32),
-                OID_P384 => ("P-384", 48),
-                OID_P521 => ("P-521", 66),
-                _ => return None,
-            };
-            // Uncompressed point only: 0x04 || x || y.
-            let point = key.strip_prefix(&[0x04])?;
-            if point.len() != 2 * size {
-                return None;
-            }
-            let (x, y) = point.split_at(size);
-            jwk.insert("kty".into(), "EC".into());
-            jwk.insert("crv".into(), crv.into());
-            jwk.insert("x".into(), URL_SAFE_NO_PAD.encode(x).into());
-            jwk.insert("y".into(), URL_SAFE_NO_PAD.encode(y).into());
-        }
-        OID_RSA => {
-            // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
-            let (tag, rsa) = Reader(key).read()?;
-            if tag != TAG_SEQUENCE {
-                return None;
-            }
-            let mut rsa = Reader(rsa);
-            let (tag_n, n) = rsa.read()?;
-            let (tag_e, e) = rsa.read()?;
-            if tag_n != TAG_INTEGER || tag_e != TAG_INTEGER {
-                return None;
-            }
-            jwk.insert("kty".into(), "RSA".into());
-            jwk.insert("n".into(), URL_SAFE_NO_PAD.encode(unsigned(n)).into());
-            jwk.insert("e".into(), URL_SAFE_NO_PAD.encode(unsigned(e)).into());
-        }
-        OID_ED25519 | OID_ED448 => {
-            let crv = if oid == OID_ED25519 {
-                "Ed25519"
-            } else {
-                "Ed448"
-            };
-            jwk.insert("kty".into(), "OKP".into());
-            jwk.insert("crv".into(), crv.into());
-            jwk.insert("x".into(), URL_SAFE_NO_PAD.encode(key).into());
-        }
-        _ => return None,
-    }
+    jwk.insert("kty".into(), "EC".into());
+    jwk.insert("crv".into(), crv.into());
+    jwk.insert("x".into(), URL_SAFE_NO_PAD.encode(x).into());
+    jwk.insert("y".into(), URL_SAFE_NO_PAD.encode(y).into());
     Some(jwk)
+}
+
+/// `kty` RSA from `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
+fn rsa_members(key: &[u8]) -> Option<Map<String, Value>> {
+    let mut rsa = Reader::new(crate::der::read_single(key, tag::SEQUENCE).ok()?);
+    let n = rsa.read(tag::INTEGER).ok()?;
+    let e = rsa.read(tag::INTEGER).ok()?;
+    let mut jwk = Map::new();
+    jwk.insert("kty".into(), "RSA".into());
+    jwk.insert("n".into(), URL_SAFE_NO_PAD.encode(unsigned(n)).into());
+    jwk.insert("e".into(), URL_SAFE_NO_PAD.encode(unsigned(e)).into());
+    Some(jwk)
+}
+
+/// `kty` OKP (RFC 8037): the raw public key.
+fn okp_members(crv: &str, key: &[u8]) -> Map<String, Value> {
+    let mut jwk = Map::new();
+    jwk.insert("kty".into(), "OKP".into());
+    jwk.insert("crv".into(), crv.into());
+    jwk.insert("x".into(), URL_SAFE_NO_PAD.encode(key).into());
+    jwk
+}
+
+/// The algorithm OID of a DER `SubjectPublicKeyInfo`.
+fn spki_algorithm_oid(spki: &[u8]) -> Option<&[u8]> {
+    let mut spki = Reader::new(crate::der::read_single(spki, tag::SEQUENCE).ok()?);
+    let mut algorithm = Reader::new(spki.read(tag::SEQUENCE).ok()?);
+    algorithm.read(tag::OID).ok()
 }
 
 /// A DER INTEGER's content without the sign-padding zero bytes (RFC 7518 §6.3.1: minimal).
@@ -125,48 +87,72 @@ fn unsigned(integer: &[u8]) -> &[u8] {
     &integer[leading.min(integer.len().saturating_sub(1))..]
 }
 
-/// Reads DER TLVs (definite lengths, single-byte tags) from a slice.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn peek_tag(&self) -> Option<u8> {
-        self.0.first().copied()
-    }
-
-    fn read(&mut self) -> Option<(u8, &'a [u8])> {
-        let (&tag, rest) = self.0.split_first()?;
-        let (&first, rest) = rest.split_first()?;
-        let (len, rest) = if first < 0x80 {
-            (usize::from(first), rest)
-        } else {
-            let count = usize::from(first & 0x7f);
-            if count == 0 || count > 4 || rest.len() < count {
-                return None;
-            }
-            let (bytes, rest) = rest.split_at(count);
-            let len = bytes
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-            (len, rest)
-        };
-        if rest.len() < len {
-            return None;
-        }
-        let (content, rest) = rest.split_at(len);
-        self.0 = rest;
-        Some((tag, content))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::x509::parse_certificates;
+
+    fn members(pem: &[u8]) -> Option<Map<String, Value>> {
+        jwk_key_members(&parse_certificates(pem).expect("test certificate")[0])
+    }
+
+    /// `full.json`'s x509-svid entries were written by the bundle generator from the keys
+    /// themselves (aws-lc's encoding), independently of this module.
+    #[test]
+    fn ec_and_rsa_keys_match_the_generated_bundle() {
+        use base64::engine::general_purpose::STANDARD;
+        let full: Value =
+            serde_json::from_slice(include_bytes!("../../tests/data/bundle/full.json"))
+                .expect("full.json");
+        let mut seen = Vec::new();
+        for jwk in full["keys"].as_array().expect("keys").iter() {
+            let Some(Value::Object(jwk)) = (jwk["use"] == "x509-svid").then_some(jwk) else {
+                continue;
+            };
+            let x5c = jwk["x5c"][0].as_str().expect("x5c");
+            let der = STANDARD.decode(x5c).expect("base64");
+            let cert = Certificate::from_der(der.into()).expect("certificate");
+            let mut want = jwk.clone();
+            want.remove("use");
+            want.remove("x5c");
+            assert_eq!(jwk_key_members(&cert), Some(want));
+            seen.push(jwk["kty"].as_str().unwrap_or_default().to_owned());
+        }
+        assert_eq!(seen, ["EC", "EC", "RSA"]);
+    }
 
     #[test]
-    fn garbage_gives_none() {
-        assert_eq!(jwk_key_members(b""), None);
-        assert_eq!(jwk_key_members(b"\x30\x05abc"), None);
-        assert_eq!(jwk_key_members(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
+    fn okp_and_p521_keys() {
+        let ed = members(include_bytes!("../../tests/data/x509/root-alg-ed25519.pem"))
+            .expect("Ed25519 members");
+        assert_eq!(ed["kty"], "OKP");
+        assert_eq!(ed["crv"], "Ed25519");
+        assert_eq!(ed["x"].as_str().map(str::len), Some(43)); // 32 bytes, base64url
+        let p521 = members(include_bytes!("../../tests/data/x509/root-alg-p521.pem"))
+            .expect("P-521 members");
+        assert_eq!(p521["crv"], "P-521");
+        assert_eq!(p521["x"].as_str().map(str::len), Some(88)); // 66 bytes
+    }
+
+    #[test]
+    fn foreign_algorithm_oids() {
+        let spki = [
+            0x30, 0x0a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x71, 0x03, 0x01, 0x00,
+        ];
+        assert_eq!(spki_algorithm_oid(&spki), Some(OID_ED448));
+        assert_eq!(spki_algorithm_oid(b""), None);
+        assert_eq!(
+            spki_algorithm_oid(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]),
+            None
+        );
+    }
+
+    #[test]
+    fn malformed_keys_give_none() {
+        assert_eq!(ec_members("P-256", 32, &[0x04; 64]), None);
+        assert_eq!(ec_members("P-256", 32, &[0x02; 33]), None);
+        assert_eq!(rsa_members(b"\x30\x05abc"), None);
+        assert_eq!(rsa_members(&[0x30, 0x03, 0x02, 0x01, 0x01]), None);
     }
 
     #[test]
