@@ -37,6 +37,7 @@ apt_install() {
 
 missing_pkgs=()
 command -v openssl >/dev/null 2>&1 || missing_pkgs+=(openssl)
+command -v python3 >/dev/null 2>&1 || missing_pkgs+=(python3)
 # C and C++ compilers: aws-lc-sys (crypto) and libfuzzer-sys (the fuzzing engine) build C/C++.
 { command -v cc >/dev/null 2>&1 && command -v c++ >/dev/null 2>&1; } || missing_pkgs+=(build-essential)
 if [[ ${#missing_pkgs[@]} -gt 0 ]]; then
@@ -66,6 +67,10 @@ cargo nextest run --workspace
 
 section "doc tests"
 cargo test --doc --workspace
+
+section "requirement coverage"
+# Every requirement id of the conformance checklist §1.1-1.4 is named by a test.
+python3 scripts/conformance-map.py --check >/dev/null
 
 if [[ -z "${SKIP_FUZZ:-}" ]]; then
     section "fuzz smoke test"
