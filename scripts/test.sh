@@ -65,6 +65,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 section "cargo nextest"
 cargo nextest run --workspace
 
+section "optional features"
+# Features are additive; run the tests that only exist with them.
+cargo nextest run -p spiffe-core --features serde --test id_serde
+
 section "doc tests"
 cargo test --doc --workspace
 
