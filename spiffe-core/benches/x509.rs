@@ -1,0 +1,171 @@
+//! X.509-SVID parsing and verification.
+//!
+//! The SVID is what a workload gets from the Workload API: a P-256 leaf (one SPIFFE ID URI SAN,
+//! keyUsage digitalSignature, extendedKeyUsage serverAuth + clientAuth) signed by a P-256 CA,
+//! as concatenated DER, and the leaf's PKCS#8 key. Generated once per run with rcgen.
+//!
+//! Targets (checked by `scripts/bench-report.py`):
+//! - `x509_svid_parse`: `ours` must reach at least **2x** the rate of `spiffe_crate`.
+//!   (`spiffe_crate_key_checked` and `certificate_only` are for information.)
+//! - `x509_svid_verify`: `ours` (already parsed chain) and `parse_and_verify` (from DER) must
+//!   each reach at least **0.9x** the rate of `raw_verify`, a single aws-lc-rs P-256 signature
+//!   check of the leaf with the CA key parsed once, the backend's best case. The `spiffe` crate
+//!   has no chain verification, so it does not appear here.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod common;
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use aws_lc_rs::signature::{
+    EcdsaKeyPair, KeyPair as _, ParsedPublicKey, ECDSA_P256_SHA256_ASN1,
+    ECDSA_P256_SHA256_ASN1_SIGNING,
+};
+use criterion::{criterion_group, criterion_main, Criterion};
+use rcgen::{
+    date_time_ymd, BasicConstraints, CertificateParams, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose as Eku, IsCa, Issuer, KeyPair, KeyUsagePurpose as Ku, SanType,
+};
+use spiffe_core::pki_types::{CertificateDer, UnixTime};
+use spiffe_core::{x509, Certificate, TrustDomain, X509Bundle, X509Svid};
+
+struct Fixture {
+    /// The leaf's DER (the whole chain: the leaf is signed by the bundle's CA directly).
+    leaf_der: Vec<u8>,
+    /// The leaf's PKCS#8 key.
+    key_der: Vec<u8>,
+    /// The leaf's public point (uncompressed).
+    leaf_point: Vec<u8>,
+    /// The CA's DER.
+    ca_der: Vec<u8>,
+    /// The CA's public point (uncompressed), for the raw check.
+    ca_point: Vec<u8>,
+}
+
+fn dn(o: &str, cn: Option<&str>) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CountryName, "US");
+    dn.push(DnType::OrganizationName, o);
+    if let Some(cn) = cn {
+        dn.push(DnType::CommonName, cn);
+    }
+    dn
+}
+
+fn fixture() -> Fixture {
+    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name = dn("SPIFFE", None);
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![Ku::KeyCertSign, Ku::CrlSign];
+    ca.subject_alt_names = vec![SanType::URI(
+        format!("spiffe://{}", common::TRUST_DOMAIN)
+            .try_into()
+            .unwrap(),
+    )];
+    ca.not_before = date_time_ymd(2025, 1, 1);
+    ca.not_after = date_time_ymd(2045, 1, 1);
+    let ca_der = ca.self_signed(&ca_key).unwrap().der().to_vec();
+
+    let leaf_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut leaf = CertificateParams::default();
+    leaf.distinguished_name = dn("SPIRE", Some("web"));
+    leaf.is_ca = IsCa::ExplicitNoCa;
+    leaf.key_usages = vec![Ku::DigitalSignature, Ku::KeyEncipherment, Ku::KeyAgreement];
+    leaf.extended_key_usages = vec![Eku::ServerAuth, Eku::ClientAuth];
+    leaf.subject_alt_names = vec![SanType::URI(common::WORKLOAD_ID.try_into().unwrap())];
+    leaf.not_before = date_time_ymd(2025, 1, 1);
+    leaf.not_after = date_time_ymd(2045, 1, 1);
+    let issuer = Issuer::from_params(&ca, &ca_key);
+    let leaf_der = leaf.signed_by(&leaf_key, &issuer).unwrap().der().to_vec();
+
+    Fixture {
+        leaf_der,
+        key_der: leaf_key.serialize_der(),
+        leaf_point: leaf_key.public_key_raw().to_vec(),
+        ca_der,
+        ca_point: ca_key.public_key_raw().to_vec(),
+    }
+}
+
+fn x509_svid_parse(c: &mut Criterion, f: &Fixture) {
+    // Sanity: both accept the SVID.
+    assert!(X509Svid::parse_der(&f.leaf_der, &f.key_der).is_ok());
+    assert!(spiffe::X509Svid::parse_from_der(&f.leaf_der, &f.key_der).is_ok());
+
+    let mut g = c.benchmark_group("x509_svid_parse");
+    g.bench_function("ours", |b| {
+        b.iter(|| X509Svid::parse_der(black_box(&f.leaf_der), black_box(&f.key_der)).unwrap())
+    });
+    g.bench_function("spiffe_crate", |b| {
+        b.iter(|| {
+            spiffe::X509Svid::parse_from_der(black_box(&f.leaf_der), black_box(&f.key_der)).unwrap()
+        })
+    });
+    // Information: the `spiffe` crate does not check that the key belongs to the leaf (it only
+    // checks the PKCS#8 framing); this adds the check `ours` does (WAPI-13: load the key with
+    // aws-lc-rs, which multiplies out its public point, and compare it with the leaf's key), so
+    // the two do the same work.
+    g.bench_function("spiffe_crate_key_checked", |b| {
+        b.iter(|| {
+            let svid =
+                spiffe::X509Svid::parse_from_der(black_box(&f.leaf_der), black_box(&f.key_der))
+                    .unwrap();
+            let key = EcdsaKeyPair::from_pkcs8(
+                &ECDSA_P256_SHA256_ASN1_SIGNING,
+                svid.private_key().as_ref(),
+            )
+            .unwrap();
+            assert_eq!(key.public_key().as_ref(), &f.leaf_point[..]);
+            svid
+        })
+    });
+    g.bench_function("certificate_only", |b| {
+        b.iter(|| {
+            Certificate::from_der(CertificateDer::from(black_box(&f.leaf_der[..]).to_vec()))
+                .unwrap()
+        })
+    });
+    g.finish();
+}
+
+fn x509_svid_verify(c: &mut Criterion, f: &Fixture) {
+    let td = TrustDomain::new(common::TRUST_DOMAIN).unwrap();
+    let ca = Certificate::from_der(CertificateDer::from(f.ca_der.clone())).unwrap();
+    let bundle = Arc::new(X509Bundle::from_authorities(td, vec![ca]));
+    let leaf = Certificate::from_der(CertificateDer::from(f.leaf_der.clone())).unwrap();
+    let chain = [leaf];
+    let chain_der = [CertificateDer::from(f.leaf_der.clone())];
+    let now = UnixTime::now();
+    let (tbs, sig) = common::tbs_and_signature(&f.leaf_der);
+    let ca_key = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &f.ca_point).unwrap();
+
+    // Sanity: all three accept.
+    let verified = x509::verify_parsed(&chain, &bundle, now).unwrap();
+    assert_eq!(verified.spiffe_id().as_str(), common::WORKLOAD_ID);
+    assert!(x509::verify(&chain_der, &bundle, now).is_ok());
+    assert!(ca_key.verify_sig(tbs, sig).is_ok());
+
+    let mut g = c.benchmark_group("x509_svid_verify");
+    g.bench_function("ours", |b| {
+        b.iter(|| x509::verify_parsed(black_box(&chain), &bundle, now).unwrap())
+    });
+    g.bench_function("parse_and_verify", |b| {
+        b.iter(|| x509::verify(black_box(&chain_der), &bundle, now).unwrap())
+    });
+    g.bench_function("raw_verify", |b| {
+        b.iter(|| ca_key.verify_sig(black_box(tbs), black_box(sig)).unwrap())
+    });
+    g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let f = fixture();
+    x509_svid_parse(c, &f);
+    x509_svid_verify(c, &f);
+}
+
+criterion_group!(x509_benches, benches);
+criterion_main!(x509_benches);
