@@ -1,35 +1,15 @@
 //! `spiffe id check`, run as a built binary: JSON answers, human lines and exit statuses.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
+
 use std::sync::mpsc;
 use std::time::Duration;
 
+use common::{run, spiffe};
 use serde_json::Value;
-
-fn spiffe() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_spiffe"))
-}
-
-fn run(args: &[&str]) -> Output {
-    spiffe().args(args).output().expect("run spiffe")
-}
-
-fn run_stdin(args: &[&str], stdin: &str) -> Output {
-    let mut child = spiffe()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn spiffe");
-    let mut input = child.stdin.take().expect("piped stdin");
-    let data = stdin.to_owned();
-    let writer = std::thread::spawn(move || input.write_all(data.as_bytes()));
-    let output = child.wait_with_output().expect("wait for spiffe");
-    writer.join().expect("writer thread").expect("write stdin");
-    output
-}
 
 fn json_lines(output: &Output) -> Vec<Value> {
     String::from_utf8(output.stdout.clone())
@@ -127,7 +107,7 @@ fn usage_errors_exit_2() {
 #[test]
 fn jsonl_answers_each_line_in_order() {
     let input = "\"spiffe://example.org/a\"\n\n\"spiffe://example.org/\"\nnot json\n\"spiffe://example.org/\\u00e4\"\n";
-    let out = run_stdin(&["id", "check", "--jsonl"], input);
+    let out = common::run_stdin(&["id", "check", "--jsonl"], input.as_bytes());
     assert_eq!(out.status.code(), Some(1));
     let answers = json_lines(&out);
     assert_eq!(answers.len(), 4, "the blank line gets no answer");
@@ -149,7 +129,10 @@ fn jsonl_all_valid_exit_0() {
     let input: String = (0..5000)
         .map(|i| format!("\"spiffe://example.org/w{i}\"\n"))
         .collect();
-    let out = run_stdin(&["--output", "json", "id", "check", "--jsonl"], &input);
+    let out = common::run_stdin(
+        &["--output", "json", "id", "check", "--jsonl"],
+        input.as_bytes(),
+    );
     assert_eq!(out.status.code(), Some(0));
     let answers = json_lines(&out);
     assert_eq!(answers.len(), 5000);
