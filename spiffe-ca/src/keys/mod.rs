@@ -22,7 +22,7 @@ mod software;
 pub use disk::DiskKeyManager;
 pub use memory::MemoryKeyManager;
 #[cfg(feature = "pkcs11")]
-pub use pkcs11::{Pin, Pkcs11Config, Pkcs11KeyManager, Pkcs11Signer};
+pub use pkcs11::{PinSource, Pkcs11Config, Pkcs11KeyManager, Pkcs11Signer};
 pub use software::SoftwareSigner;
 
 /// A boxed, `Send` future, as returned by [`KeyManager`] methods (object-safe async).
