@@ -1,9 +1,10 @@
 //! The PKCS#11 key manager against a real SoftHSM2 token.
 //!
 //! SoftHSM2 must be installed (`softhsm2`; `scripts/test.sh` installs it): these tests fail,
-//! not skip, without it. SoftHSM reads `SOFTHSM2_CONF` when the module is initialised, once per
-//! process, so each test process gets its own token directory and each test its own token
-//! (under nextest every test is its own process, so each test has its own directory too).
+//! not skip, without it. SoftHSM reads `SOFTHSM2_CONF` and scans its token directory when the
+//! module is initialised, once per process, so each test process gets its own token directory
+//! holding one fresh token per test, all created before the first initialisation (under
+//! nextest every test is its own process, so each test has its own directory too).
 #![cfg(feature = "pkcs11")]
 
 use std::path::PathBuf;
@@ -18,6 +19,16 @@ use spiffe_ca::keys::{
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const USER_PIN: &str = "1234";
+/// One token per test.
+const TOKENS: &[&str] = &[
+    "ec-schemes",
+    "rsa-schemes",
+    "rsa4096",
+    "reopen",
+    "delete",
+    "attributes",
+    "errors",
+];
 
 /// The per-process token directory, with `SOFTHSM2_CONF` pointing at its config.
 fn softhsm_dir() -> &'static PathBuf {
@@ -41,24 +52,27 @@ fn softhsm_dir() -> &'static PathBuf {
         )
         .expect("write softhsm2.conf");
         std::fs::write(dir.join("pin"), format!("{USER_PIN}\n")).expect("write PIN file");
+        for label in TOKENS {
+            let out = Command::new("softhsm2-util")
+                .args(["--init-token", "--free", "--label", label])
+                .args(["--pin", USER_PIN, "--so-pin", "5678"])
+                .env("SOFTHSM2_CONF", &conf)
+                .output()
+                .expect("softhsm2-util must be installed (apt-get install softhsm2)");
+            assert!(
+                out.status.success(),
+                "softhsm2-util --init-token failed: {out:?}"
+            );
+        }
         std::env::set_var("SOFTHSM2_CONF", &conf);
         dir
     })
 }
 
-/// Initialises a fresh token labelled `label` and returns a config for it (PIN from a file).
+/// The config for the test's token `label` (PIN from a file).
 fn token(label: &str) -> Pkcs11Config {
+    assert!(TOKENS.contains(&label), "add {label} to TOKENS");
     let dir = softhsm_dir();
-    let out = Command::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", label])
-        .args(["--pin", USER_PIN, "--so-pin", "5678"])
-        .env("SOFTHSM2_CONF", dir.join("softhsm2.conf"))
-        .output()
-        .expect("softhsm2-util must be installed (apt-get install softhsm2)");
-    assert!(
-        out.status.success(),
-        "softhsm2-util --init-token failed: {out:?}"
-    );
     Pkcs11Config::new(MODULE, label, PinSource::File(dir.join("pin")))
         .with_key_label_prefix("spiffe-ca/")
 }
