@@ -13,8 +13,7 @@ use std::sync::OnceLock;
 
 use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
 use spiffe_ca::keys::{
-    KeyError, KeyManager, KeyType, PinSource, Pkcs11Config, Pkcs11KeyManager, Signer,
-    SigningScheme,
+    KeyError, KeyManager, KeyType, PinSource, Pkcs11Config, Pkcs11KeyManager, Signer, SigningScheme,
 };
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -104,7 +103,10 @@ fn sign_and_verify(signer: &dyn Signer, scheme: SigningScheme) {
 #[tokio::test]
 async fn ec_keys_sign_with_every_scheme() {
     let keys = Pkcs11KeyManager::open(token("ec-schemes")).expect("open");
-    let p256 = keys.generate_key("p256", KeyType::EcP256).await.expect("gen");
+    let p256 = keys
+        .generate_key("p256", KeyType::EcP256)
+        .await
+        .expect("gen");
     assert_eq!(p256.public_key().key_type(), KeyType::EcP256);
     assert_eq!(p256.public_key().spki_der().len(), 91);
     sign_and_verify(&*p256, SigningScheme::EcdsaP256Sha256Asn1);
@@ -114,7 +116,10 @@ async fn ec_keys_sign_with_every_scheme() {
         .expect("sign");
     assert_eq!(fixed.len(), 64);
 
-    let p384 = keys.generate_key("p384", KeyType::EcP384).await.expect("gen");
+    let p384 = keys
+        .generate_key("p384", KeyType::EcP384)
+        .await
+        .expect("gen");
     assert_eq!(p384.public_key().key_type(), KeyType::EcP384);
     assert_eq!(p384.public_key().spki_der().len(), 120);
     sign_and_verify(&*p384, SigningScheme::EcdsaP384Sha384Asn1);
@@ -287,7 +292,10 @@ async fn pin_and_token_errors_are_clear() {
     let keys = Pkcs11KeyManager::open(from_env).expect("PIN from the environment");
     assert!(keys.list_keys().await.expect("list").is_empty());
     let debug = format!("{keys:?}");
-    assert!(debug.contains("errors") && !debug.contains(USER_PIN), "{debug}");
+    assert!(
+        debug.contains("errors") && !debug.contains(USER_PIN),
+        "{debug}"
+    );
 
     let mut no_token = config.clone();
     no_token.token_label = "no-such-token".into();

@@ -335,7 +335,17 @@ mod tests {
         for ok in ["a", "x509-ca.1", "A_b-9", &"a".repeat(128)] {
             assert!(validate_id(ok).is_ok(), "{ok}");
         }
-        for bad in ["", ".", "..", "../x", "a/b", ".hidden", "a b", "é", &"a".repeat(129)] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            ".hidden",
+            "a b",
+            "é",
+            &"a".repeat(129),
+        ] {
             assert!(
                 matches!(validate_id(bad), Err(KeyError::InvalidKeyId { .. })),
                 "{bad}"

@@ -22,7 +22,9 @@ use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as P11Error, RvError};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
-use cryptoki::object::{Attribute, AttributeType, KeyType as P11KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{
+    Attribute, AttributeType, KeyType as P11KeyType, ObjectClass, ObjectHandle,
+};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
@@ -137,9 +139,7 @@ impl Pkcs11KeyManager {
         let pin = config.pin.read()?;
         let ctx = context(&config.module)?;
         let slot = find_slot(&ctx, &config.token_label)?;
-        let login = ctx
-            .open_rw_session(slot)
-            .map_err(p11("C_OpenSession"))?;
+        let login = ctx.open_rw_session(slot).map_err(p11("C_OpenSession"))?;
         match login.login(UserType::User, Some(&pin)) {
             Ok(()) | Err(P11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
             Err(P11Error::Pkcs11(RvError::PinIncorrect | RvError::PinLenRange, _)) => {
@@ -431,7 +431,11 @@ impl Token {
         &self,
         f: impl FnOnce(&Session) -> Result<R, KeyError>,
     ) -> Result<R, KeyError> {
-        let pooled = self.pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let pooled = self
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
         let session = match pooled {
             Some(session) => session,
             None => self
