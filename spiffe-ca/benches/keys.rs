@@ -52,7 +52,7 @@ fn raw_p256(c: &mut Criterion) {
 }
 
 /// A fresh SoftHSM2 token for this bench run, and a P-256 key on it.
-fn softhsm_signer() -> std::sync::Arc<dyn Signer> {
+fn softhsm_signer() -> (std::sync::Arc<dyn Signer>, std::path::PathBuf) {
     const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
     let dir = std::env::temp_dir().join(format!("spiffe-ca-bench-softhsm-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -81,13 +81,14 @@ fn softhsm_signer() -> std::sync::Arc<dyn Signer> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    runtime
+    let signer = runtime
         .block_on(keys.generate_key("p256", KeyType::EcP256))
-        .expect("generate on token")
+        .expect("generate on token");
+    (signer, dir)
 }
 
 fn pkcs11_sign(c: &mut Criterion) {
-    let signer = softhsm_signer();
+    let (signer, dir) = softhsm_signer();
     let mut group = c.benchmark_group("pkcs11_sign");
     group.bench_function("p256", |b| {
         b.iter(|| {
@@ -97,6 +98,7 @@ fn pkcs11_sign(c: &mut Criterion) {
         })
     });
     group.finish();
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 criterion_group!(benches, raw_p256, pkcs11_sign);
