@@ -246,3 +246,9 @@ fn insecure_directory_is_refused() {
         Err(KeyError::Io { .. })
     ));
 }
+
+#[test]
+fn disk_manager_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<DiskKeyManager>();
+}

@@ -310,3 +310,10 @@ async fn pin_and_token_errors_are_clear() {
         ));
     }
 }
+
+#[test]
+fn pkcs11_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Pkcs11KeyManager>();
+    assert_send_sync::<spiffe_ca::keys::Pkcs11Signer>();
+}
