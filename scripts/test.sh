@@ -40,6 +40,10 @@ command -v openssl >/dev/null 2>&1 || missing_pkgs+=(openssl)
 command -v python3 >/dev/null 2>&1 || missing_pkgs+=(python3)
 # C and C++ compilers: aws-lc-sys (crypto) and libfuzzer-sys (the fuzzing engine) build C/C++.
 { command -v cc >/dev/null 2>&1 && command -v c++ >/dev/null 2>&1; } || missing_pkgs+=(build-essential)
+# SoftHSM2 (a PKCS#11 token) for spiffe-ca's PKCS#11 key manager tests and bench, and
+# opensc for pkcs11-tool; the tests fail (they do not skip) without it.
+{ command -v softhsm2-util >/dev/null 2>&1 && [[ -e /usr/lib/softhsm/libsofthsm2.so ]]; } || missing_pkgs+=(softhsm2)
+command -v pkcs11-tool >/dev/null 2>&1 || missing_pkgs+=(opensc)
 if [[ ${#missing_pkgs[@]} -gt 0 ]]; then
     echo "installing: ${missing_pkgs[*]}"
     apt_install "${missing_pkgs[@]}"
