@@ -15,7 +15,9 @@
 use std::process::Command;
 
 use aws_lc_rs::signature::{self, ParsedPublicKey};
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
 use spiffe_ca::keys::{
     KeyManager, KeyType, PinSource, Pkcs11Config, Pkcs11KeyManager, Signer, SigningScheme,
     SoftwareSigner,
