@@ -25,11 +25,13 @@ fn mint(c: &mut Criterion) {
     let later = UnixTime::since_unix_epoch(Duration::from_secs(now.as_secs() + 86_400));
     let td = TrustDomain::new("example.org").unwrap();
     let id = SpiffeId::new("spiffe://example.org/ns/default/sa/web").unwrap();
-    let ca_key: Arc<dyn Signer> = Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).unwrap());
+    let ca_key: Arc<dyn Signer> =
+        Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).unwrap());
     let ca = X509Authority::self_signed(&td, ca_key.clone(), now, later).unwrap();
     let jwt = JwtSigningAuthority::new(&td, ca_key.clone(), later).unwrap();
     let workload = SoftwareSigner::generate("w", KeyType::EcP256).unwrap();
-    let request = X509SvidRequest::new(id.clone(), workload.public_key(), Duration::from_secs(3600));
+    let request =
+        X509SvidRequest::new(id.clone(), workload.public_key(), Duration::from_secs(3600));
     let csr_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
     let csr = rcgen::CertificateParams::new(Vec::<String>::new())
         .unwrap()
@@ -69,8 +71,14 @@ fn mint(c: &mut Criterion) {
     group.bench_function("jwt_es256", |b| {
         let extra = Map::new();
         b.iter(|| {
-            jwt.mint(&id, &["api"], Duration::from_secs(300), black_box(&extra), now)
-                .unwrap()
+            jwt.mint(
+                &id,
+                &["api"],
+                Duration::from_secs(300),
+                black_box(&extra),
+                now,
+            )
+            .unwrap()
         })
     });
     group.finish();

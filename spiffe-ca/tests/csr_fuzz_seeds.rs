@@ -34,7 +34,11 @@ fn openssl_csr(newkey: &[&str], extra: &[&str]) -> Vec<u8> {
         .arg(dir.join("csr.der"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::read(dir.join("csr.der")).unwrap()
 }
 
@@ -44,10 +48,22 @@ fn regenerate(dir: &Path) {
     let ok = openssl_csr(&p256, &san);
     let seeds: Vec<(&str, Vec<u8>)> = vec![
         ("ok-p256", ok.clone()),
-        ("ok-p384", openssl_csr(&["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"], &[])),
+        (
+            "ok-p384",
+            openssl_csr(
+                &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"],
+                &[],
+            ),
+        ),
         ("ok-rsa2048", openssl_csr(&["-newkey", "rsa:2048"], &san)),
         ("ok-p256-sha384", openssl_csr(&p256, &["-sha384"])),
-        ("refused-p521", openssl_csr(&["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-521"], &[])),
+        (
+            "refused-p521",
+            openssl_csr(
+                &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-521"],
+                &[],
+            ),
+        ),
         ("refused-ed25519", openssl_csr(&["-newkey", "ed25519"], &[])),
         ("bad-signature", {
             let mut bad = ok.clone();
@@ -93,11 +109,17 @@ fn seeds_have_their_verdicts() {
             );
         } else {
             assert!(
-                matches!(result, Err(CaError::CsrSignatureInvalid | CaError::MalformedCsr(_))),
+                matches!(
+                    result,
+                    Err(CaError::CsrSignatureInvalid | CaError::MalformedCsr(_))
+                ),
                 "{name}: {result:?}"
             );
         }
         count += 1;
     }
-    assert!(count >= 8, "seeds missing: regenerate with SPIFFE_REGENERATE_SEEDS=1");
+    assert!(
+        count >= 8,
+        "seeds missing: regenerate with SPIFFE_REGENERATE_SEEDS=1"
+    );
 }

@@ -48,7 +48,11 @@ fn openssl_csr(name: &str, newkey: &[&str]) -> Vec<u8> {
         .arg(dir.join("csr.der"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::read(dir.join("csr.der")).unwrap()
 }
 
@@ -57,7 +61,10 @@ fn mint_and_verify(csr: &[u8]) -> Certificate {
     let svid = ca
         .mint_from_csr(csr, id(), Duration::from_secs(600), at(NOW))
         .unwrap();
-    let bundle = Arc::new(X509Bundle::from_authorities(td(), vec![ca.trust_anchor().clone()]));
+    let bundle = Arc::new(X509Bundle::from_authorities(
+        td(),
+        vec![ca.trust_anchor().clone()],
+    ));
     let verified = x509::verify(svid.chain(), &bundle, at(NOW)).unwrap();
     // The ID is the CA's choice, not the CSR's SAN; the subject is not copied either.
     assert_eq!(verified.spiffe_id(), &id());
@@ -65,7 +72,10 @@ fn mint_and_verify(csr: &[u8]) -> Certificate {
     assert_eq!(leaf.uri_san_count(), 1);
     assert_eq!(leaf.subject_der(), [0x30, 0x00]);
     let parsed = CertificateRequest::from_der(csr).unwrap();
-    assert_eq!(leaf.subject_public_key_info(), parsed.subject_public_key_info());
+    assert_eq!(
+        leaf.subject_public_key_info(),
+        parsed.subject_public_key_info()
+    );
     leaf
 }
 
@@ -112,12 +122,18 @@ fn rcgen_csr_with_dns_names_from_the_caller() {
     let svid = ca.mint(&request, at(NOW)).unwrap();
     let leaf = Certificate::from_der(svid.leaf().clone()).unwrap();
     assert_eq!(leaf.dns_sans().collect::<Vec<_>>(), ["db.example.org"]);
-    assert_eq!(leaf.subject_public_key_info(), rcgen::PublicKeyData::subject_public_key_info(&key));
+    assert_eq!(
+        leaf.subject_public_key_info(),
+        rcgen::PublicKeyData::subject_public_key_info(&key)
+    );
 }
 
 #[test]
 fn bad_signature_is_rejected() {
-    let mut csr = openssl_csr("csr-bad-sig", &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]);
+    let mut csr = openssl_csr(
+        "csr-bad-sig",
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
     let last = csr.len() - 1;
     csr[last] ^= 0x01;
     let err = ca()
@@ -129,7 +145,10 @@ fn bad_signature_is_rejected() {
 
 #[test]
 fn malformed_csr_is_rejected() {
-    let csr = openssl_csr("csr-malformed", &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]);
+    let csr = openssl_csr(
+        "csr-malformed",
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
     for bad in [&b""[..], &b"\x30\x00"[..], &csr[..csr.len() - 3]] {
         let err = ca()
             .mint_from_csr(bad, id(), Duration::from_secs(60), at(NOW))

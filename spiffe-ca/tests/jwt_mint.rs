@@ -38,8 +38,17 @@ fn bundle(authority: &JwtSigningAuthority) -> Arc<JwtBundle> {
     Arc::new(bundle)
 }
 
-fn validate(token: &str, authority: &JwtSigningAuthority, aud: &[&str]) -> Result<JwtSvid, JwtSvidError> {
-    JwtSvid::validate(token, &bundle(authority), aud, &JwtValidationOptions::new(at(NOW)))
+fn validate(
+    token: &str,
+    authority: &JwtSigningAuthority,
+    aud: &[&str],
+) -> Result<JwtSvid, JwtSvidError> {
+    JwtSvid::validate(
+        token,
+        &bundle(authority),
+        aud,
+        &JwtValidationOptions::new(at(NOW)),
+    )
 }
 
 #[test]
@@ -57,7 +66,13 @@ fn every_algorithm_validates() {
         }
         assert_eq!(authority.alg(), expected);
         let token = authority
-            .mint(&id(), &["api"], Duration::from_secs(300), &Map::new(), at(NOW))
+            .mint(
+                &id(),
+                &["api"],
+                Duration::from_secs(300),
+                &Map::new(),
+                at(NOW),
+            )
             .unwrap();
         let svid = validate(&token, &authority, &["api"]).unwrap();
         assert_eq!(svid.alg(), expected);
@@ -142,8 +157,14 @@ fn bad_input_is_a_clear_error() {
             .unwrap_err()
     };
     let none = Map::new();
-    assert!(matches!(mint(&id(), &[], 60, &none, NOW), CaError::NoAudience));
-    assert!(matches!(mint(&id(), &["a"], 0, &none, NOW), CaError::ZeroTtl));
+    assert!(matches!(
+        mint(&id(), &[], 60, &none, NOW),
+        CaError::NoAudience
+    ));
+    assert!(matches!(
+        mint(&id(), &["a"], 0, &none, NOW),
+        CaError::ZeroTtl
+    ));
     assert!(matches!(
         mint(&id(), &["a"], 60, &none, NOW + 86_400),
         CaError::AuthorityExpired { .. }

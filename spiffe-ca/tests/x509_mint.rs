@@ -87,8 +87,8 @@ fn openssl_verify(name: &str, svid: &MintedX509Svid, anchor: &Certificate) -> (b
         cmd.arg("-untrusted").arg(dir.join("untrusted.pem"));
     }
     let out = cmd.arg(dir.join("leaf.pem")).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 
@@ -267,7 +267,10 @@ fn bad_input_is_a_clear_error() {
     let key = SoftwareSigner::generate("w", KeyType::EcP256).unwrap();
     let mint = |req: &X509SvidRequest, now: u64| ca.mint(req, at(now)).unwrap_err();
 
-    assert!(matches!(mint(&request(&key, "/w", 0), NOW), CaError::ZeroTtl));
+    assert!(matches!(
+        mint(&request(&key, "/w", 0), NOW),
+        CaError::ZeroTtl
+    ));
     assert!(matches!(
         mint(&request(&key, "/w", 60), NOW + DAY),
         CaError::AuthorityExpired { .. }
@@ -304,10 +307,13 @@ fn bad_input_is_a_clear_error() {
         mint(&bad_subject, NOW),
         CaError::InvalidSubject { attribute: "CN" }
     ));
-    let garbage = X509SvidRequest::from_spki_der(id("/w"), vec![0x30, 0x00], Duration::from_secs(60));
+    let garbage =
+        X509SvidRequest::from_spki_der(id("/w"), vec![0x30, 0x00], Duration::from_secs(60));
     assert!(matches!(mint(&garbage, NOW), CaError::MalformedPublicKey));
     // An Ed25519 key: not a key type the CA issues for.
-    let mut ed = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+    let mut ed = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
     ed.extend([7u8; 32]);
     let ed = X509SvidRequest::from_spki_der(id("/w"), ed, Duration::from_secs(60));
     assert!(matches!(
@@ -325,7 +331,9 @@ fn bad_input_is_a_clear_error() {
     ));
     assert!(strict.mint(&request(&key, "/w", 60), at(NOW)).is_ok());
     // Messages are clear and name the problem.
-    assert!(mint(&request(&key, "/w", 0), NOW).to_string().contains("TTL"));
+    assert!(mint(&request(&key, "/w", 0), NOW)
+        .to_string()
+        .contains("TTL"));
 }
 
 #[test]
@@ -342,8 +350,9 @@ fn from_parts_checks_signer_and_certificate() {
     let ca = ca(KeyType::EcP256);
     let cert = ca.certificate().clone();
     // Reloaded with its own key: mints SVIDs that verify against the original anchor.
-    let again = X509Authority::from_parts(td(), ca.signer().clone(), vec![cert.clone()], cert.clone())
-        .unwrap();
+    let again =
+        X509Authority::from_parts(td(), ca.signer().clone(), vec![cert.clone()], cert.clone())
+            .unwrap();
     let key = SoftwareSigner::generate("w", KeyType::EcP256).unwrap();
     let svid = again.mint(&request(&key, "/w", 60), at(NOW)).unwrap();
     x509::verify(svid.chain(), &bundle(&ca), at(NOW)).unwrap();

@@ -12,7 +12,7 @@ use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use spiffe_ca::keys::{KeyType, SoftwareSigner, Signer};
+use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
 use spiffe_ca::x509::{DiskUpstreamAuthority, X509Authority, X509SvidRequest};
 use spiffe_ca::CaError;
 use spiffe_core::pki_types::{CertificateDer, UnixTime};
@@ -81,12 +81,17 @@ fn upstream(name: &str, depth: usize) -> Upstream {
 
 impl Upstream {
     fn load(&self) -> DiskUpstreamAuthority {
-        DiskUpstreamAuthority::load(&self.dir.join("upstream.pem"), &self.dir.join("upstream.key"))
-            .unwrap()
+        DiskUpstreamAuthority::load(
+            &self.dir.join("upstream.pem"),
+            &self.dir.join("upstream.key"),
+        )
+        .unwrap()
     }
 
     fn root(&self) -> Certificate {
-        x509::parse_certificates(self.root_pem.as_bytes()).unwrap().remove(0)
+        x509::parse_certificates(self.root_pem.as_bytes())
+            .unwrap()
+            .remove(0)
     }
 }
 
@@ -134,7 +139,13 @@ fn mint_and_check(up: &Upstream, ca: &X509Authority, presented_len: usize) {
     write_pems(&up.dir.join("leaf.pem"), &svid.chain()[..1]);
     write_pems(&up.dir.join("untrusted.pem"), &svid.chain()[1..]);
     let out = Command::new("openssl")
-        .args(["verify", "-x509_strict", "-attime", &NOW.to_string(), "-CAfile"])
+        .args([
+            "verify",
+            "-x509_strict",
+            "-attime",
+            &NOW.to_string(),
+            "-CAfile",
+        ])
         .arg(up.dir.join("root.pem"))
         .arg("-untrusted")
         .arg(up.dir.join("untrusted.pem"))
@@ -203,9 +214,8 @@ async fn sec1_key_files_load() {
     assert!(out.status.success());
     let sec1 = std::fs::read_to_string(up.dir.join("sec1.key")).unwrap();
     assert!(sec1.contains("BEGIN EC PRIVATE KEY"));
-    let disk =
-        DiskUpstreamAuthority::load(&up.dir.join("upstream.pem"), &up.dir.join("sec1.key"))
-            .unwrap();
+    let disk = DiskUpstreamAuthority::load(&up.dir.join("upstream.pem"), &up.dir.join("sec1.key"))
+        .unwrap();
     let ca = intermediate(&disk, KeyType::EcP384, 3600).await;
     mint_and_check(&up, &ca, 2);
 }
@@ -223,7 +233,10 @@ async fn bad_upstream_files_are_errors() {
     assert!(matches!(err, CaError::SignerMismatch), "{err:?}");
     // The intermediate without its root.
     let pem = std::fs::read_to_string(up.dir.join("upstream.pem")).unwrap();
-    let first = pem.split_inclusive("-----END CERTIFICATE-----\n").next().unwrap();
+    let first = pem
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .next()
+        .unwrap();
     let key = std::fs::read(up.dir.join("upstream.key")).unwrap();
     assert!(matches!(
         DiskUpstreamAuthority::from_pem(first.as_bytes(), &key).unwrap_err(),
@@ -241,7 +254,8 @@ async fn bad_upstream_files_are_errors() {
     ));
     // An expired upstream cannot sign.
     let disk = up.load();
-    let signer: Arc<dyn Signer> = Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).unwrap());
+    let signer: Arc<dyn Signer> =
+        Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).unwrap());
     let late = disk.certificate().not_after().as_secs() + 1;
     let err = X509Authority::intermediate(&td(), signer, &disk, Duration::from_secs(60), at(late))
         .await

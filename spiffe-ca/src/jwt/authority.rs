@@ -83,13 +83,25 @@ impl JwtSigningAuthority {
 
     /// The same authority with another `kid` (e.g. one reloaded from storage).
     pub fn with_kid(self, kid: impl Into<String>) -> Result<Self, CaError> {
-        Self::build(self.trust_domain, self.signer, kid.into(), self.alg, self.not_after)
+        Self::build(
+            self.trust_domain,
+            self.signer,
+            kid.into(),
+            self.alg,
+            self.not_after,
+        )
     }
 
     /// The same authority signing with `alg`: RS256 or PS256 for RSA keys; an EC key has
     /// exactly one algorithm.
     pub fn with_alg(self, alg: JwtAlg) -> Result<Self, CaError> {
-        Self::build(self.trust_domain, self.signer, self.kid, alg, self.not_after)
+        Self::build(
+            self.trust_domain,
+            self.signer,
+            self.kid,
+            alg,
+            self.not_after,
+        )
     }
 
     fn build(
@@ -211,7 +223,8 @@ fn public_jwk(kid: &str, spki_der: &[u8]) -> Result<JwtAuthority, CaError> {
     jwk.insert("kid".into(), Value::from(kid));
     match key.key_type {
         KeyType::Rsa2048 | KeyType::Rsa4096 => {
-            let (n, e) = spki::rsa_components(key.key_bits).map_err(|_| CaError::MalformedPublicKey)?;
+            let (n, e) =
+                spki::rsa_components(key.key_bits).map_err(|_| CaError::MalformedPublicKey)?;
             jwk.insert("kty".into(), Value::from("RSA"));
             jwk.insert("n".into(), b64(n));
             jwk.insert("e".into(), b64(e));
@@ -220,7 +233,11 @@ fn public_jwk(kid: &str, spki_der: &[u8]) -> Result<JwtAuthority, CaError> {
             // An uncompressed point 04 || x || y (checked by `spki::read`).
             let coordinates = &key.key_bits[1..];
             let (x, y) = coordinates.split_at(coordinates.len() / 2);
-            let crv = if key_type == KeyType::EcP384 { "P-384" } else { "P-256" };
+            let crv = if key_type == KeyType::EcP384 {
+                "P-384"
+            } else {
+                "P-256"
+            };
             jwk.insert("kty".into(), Value::from("EC"));
             jwk.insert("crv".into(), Value::from(crv));
             jwk.insert("x".into(), b64(x));

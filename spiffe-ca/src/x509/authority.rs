@@ -118,12 +118,8 @@ impl X509Authority {
         ttl: Duration,
         now: UnixTime,
     ) -> Result<Self, CaError> {
-        let request = UpstreamCaRequest::new(
-            trust_domain.clone(),
-            signer.public_key().clone(),
-            ttl,
-            now,
-        );
+        let request =
+            UpstreamCaRequest::new(trust_domain.clone(), signer.public_key().clone(), ttl, now);
         let signed = upstream.mint_x509_ca(&request).await?;
         let mut chain = vec![parse(signed.certificate.to_vec())?];
         for der in &signed.intermediates {

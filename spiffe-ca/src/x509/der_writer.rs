@@ -134,7 +134,9 @@ impl DerWriter {
             [_, 0] => &bytes[..1],
             _ => &bytes,
         };
-        let unused = contents.last().map_or(0, |last| last.trailing_zeros() as u8);
+        let unused = contents
+            .last()
+            .map_or(0, |last| last.trailing_zeros() as u8);
         self.buf.push(tag::BIT_STRING);
         self.length(contents.len() + 1);
         self.buf.push(unused);
@@ -239,7 +241,13 @@ mod tests {
             } else if size < 65_536 {
                 vec![0x30, 0x82, (size >> 8) as u8, size as u8]
             } else {
-                vec![0x30, 0x83, (size >> 16) as u8, (size >> 8) as u8, size as u8]
+                vec![
+                    0x30,
+                    0x83,
+                    (size >> 16) as u8,
+                    (size >> 8) as u8,
+                    size as u8,
+                ]
             };
             assert_eq!(&out[..header.len()], &header[..], "size {size}");
             assert_eq!(out.len(), header.len() + size + 3);
@@ -278,18 +286,12 @@ mod tests {
     fn times_switch_at_2050() {
         assert_eq!(written(|w| w.time(0)), b"\x17\x0d700101000000Z");
         // 2049-12-31T23:59:59Z and 2050-01-01T00:00:00Z.
-        assert_eq!(
-            written(|w| w.time(2_524_607_999)),
-            b"\x17\x0d491231235959Z"
-        );
+        assert_eq!(written(|w| w.time(2_524_607_999)), b"\x17\x0d491231235959Z");
         assert_eq!(
             written(|w| w.time(2_524_608_000)),
             b"\x18\x0f20500101000000Z"
         );
         // 2024-02-29T12:34:56Z (leap day).
-        assert_eq!(
-            written(|w| w.time(1_709_210_096)),
-            b"\x17\x0d240229123456Z"
-        );
+        assert_eq!(written(|w| w.time(1_709_210_096)), b"\x17\x0d240229123456Z");
     }
 }

@@ -180,10 +180,30 @@ impl SubjectName {
             }
         }
         let attrs: [(&'static str, &[u8], u8, Option<&String>); 4] = [
-            ("C", &[0x06, 0x03, 0x55, 0x04, 0x06], tag::PRINTABLE_STRING, self.country.as_ref()),
-            ("O", &[0x06, 0x03, 0x55, 0x04, 0x0a], tag::UTF8_STRING, self.organization.as_ref()),
-            ("OU", &[0x06, 0x03, 0x55, 0x04, 0x0b], tag::UTF8_STRING, self.organizational_unit.as_ref()),
-            ("CN", &[0x06, 0x03, 0x55, 0x04, 0x03], tag::UTF8_STRING, self.common_name.as_ref()),
+            (
+                "C",
+                &[0x06, 0x03, 0x55, 0x04, 0x06],
+                tag::PRINTABLE_STRING,
+                self.country.as_ref(),
+            ),
+            (
+                "O",
+                &[0x06, 0x03, 0x55, 0x04, 0x0a],
+                tag::UTF8_STRING,
+                self.organization.as_ref(),
+            ),
+            (
+                "OU",
+                &[0x06, 0x03, 0x55, 0x04, 0x0b],
+                tag::UTF8_STRING,
+                self.organizational_unit.as_ref(),
+            ),
+            (
+                "CN",
+                &[0x06, 0x03, 0x55, 0x04, 0x03],
+                tag::UTF8_STRING,
+                self.common_name.as_ref(),
+            ),
         ];
         for (name, _, _, value) in &attrs {
             if let Some(value) = value {
@@ -251,7 +271,9 @@ pub(crate) fn valid_dns_name(name: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -264,7 +286,9 @@ mod tests {
         for ok in ["a", "web.example.org", "*.example.org", "x-1.y"] {
             assert!(valid_dns_name(ok), "{ok}");
         }
-        for bad in ["", ".", "a..b", "-a", "a-", "a b", "*", "a.*.b", "é.org", "a."] {
+        for bad in [
+            "", ".", "a..b", "-a", "a-", "a b", "*", "a.*.b", "é.org", "a.",
+        ] {
             assert!(!valid_dns_name(bad), "{bad}");
         }
         assert!(!valid_dns_name(&"a".repeat(64)));

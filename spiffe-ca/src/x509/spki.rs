@@ -115,7 +115,7 @@ fn tlv(input: &[u8], expected: u8) -> Result<(&[u8], &[u8]), SpkiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{SoftwareSigner, Signer};
+    use crate::keys::{Signer, SoftwareSigner};
 
     #[test]
     fn classifies_generated_keys() {
@@ -135,7 +135,9 @@ mod tests {
         spki.push(0);
         assert_eq!(read(&spki), Err(SpkiError::Malformed));
         // Ed25519 SPKI.
-        let mut ed = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+        let mut ed = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
         ed.extend([1u8; 32]);
         assert_eq!(read(&ed), Err(SpkiError::UnknownKeyType));
     }

@@ -129,8 +129,7 @@ impl DiskUpstreamAuthority {
         if certificate.subject_public_key_info() != signer.public_key().spki_der() {
             return Err(CaError::SignerMismatch);
         }
-        if !certificate.is_ca() || !certificate.key_usage().is_some_and(|ku| ku.key_cert_sign())
-        {
+        if !certificate.is_ca() || !certificate.key_usage().is_some_and(|ku| ku.key_cert_sign()) {
             return Err(CaError::NotACa);
         }
         let root = chain.last().ok_or(CaError::NotACa)?.clone();
