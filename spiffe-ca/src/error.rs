@@ -80,6 +80,9 @@ pub enum CaError {
     /// The signer failed to sign.
     #[error("signing failed")]
     Signer(#[source] KeyError),
+    /// The system random number generator failed (serial numbers, key ids).
+    #[error("the system random number generator failed")]
+    Random,
     /// The signer's public key is not the certificate's.
     #[error("the signer's public key does not match the CA certificate")]
     SignerMismatch,

@@ -70,8 +70,7 @@ impl JwtSigningAuthority {
         not_after: UnixTime,
     ) -> Result<Self, CaError> {
         let mut random = [0u8; 24];
-        aws_lc_rs::rand::fill(&mut random)
-            .map_err(|_| CaError::Signer(crate::keys::KeyError::Sign))?;
+        aws_lc_rs::rand::fill(&mut random).map_err(|_| CaError::Random)?;
         let kid = URL_SAFE_NO_PAD.encode(random);
         let alg = match signer.public_key().key_type() {
             KeyType::EcP384 => JwtAlg::Es384,

@@ -74,7 +74,7 @@ pub(crate) fn key_id(key_bits: &[u8]) -> [u8; 20] {
 /// octet when the top bit is set, at most 17 octets).
 pub(crate) fn random_serial() -> Result<[u8; 16], CaError> {
     let mut serial = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut serial).map_err(|_| CaError::Signer(crate::keys::KeyError::Sign))?;
+    aws_lc_rs::rand::fill(&mut serial).map_err(|_| CaError::Random)?;
     if serial.iter().all(|&b| b == 0) {
         serial[15] = 1; // positive, never zero
     }
