@@ -6,13 +6,23 @@
 
 use std::fmt;
 use std::future::Future;
+use std::io;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use thiserror::Error;
 
+mod disk;
+mod memory;
+#[cfg(feature = "pkcs11")]
+mod pkcs11;
 mod software;
 
+pub use disk::DiskKeyManager;
+pub use memory::MemoryKeyManager;
+#[cfg(feature = "pkcs11")]
+pub use pkcs11::{PinSource, Pkcs11Config, Pkcs11KeyManager, Pkcs11Signer};
 pub use software::SoftwareSigner;
 
 /// A boxed, `Send` future, as returned by [`KeyManager`] methods (object-safe async).
@@ -156,4 +166,62 @@ pub enum KeyError {
     /// The signature operation failed.
     #[error("signing failed")]
     Sign,
+    /// A key id is not allowed: ids are 1 to 128 characters from `[A-Za-z0-9._-]` and do not
+    /// start with `.` (they name files and token objects).
+    #[error("invalid key id: {reason}")]
+    InvalidKeyId {
+        /// Which rule the id breaks.
+        reason: &'static str,
+    },
+    /// Reading or writing key storage failed.
+    #[error("key storage: {operation} failed")]
+    Io {
+        /// What was being done (e.g. "write key file").
+        operation: &'static str,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A stored key file cannot be used: it is truncated, not in the documented format, or
+    /// names a different key. It is left in place for an operator to inspect.
+    #[error("key file {path:?} is corrupt: {reason}")]
+    CorruptKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The key directory is accessible to other users (it must be mode 0700).
+    #[error("key directory {path:?} has insecure mode {mode:o} (want 0700)")]
+    InsecurePermissions {
+        /// The directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The PIN could not be read from its file or environment variable.
+    #[error("reading the PKCS#11 PIN failed")]
+    PinUnavailable {
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The token rejected the PIN.
+    #[error("the PKCS#11 token rejected the PIN")]
+    PinIncorrect,
+    /// No slot holds a token with this label.
+    #[error("no PKCS#11 token labelled {label:?}")]
+    TokenNotFound {
+        /// The label looked for.
+        label: String,
+    },
+    /// A PKCS#11 call failed.
+    #[error("PKCS#11 {operation} failed")]
+    Pkcs11 {
+        /// What was being done (e.g. "C_GenerateKeyPair").
+        operation: &'static str,
+        /// The module's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
