@@ -86,4 +86,13 @@ pub enum X509Error {
     /// The private key does not belong to the leaf's public key (WAPI-13).
     #[error("private key does not match the leaf certificate")]
     KeyMismatch,
+    /// The DER of a PKCS#10 certificate request is malformed (RFC 2986).
+    #[error("malformed certificate request DER")]
+    MalformedCsr,
+    /// The certificate request's signature algorithm or key type is not supported.
+    #[error("unsupported certificate request signature algorithm or key type")]
+    UnsupportedCsrAlgorithm,
+    /// The certificate request is not signed by the key it carries (no proof of possession).
+    #[error("certificate request signature does not verify (no proof of possession)")]
+    CsrSignatureInvalid,
 }

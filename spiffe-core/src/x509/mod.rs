@@ -4,6 +4,7 @@
 mod algorithm;
 mod bundle;
 mod certificate;
+mod csr;
 mod error;
 mod extensions;
 mod name;
@@ -18,6 +19,7 @@ mod verify_error;
 pub use algorithm::{PublicKeyAlgorithm, SignatureAlgorithm};
 pub use bundle::X509Bundle;
 pub use certificate::Certificate;
+pub use csr::CertificateRequest;
 pub use error::X509Error;
 pub use extensions::{ExtendedKeyUsage, KeyUsage};
 pub use pem::parse_certificates;
