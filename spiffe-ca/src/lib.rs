@@ -10,6 +10,10 @@
 #![forbid(unsafe_code)]
 
 mod clock;
+mod error;
+pub mod jwt;
 pub mod keys;
+pub mod x509;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::CaError;

@@ -1,0 +1,242 @@
+//! The JWT authority of a trust domain: a signing key with a `kid`, minting JWT-SVIDs.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rustls_pki_types::UnixTime;
+use serde_json::{Map, Value};
+use spiffe_core::jwt::JwtAlg;
+use spiffe_core::{JwtAuthority, SpiffeId, TrustDomain};
+
+use crate::keys::{KeyType, Signer, SigningScheme};
+use crate::x509::authority::{check_id, check_validity};
+use crate::x509::spki;
+use crate::CaError;
+
+/// Claims the authority sets itself; extra claims may not replace them.
+const REGISTERED: [&str; 5] = ["sub", "aud", "exp", "iat", "nbf"];
+
+/// A JWT-SVID signing authority: a signer, its `kid`, the algorithm and the end of its
+/// validity. Named so as not to clash with [`spiffe_core::JwtAuthority`], the public half it
+/// publishes ([`jwt_authority`](Self::jwt_authority)).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use std::time::Duration;
+/// # use spiffe_ca::jwt::JwtSigningAuthority;
+/// # use spiffe_ca::keys::{KeyType, SoftwareSigner};
+/// # use spiffe_core::jwt::{JwtSvid, JwtValidationOptions};
+/// # use spiffe_core::pki_types::UnixTime;
+/// # use spiffe_core::{JwtBundle, SpiffeId, TrustDomain};
+/// let td = TrustDomain::new("example.org")?;
+/// let now = UnixTime::now();
+/// let day = UnixTime::since_unix_epoch(Duration::from_secs(now.as_secs() + 86_400));
+/// let key = Arc::new(SoftwareSigner::generate("jwt", KeyType::EcP256)?);
+/// let authority = JwtSigningAuthority::new(&td, key, day)?;
+///
+/// let id = SpiffeId::new("spiffe://example.org/web")?;
+/// let token = authority.mint(&id, &["api"], Duration::from_secs(300), &Default::default(), now)?;
+///
+/// let mut bundle = JwtBundle::new(td);
+/// bundle.insert(authority.jwt_authority());
+/// let svid = JwtSvid::validate(&token, &Arc::new(bundle), &["api"], &JwtValidationOptions::new(now))?;
+/// assert_eq!(svid.spiffe_id(), &id);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct JwtSigningAuthority {
+    trust_domain: TrustDomain,
+    signer: Arc<dyn Signer>,
+    kid: String,
+    alg: JwtAlg,
+    scheme: SigningScheme,
+    not_after: UnixTime,
+    /// The base64url JOSE header, `.`-terminated, encoded once.
+    header: String,
+    public: JwtAuthority,
+}
+
+// === impl JwtSigningAuthority ===
+
+impl JwtSigningAuthority {
+    /// An authority for `trust_domain` signing with `signer` until `not_after`, with a random
+    /// `kid` and the key's default algorithm (ES256, ES384, or RS256 for RSA keys).
+    pub fn new(
+        trust_domain: &TrustDomain,
+        signer: Arc<dyn Signer>,
+        not_after: UnixTime,
+    ) -> Result<Self, CaError> {
+        let mut random = [0u8; 24];
+        aws_lc_rs::rand::fill(&mut random)
+            .map_err(|_| CaError::Signer(crate::keys::KeyError::Sign))?;
+        let kid = URL_SAFE_NO_PAD.encode(random);
+        let alg = match signer.public_key().key_type() {
+            KeyType::EcP384 => JwtAlg::Es384,
+            KeyType::Rsa2048 | KeyType::Rsa4096 => JwtAlg::Rs256,
+            _ => JwtAlg::Es256,
+        };
+        Self::build(trust_domain.clone(), signer, kid, alg, not_after)
+    }
+
+    /// The same authority with another `kid` (e.g. one reloaded from storage).
+    pub fn with_kid(self, kid: impl Into<String>) -> Result<Self, CaError> {
+        Self::build(self.trust_domain, self.signer, kid.into(), self.alg, self.not_after)
+    }
+
+    /// The same authority signing with `alg`: RS256 or PS256 for RSA keys; an EC key has
+    /// exactly one algorithm.
+    pub fn with_alg(self, alg: JwtAlg) -> Result<Self, CaError> {
+        Self::build(self.trust_domain, self.signer, self.kid, alg, self.not_after)
+    }
+
+    fn build(
+        trust_domain: TrustDomain,
+        signer: Arc<dyn Signer>,
+        kid: String,
+        alg: JwtAlg,
+        not_after: UnixTime,
+    ) -> Result<Self, CaError> {
+        let key_type = signer.public_key().key_type();
+        let scheme = match (alg, key_type) {
+            (JwtAlg::Es256, KeyType::EcP256) => SigningScheme::EcdsaP256Sha256Fixed,
+            (JwtAlg::Es384, KeyType::EcP384) => SigningScheme::EcdsaP384Sha384Fixed,
+            (JwtAlg::Rs256, KeyType::Rsa2048 | KeyType::Rsa4096) => SigningScheme::RsaPkcs1Sha256,
+            (JwtAlg::Ps256, KeyType::Rsa2048 | KeyType::Rsa4096) => SigningScheme::RsaPssSha256,
+            _ => return Err(CaError::AlgorithmMismatch { alg, key_type }),
+        };
+        let public = public_jwk(&kid, signer.public_key().spki_der())?;
+        let header = serde_json::json!({ "alg": alg.name(), "kid": kid, "typ": "JWT" });
+        let mut header = URL_SAFE_NO_PAD.encode(header.to_string());
+        header.push('.');
+        Ok(Self {
+            trust_domain,
+            signer,
+            kid,
+            alg,
+            scheme,
+            not_after,
+            header,
+            public,
+        })
+    }
+
+    /// The trust domain.
+    pub fn trust_domain(&self) -> &TrustDomain {
+        &self.trust_domain
+    }
+
+    /// The key id, in every token's header and in the published JWK.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The JWS algorithm of the tokens.
+    pub fn alg(&self) -> JwtAlg {
+        self.alg
+    }
+
+    /// The end of the authority's validity; no token it mints outlives it.
+    pub fn not_after(&self) -> UnixTime {
+        self.not_after
+    }
+
+    /// The signer.
+    pub fn signer(&self) -> &Arc<dyn Signer> {
+        &self.signer
+    }
+
+    /// The public key as a JWK with this `kid`, for a [`spiffe_core::JwtBundle`].
+    pub fn jwt_authority(&self) -> JwtAuthority {
+        self.public.clone()
+    }
+
+    /// Mints a JWT-SVID for `spiffe_id` and `audiences`, valid for `ttl` from `now` (clamped
+    /// to the authority's not_after), with `extra_claims` added to `sub`, `aud`, `exp` and
+    /// `iat`. The header is `{"alg", "kid", "typ": "JWT"}`.
+    ///
+    /// Errors: no audience, a TTL of zero, the authority expired, an ID of another trust
+    /// domain or without a path, an extra claim named like a registered one, a signer failure.
+    pub fn mint(
+        &self,
+        spiffe_id: &SpiffeId,
+        audiences: &[&str],
+        ttl: Duration,
+        extra_claims: &Map<String, Value>,
+        now: UnixTime,
+    ) -> Result<String, CaError> {
+        if audiences.is_empty() {
+            return Err(CaError::NoAudience); // JWT-10
+        }
+        check_validity(ttl, now, 0, self.not_after.as_secs())?;
+        check_id(spiffe_id, &self.trust_domain)?;
+        if let Some(claim) = REGISTERED.iter().find(|c| extra_claims.contains_key(**c)) {
+            return Err(CaError::ReservedClaim { claim });
+        }
+        let expiry = now
+            .as_secs()
+            .saturating_add(ttl.as_secs())
+            .min(self.not_after.as_secs());
+        let mut claims = extra_claims.clone();
+        let aud = match audiences {
+            [one] => Value::from(*one),
+            many => Value::from(many.iter().map(|a| Value::from(*a)).collect::<Vec<_>>()),
+        };
+        claims.insert("aud".into(), aud);
+        claims.insert("exp".into(), Value::from(expiry));
+        claims.insert("iat".into(), Value::from(now.as_secs()));
+        claims.insert("sub".into(), Value::from(spiffe_id.as_str()));
+        let payload = Value::Object(claims).to_string();
+
+        let mut token = String::with_capacity(self.header.len() + payload.len() * 4 / 3 + 140);
+        token.push_str(&self.header);
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+        let signature = self
+            .signer
+            .sign(self.scheme, token.as_bytes())
+            .map_err(CaError::Signer)?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut token);
+        Ok(token)
+    }
+}
+
+/// The JWK (RFC 7518 §6) of an SPKI, with `kid`.
+fn public_jwk(kid: &str, spki_der: &[u8]) -> Result<JwtAuthority, CaError> {
+    let key = spki::read(spki_der).map_err(|_| CaError::MalformedPublicKey)?;
+    let b64 = |bytes: &[u8]| Value::from(URL_SAFE_NO_PAD.encode(bytes));
+    let mut jwk = Map::new();
+    jwk.insert("kid".into(), Value::from(kid));
+    match key.key_type {
+        KeyType::Rsa2048 | KeyType::Rsa4096 => {
+            let (n, e) = spki::rsa_components(key.key_bits).map_err(|_| CaError::MalformedPublicKey)?;
+            jwk.insert("kty".into(), Value::from("RSA"));
+            jwk.insert("n".into(), b64(n));
+            jwk.insert("e".into(), b64(e));
+        }
+        key_type => {
+            // An uncompressed point 04 || x || y (checked by `spki::read`).
+            let coordinates = &key.key_bits[1..];
+            let (x, y) = coordinates.split_at(coordinates.len() / 2);
+            let crv = if key_type == KeyType::EcP384 { "P-384" } else { "P-256" };
+            jwk.insert("kty".into(), Value::from("EC"));
+            jwk.insert("crv".into(), Value::from(crv));
+            jwk.insert("x".into(), b64(x));
+            jwk.insert("y".into(), b64(y));
+        }
+    }
+    JwtAuthority::from_jwk(&jwk).map_err(|_| CaError::MalformedPublicKey)
+}
+
+impl fmt::Debug for JwtSigningAuthority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtSigningAuthority")
+            .field("trust_domain", &self.trust_domain)
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
+    }
+}
