@@ -426,9 +426,6 @@ impl Core {
         let now = self.clock.now();
         let mut changed = false;
 
-        let pruned = state::prune_expired(&mut change.state.x509, now);
-        changed |= !pruned.is_empty();
-        change.retired.extend(pruned);
         let (prepare, activate) = plan(&change.state.x509, now);
         if prepare {
             self.prepare_x509_in(change, now).await?;
@@ -436,11 +433,12 @@ impl Core {
         if activate {
             state::activate_prepared(&mut change.state.x509);
         }
-        changed |= prepare || activate;
-
-        let pruned = state::prune_expired(&mut change.state.jwt, now);
+        // After activation, so an active authority that just expired is pruned at once.
+        let pruned = state::prune_expired(&mut change.state.x509, now);
         changed |= !pruned.is_empty();
         change.retired.extend(pruned);
+        changed |= prepare || activate;
+
         let (prepare, activate) = plan(&change.state.jwt, now);
         if prepare {
             self.prepare_jwt_in(change, now).await?;
@@ -448,6 +446,10 @@ impl Core {
         if activate {
             state::activate_prepared(&mut change.state.jwt);
         }
+        // After activation, so an active authority that just expired is pruned at once.
+        let pruned = state::prune_expired(&mut change.state.jwt, now);
+        changed |= !pruned.is_empty();
+        change.retired.extend(pruned);
         Ok(changed || prepare || activate)
     }
 
