@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ fn config(td: &str) -> CaManagerConfig {
     CaManagerConfig::new(TrustDomain::new(td).expect("td"))
 }
 
-async fn open(dir: &PathBuf, td: &str, clock: &ManualClock) -> Result<CaManager, ManagerError> {
+async fn open(dir: &Path, td: &str, clock: &ManualClock) -> Result<CaManager, ManagerError> {
     let keys = Arc::new(DiskKeyManager::open(dir.join("keys")).expect("keys"));
     let journal = Arc::new(FileJournal::new(dir.join("journal.json")));
     CaManager::load_or_init(config(td), keys, journal, Arc::new(clock.clone())).await
