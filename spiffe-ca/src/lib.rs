@@ -13,6 +13,7 @@ mod clock;
 mod error;
 pub mod jwt;
 pub mod keys;
+pub mod manager;
 pub mod x509;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -52,6 +52,9 @@ enum Command {
     /// JWT-SVIDs (JWT-SVID.md): inspect and validate tokens.
     #[command(subcommand)]
     Jwt(cmd::jwt::JwtCommand),
+    /// A local CA in a directory: create it, then mint with `x509 mint` and `jwt mint`.
+    #[command(subcommand)]
+    Ca(cmd::ca::CaCommand),
     /// Trust bundles (SPIFFE_Trust_Domain_and_Bundle.md): inspect and convert.
     #[command(subcommand)]
     Bundle(cmd::bundle::BundleCommand),
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::X509(command) => command.run(&mut out),
         Command::Jwt(command) => command.run(&mut out),
         Command::Bundle(command) => command.run(&mut out),
+        Command::Ca(command) => command.run(&mut out),
     };
     out.finish(result)
 }

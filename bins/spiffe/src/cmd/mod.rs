@@ -1,6 +1,7 @@
 //! The subcommand groups, one file each.
 
 pub(crate) mod bundle;
+pub(crate) mod ca;
 pub(crate) mod id;
 pub(crate) mod jwt;
 pub(crate) mod x509;
