@@ -183,7 +183,7 @@ fn verify(args: &VerifyArgs) -> Result<VerifyAnswer, Failure> {
         Ok(verified) => {
             answer.valid = true;
             answer.spiffe_id = Some(verified.spiffe_id().to_string());
-            answer.path = Some(verified.chain().iter().map(|c| c.subject()).collect());
+            answer.path = Some(verified.chain().iter().map(display_name).collect());
         }
         Err(e) => {
             answer.code = Some(error_code(&e));
@@ -583,4 +583,17 @@ fn write_private(path: &Path, data: &[u8]) -> Result<(), Failure> {
         file.write_all(data)
     };
     write().map_err(super::ca::file_error(path, "writing"))
+}
+
+/// A certificate's subject for display; SVIDs may have an empty subject (X509-6), so fall back
+/// to the URI SAN.
+fn display_name(cert: &Certificate) -> String {
+    let subject = cert.subject();
+    if !subject.is_empty() {
+        return subject;
+    }
+    match cert.uri_sans().next() {
+        Some(uri) => format!("(empty subject) URI:{uri}"),
+        None => "(empty subject)".to_owned(),
+    }
 }
