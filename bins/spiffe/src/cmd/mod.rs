@@ -5,3 +5,4 @@ pub(crate) mod ca;
 pub(crate) mod id;
 pub(crate) mod jwt;
 pub(crate) mod x509;
+pub(crate) mod x509_mint;
