@@ -1,0 +1,48 @@
+//! Why a peer was rejected, as carried inside a `rustls::Error`.
+
+use std::sync::Arc;
+
+use rustls::{CertificateError, OtherError};
+use spiffe_core::x509::X509VerifyError;
+use spiffe_core::SpiffeId;
+use thiserror::Error;
+
+/// Why a peer's certificate was rejected by a SPIFFE verifier.
+///
+/// The verifiers return it to rustls as
+/// `rustls::Error::InvalidCertificate(CertificateError::Other(..))`, so the message reaches the
+/// application unchanged; [`PeerRejected::from_rustls`] gets the structured value back.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PeerRejected {
+    /// The peer's chain is not a valid X.509-SVID of a trusted trust domain.
+    #[error("peer X.509-SVID did not verify: {0}")]
+    Svid(#[source] X509VerifyError),
+    /// The peer's X.509-SVID verified, but the authorizer refused its SPIFFE ID.
+    #[error("peer SPIFFE ID {spiffe_id} is not authorized")]
+    Unauthorized {
+        /// The verified SPIFFE ID that was refused.
+        spiffe_id: SpiffeId,
+    },
+}
+
+// === impl PeerRejected ===
+
+impl PeerRejected {
+    /// The `PeerRejected` inside an error a rustls connection returned, if a SPIFFE verifier
+    /// produced it.
+    pub fn from_rustls(error: &rustls::Error) -> Option<&PeerRejected> {
+        match error {
+            rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
+                inner.downcast_ref::<PeerRejected>()
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<PeerRejected> for rustls::Error {
+    fn from(value: PeerRejected) -> Self {
+        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(value))))
+    }
+}

@@ -1,0 +1,9 @@
+//! rustls certificate verifiers keyed on SPIFFE IDs: the X.509-SVID checks of `spiffe-core`
+//! against the bundle of the peer's trust domain, then an [`Authorizer`](crate::Authorizer).
+
+mod client;
+mod peer;
+mod server;
+
+pub use client::SpiffeClientCertVerifier;
+pub use server::SpiffeServerCertVerifier;

@@ -1,0 +1,101 @@
+//! What both verifiers share: chain verification, authorization and handshake signatures.
+
+use std::fmt;
+use std::sync::Arc;
+
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::{CertificateDer, UnixTime};
+use spiffe_core::{x509, VerifiedX509Svid, X509BundleSource};
+
+use crate::{Authorizer, PeerRejected};
+
+/// The bundle source a verifier reads on every handshake.
+pub(crate) type BundleSource = Arc<dyn X509BundleSource + Send + Sync>;
+
+/// Verifies a peer's X.509-SVID and authorizes its SPIFFE ID.
+#[derive(Clone)]
+pub(crate) struct PeerVerifier {
+    bundles: BundleSource,
+    authorizer: Authorizer,
+    provider: Arc<CryptoProvider>,
+}
+
+// === impl PeerVerifier ===
+
+impl PeerVerifier {
+    pub(crate) fn new(
+        bundles: BundleSource,
+        authorizer: Authorizer,
+        provider: Arc<CryptoProvider>,
+    ) -> Self {
+        Self {
+            bundles,
+            authorizer,
+            provider,
+        }
+    }
+
+    /// Verifies the presented chain against the newest bundle of the leaf's trust domain
+    /// (X509-20..25, WAPI-11), then asks the authorizer.
+    pub(crate) fn verify(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<VerifiedX509Svid, rustls::Error> {
+        let mut chain = Vec::with_capacity(1 + intermediates.len());
+        chain.push(CertificateDer::from(end_entity.as_ref()));
+        chain.extend(
+            intermediates
+                .iter()
+                .map(|c| CertificateDer::from(c.as_ref())),
+        );
+        let verified = x509::verify(&chain, &self.bundles, now).map_err(PeerRejected::Svid)?;
+        self.authorizer.authorize(&verified)?;
+        Ok(verified)
+    }
+
+    pub(crate) fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    pub(crate) fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    pub(crate) fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+impl fmt::Debug for PeerVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeerVerifier")
+            .field("authorizer", &self.authorizer)
+            .finish_non_exhaustive()
+    }
+}
