@@ -34,10 +34,7 @@ mod resolver;
 mod verifier;
 
 pub use authorizer::Authorizer;
-pub use config::{
-    mtls_client_config, mtls_server_config, tls_client_config, tls_server_config, BundleSource,
-    SvidSource,
-};
+pub use config::{mtls_client_config, mtls_server_config, tls_client_config, tls_server_config};
 pub use error::PeerRejected;
 pub use peer_id::peer_spiffe_id;
 pub use resolver::SvidCertResolver;

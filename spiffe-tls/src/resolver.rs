@@ -31,10 +31,13 @@ struct Cached {
 
 impl SvidCertResolver {
     /// A resolver reading SVIDs from `source` and loading their keys with `provider`'s key
-    /// provider.
-    pub fn new(source: Arc<dyn X509SvidSource + Send + Sync>, provider: &CryptoProvider) -> Self {
+    /// provider. A fixed `Arc<X509Svid>` is a source too.
+    pub fn new(
+        source: impl X509SvidSource + Send + Sync + 'static,
+        provider: &CryptoProvider,
+    ) -> Self {
         Self {
-            source,
+            source: Arc::new(source),
             key_provider: provider.key_provider,
             cached: RwLock::new(None),
         }

@@ -29,12 +29,12 @@ impl SpiffeClientCertVerifier {
     /// A verifier trusting the bundles of `bundles`, authorizing with `authorizer`, and
     /// checking handshake signatures with `provider`'s algorithms.
     pub fn new(
-        bundles: Arc<dyn X509BundleSource + Send + Sync>,
+        bundles: impl X509BundleSource + Send + Sync + 'static,
         authorizer: Authorizer,
         provider: Arc<CryptoProvider>,
     ) -> Self {
         Self {
-            peer: PeerVerifier::new(bundles, authorizer, provider),
+            peer: PeerVerifier::new(Arc::new(bundles), authorizer, provider),
         }
     }
 }
