@@ -1,5 +1,6 @@
 //! Why a peer was rejected, as carried inside a `rustls::Error`.
 
+use std::fmt;
 use std::sync::Arc;
 
 use rustls::{CertificateError, OtherError};
@@ -9,10 +10,13 @@ use thiserror::Error;
 
 /// Why a peer's certificate was rejected by a SPIFFE verifier.
 ///
+/// Its `Debug` form is its message: rustls shows a `CertificateError::Other` through
+/// `Debug`, and the application should see why its peer was refused.
+///
 /// The verifiers return it to rustls as
 /// `rustls::Error::InvalidCertificate(CertificateError::Other(..))`, so the message reaches the
 /// application unchanged; [`PeerRejected::from_rustls`] gets the structured value back.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum PeerRejected {
     /// The peer's chain is not a valid X.509-SVID of a trusted trust domain.
@@ -38,6 +42,12 @@ impl PeerRejected {
             }
             _ => None,
         }
+    }
+}
+
+impl fmt::Debug for PeerRejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
