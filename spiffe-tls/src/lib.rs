@@ -16,17 +16,13 @@
 //! # ) -> Result<(), Box<dyn std::error::Error>> {
 //! use spiffe_tls::{mtls_client_config, Authorizer};
 //! let server_id = "spiffe://example.org/api".parse()?;
-//! let config = mtls_client_config(
-//!     provider,
-//!     Arc::new(svid),
-//!     Arc::new(bundles),
-//!     Authorizer::exact(server_id),
-//! )?;
+//! let config = mtls_client_config(provider, svid, bundles, Authorizer::exact(server_id))?;
 //! # let _ = config; Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
 
 mod authorizer;
+mod builder;
 mod config;
 mod error;
 mod peer_id;
@@ -34,6 +30,10 @@ mod resolver;
 mod verifier;
 
 pub use authorizer::Authorizer;
+pub use builder::{
+    ClientConfigBuilder, ServerConfigBuilder, WantsClientCert, WantsClientVerifier,
+    WantsServerCert, WantsServerVerifier,
+};
 pub use config::{mtls_client_config, mtls_server_config, tls_client_config, tls_server_config};
 pub use error::PeerRejected;
 pub use peer_id::peer_spiffe_id;

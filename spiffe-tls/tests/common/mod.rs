@@ -132,7 +132,16 @@ pub struct Pair {
 /// Connects a client and a server over in-memory buffers and runs the handshake to the end.
 pub fn handshake(client: ClientConfig, server: ServerConfig) -> Result<Pair, Failed> {
     // Any name: SPIFFE verifiers ignore it.
-    let name = ServerName::try_from("ignored.invalid").unwrap();
+    handshake_named(client, server, "ignored.invalid")
+}
+
+/// [`handshake`], connecting to `server_name`.
+pub fn handshake_named(
+    client: ClientConfig,
+    server: ServerConfig,
+    server_name: &str,
+) -> Result<Pair, Failed> {
+    let name = ServerName::try_from(server_name.to_owned()).unwrap();
     let mut pair = Pair {
         client: ClientConnection::new(Arc::new(client), name).unwrap(),
         server: ServerConnection::new(Arc::new(server)).unwrap(),
