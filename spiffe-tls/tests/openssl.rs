@@ -251,3 +251,48 @@ fn openssl_client_rustls_server_tls13() {
 fn openssl_client_rustls_server_tls12() {
     openssl_client_to_our_server(&TLS12);
 }
+
+#[test]
+fn openssl_client_with_unauthorized_id_is_refused() {
+    if !openssl_available() {
+        return;
+    }
+    let ca = Ca::new("a.test");
+    let files = Files::write(&ca, &ca.svid("spiffe://a.test/stranger"));
+    let config = ServerConfigBuilder::new(provider())
+        .verify_clients(bundles(&[&ca]), Authorizer::exact(id(THEIRS)))
+        .with_svid(ca.svid(OURS))
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (sock, _) = listener.accept().unwrap();
+        let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        let mut line = String::new();
+        BufReader::new(&mut tls).read_line(&mut line).unwrap_err()
+    });
+    let mut client = Peer(
+        Command::new("openssl")
+            .arg("s_client")
+            .args(["-connect", &format!("127.0.0.1:{port}")])
+            .args(files_args(&files, "-cert"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let _ = client.0.stdin.take().unwrap().write_all(b"let me in\n");
+    let error = server.join().unwrap();
+    let tls_error = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+        .unwrap_or_else(|| panic!("not a TLS error: {error:?}"));
+    assert_eq!(
+        spiffe_tls::PeerRejected::from_rustls(tls_error),
+        Some(&spiffe_tls::PeerRejected::Unauthorized {
+            spiffe_id: id("spiffe://a.test/stranger")
+        })
+    );
+}

@@ -110,3 +110,54 @@ fn verifier_uses_the_newest_bundles() {
         "spiffe://b.test/server"
     );
 }
+
+#[test]
+fn no_handshake_fails_across_rotations() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let ca = Ca::new("a.test");
+    let source = RotatingSvid::new(ca.svid("spiffe://a.test/server"));
+    let server = mtls_server_config(
+        provider(),
+        source.clone(),
+        bundles(&[&ca]),
+        Authorizer::any(),
+    )
+    .unwrap();
+    let client = mtls_client_config(
+        provider(),
+        ca.svid("spiffe://a.test/client"),
+        bundles(&[&ca]),
+        Authorizer::exact(id("spiffe://a.test/server")),
+    )
+    .unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (client, server, stop) = (client.clone(), server.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut leaves = std::collections::HashSet::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let pair = handshake(client.clone(), server.clone())
+                        .unwrap_or_else(|e| panic!("handshake failed across a rotation: {e:?}"));
+                    leaves.insert(pair.client.peer_certificates().unwrap()[0].clone());
+                }
+                leaves.len()
+            })
+        })
+        .collect();
+    // Rotate five times; the workers keep handshaking meanwhile.
+    for _ in 0..5 {
+        source.rotate(ca.svid("spiffe://a.test/server"));
+    }
+    let last = source.x509_svid_leaf();
+    // One more handshake after the last rotation sees the last SVID.
+    let pair = handshake(client, server).unwrap();
+    assert_eq!(&pair.client.peer_certificates().unwrap()[0], &last);
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        assert!(w.join().unwrap() >= 1);
+    }
+}

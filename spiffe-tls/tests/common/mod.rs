@@ -93,6 +93,11 @@ impl RotatingSvid {
     pub fn rotate(&self, svid: Arc<X509Svid>) {
         *self.0.write().unwrap() = svid;
     }
+
+    /// The current SVID's leaf certificate.
+    pub fn x509_svid_leaf(&self) -> spiffe_core::pki_types::CertificateDer<'static> {
+        self.0.read().unwrap().leaf().der().clone()
+    }
 }
 
 impl X509SvidSource for RotatingSvid {
