@@ -1,5 +1,6 @@
 //! A small DER writer (X.690) for the structures this crate emits: certificates and their
-//! parts. It only writes what the profiles need, and writes it in the one valid DER form.
+//! parts, and the public keys and signatures the PKCS#11 key manager re-encodes. It only writes
+//! what those need, and writes it in the one valid DER form.
 //!
 //! Nested values are written in place: the tag and a one-byte length placeholder go first, the
 //! contents after, and the length is patched (widened when the contents reach 128 bytes).
@@ -260,6 +261,14 @@ mod tests {
         assert_eq!(written(|w| w.unsigned_integer(&[])), [0x02, 0x01, 0x00]);
         assert_eq!(written(|w| w.unsigned_integer(&[0, 0])), [0x02, 0x01, 0x00]);
         assert_eq!(written(|w| w.unsigned_integer(&[0, 5])), [0x02, 0x01, 0x05]);
+        assert_eq!(
+            written(|w| w.unsigned_integer(&[0, 0, 1])),
+            [0x02, 0x01, 0x01]
+        );
+        assert_eq!(
+            written(|w| w.unsigned_integer(&[1, 0, 1])),
+            [0x02, 0x03, 1, 0, 1]
+        );
         assert_eq!(
             written(|w| w.unsigned_integer(&[0x80])),
             [0x02, 0x02, 0x00, 0x80]
