@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod clock;
+mod der_writer;
 mod error;
 pub mod jwt;
 pub mod keys;

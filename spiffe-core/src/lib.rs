@@ -16,6 +16,7 @@ pub mod id;
 pub mod jwt;
 mod matcher;
 pub mod source;
+pub mod time;
 pub mod x509;
 
 pub use bundle::{BundleMap, BundleSet, SpiffeBundle};

@@ -222,11 +222,10 @@ fn public_jwk(kid: &str, spki_der: &[u8]) -> Result<JwtAuthority, CaError> {
     jwk.insert("kid".into(), Value::from(kid));
     match key.key_type {
         KeyType::Rsa2048 | KeyType::Rsa4096 => {
-            let (n, e) =
-                spki::rsa_components(key.key_bits).map_err(|_| CaError::MalformedPublicKey)?;
+            let rsa = key.rsa.ok_or(CaError::MalformedPublicKey)?;
             jwk.insert("kty".into(), Value::from("RSA"));
-            jwk.insert("n".into(), b64(n));
-            jwk.insert("e".into(), b64(e));
+            jwk.insert("n".into(), b64(rsa.modulus()));
+            jwk.insert("e".into(), b64(rsa.exponent()));
         }
         key_type => {
             // An uncompressed point 04 || x || y (checked by `spki::read`).

@@ -38,13 +38,12 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::{BoxFuture, KeyError, KeyInfo, KeyManager, KeyType, Signer, SoftwareSigner};
+use super::blocking::{blocking_key_manager, sorted_key_infos, validate_id, BlockingKeyManager};
+use super::{KeyError, KeyInfo, KeyType, Signer, SoftwareSigner};
 
 const FORMAT: &str = "spiffe-ca-key/1";
 const SUFFIX: &str = ".key";
 const TMP_PREFIX: &str = ".tmp-";
-/// The longest key id accepted.
-const MAX_ID_LEN: usize = 128;
 /// A key file larger than this is not one of ours (an RSA-4096 key is about 3.3 KB).
 const MAX_FILE_LEN: u64 = 64 * 1024;
 
@@ -132,24 +131,6 @@ impl DiskKeyManager {
         self.dir.join(format!("{id}{SUFFIX}"))
     }
 
-    fn generate(&self, id: &str, key_type: KeyType) -> Result<Arc<dyn Signer>, KeyError> {
-        validate_id(id)?;
-        let signer = SoftwareSigner::generate(id, key_type)?;
-        let file = KeyFile {
-            format: FORMAT.to_owned(),
-            id: id.to_owned(),
-            key_type: key_type_name(key_type).to_owned(),
-            pkcs8: BASE64.encode(signer.to_pkcs8()?),
-        };
-        let json = serde_json::to_vec(&file).map_err(|_| KeyError::MalformedKey { key_type })?;
-
-        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        self.write_atomically(id, &json)?;
-        let signer = Arc::new(signer);
-        keys.insert(id.to_owned(), signer.clone());
-        Ok(signer)
-    }
-
     fn write_atomically(&self, id: &str, contents: &[u8]) -> Result<(), KeyError> {
         let mut nonce = [0u8; 8];
         SystemRandom::new()
@@ -175,6 +156,26 @@ impl DiskKeyManager {
         }
         result.map_err(|e| io_err("write key file", e))
     }
+}
+
+impl BlockingKeyManager for DiskKeyManager {
+    fn generate(&self, id: &str, key_type: KeyType) -> Result<Arc<dyn Signer>, KeyError> {
+        validate_id(id)?;
+        let signer = SoftwareSigner::generate(id, key_type)?;
+        let file = KeyFile {
+            format: FORMAT.to_owned(),
+            id: id.to_owned(),
+            key_type: key_type_name(key_type).to_owned(),
+            pkcs8: BASE64.encode(signer.to_pkcs8()?),
+        };
+        let json = serde_json::to_vec(&file).map_err(|_| KeyError::MalformedKey { key_type })?;
+
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        self.write_atomically(id, &json)?;
+        let signer = Arc::new(signer);
+        keys.insert(id.to_owned(), signer.clone());
+        Ok(signer)
+    }
 
     fn get(&self, id: &str) -> Result<Option<Arc<dyn Signer>>, KeyError> {
         validate_id(id)?;
@@ -182,17 +183,9 @@ impl DiskKeyManager {
         Ok(keys.get(id).map(|s| s.clone() as Arc<dyn Signer>))
     }
 
-    fn list(&self) -> Vec<KeyInfo> {
+    fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
         let keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut out: Vec<KeyInfo> = keys
-            .values()
-            .map(|s| KeyInfo {
-                id: s.id().to_owned(),
-                public_key: s.public_key().clone(),
-            })
-            .collect();
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        out
+        Ok(sorted_key_infos(keys.values()))
     }
 
     fn delete(&self, id: &str) -> Result<bool, KeyError> {
@@ -208,30 +201,7 @@ impl DiskKeyManager {
     }
 }
 
-impl KeyManager for DiskKeyManager {
-    fn generate_key<'a>(
-        &'a self,
-        id: &'a str,
-        key_type: KeyType,
-    ) -> BoxFuture<'a, Result<Arc<dyn Signer>, KeyError>> {
-        Box::pin(async move { self.generate(id, key_type) })
-    }
-
-    fn get_key<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Arc<dyn Signer>>, KeyError>> {
-        Box::pin(async move { self.get(id) })
-    }
-
-    fn list_keys(&self) -> BoxFuture<'_, Result<Vec<KeyInfo>, KeyError>> {
-        Box::pin(async move { Ok(self.list()) })
-    }
-
-    fn delete_key<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, KeyError>> {
-        Box::pin(async move { self.delete(id) })
-    }
-}
+blocking_key_manager!(DiskKeyManager);
 
 impl fmt::Debug for DiskKeyManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -245,26 +215,6 @@ impl fmt::Debug for DiskKeyManager {
             .field("keys", &count)
             .finish()
     }
-}
-
-/// Checks a key id: 1 to 128 characters from `[A-Za-z0-9._-]`, not starting with `.` (so no
-/// path traversal, no hidden or temporary file names, and a label any token accepts).
-pub(super) fn validate_id(id: &str) -> Result<(), KeyError> {
-    let reason = if id.is_empty() {
-        "empty"
-    } else if id.len() > MAX_ID_LEN {
-        "longer than 128 characters"
-    } else if id.starts_with('.') {
-        "starts with '.'"
-    } else if !id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
-        "characters outside [A-Za-z0-9._-]"
-    } else {
-        return Ok(());
-    };
-    Err(KeyError::InvalidKeyId { reason })
 }
 
 fn load(path: &Path, id: &str) -> Result<SoftwareSigner, KeyError> {
@@ -329,29 +279,6 @@ fn key_type_from_name(name: &str) -> Option<KeyType> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids() {
-        for ok in ["a", "x509-ca.1", "A_b-9", &"a".repeat(128)] {
-            assert!(validate_id(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            ".",
-            "..",
-            "../x",
-            "a/b",
-            ".hidden",
-            "a b",
-            "é",
-            &"a".repeat(129),
-        ] {
-            assert!(
-                matches!(validate_id(bad), Err(KeyError::InvalidKeyId { .. })),
-                "{bad}"
-            );
-        }
-    }
 
     #[test]
     fn key_type_names_round_trip() {

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::disk::validate_id;
-use super::{BoxFuture, KeyError, KeyInfo, KeyManager, KeyType, Signer, SoftwareSigner};
+use super::blocking::{blocking_key_manager, sorted_key_infos, validate_id, BlockingKeyManager};
+use super::{KeyError, KeyInfo, KeyType, Signer, SoftwareSigner};
 
 /// A [`KeyManager`] whose keys live in memory ([`SoftwareSigner`]s) and vanish with it.
 ///
@@ -44,64 +44,32 @@ impl MemoryKeyManager {
             .insert(signer.id().to_owned(), signer.clone());
         Ok(signer)
     }
+}
 
+impl BlockingKeyManager for MemoryKeyManager {
     fn generate(&self, id: &str, key_type: KeyType) -> Result<Arc<dyn Signer>, KeyError> {
         validate_id(id)?;
         let signer = self.insert(SoftwareSigner::generate(id, key_type)?)?;
         Ok(signer)
     }
 
-    fn get(&self, id: &str) -> Option<Arc<dyn Signer>> {
+    fn get(&self, id: &str) -> Result<Option<Arc<dyn Signer>>, KeyError> {
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
-        keys.get(id).map(|s| s.clone() as Arc<dyn Signer>)
+        Ok(keys.get(id).map(|s| s.clone() as Arc<dyn Signer>))
     }
 
-    fn list(&self) -> Vec<KeyInfo> {
+    fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
-        let mut out: Vec<KeyInfo> = keys
-            .values()
-            .map(|s| KeyInfo {
-                id: s.id().to_owned(),
-                public_key: s.public_key().clone(),
-            })
-            .collect();
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        out
+        Ok(sorted_key_infos(keys.values()))
     }
 
-    fn delete(&self, id: &str) -> bool {
-        self.keys
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id)
-            .is_some()
+    fn delete(&self, id: &str) -> Result<bool, KeyError> {
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        Ok(keys.remove(id).is_some())
     }
 }
 
-impl KeyManager for MemoryKeyManager {
-    fn generate_key<'a>(
-        &'a self,
-        id: &'a str,
-        key_type: KeyType,
-    ) -> BoxFuture<'a, Result<Arc<dyn Signer>, KeyError>> {
-        Box::pin(async move { self.generate(id, key_type) })
-    }
-
-    fn get_key<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Arc<dyn Signer>>, KeyError>> {
-        Box::pin(async move { Ok(self.get(id)) })
-    }
-
-    fn list_keys(&self) -> BoxFuture<'_, Result<Vec<KeyInfo>, KeyError>> {
-        Box::pin(async move { Ok(self.list()) })
-    }
-
-    fn delete_key<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, KeyError>> {
-        Box::pin(async move { Ok(self.delete(id)) })
-    }
-}
+blocking_key_manager!(MemoryKeyManager);
 
 impl fmt::Debug for MemoryKeyManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

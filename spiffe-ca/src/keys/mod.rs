@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+mod blocking;
 mod disk;
 mod memory;
 #[cfg(feature = "pkcs11")]

@@ -27,8 +27,8 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 
-use super::disk::validate_id;
-use super::{BoxFuture, KeyError, KeyInfo, KeyManager, KeyType, PublicKey, Signer, SigningScheme};
+use super::blocking::{blocking_key_manager, validate_id, BlockingKeyManager};
+use super::{KeyError, KeyInfo, KeyType, PublicKey, Signer, SigningScheme};
 
 mod der;
 mod public_key;
@@ -161,6 +161,43 @@ impl Pkcs11KeyManager {
         format!("{}{id}", self.config.key_label_prefix).into_bytes()
     }
 
+    fn signer(&self, id: &str, handle: ObjectHandle) -> Result<Pkcs11Signer, KeyError> {
+        let label = self.label(id);
+        let public_key = self.token.with_session(|session| {
+            let public = session
+                .find_objects(&[
+                    Attribute::Class(ObjectClass::PUBLIC_KEY),
+                    Attribute::Token(true),
+                    Attribute::Label(label),
+                ])
+                .map_err(p11("C_FindObjects"))?;
+            let public = *public.first().ok_or(unsupported("public key missing"))?;
+            public_key(session, public)
+        })?;
+        Ok(Pkcs11Signer {
+            id: id.to_owned(),
+            public_key,
+            handle,
+            token: self.token.clone(),
+        })
+    }
+
+    fn find_private(&self, id: &str) -> Result<Option<ObjectHandle>, KeyError> {
+        let label = self.label(id);
+        self.token.with_session(|session| {
+            let found = session
+                .find_objects(&[
+                    Attribute::Class(ObjectClass::PRIVATE_KEY),
+                    Attribute::Token(true),
+                    Attribute::Label(label),
+                ])
+                .map_err(p11("C_FindObjects"))?;
+            Ok(found.first().copied())
+        })
+    }
+}
+
+impl BlockingKeyManager for Pkcs11KeyManager {
     fn generate(&self, id: &str, key_type: KeyType) -> Result<Arc<dyn Signer>, KeyError> {
         validate_id(id)?;
         let label = self.label(id);
@@ -224,41 +261,6 @@ impl Pkcs11KeyManager {
     }
 
     /// The signer for the private key `handle`, reading its public half from the token.
-    fn signer(&self, id: &str, handle: ObjectHandle) -> Result<Pkcs11Signer, KeyError> {
-        let label = self.label(id);
-        let public_key = self.token.with_session(|session| {
-            let public = session
-                .find_objects(&[
-                    Attribute::Class(ObjectClass::PUBLIC_KEY),
-                    Attribute::Token(true),
-                    Attribute::Label(label),
-                ])
-                .map_err(p11("C_FindObjects"))?;
-            let public = *public.first().ok_or(unsupported("public key missing"))?;
-            public_key(session, public)
-        })?;
-        Ok(Pkcs11Signer {
-            id: id.to_owned(),
-            public_key,
-            handle,
-            token: self.token.clone(),
-        })
-    }
-
-    fn find_private(&self, id: &str) -> Result<Option<ObjectHandle>, KeyError> {
-        let label = self.label(id);
-        self.token.with_session(|session| {
-            let found = session
-                .find_objects(&[
-                    Attribute::Class(ObjectClass::PRIVATE_KEY),
-                    Attribute::Token(true),
-                    Attribute::Label(label),
-                ])
-                .map_err(p11("C_FindObjects"))?;
-            Ok(found.first().copied())
-        })
-    }
-
     fn get(&self, id: &str) -> Result<Option<Arc<dyn Signer>>, KeyError> {
         validate_id(id)?;
         match self.find_private(id)? {
@@ -326,30 +328,7 @@ impl Pkcs11KeyManager {
     }
 }
 
-impl KeyManager for Pkcs11KeyManager {
-    fn generate_key<'a>(
-        &'a self,
-        id: &'a str,
-        key_type: KeyType,
-    ) -> BoxFuture<'a, Result<Arc<dyn Signer>, KeyError>> {
-        Box::pin(async move { self.generate(id, key_type) })
-    }
-
-    fn get_key<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Arc<dyn Signer>>, KeyError>> {
-        Box::pin(async move { self.get(id) })
-    }
-
-    fn list_keys(&self) -> BoxFuture<'_, Result<Vec<KeyInfo>, KeyError>> {
-        Box::pin(async move { self.list() })
-    }
-
-    fn delete_key<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, KeyError>> {
-        Box::pin(async move { self.delete(id) })
-    }
-}
+blocking_key_manager!(Pkcs11KeyManager);
 
 impl fmt::Debug for Pkcs11KeyManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -8,6 +8,11 @@ mod config;
 mod error;
 mod file_journal;
 mod journal;
+mod local_authority;
+mod minting;
+mod resume;
+mod schedule;
+mod snapshot;
 mod state;
 mod threshold;
 

@@ -10,11 +10,11 @@ use spiffe_core::{Certificate, SpiffeId, TrustDomain};
 use crate::keys::{KeyType, Signer};
 use crate::CaError;
 
-use super::der_writer::DerWriter;
 use super::profile::{self, Fields, Issuer};
 use super::request::{valid_dns_name, MintedX509Svid, X509SvidRequest};
 use super::spki::{self, SpkiError};
 use super::upstream::{UpstreamAuthority, UpstreamCaRequest};
+use crate::der_writer::DerWriter;
 
 /// SPIRE's cushion against clock skew: leaves are valid from 10 s before they are minted.
 const BACKDATE_SECS: u64 = 10;

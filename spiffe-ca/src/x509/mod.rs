@@ -2,7 +2,6 @@
 //! [`UpstreamAuthority`]) and minting X.509-SVIDs from a public key or a PKCS#10 CSR.
 
 pub(crate) mod authority;
-mod der_writer;
 mod profile;
 mod request;
 pub(crate) mod spki;

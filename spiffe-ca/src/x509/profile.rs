@@ -12,7 +12,7 @@ use aws_lc_rs::digest;
 use crate::keys::{KeyType, Signer, SigningScheme};
 use crate::CaError;
 
-use super::der_writer::{tag, DerWriter};
+use crate::der_writer::{tag, DerWriter};
 
 /// `version [0] EXPLICIT INTEGER 2` (v3).
 const VERSION_V3: &[u8] = &[0xa0, 0x03, 0x02, 0x01, 0x02];

@@ -10,8 +10,8 @@ use spiffe_core::SpiffeId;
 use crate::keys::PublicKey;
 use crate::CaError;
 
-use super::der_writer::{tag, DerWriter};
 use super::profile::attribute;
+use crate::der_writer::{tag, DerWriter};
 
 /// Upper bound on a subject attribute value (RFC 5280 `ub-common-name` and friends are 64).
 const MAX_ATTRIBUTE_LEN: usize = 64;

@@ -12,6 +12,7 @@ use crate::SpiffeId;
 
 use super::algorithm::{KeyKind, PublicKeyAlgorithm, SignatureAlgorithm};
 use super::extensions::{general_name, ExtendedKeyUsage, Extensions, KeyUsage};
+use super::spki::SubjectPublicKeyInfo;
 use super::{name, X509Error};
 
 /// One parsed X.509 certificate (RFC 5280 `Certificate`), owning its DER.
@@ -387,11 +388,7 @@ fn parse(der: CertificateDer<'static>) -> Result<Inner, X509Error> {
     let not_after = super::time::read_time(&mut validity).map_err(|_| X509Error::InvalidTime)?;
     validity.finish()?;
     let (subject_value, subject) = tbs.read_with_raw(tag::SEQUENCE)?;
-    let (spki_value, spki) = tbs.read_with_raw(tag::SEQUENCE)?;
-    let mut spki_reader = Reader::new(spki_value);
-    let key_alg = spki_reader.read(tag::SEQUENCE)?;
-    let key_bits = spki_reader.read_octet_aligned_bits()?;
-    spki_reader.finish()?;
+    let spki = SubjectPublicKeyInfo::read(&mut tbs)?;
     // issuerUniqueID [1] and subjectUniqueID [2] are skipped if present.
     let _ = tbs.read_optional(tag::context_primitive(1))?;
     let _ = tbs.read_optional(tag::context_primitive(2))?;
@@ -415,9 +412,9 @@ fn parse(der: CertificateDer<'static>) -> Result<Inner, X509Error> {
         subject: Span::of(base, subject),
         not_before,
         not_after,
-        spki: Span::of(base, spki),
-        key_kind: KeyKind::from_der(key_alg),
-        key_bits: Span::of(base, key_bits),
+        spki: Span::of(base, spki.der()),
+        key_kind: spki.kind(),
+        key_bits: Span::of(base, spki.key_bits()),
         ext,
         key_cache: OnceLock::new(),
         der,

@@ -8,6 +8,7 @@ use crate::der::{tag, Reader};
 
 use super::algorithm::{KeyKind, PublicKeyAlgorithm, SignatureAlgorithm};
 use super::certificate::Span;
+use super::spki::SubjectPublicKeyInfo;
 use super::{name, X509Error};
 
 /// Upper bound on a request's DER: a request with an RSA-4096 key is under 2 KiB.
@@ -54,9 +55,9 @@ impl CertificateRequest {
         let parsed = parse(&der).map_err(|_| X509Error::MalformedCsr)?;
         let request = Self {
             subject: Span::of(&der, parsed.subject),
-            spki: Span::of(&der, parsed.spki),
-            key_kind: KeyKind::from_der(parsed.key_alg),
-            key_bits: Span::of(&der, parsed.key_bits),
+            spki: Span::of(&der, parsed.spki.der()),
+            key_kind: parsed.spki.kind(),
+            key_bits: Span::of(&der, parsed.spki.key_bits()),
             signature_algorithm: SignatureAlgorithm::from_der(parsed.signature_alg),
             der: Vec::new(),
         };
@@ -64,7 +65,7 @@ impl CertificateRequest {
             .signature_algorithm
             .verification_algorithm(request.key_kind)
             .ok_or(X509Error::UnsupportedCsrAlgorithm)?;
-        UnparsedPublicKey::new(verification, parsed.key_bits)
+        UnparsedPublicKey::new(verification, parsed.spki.key_bits())
             .verify(parsed.info, parsed.signature)
             .map_err(|_| X509Error::CsrSignatureInvalid)?;
         Ok(Self { der, ..request })
@@ -115,9 +116,7 @@ impl fmt::Debug for CertificateRequest {
 struct Parsed<'a> {
     info: &'a [u8],
     subject: &'a [u8],
-    spki: &'a [u8],
-    key_alg: &'a [u8],
-    key_bits: &'a [u8],
+    spki: SubjectPublicKeyInfo<'a>,
     signature_alg: &'a [u8],
     signature: &'a [u8],
 }
@@ -137,11 +136,7 @@ fn parse(der: &[u8]) -> Result<Parsed<'_>, crate::der::DerError> {
         return Err(crate::der::DerError::InvalidValue);
     }
     let (_, subject) = fields.read_with_raw(tag::SEQUENCE)?;
-    let (spki_value, spki) = fields.read_with_raw(tag::SEQUENCE)?;
-    let mut spki_reader = Reader::new(spki_value);
-    let key_alg = spki_reader.read(tag::SEQUENCE)?;
-    let key_bits = spki_reader.read_octet_aligned_bits()?;
-    spki_reader.finish()?;
+    let spki = SubjectPublicKeyInfo::read(&mut fields)?;
     // attributes [0] IMPLICIT SET OF Attribute: required by RFC 2986, though some encoders
     // omit it when empty; accepted either way, and walked for structure only.
     if let Some(attributes) = fields.read_optional(tag::context_constructed(0))? {
@@ -163,8 +158,6 @@ fn parse(der: &[u8]) -> Result<Parsed<'_>, crate::der::DerError> {
         info,
         subject,
         spki,
-        key_alg,
-        key_bits,
         signature_alg,
         signature,
     })

@@ -95,4 +95,8 @@ pub enum X509Error {
     /// The certificate request is not signed by the key it carries (no proof of possession).
     #[error("certificate request signature does not verify (no proof of possession)")]
     CsrSignatureInvalid,
+    /// A DER `SubjectPublicKeyInfo` is malformed (structure, encodings, or an RSA key that is
+    /// not a well-formed `RSAPublicKey`).
+    #[error("malformed SubjectPublicKeyInfo")]
+    MalformedPublicKey,
 }

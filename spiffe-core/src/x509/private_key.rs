@@ -14,6 +14,7 @@ use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPa
 use rustls_pki_types::PrivateKeyDer;
 
 use super::algorithm::KeyKind;
+use super::spki::rsa_public_key;
 use super::{Certificate, X509Error};
 use crate::der::{self, tag, DerError, Reader};
 
@@ -187,15 +188,6 @@ fn rsa_private_key(der: &[u8]) -> Result<CarriedPublicKey<'_>, DerError> {
     let n = der::integer_bytes(seq.read(tag::INTEGER)?)?;
     let e = der::integer_bytes(seq.read(tag::INTEGER)?)?;
     Ok(CarriedPublicKey::Rsa { n, e })
-}
-
-/// `RSAPublicKey` (RFC 8017 §A.1.1), the subjectPublicKey of an RSA certificate.
-fn rsa_public_key(der: &[u8]) -> Result<(&[u8], &[u8]), DerError> {
-    let mut seq = Reader::new(der::read_single(der, tag::SEQUENCE)?);
-    let n = der::integer_bytes(seq.read(tag::INTEGER)?)?;
-    let e = der::integer_bytes(seq.read(tag::INTEGER)?)?;
-    seq.finish()?;
-    Ok((n, e))
 }
 
 fn named_curve(oid: &[u8]) -> KeyKind {

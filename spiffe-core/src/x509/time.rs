@@ -1,7 +1,9 @@
 //! RFC 5280 §4.1.2.5 certificate times: `UTCTime` (`YYMMDDHHMMSSZ`) and `GeneralizedTime`
-//! (`YYYYMMDDHHMMSSZ`), both in the strict DER profile (UTC, seconds, no fractions).
+//! (`YYYYMMDDHHMMSSZ`), both in the strict DER profile (UTC, seconds, no fractions). The
+//! calendar arithmetic is [`CivilTime`]'s.
 
 use crate::der::{tag, DerError, Reader};
+use crate::time::CivilTime;
 
 /// Reads one `Time` (either choice) and returns seconds since the Unix epoch.
 pub(crate) fn read_time(reader: &mut Reader<'_>) -> Result<u64, DerError> {
@@ -38,22 +40,15 @@ fn parse_generalized_time(value: &[u8]) -> Result<u64, DerError> {
     seconds(year, rest)
 }
 
-/// Converts `MMDDHHMMSS` of `year` to Unix seconds, checking every field's range.
+/// Converts `MMDDHHMMSS` of `year` to Unix seconds, checking every field's range (years
+/// before 1970 are not representable as `UnixTime`).
 fn seconds(year: u64, mmddhhmmss: &[u8]) -> Result<u64, DerError> {
-    let field = |i: usize| two_digits(mmddhhmmss[i], mmddhhmmss[i + 1]);
+    let field = |i: usize| two_digits(mmddhhmmss[i], mmddhhmmss[i + 1]).map(|v| v as u8);
     let (month, day, hour, minute, second) =
         (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
-    if year < 1970 {
-        return Err(DerError::InvalidValue); // before the epoch: not representable as UnixTime
-    }
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return Err(DerError::InvalidValue);
-    }
-    if hour > 23 || minute > 59 || second > 59 {
-        return Err(DerError::InvalidValue);
-    }
-    let days = days_from_civil(year, month, day);
-    Ok(days * 86_400 + hour * 3_600 + minute * 60 + second)
+    CivilTime::new(year, month, day, hour, minute, second)
+        .map(|civil| civil.to_unix().as_secs())
+        .map_err(|_| DerError::InvalidValue)
 }
 
 fn two_digits(a: u8, b: u8) -> Result<u64, DerError> {
@@ -62,31 +57,6 @@ fn two_digits(a: u8, b: u8) -> Result<u64, DerError> {
     } else {
         Err(DerError::InvalidValue)
     }
-}
-
-fn is_leap(year: u64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: u64, month: u64) -> u64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date with `year >= 1970`.
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    // Howard Hinnant's algorithm, restricted to non-negative years.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
-//! The few DER structures the PKCS#11 key manager builds by hand: `SubjectPublicKeyInfo`
-//! (RFC 5280 §4.1.2.7) for EC (RFC 5480) and RSA (RFC 8017 A.1.1) keys, `Ecdsa-Sig-Value`
-//! (RFC 5480 §2.2 / RFC 3279 §2.2.3) from a raw `r || s`, and the SHA-256 `DigestInfo`
-//! prefix (RFC 8017 §9.2).
+//! The few DER structures the PKCS#11 key manager builds from what a token returns:
+//! `SubjectPublicKeyInfo` (RFC 5280 §4.1.2.7) for EC (RFC 5480) and RSA (RFC 8017 A.1.1) keys,
+//! `Ecdsa-Sig-Value` (RFC 5480 §2.2 / RFC 3279 §2.2.3) from a raw `r || s`, and the SHA-256
+//! `DigestInfo` prefix (RFC 8017 §9.2). Encoding is the crate's [`DerWriter`]; this module keeps
+//! the PKCS#11-specific constants and shapes.
+
+use crate::der_writer::{tag, DerWriter};
 
 /// `id-ecPublicKey` (1.2.840.10045.2.1), with tag and length.
 const OID_EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
@@ -19,35 +22,51 @@ pub(super) const SHA256_DIGEST_INFO_PREFIX: &[u8] = &[
     0x00, 0x04, 0x20,
 ];
 
-const SEQUENCE: u8 = 0x30;
-const INTEGER: u8 = 0x02;
-const BIT_STRING: u8 = 0x03;
-const OCTET_STRING: u8 = 0x04;
-
 /// The SPKI of an EC public key: `curve_oid` is [`OID_P256`] or [`OID_P384`], `point` the
 /// uncompressed point.
 pub(super) fn ec_spki(curve_oid: &[u8], point: &[u8]) -> Vec<u8> {
-    let alg = tlv(SEQUENCE, &[OID_EC_PUBLIC_KEY, curve_oid].concat());
-    spki(&alg, point)
+    let mut w = DerWriter::with_capacity(point.len() + 32);
+    w.nested(tag::SEQUENCE, |w| {
+        w.nested(tag::SEQUENCE, |w| {
+            w.raw(OID_EC_PUBLIC_KEY);
+            w.raw(curve_oid);
+        });
+        w.octet_aligned_bits(point);
+    });
+    w.finish()
 }
 
 /// The SPKI of an RSA public key from its big-endian modulus and public exponent.
 pub(super) fn rsa_spki(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
-    let alg = tlv(SEQUENCE, RSA_ENCRYPTION_ALG);
-    let rsa_public_key = tlv(SEQUENCE, &[integer(modulus), integer(exponent)].concat());
-    spki(&alg, &rsa_public_key)
+    let mut key = DerWriter::with_capacity(modulus.len() + exponent.len() + 16);
+    key.nested(tag::SEQUENCE, |w| {
+        w.unsigned_integer(modulus);
+        w.unsigned_integer(exponent);
+    });
+    let key = key.finish();
+    let mut w = DerWriter::with_capacity(key.len() + 32);
+    w.nested(tag::SEQUENCE, |w| {
+        w.nested(tag::SEQUENCE, |w| w.raw(RSA_ENCRYPTION_ALG));
+        w.octet_aligned_bits(&key);
+    });
+    w.finish()
 }
 
 /// A DER `Ecdsa-Sig-Value` from a raw `r || s` signature (halves of equal length).
 pub(super) fn ecdsa_sig_der(raw: &[u8]) -> Vec<u8> {
     let (r, s) = raw.split_at(raw.len() / 2);
-    tlv(SEQUENCE, &[integer(r), integer(s)].concat())
+    let mut w = DerWriter::with_capacity(raw.len() + 8);
+    w.nested(tag::SEQUENCE, |w| {
+        w.unsigned_integer(r);
+        w.unsigned_integer(s);
+    });
+    w.finish()
 }
 
 /// The contents of a DER OCTET STRING that spans all of `der`.
 pub(super) fn octet_string(der: &[u8]) -> Option<&[u8]> {
-    let (&tag, rest) = der.split_first()?;
-    if tag != OCTET_STRING {
+    let (&first_tag, rest) = der.split_first()?;
+    if first_tag != tag::OCTET_STRING {
         return None;
     }
     let (&first, rest) = rest.split_first()?;
@@ -66,57 +85,9 @@ pub(super) fn octet_string(der: &[u8]) -> Option<&[u8]> {
     (rest.len() == len).then_some(rest)
 }
 
-fn spki(alg: &[u8], key: &[u8]) -> Vec<u8> {
-    let mut bits = Vec::with_capacity(key.len() + 1);
-    bits.push(0); // no unused bits
-    bits.extend_from_slice(key);
-    tlv(SEQUENCE, &[alg, &tlv(BIT_STRING, &bits)].concat())
-}
-
-/// A non-negative INTEGER from big-endian magnitude bytes.
-fn integer(magnitude: &[u8]) -> Vec<u8> {
-    let start = magnitude
-        .iter()
-        .position(|&b| b != 0)
-        .unwrap_or(magnitude.len().saturating_sub(1));
-    let trimmed = magnitude.get(start..).unwrap_or(&[]);
-    let mut content = Vec::with_capacity(trimmed.len() + 1);
-    if trimmed.first().is_none_or(|&b| b & 0x80 != 0) {
-        content.push(0);
-    }
-    content.extend_from_slice(trimmed);
-    tlv(INTEGER, &content)
-}
-
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + 4);
-    out.push(tag);
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else if len <= 0xff {
-        out.extend_from_slice(&[0x81, len as u8]);
-    } else {
-        // Nothing built here reaches 64 KiB (an RSA-4096 SPKI is 550 bytes).
-        out.push(0x82);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    }
-    out.extend_from_slice(content);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn integers_are_minimal_and_non_negative() {
-        assert_eq!(integer(&[0, 0, 1]), [2, 1, 1]);
-        assert_eq!(integer(&[0x80]), [2, 2, 0, 0x80]);
-        assert_eq!(integer(&[0, 0]), [2, 1, 0]);
-        assert_eq!(integer(&[]), [2, 1, 0]);
-        assert_eq!(integer(&[1, 0, 1]), [2, 3, 1, 0, 1]);
-    }
 
     #[test]
     fn octet_strings() {
@@ -128,8 +99,14 @@ mod tests {
     }
 
     #[test]
-    fn long_lengths() {
-        assert_eq!(&tlv(SEQUENCE, &[0; 0x80])[..3], &[0x30, 0x81, 0x80]);
-        assert_eq!(&tlv(SEQUENCE, &[0; 0x100])[..4], &[0x30, 0x82, 1, 0]);
+    fn ecdsa_signatures_have_minimal_integers() {
+        // r = 0x00..01 (leading zeros dropped), s = 0x80.. (a zero octet added).
+        let mut raw = [0u8; 64];
+        raw[31] = 1;
+        raw[32] = 0x80;
+        let der = ecdsa_sig_der(&raw);
+        assert_eq!(&der[..5], &[0x30, 0x26, 0x02, 0x01, 0x01]);
+        assert_eq!(&der[5..8], &[0x02, 0x21, 0x00]);
+        assert_eq!(der.len(), 0x28);
     }
 }

@@ -1,8 +1,14 @@
 //! A small DER writer (X.690) for the structures this crate emits: certificates and their
-//! parts. It only writes what the profiles need, and writes it in the one valid DER form.
+//! parts, and the public keys and signatures the PKCS#11 key manager re-encodes. It only writes
+//! what those need, and writes it in the one valid DER form.
 //!
 //! Nested values are written in place: the tag and a one-byte length placeholder go first, the
 //! contents after, and the length is patched (widened when the contents reach 128 bytes).
+
+use std::time::Duration;
+
+use rustls_pki_types::UnixTime;
+use spiffe_core::time::CivilTime;
 
 /// Universal tags and OIDs the profiles use.
 pub(crate) mod tag {
@@ -146,7 +152,8 @@ impl DerWriter {
     /// Writes a time as RFC 5280 §4.1.2.5 requires: UTCTime through 2049, GeneralizedTime
     /// from 2050, both in UTC with seconds.
     pub(crate) fn time(&mut self, unix_secs: u64) {
-        let (year, month, day, hour, minute, second) = civil(unix_secs);
+        let t = CivilTime::from_unix(UnixTime::since_unix_epoch(Duration::from_secs(unix_secs)));
+        let year = t.year();
         let mut text = [0u8; 15];
         let two = |out: &mut [u8], v: u64| {
             out[0] = b'0' + (v / 10 % 10) as u8;
@@ -161,11 +168,13 @@ impl DerWriter {
             (tag::GENERALIZED_TIME, 15)
         };
         let rest = len - 13;
-        two(&mut text[rest + 2..rest + 4], month);
-        two(&mut text[rest + 4..rest + 6], day);
-        two(&mut text[rest + 6..rest + 8], hour);
-        two(&mut text[rest + 8..rest + 10], minute);
-        two(&mut text[rest + 10..rest + 12], second);
+        let fields = [t.month(), t.day(), t.hour(), t.minute(), t.second()];
+        for (i, field) in fields.into_iter().enumerate() {
+            two(
+                &mut text[rest + 2 + 2 * i..rest + 4 + 2 * i],
+                u64::from(field),
+            );
+        }
         text[len - 1] = b'Z';
         self.primitive(tag, &text[..len]);
     }
@@ -177,29 +186,6 @@ fn length_octets(len: usize) -> (usize, [u8; 4]) {
     let bytes = len.to_be_bytes();
     let count = 4 - (len.leading_zeros() / 8) as usize;
     (count, bytes)
-}
-
-/// Calendar date and time (UTC) of a Unix time (Howard Hinnant's `civil_from_days`).
-fn civil(unix_secs: u64) -> (u64, u64, u64, u64, u64, u64) {
-    let days = unix_secs / 86_400;
-    let secs = unix_secs % 86_400;
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        year as u64,
-        month as u64,
-        day as u64,
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60,
-    )
 }
 
 #[cfg(test)]
@@ -260,6 +246,14 @@ mod tests {
         assert_eq!(written(|w| w.unsigned_integer(&[])), [0x02, 0x01, 0x00]);
         assert_eq!(written(|w| w.unsigned_integer(&[0, 0])), [0x02, 0x01, 0x00]);
         assert_eq!(written(|w| w.unsigned_integer(&[0, 5])), [0x02, 0x01, 0x05]);
+        assert_eq!(
+            written(|w| w.unsigned_integer(&[0, 0, 1])),
+            [0x02, 0x01, 0x01]
+        );
+        assert_eq!(
+            written(|w| w.unsigned_integer(&[1, 0, 1])),
+            [0x02, 0x03, 1, 0, 1]
+        );
         assert_eq!(
             written(|w| w.unsigned_integer(&[0x80])),
             [0x02, 0x02, 0x00, 0x80]

@@ -1,0 +1,135 @@
+//! What the built-in key managers share: their operations are synchronous (memory, files, a
+//! blocking PKCS#11 library), so each implements [`BlockingKeyManager`] and gets its async
+//! [`KeyManager`](super::KeyManager) from [`blocking_key_manager!`]; and they all check ids
+//! with [`validate_id`].
+
+use std::sync::Arc;
+
+use super::{KeyError, KeyInfo, KeyType, Signer};
+
+/// The longest key id.
+const MAX_ID_LEN: usize = 128;
+
+/// A key manager whose operations complete without waiting on anything async; the
+/// [`KeyManager`](super::KeyManager) methods of the same names run these.
+pub(super) trait BlockingKeyManager {
+    /// Generates a key of `key_type` under `id`, replacing any key with that id.
+    fn generate(&self, id: &str, key_type: KeyType) -> Result<Arc<dyn Signer>, KeyError>;
+
+    /// The key `id`, if there is one.
+    fn get(&self, id: &str) -> Result<Option<Arc<dyn Signer>>, KeyError>;
+
+    /// Every key held.
+    fn list(&self) -> Result<Vec<KeyInfo>, KeyError>;
+
+    /// Deletes the key `id`; returns whether there was one.
+    fn delete(&self, id: &str) -> Result<bool, KeyError>;
+}
+
+/// Implements [`KeyManager`](super::KeyManager) for a [`BlockingKeyManager`].
+macro_rules! blocking_key_manager {
+    ($manager:ty) => {
+        impl $crate::keys::KeyManager for $manager {
+            fn generate_key<'a>(
+                &'a self,
+                id: &'a str,
+                key_type: $crate::keys::KeyType,
+            ) -> $crate::keys::BoxFuture<
+                'a,
+                Result<::std::sync::Arc<dyn $crate::keys::Signer>, $crate::keys::KeyError>,
+            > {
+                Box::pin(async move { BlockingKeyManager::generate(self, id, key_type) })
+            }
+
+            fn get_key<'a>(
+                &'a self,
+                id: &'a str,
+            ) -> $crate::keys::BoxFuture<
+                'a,
+                Result<Option<::std::sync::Arc<dyn $crate::keys::Signer>>, $crate::keys::KeyError>,
+            > {
+                Box::pin(async move { BlockingKeyManager::get(self, id) })
+            }
+
+            fn list_keys(
+                &self,
+            ) -> $crate::keys::BoxFuture<
+                '_,
+                Result<Vec<$crate::keys::KeyInfo>, $crate::keys::KeyError>,
+            > {
+                Box::pin(async move { BlockingKeyManager::list(self) })
+            }
+
+            fn delete_key<'a>(
+                &'a self,
+                id: &'a str,
+            ) -> $crate::keys::BoxFuture<'a, Result<bool, $crate::keys::KeyError>> {
+                Box::pin(async move { BlockingKeyManager::delete(self, id) })
+            }
+        }
+    };
+}
+pub(super) use blocking_key_manager;
+
+/// The [`KeyInfo`]s of `signers`, sorted by id.
+pub(super) fn sorted_key_infos<'a, S: Signer + 'a>(
+    signers: impl IntoIterator<Item = &'a Arc<S>>,
+) -> Vec<KeyInfo> {
+    let mut out: Vec<KeyInfo> = signers
+        .into_iter()
+        .map(|s| KeyInfo {
+            id: s.id().to_owned(),
+            public_key: s.public_key().clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// Checks a key id: 1 to 128 characters from `[A-Za-z0-9._-]`, not starting with `.` (so no
+/// path traversal, no hidden or temporary file names, and a label any token accepts).
+pub(super) fn validate_id(id: &str) -> Result<(), KeyError> {
+    let reason = if id.is_empty() {
+        "empty"
+    } else if id.len() > MAX_ID_LEN {
+        "longer than 128 characters"
+    } else if id.starts_with('.') {
+        "starts with '.'"
+    } else if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        "characters outside [A-Za-z0-9._-]"
+    } else {
+        return Ok(());
+    };
+    Err(KeyError::InvalidKeyId { reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["a", "x509-ca.1", "A_b-9", &"a".repeat(128)] {
+            assert!(validate_id(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            ".hidden",
+            "a b",
+            "é",
+            &"a".repeat(129),
+        ] {
+            assert!(
+                matches!(validate_id(bad), Err(KeyError::InvalidKeyId { .. })),
+                "{bad}"
+            );
+        }
+    }
+}
