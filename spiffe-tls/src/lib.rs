@@ -7,6 +7,9 @@
 //!
 //! The crypto provider is always passed in; this crate never installs a process default.
 //!
+//! Feature `tokio` (off by default) adds module `tokio`: tokio-rustls acceptor and
+//! connector helpers.
+//!
 //! ```no_run
 //! # use std::sync::Arc;
 //! # fn demo(
@@ -27,6 +30,8 @@ mod config;
 mod error;
 mod peer_id;
 mod resolver;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod verifier;
 
 pub use authorizer::Authorizer;

@@ -1,0 +1,90 @@
+//! An mTLS echo server keyed on SPIFFE IDs: it presents its X.509-SVID, accepts only clients
+//! the authorizer allows, logs each peer's SPIFFE ID and echoes what it reads.
+//!
+//! ```text
+//! cargo run --release -p spiffe-tls --example mtls_server -- --listen 127.0.0.1:8443 \
+//!     --svid server/svid.pem --key server/svid.key --bundle example.org=server/bundle.pem \
+//!     --authorize spiffe://example.org/client
+//! ```
+#![allow(missing_docs)]
+
+mod common;
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use spiffe_tls::tokio::{mtls_acceptor, PeerSpiffeId};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// mTLS echo server keyed on SPIFFE IDs (files mode; the Workload API mode `--socket ADDR`
+/// needs the `spiffe-workload` crate, which does not exist yet).
+#[derive(Parser, Debug)]
+struct Cli {
+    /// The address to listen on
+    #[arg(long, value_name = "ADDR")]
+    listen: SocketAddr,
+
+    #[command(flatten)]
+    identity: common::Identity,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), common::Error> {
+    let (svid, bundles, authorizer) = cli.identity.load()?;
+    println!("serving as {}", svid.spiffe_id());
+    let acceptor = mtls_acceptor(common::provider(), svid, bundles, authorizer)?;
+    let listener = TcpListener::bind(cli.listen).await?;
+    println!("listening on {}", listener.local_addr()?);
+    loop {
+        let (tcp, addr) = listener.accept().await?;
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(tcp).await {
+                Ok(stream) => stream,
+                Err(e) => {
+                    println!("{addr}: handshake failed: {e}");
+                    return;
+                }
+            };
+            match stream.peer_spiffe_id() {
+                Some(id) => println!("{addr}: peer {id}"),
+                None => println!("{addr}: peer without a SPIFFE ID"),
+            }
+            let (reader, mut writer) = tokio::io::split(stream);
+            let mut lines = BufReader::new(reader).lines();
+            loop {
+                match lines.next_line().await {
+                    Ok(Some(line)) => {
+                        let echoed = async {
+                            writer.write_all(line.as_bytes()).await?;
+                            writer.write_all(b"\n").await?;
+                            writer.flush().await
+                        };
+                        if let Err(e) = echoed.await {
+                            println!("{addr}: write failed: {e}");
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        println!("{addr}: read failed: {e}");
+                        return;
+                    }
+                }
+            }
+            let _ = writer.shutdown().await;
+            println!("{addr}: closed");
+        });
+    }
+}

@@ -1,0 +1,106 @@
+//! [tokio-rustls](tokio_rustls) glue (feature `tokio`): acceptors and connectors built from
+//! this crate's configurations, and the peer's SPIFFE ID of an established stream.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # async fn demo(
+//! #     provider: Arc<rustls::crypto::CryptoProvider>,
+//! #     svid: Arc<spiffe_core::X509Svid>,
+//! #     bundles: Arc<spiffe_core::BundleSet>,
+//! #     tcp: tokio::net::TcpStream,
+//! # ) -> Result<(), Box<dyn std::error::Error>> {
+//! use spiffe_tls::tokio::{mtls_connector, PeerSpiffeId};
+//! use spiffe_tls::Authorizer;
+//!
+//! let server_id = "spiffe://example.org/api".parse()?;
+//! let connector = mtls_connector(provider, svid, bundles, Authorizer::exact(server_id))?;
+//! // SPIFFE verifiers ignore the server name; any valid name will do.
+//! let name = rustls::pki_types::ServerName::from(tcp.peer_addr()?.ip());
+//! let stream = connector.connect(name, tcp).await?;
+//! println!("connected to {:?}", stream.peer_spiffe_id());
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use spiffe_core::{SpiffeId, X509BundleSource, X509SvidSource};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use crate::{
+    mtls_client_config, mtls_server_config, peer_spiffe_id, tls_client_config, tls_server_config,
+    Authorizer,
+};
+
+/// A connector for an mTLS client: see [`mtls_client_config`].
+pub fn mtls_connector(
+    provider: Arc<CryptoProvider>,
+    svids: impl X509SvidSource + Send + Sync + 'static,
+    bundles: impl X509BundleSource + Send + Sync + 'static,
+    authorizer: Authorizer,
+) -> Result<TlsConnector, rustls::Error> {
+    let config = mtls_client_config(provider, svids, bundles, authorizer)?;
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// A connector for a TLS client without an SVID of its own: see [`tls_client_config`].
+pub fn tls_connector(
+    provider: Arc<CryptoProvider>,
+    bundles: impl X509BundleSource + Send + Sync + 'static,
+    authorizer: Authorizer,
+) -> Result<TlsConnector, rustls::Error> {
+    let config = tls_client_config(provider, bundles, authorizer)?;
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// An acceptor for an mTLS server: see [`mtls_server_config`].
+pub fn mtls_acceptor(
+    provider: Arc<CryptoProvider>,
+    svids: impl X509SvidSource + Send + Sync + 'static,
+    bundles: impl X509BundleSource + Send + Sync + 'static,
+    authorizer: Authorizer,
+) -> Result<TlsAcceptor, rustls::Error> {
+    let config = mtls_server_config(provider, svids, bundles, authorizer)?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// An acceptor for a TLS server presenting an SVID to unauthenticated clients: see
+/// [`tls_server_config`].
+pub fn tls_acceptor(
+    provider: Arc<CryptoProvider>,
+    svids: impl X509SvidSource + Send + Sync + 'static,
+) -> Result<TlsAcceptor, rustls::Error> {
+    let config = tls_server_config(provider, svids)?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The peer's SPIFFE ID of an established tokio-rustls stream.
+pub trait PeerSpiffeId {
+    /// The SPIFFE ID in the peer's leaf certificate, as [`peer_spiffe_id`] gives it: with this
+    /// crate's verifiers, the authenticated and authorized peer identity. `None` when the peer
+    /// presented no certificate or its leaf carries no single SPIFFE ID.
+    fn peer_spiffe_id(&self) -> Option<SpiffeId>;
+}
+
+// === impl PeerSpiffeId ===
+
+impl<IO> PeerSpiffeId for tokio_rustls::client::TlsStream<IO> {
+    fn peer_spiffe_id(&self) -> Option<SpiffeId> {
+        peer_spiffe_id(self.get_ref().1)
+    }
+}
+
+impl<IO> PeerSpiffeId for tokio_rustls::server::TlsStream<IO> {
+    fn peer_spiffe_id(&self) -> Option<SpiffeId> {
+        peer_spiffe_id(self.get_ref().1)
+    }
+}
+
+impl<IO> PeerSpiffeId for tokio_rustls::TlsStream<IO> {
+    fn peer_spiffe_id(&self) -> Option<SpiffeId> {
+        match self {
+            tokio_rustls::TlsStream::Client(stream) => stream.peer_spiffe_id(),
+            tokio_rustls::TlsStream::Server(stream) => stream.peer_spiffe_id(),
+        }
+    }
+}
