@@ -27,6 +27,16 @@ pub enum AuthorityStatus {
     Old,
 }
 
+impl fmt::Display for AuthorityStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Prepared => "prepared",
+            Self::Active => "active",
+            Self::Old => "old",
+        })
+    }
+}
+
 /// Everything a CA manager keeps across restarts. Serialized as JSON by [`FileJournal`](super::FileJournal).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
