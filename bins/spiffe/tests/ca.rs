@@ -253,3 +253,204 @@ fn errors_are_clear() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The bundle file's authorities with `use` equal to `usage` (`x509-svid` or `jwt-svid`).
+fn bundle_count(bundle: &std::path::Path, usage: &str) -> usize {
+    let json: serde_json::Value =
+        serde_json::from_slice(&fs::read(bundle).expect("bundle.json")).expect("json");
+    json["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| k["use"] == usage)
+        .count()
+}
+
+/// Runs `spiffe --output json ca ARGS…`, which must succeed, and returns its answer.
+fn ca_ok(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--output", "json", "ca"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    answer(&out)
+}
+
+fn mint_x509(ca: &std::path::Path, out: &std::path::Path) {
+    let minted = run(&[
+        "x509",
+        "mint",
+        "--ca",
+        &s(ca),
+        "--id",
+        "spiffe://example.org/web",
+        "--out",
+        &s(out),
+    ]);
+    assert!(minted.status.success(), "{}", stderr(&minted));
+}
+
+fn verifies(trust: &str, svid: &std::path::Path) -> bool {
+    run(&["x509", "verify", "--bundle", trust, &s(svid)])
+        .status
+        .success()
+}
+
+#[test]
+fn local_authority_cycle_prepare_activate_taint_revoke() {
+    let dir = scratch("cycle");
+    let ca = dir.join("ca");
+    let bundle = ca.join("bundle.json");
+    let trust = format!("example.org={}", s(&bundle));
+    ca_ok(&["init", "--trust-domain", "example.org", "--dir", &s(&ca)]);
+    assert_eq!(bundle_count(&bundle, "x509-svid"), 1);
+
+    let shown = ca_ok(&["show", "--dir", &s(&ca)]);
+    assert_eq!(shown["trust_domain"], "example.org");
+    let x509 = shown["x509"].as_array().expect("x509");
+    assert_eq!(x509.len(), 1);
+    assert_eq!(x509[0]["status"], "active");
+    assert_eq!(x509[0]["tainted"], false);
+    assert!(x509[0]["not_after"]
+        .as_str()
+        .expect("not_after")
+        .ends_with('Z'));
+    assert_eq!(shown["jwt"].as_array().expect("jwt").len(), 1);
+    let first = x509[0]["id"].as_str().expect("id").to_owned();
+
+    // An SVID of the first authority.
+    let old_svid = dir.join("old");
+    mint_x509(&ca, &old_svid);
+
+    // Activating with nothing prepared is refused.
+    let out = run(&["ca", "activate", "--dir", &s(&ca)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no prepared"), "{}", stderr(&out));
+
+    let prepared = ca_ok(&["prepare", "--dir", &s(&ca)]);
+    assert_eq!(prepared["authority"]["status"], "prepared");
+    assert_eq!(prepared["bundle_changed"], true);
+    let second = prepared["authority"]["id"].as_str().expect("id").to_owned();
+    assert_ne!(second, first);
+    assert_eq!(bundle_count(&bundle, "x509-svid"), 2);
+
+    let activated = ca_ok(&["activate", "--dir", &s(&ca)]);
+    assert_eq!(activated["authority"]["id"], second.as_str());
+    assert_eq!(activated["authority"]["status"], "active");
+    assert_eq!(activated["bundle_changed"], false);
+    assert_eq!(bundle_count(&bundle, "x509-svid"), 2);
+    let shown = ca_ok(&["show", "--dir", &s(&ca)]);
+    let statuses: Vec<_> = shown["x509"]
+        .as_array()
+        .expect("x509")
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().expect("id").to_owned(),
+                a["status"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (first.clone(), "old".into()),
+            (second.clone(), "active".into())
+        ]
+    );
+
+    // An SVID of the new authority; both verify while both are in the bundle.
+    let new_svid = dir.join("new");
+    mint_x509(&ca, &new_svid);
+    assert!(verifies(&trust, &new_svid.join("svid.pem")));
+    assert!(verifies(&trust, &old_svid.join("svid.pem")));
+
+    // The active authority cannot be tainted; an unknown id is named.
+    let out = run(&["ca", "taint", "--dir", &s(&ca), &second]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("needs an old"), "{}", stderr(&out));
+    let out = run(&["ca", "taint", "--dir", &s(&ca), "00ff"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("\"00ff\""), "{}", stderr(&out));
+    // Revoking an authority that was not tainted is refused.
+    let out = run(&["ca", "revoke", "--dir", &s(&ca), &first]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not tainted"), "{}", stderr(&out));
+
+    let tainted = ca_ok(&["taint", "--dir", &s(&ca), &first]);
+    assert_eq!(tainted["authority"]["tainted"], true);
+    assert_eq!(bundle_count(&bundle, "x509-svid"), 2);
+
+    let revoked = ca_ok(&["revoke", "--dir", &s(&ca), &first]);
+    assert_eq!(revoked["authority"]["id"], first.as_str());
+    assert_eq!(revoked["bundle_changed"], true);
+    assert_eq!(bundle_count(&bundle, "x509-svid"), 1);
+    // Only the new authority is trusted now.
+    assert!(verifies(&trust, &new_svid.join("svid.pem")));
+    assert!(!verifies(&trust, &old_svid.join("svid.pem")));
+    let shown = ca_ok(&["show", "--dir", &s(&ca)]);
+    assert_eq!(shown["x509"].as_array().expect("x509").len(), 1);
+    // The JWT authority was left alone.
+    assert_eq!(bundle_count(&bundle, "jwt-svid"), 1);
+}
+
+#[test]
+fn local_authority_jwt_cycle_and_human_output() {
+    let dir = scratch("jwt-cycle");
+    let ca = dir.join("ca");
+    let bundle = ca.join("bundle.json");
+    ca_ok(&["init", "--trust-domain", "example.org", "--dir", &s(&ca)]);
+    let shown = ca_ok(&["show", "--dir", &s(&ca)]);
+    let first = shown["jwt"][0]["id"].as_str().expect("kid").to_owned();
+
+    let prepared = ca_ok(&["prepare", "--dir", &s(&ca), "--jwt"]);
+    assert_eq!(prepared["kind"], "jwt");
+    let second = prepared["authority"]["id"]
+        .as_str()
+        .expect("kid")
+        .to_owned();
+    assert_eq!(bundle_count(&bundle, "jwt-svid"), 2);
+    ca_ok(&["activate", "--dir", &s(&ca), "--jwt"]);
+
+    let out = run(&["ca", "show", "--dir", &s(&ca)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let human = stdout(&out);
+    assert!(human.contains("JWT authorities:"), "{human}");
+    assert!(human.contains(&format!("{first} old")), "{human}");
+    assert!(human.contains(&format!("{second} active")), "{human}");
+
+    ca_ok(&["taint", "--dir", &s(&ca), "--jwt", &first]);
+    let out = run(&["ca", "show", "--dir", &s(&ca)]);
+    assert!(
+        stdout(&out).contains(&format!("{first} old tainted")),
+        "{}",
+        stdout(&out)
+    );
+    ca_ok(&["revoke", "--dir", &s(&ca), "--jwt", &first]);
+    assert_eq!(bundle_count(&bundle, "jwt-svid"), 1);
+    assert_eq!(bundle_count(&bundle, "x509-svid"), 1);
+
+    // A token minted now validates against the rewritten bundle.
+    let out = run(&[
+        "jwt",
+        "mint",
+        "--ca",
+        &s(&ca),
+        "--id",
+        "spiffe://example.org/web",
+        "--audience",
+        "api",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out).trim().to_owned();
+    let trust = format!("example.org={}", s(&bundle));
+    let out = run(&[
+        "jwt",
+        "validate",
+        "--bundle",
+        &trust,
+        "--audience",
+        "api",
+        &token,
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+}

@@ -85,7 +85,8 @@ impl CaManager {
     /// first X.509 and JWT authorities when the journal is empty, then rotates once (an
     /// authority that expired while the CA was down is replaced at once).
     ///
-    /// Errors: a journal that cannot be read or is inconsistent, of another trust domain, or
+    /// Errors: a configured JWT algorithm that does not suit the JWT key type
+    /// ([`CaError::AlgorithmMismatch`](crate::CaError::AlgorithmMismatch)); a journal that cannot be read or is inconsistent, of another trust domain, or
     /// naming a key the key manager does not hold; a key or authority that cannot be created.
     pub async fn load_or_init(
         config: CaManagerConfig,
@@ -103,6 +104,7 @@ impl CaManager {
                 kind: AuthorityKind::Jwt,
             });
         }
+        config.check_jwt_alg()?;
         let loaded = journal.load().await?;
         let previous = match &loaded {
             Some(saved) => resume(&config, key_manager.as_ref(), saved).await?,

@@ -120,7 +120,7 @@ pub enum ManagerError {
     },
     /// The operation needs an authority in another status (taint needs an old authority:
     /// never the active or a prepared one).
-    #[error("{operation} needs an old {kind}; {id:?} is {status:?}")]
+    #[error("{operation} needs an old {kind}; {id:?} is {status}")]
     WrongStatus {
         /// The operation.
         operation: &'static str,

@@ -27,6 +27,16 @@ pub enum AuthorityStatus {
     Old,
 }
 
+impl fmt::Display for AuthorityStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Prepared => "prepared",
+            Self::Active => "active",
+            Self::Old => "old",
+        })
+    }
+}
+
 /// Everything a CA manager keeps across restarts. Serialized as JSON by [`FileJournal`](super::FileJournal).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -92,6 +102,11 @@ pub struct JwtKeyRecord {
     pub key_id: String,
     /// The public key as a JWK (published in the bundle).
     pub public_jwk: Map<String, Value>,
+    /// The JWS algorithm the key signs with (e.g. `"PS256"`). Absent in journals written
+    /// before it was recorded: such a key resumes with its key type's default (ES256, ES384,
+    /// RS256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
     /// When the key was created, seconds since the Unix epoch.
     pub not_before: u64,
     /// When the key stops being valid, seconds since the Unix epoch.

@@ -152,12 +152,14 @@ impl Core {
             .await?;
         change.created.push(key_id.clone());
         let not_after = after(now, config.jwt_ttl());
-        let authority = JwtSigningAuthority::new(config.trust_domain(), signer, not_after)?;
+        let authority = JwtSigningAuthority::new(config.trust_domain(), signer, not_after)?
+            .with_alg(config.jwt_alg())?;
         let entry = JwtEntry {
             record: JwtKeyRecord {
                 kid: authority.kid().to_owned(),
                 key_id,
                 public_jwk: authority.jwt_authority().to_jwk(),
+                alg: Some(authority.alg().name().to_owned()),
                 not_before: now.as_secs(),
                 not_after: not_after.as_secs(),
                 status: AuthorityStatus::Prepared,

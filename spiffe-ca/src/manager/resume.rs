@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use rustls_pki_types::CertificateDer;
+use spiffe_core::jwt::JwtAlg;
 use spiffe_core::Certificate;
 
 use crate::jwt::JwtSigningAuthority;
@@ -64,8 +65,20 @@ pub(super) async fn resume(
     let mut jwt = Vec::with_capacity(saved.jwt.len());
     for record in &saved.jwt {
         let signer = fetch(key_manager, AuthorityKind::Jwt, &record.key_id).await?;
-        let authority = JwtSigningAuthority::new(td, signer, secs(record.not_after))?
+        let mut authority = JwtSigningAuthority::new(td, signer, secs(record.not_after))?
             .with_kid(record.kid.clone())?;
+        // Without a journaled algorithm the key keeps its type's default (what `new` chose).
+        if let Some(name) = &record.alg {
+            let alg = JwtAlg::from_name(name).ok_or(ManagerError::InconsistentJournal {
+                reason: "a journaled JWT key has an unknown algorithm",
+            })?;
+            authority = authority.with_alg(alg).map_err(|e| match e {
+                CaError::AlgorithmMismatch { .. } => ManagerError::InconsistentJournal {
+                    reason: "a journaled JWT algorithm does not suit its key",
+                },
+                other => other.into(),
+            })?;
+        }
         if authority.jwt_authority().to_jwk() != record.public_jwk {
             return Err(ManagerError::KeyMismatch {
                 kind: AuthorityKind::Jwt,

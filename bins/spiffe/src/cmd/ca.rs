@@ -4,6 +4,9 @@
 //! Layout of a CA directory: `keys/` (a `DiskKeyManager`), `journal.json` (the CA manager's
 //! journal), `ca.json` (trust domain, key type and TTL given to `ca init`), and `bundle.json`
 //! (the trust domain's SPIFFE bundle, rewritten atomically whenever it changes).
+//!
+//! The local-authority operations (`show`, `prepare`, `activate`, `taint`, `revoke`) are in
+//! [`local`].
 
 use std::fs;
 use std::io::{self, Write};
@@ -22,6 +25,10 @@ use spiffe_core::TrustDomain;
 
 use crate::output::{Answer, Failure, Output};
 
+mod local;
+
+use local::Operation;
+
 /// Subcommands of `spiffe ca`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum CaCommand {
@@ -34,6 +41,33 @@ pub(crate) enum CaCommand {
         spiffe ca init --trust-domain example.org --dir ./ca\n  \
         spiffe ca init --trust-domain example.org --dir ./ca --key-type ec-p384 --ttl 7d")]
     Init(InitArgs),
+
+    /// List the X.509 and JWT authorities: id, status (prepared, active, old), tainted,
+    /// validity.
+    #[command(after_help = "Example:\n  spiffe ca show --dir ./ca")]
+    Show(local::ShowArgs),
+
+    /// Prepare a new authority now (replacing any prepared one); it is published in
+    /// `bundle.json` at once and signs nothing until activated.
+    #[command(after_help = "Examples:\n  \
+        spiffe ca prepare --dir ./ca\n  \
+        spiffe ca prepare --dir ./ca --jwt")]
+    Prepare(local::StepArgs),
+
+    /// Activate the prepared authority; the active one becomes old (still in the bundle).
+    #[command(after_help = "Examples:\n  \
+        spiffe ca activate --dir ./ca\n  \
+        spiffe ca activate --dir ./ca --jwt")]
+    Activate(local::StepArgs),
+
+    /// Taint an old authority: what it signed should be replaced. The active or a prepared
+    /// authority cannot be tainted.
+    #[command(after_help = "Example:\n  spiffe ca taint --dir ./ca 3f2a…")]
+    Taint(local::TargetArgs),
+
+    /// Revoke a tainted authority: it leaves `bundle.json` and its key is deleted.
+    #[command(after_help = "Example:\n  spiffe ca revoke --dir ./ca 3f2a…")]
+    Revoke(local::TargetArgs),
 }
 
 /// Arguments of `spiffe ca init`.
@@ -103,6 +137,11 @@ impl CaCommand {
                 let answer = init(&args)?;
                 out.answer(&answer)
             }
+            Self::Show(args) => out.answer(&local::show(&args)?),
+            Self::Prepare(args) => out.answer(&local::step(Operation::Prepare, &args)?),
+            Self::Activate(args) => out.answer(&local::step(Operation::Activate, &args)?),
+            Self::Taint(args) => out.answer(&local::target(Operation::Taint, &args)?),
+            Self::Revoke(args) => out.answer(&local::target(Operation::Revoke, &args)?),
         }
     }
 }
