@@ -52,7 +52,8 @@ enum Command {
     /// JWT-SVIDs (JWT-SVID.md): inspect and validate tokens.
     #[command(subcommand)]
     Jwt(cmd::jwt::JwtCommand),
-    /// A local CA in a directory: create it, then mint with `x509 mint` and `jwt mint`.
+    /// A local CA in a directory: create it, show and rotate its authorities (prepare, activate,
+    /// taint, revoke); mint with `x509 mint` and `jwt mint`.
     #[command(subcommand)]
     Ca(cmd::ca::CaCommand),
     /// Trust bundles (SPIFFE_Trust_Domain_and_Bundle.md): inspect and convert.
