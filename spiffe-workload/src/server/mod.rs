@@ -44,9 +44,9 @@ pub enum ServeError {
 
 impl<P: IdentityProvider> WorkloadApiServer<P> {
     /// A server for `provider`, bounding open streams at [`DEFAULT_MAX_STREAMS`].
-    pub fn new(provider: impl Into<Arc<P>>) -> Self {
+    pub fn new(provider: Arc<P>) -> Self {
         Self {
-            provider: provider.into(),
+            provider,
             max_streams: DEFAULT_MAX_STREAMS,
         }
     }
