@@ -333,3 +333,68 @@ async fn shutdown_ends_open_streams() {
     let end = tokio::time::timeout(Duration::from_secs(5), stream.message()).await;
     assert!(matches!(end, Ok(Ok(None)) | Ok(Err(_))), "stream ended");
 }
+
+async fn first_x509_message(
+    provider: std::sync::Arc<StaticProvider>,
+) -> Result<proto::X509svidResponse, tonic::Status> {
+    let server = Running::start(provider);
+    let mut client = raw_client(&server.path).await;
+    let mut stream = client
+        .fetch_x509svid(request(proto::X509svidRequest {}, OK))
+        .await
+        .unwrap()
+        .into_inner();
+    let message = next(&mut stream).await;
+    server.shutdown().await;
+    message
+}
+
+#[tokio::test]
+async fn hints_are_unique_and_bounded() {
+    let ca = Ca::new("example.org");
+    let entry = |path: &str, hint: &str| {
+        X509SvidEntry::new(ca.svid(&format!("spiffe://example.org/{path}"))).with_hint(hint)
+    };
+    // WAPI-15, cases 136/137: a repeated non-empty hint is dropped, empty hints are fine;
+    // WAPI-25, case 138: a 1025-byte hint is not served.
+    let provider = StaticProvider::new(Material {
+        x509: X509Context {
+            svids: vec![
+                entry("a", "internal"),
+                entry("b", "internal"),
+                entry("c", ""),
+                entry("d", ""),
+                entry("e", &"h".repeat(1025)),
+                entry("f", &"h".repeat(1024)),
+            ],
+            bundles: vec![ca.x509_bundle()],
+        },
+        ..Material::default()
+    });
+    let message = first_x509_message(provider).await.unwrap();
+    let ids: Vec<_> = message.svids.iter().map(|s| s.spiffe_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "spiffe://example.org/a",
+            "spiffe://example.org/c",
+            "spiffe://example.org/d",
+            "spiffe://example.org/f"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn svid_without_its_own_bundle_is_not_served() {
+    let (ca, other) = (Ca::new("example.org"), Ca::new("other.org"));
+    // WAPI-13: `bundle` is mandatory; the provider gave only another trust domain's bundle.
+    let provider = StaticProvider::new(Material {
+        x509: X509Context {
+            svids: vec![X509SvidEntry::new(ca.svid("spiffe://example.org/a"))],
+            bundles: vec![other.x509_bundle()],
+        },
+        ..Material::default()
+    });
+    let status = first_x509_message(provider).await.expect_err("incomplete");
+    assert_eq!(status.code(), Code::Unavailable);
+}

@@ -1,3 +1,4 @@
+use std::fmt;
 use std::sync::Arc;
 
 use spiffe_core::{JwtBundle, SpiffeId, X509Bundle, X509Svid};
@@ -42,8 +43,8 @@ pub struct X509Context {
     pub bundles: Vec<Arc<X509Bundle>>,
 }
 
-/// One JWT-SVID minted for a caller (WAPI-19).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One JWT-SVID minted for a caller (WAPI-19). `Debug` does not show the token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct JwtSvidEntry {
     /// The token's subject.
     pub spiffe_id: SpiffeId,
@@ -51,6 +52,16 @@ pub struct JwtSvidEntry {
     pub token: String,
     /// Optional hint; empty for none (WAPI-15).
     pub hint: String,
+}
+
+impl fmt::Debug for JwtSvidEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtSvidEntry")
+            .field("spiffe_id", &self.spiffe_id)
+            .field("token", &"<redacted>")
+            .field("hint", &self.hint)
+            .finish()
+    }
 }
 
 /// The JWT bundles a caller trusts, one per trust domain (WAPI-21).

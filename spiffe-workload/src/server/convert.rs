@@ -12,6 +12,9 @@ use tonic::Status;
 use crate::proto;
 use crate::provider::{JwtBundles, X509Context};
 
+/// The longest hint served (WAPI-25).
+pub(crate) const MAX_HINT_LEN: usize = 1024;
+
 /// The `FetchX509SVID` answer, or the status to end the stream with.
 pub(crate) fn x509_svid_response(context: &X509Context) -> Result<proto::X509svidResponse, Status> {
     // WAPI-16: no X.509-SVID for the caller.
@@ -26,8 +29,16 @@ pub(crate) fn x509_svid_response(context: &X509Context) -> Result<proto::X509svi
             .find(|b| b.trust_domain().as_str() == td)
     };
     let mut own = HashSet::new();
+    let mut hints = HashSet::new();
     let mut svids = Vec::with_capacity(context.svids.len());
     for entry in &context.svids {
+        // WAPI-25: no hint over 1024 bytes; WAPI-15: a non-empty hint is unique, so a later
+        // entry repeating one is left out (clients would use the first anyway).
+        if entry.hint.len() > MAX_HINT_LEN
+            || (!entry.hint.is_empty() && !hints.insert(entry.hint.as_str()))
+        {
+            continue;
+        }
         let svid = &entry.svid;
         let td = svid.spiffe_id().trust_domain();
         // WAPI-13: `bundle` is mandatory; the provider must supply the SVID's own bundle.
@@ -47,6 +58,10 @@ pub(crate) fn x509_svid_response(context: &X509Context) -> Result<proto::X509svi
             bundle: bundle.to_der(),
             hint: entry.hint.clone(),
         });
+    }
+    // WAPI-12: at least one SVID, else the caller holds none that can be served.
+    if svids.is_empty() {
+        return Err(Status::permission_denied("no identity issued"));
     }
     let federated_bundles = context
         .bundles
@@ -131,6 +146,27 @@ fn json_value(value: &Value) -> prost_types::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_material_is_permission_denied() {
+        let context = X509Context::default();
+        assert_eq!(
+            x509_svid_response(&context).expect_err("no svids").code(),
+            tonic::Code::PermissionDenied
+        );
+        assert_eq!(
+            x509_bundles_response(&context)
+                .expect_err("no bundles")
+                .code(),
+            tonic::Code::PermissionDenied
+        );
+        assert_eq!(
+            jwt_bundles_response(&Vec::new())
+                .expect_err("no bundles")
+                .code(),
+            tonic::Code::PermissionDenied
+        );
+    }
 
     #[test]
     fn claims_convert_every_json_type() {

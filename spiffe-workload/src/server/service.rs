@@ -1,5 +1,6 @@
 //! The `SpiffeWorkloadAPI` gRPC service over an [`IdentityProvider`].
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use spiffe_core::SpiffeId;
@@ -137,9 +138,15 @@ impl<P: IdentityProvider> SpiffeWorkloadApi for WorkloadApiService<P> {
             .jwt_svids(&caller, &request.audience, wanted.as_ref())
             .await
             .map_err(status)?;
+        let mut hints = HashSet::new();
         let svids: Vec<_> = svids
             .into_iter()
             .filter(|svid| wanted.as_ref().is_none_or(|id| svid.spiffe_id == *id))
+            // WAPI-15/25: non-empty hints unique and at most 1024 bytes.
+            .filter(|svid| {
+                svid.hint.len() <= convert::MAX_HINT_LEN
+                    && (svid.hint.is_empty() || hints.insert(svid.hint.clone()))
+            })
             .map(|svid| proto::Jwtsvid {
                 spiffe_id: svid.spiffe_id.as_str().to_owned(),
                 svid: svid.token,
