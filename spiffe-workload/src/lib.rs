@@ -3,6 +3,7 @@
 //! The SPIFFE Workload API: the wire-exact proto (service `SpiffeWorkloadAPI`, no package,
 //! [`proto`]) and a server kit, [`WorkloadApiServer`], that serves any [`IdentityProvider`]
 //! over a Unix socket, handing it the caller's kernel peer credentials ([`CallerInfo`]).
+//! [`EndpointAddress`] parses `SPIFFE_ENDPOINT_SOCKET` values by the Workload Endpoint rules.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -62,10 +63,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod endpoint;
 pub mod proto;
 pub mod provider;
 pub mod server;
 
+pub use endpoint::{EndpointAddress, EndpointError, ENDPOINT_ENV_VAR};
 pub use provider::{
     CallerInfo, IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, X509Context,
     X509SvidEntry,
