@@ -1,0 +1,76 @@
+//! # spiffe-workload
+//!
+//! The SPIFFE Workload API: the wire-exact proto (service `SpiffeWorkloadAPI`, no package,
+//! [`proto`]) and a server kit, [`WorkloadApiServer`], that serves any [`IdentityProvider`]
+//! over a Unix socket, handing it the caller's kernel peer credentials ([`CallerInfo`]).
+//! [`EndpointAddress`] parses `SPIFFE_ENDPOINT_SOCKET` values by the Workload Endpoint rules.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use spiffe_core::SpiffeId;
+//! use spiffe_workload::{
+//!     CallerInfo, IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, WorkloadApiServer,
+//!     X509Context,
+//! };
+//! use tokio::sync::watch;
+//!
+//! /// Serves one fixed X.509 context to callers running as uid 1000, nothing to others.
+//! struct Fixed {
+//!     context: X509Context,
+//!     changes: watch::Sender<()>,
+//! }
+//!
+//! impl IdentityProvider for Fixed {
+//!     async fn x509_context(&self, caller: &CallerInfo) -> Result<X509Context, ProviderError> {
+//!         match caller.uid {
+//!             1000 => Ok(self.context.clone()),
+//!             _ => Err(ProviderError::NoIdentity),
+//!         }
+//!     }
+//!
+//!     async fn jwt_svids(
+//!         &self,
+//!         _caller: &CallerInfo,
+//!         _audience: &[String],
+//!         _spiffe_id: Option<&SpiffeId>,
+//!     ) -> Result<Vec<JwtSvidEntry>, ProviderError> {
+//!         Err(ProviderError::NoIdentity)
+//!     }
+//!
+//!     async fn jwt_bundles(&self, _caller: &CallerInfo) -> Result<JwtBundles, ProviderError> {
+//!         Err(ProviderError::NoIdentity)
+//!     }
+//!
+//!     fn changes(&self) -> watch::Receiver<()> {
+//!         self.changes.subscribe()
+//!     }
+//! }
+//!
+//! # async fn run(context: X509Context) -> Result<(), Box<dyn std::error::Error>> {
+//! let provider = Arc::new(Fixed { context, changes: watch::channel(()).0 });
+//! let listener = tokio::net::UnixListener::bind("/tmp/agent.sock")?;
+//! // Sending on (or dropping) `stop` shuts the server down gracefully.
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! # drop(stop);
+//! WorkloadApiServer::new(provider)
+//!     .serve_unix(listener, async {
+//!         let _ = stopped.await;
+//!     })
+//!     .await?;
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod endpoint;
+pub mod proto;
+pub mod provider;
+pub mod server;
+
+pub use endpoint::{EndpointAddress, EndpointError, ENDPOINT_ENV_VAR};
+pub use provider::{
+    CallerInfo, IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, X509Context,
+    X509SvidEntry,
+};
+pub use server::{ServeError, WorkloadApiServer, DEFAULT_MAX_STREAMS};

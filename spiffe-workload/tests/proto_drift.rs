@@ -1,0 +1,58 @@
+//! Regenerates the Workload API code from `proto/workload.proto` into a temp dir and fails if it
+//! differs from the checked-in `src/proto/workload.rs` (needs `protoc`, from Debian's
+//! `protobuf-compiler`). Set `SPIFFE_WORKLOAD_REGEN=1` to rewrite the checked-in file instead.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// A stand-in for `google/protobuf/struct.proto` so protoc can resolve the import without the
+/// protobuf include files installed. Its content never reaches the output: prost maps
+/// `.google.protobuf.Struct` to `prost_types::Struct`.
+const STRUCT_STUB: &str = r#"syntax = "proto3";
+package google.protobuf;
+message Struct { map<string, Value> fields = 1; }
+message Value { oneof kind { Struct struct_value = 5; } }
+"#;
+
+fn generate(out_dir: &Path, include_dir: &Path) -> String {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let stub_dir = include_dir.join("google").join("protobuf");
+    fs::create_dir_all(&stub_dir).expect("create stub dir");
+    fs::write(stub_dir.join("struct.proto"), STRUCT_STUB).expect("write stub");
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .build_transport(false)
+        .out_dir(out_dir)
+        .compile_protos(
+            &[manifest.join("proto").join("workload.proto")],
+            &[manifest.join("proto"), include_dir.to_path_buf()],
+        )
+        .expect("protoc + tonic-prost-build");
+    // No `package` line, so prost names the file `_`.
+    fs::read_to_string(out_dir.join("_.rs")).expect("generated file")
+}
+
+#[test]
+fn checked_in_code_matches_the_proto() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("out");
+    fs::create_dir_all(&out).expect("out dir");
+    let generated = generate(&out, &tmp.path().join("include"));
+    let checked_in_path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join("proto")
+        .join("workload.rs");
+    if std::env::var_os("SPIFFE_WORKLOAD_REGEN").is_some() {
+        fs::write(&checked_in_path, &generated).expect("write checked-in code");
+    }
+    let checked_in = fs::read_to_string(&checked_in_path).expect("checked-in code");
+    assert!(
+        generated == checked_in,
+        "src/proto/workload.rs is out of date with proto/workload.proto; \
+         rerun with SPIFFE_WORKLOAD_REGEN=1"
+    );
+    // WAPI-4: no package, so the paths are /SpiffeWorkloadAPI/<Method>.
+    assert!(generated.contains("\"/SpiffeWorkloadAPI/FetchX509SVID\""));
+    assert!(!generated.contains("package"));
+}
