@@ -454,3 +454,77 @@ fn local_authority_jwt_cycle_and_human_output() {
     ]);
     assert!(out.status.success(), "{}", stdout(&out));
 }
+
+#[test]
+fn jwt_algorithm_is_chosen_at_init_and_kept() {
+    let dir = scratch("jwt-alg");
+    let ca = dir.join("ca");
+    ca_ok(&[
+        "init",
+        "--trust-domain",
+        "example.org",
+        "--dir",
+        &s(&ca),
+        "--key-type",
+        "rsa-2048",
+        "--ttl",
+        "2h",
+        "--jwt-alg",
+        "PS256",
+    ]);
+    // Each mint reopens the CA from its directory: the algorithm must survive that.
+    for _ in 0..2 {
+        let out = run(&[
+            "jwt",
+            "mint",
+            "--ca",
+            &s(&ca),
+            "--id",
+            "spiffe://example.org/w",
+            "--audience",
+            "db",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let token = stdout(&out).trim().to_owned();
+        let inspected = answer(&run(&["--output", "json", "jwt", "inspect", &token]));
+        assert_eq!(inspected["header"]["alg"], "PS256");
+        let trust = format!("example.org={}", s(&ca.join("bundle.json")));
+        let validated = run(&[
+            "jwt",
+            "validate",
+            "--bundle",
+            &trust,
+            "--audience",
+            "db",
+            &token,
+        ]);
+        assert!(validated.status.success(), "{}", stdout(&validated));
+    }
+
+    // An algorithm that does not fit the key type is refused, and no CA is left behind.
+    let ec = dir.join("ec");
+    let out = run(&[
+        "ca",
+        "init",
+        "--trust-domain",
+        "example.org",
+        "--dir",
+        &s(&ec),
+        "--jwt-alg",
+        "PS256",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!ec.join("ca.json").exists());
+    // A MAC or unknown algorithm is a usage error.
+    let out = run(&[
+        "ca",
+        "init",
+        "--trust-domain",
+        "example.org",
+        "--dir",
+        &s(&ec),
+        "--jwt-alg",
+        "HS256",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use spiffe_ca::keys::{DiskKeyManager, KeyType};
 use spiffe_ca::manager::{CaManager, CaManagerConfig, FileJournal};
 use spiffe_ca::SystemClock;
+use spiffe_core::jwt::JwtAlg;
 use spiffe_core::TrustDomain;
 
 use crate::output::{Answer, Failure, Output};
@@ -88,6 +89,11 @@ pub(crate) struct InitArgs {
     /// The lifetime of each X.509 CA and JWT key (e.g. 24h, 7d, 90m).
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
     ttl: Duration,
+
+    /// The JWT-SVID algorithm: ES256 (ec-p256), ES384 (ec-p384), RS256 or PS256 (RSA keys).
+    /// Default: the key type's, ES256, ES384 or RS256.
+    #[arg(long, value_name = "ALG", value_parser = parse_jwt_alg)]
+    jwt_alg: Option<JwtAlg>,
 }
 
 /// What `ca.json` records.
@@ -96,6 +102,9 @@ struct CaFile {
     trust_domain: String,
     key_type: String,
     ttl_secs: u64,
+    /// Absent in files written before the option existed: the key type's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jwt_alg: Option<String>,
 }
 
 /// The answer of `ca init`.
@@ -162,6 +171,7 @@ fn init(args: &InitArgs) -> Result<InitAnswer, Failure> {
         trust_domain: trust_domain.as_str().to_owned(),
         key_type: key_type_name(args.key_type).to_owned(),
         ttl_secs: args.ttl.as_secs(),
+        jwt_alg: args.jwt_alg.map(|alg| alg.name().to_owned()),
     };
     let json = serde_json::to_vec_pretty(&file).map_err(|e| Failure::Input {
         what: "ca.json".into(),
@@ -209,9 +219,13 @@ fn open_with(dir: &Path, file: &CaFile) -> Result<CaManager, Failure> {
     let trust_domain = TrustDomain::new(&file.trust_domain).map_err(|e| ca_failure(Box::new(e)))?;
     let key_type = parse_key_type(&file.key_type).map_err(|e| ca_failure(e.into()))?;
     let ttl = Duration::from_secs(file.ttl_secs);
-    let config = CaManagerConfig::new(trust_domain)
+    let mut config = CaManagerConfig::new(trust_domain)
         .with_x509(key_type, ttl)
         .with_jwt(key_type, ttl);
+    if let Some(name) = &file.jwt_alg {
+        let alg = parse_jwt_alg(name).map_err(|e| ca_failure(e.into()))?;
+        config = config.with_jwt_alg(alg);
+    }
     let keys = DiskKeyManager::open(dir.join("keys")).map_err(|e| ca_failure(Box::new(e)))?;
     let journal = FileJournal::new(dir.join("journal.json"));
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -293,6 +307,16 @@ fn key_type_name(key_type: KeyType) -> &'static str {
         KeyType::Rsa4096 => "rsa-4096",
         _ => "ec-p256",
     }
+}
+
+fn parse_jwt_alg(s: &str) -> Result<JwtAlg, String> {
+    JwtAlg::from_name(s)
+        .filter(|alg| matches!(alg.name(), "ES256" | "ES384" | "RS256" | "PS256"))
+        .ok_or_else(|| {
+            format!(
+                "`{s}` is not a JWT-SVID algorithm a CA signs with: ES256, ES384, RS256 or PS256"
+            )
+        })
 }
 
 fn parse_key_type(s: &str) -> Result<KeyType, String> {
