@@ -1,5 +1,5 @@
 //! Regenerates the Workload API code from `proto/workload.proto` into a temp dir and fails if it
-//! differs from the checked-in `src/proto/workload.rs` (needs `protoc`, from Debian's
+//! differs from the checked-in `src/proto/generated/workload.rs` (needs `protoc`, from Debian's
 //! `protobuf-compiler`). Set `SPIFFE_WORKLOAD_REGEN=1` to rewrite the checked-in file instead.
 
 use std::fs;
@@ -42,6 +42,7 @@ fn checked_in_code_matches_the_proto() {
     let checked_in_path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("src")
         .join("proto")
+        .join("generated")
         .join("workload.rs");
     if std::env::var_os("SPIFFE_WORKLOAD_REGEN").is_some() {
         fs::write(&checked_in_path, &generated).expect("write checked-in code");
@@ -49,7 +50,7 @@ fn checked_in_code_matches_the_proto() {
     let checked_in = fs::read_to_string(&checked_in_path).expect("checked-in code");
     assert!(
         generated == checked_in,
-        "src/proto/workload.rs is out of date with proto/workload.proto; \
+        "src/proto/generated/workload.rs is out of date with proto/workload.proto; \
          rerun with SPIFFE_WORKLOAD_REGEN=1"
     );
     // WAPI-4: no package, so the paths are /SpiffeWorkloadAPI/<Method>.

@@ -9,4 +9,4 @@
     rust_2018_idioms
 )]
 
-include!("workload.rs");
+include!("generated/workload.rs");
