@@ -1,0 +1,26 @@
+//! # spiffe-attest
+//!
+//! Who gets which identity. This crate holds the vocabulary the server and agent daemons share:
+//!
+//! - [`Selector`]: a `type:value` property of a node or a workload (`unix:uid:1000`).
+//! - Node attestation ([`node`]): both halves of a challenge/response exchange through which an
+//!   agent proves what machine it runs on. The plugins produce and check bytes; carrying those
+//!   bytes between agent and server is the daemons' job, so nothing here opens a socket.
+//! - Workload attestation ([`workload`]): from a caller's kernel credentials to selectors.
+//!
+//! Server-side verifiers are async (they may consult a datastore or a cloud API); the agent
+//! half of an exchange is synchronous because it often drives a device (a TPM) that is best used
+//! from one blocking thread.
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod node;
+mod selector;
+pub mod workload;
+
+pub use error::AttestError;
+pub use selector::{Selector, SelectorError};
+
+/// A boxed, sendable future: the return type of the async methods of this crate's object-safe
+/// traits.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
