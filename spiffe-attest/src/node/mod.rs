@@ -21,6 +21,8 @@ use spiffe_core::SpiffeId;
 
 use crate::{AttestError, BoxFuture, Selector};
 
+pub mod tpm;
+
 /// The largest attestation message (payload, challenge or response) accepted, in bytes.
 pub const MAX_MESSAGE_LEN: usize = 64 * 1024;
 
