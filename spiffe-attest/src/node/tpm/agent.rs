@@ -207,7 +207,6 @@ struct Attempt {
     ek: KeyHandle,
     ak: KeyHandle,
     payload: Payload,
-    answered: bool,
 }
 
 // === impl Attempt ===
@@ -254,7 +253,6 @@ impl Attempt {
                 ek_cert,
                 ak_public,
             },
-            answered: false,
         })
     }
 
@@ -354,12 +352,6 @@ impl AgentAttestation for Attempt {
     }
 
     fn respond(&mut self, challenge: &[u8]) -> Result<Vec<u8>, AttestError> {
-        if self.answered {
-            return Err(AttestError::OutOfOrder(
-                "the tpm attestation takes one challenge",
-            ));
-        }
-        self.answered = true;
         self.answer(challenge)
             .map_err(|e| AttestError::plugin(PLUGIN, e))
     }
