@@ -46,6 +46,13 @@ command -v python3 >/dev/null 2>&1 || missing_pkgs+=(python3)
 command -v pkcs11-tool >/dev/null 2>&1 || missing_pkgs+=(opensc)
 # protoc for spiffe-workload's proto drift test (regenerates the checked-in gRPC code).
 command -v protoc >/dev/null 2>&1 || missing_pkgs+=(protobuf-compiler)
+# swtpm (TPM 2.0 simulator), tpm2-tools and tpm2-tss (libtss2, found with pkg-config) for
+# spiffe-attest's `tpm` feature and its tests; the tests fail (they do not skip) without them.
+command -v swtpm >/dev/null 2>&1 || missing_pkgs+=(swtpm)
+command -v swtpm_setup >/dev/null 2>&1 || missing_pkgs+=(swtpm-tools)
+command -v tpm2_createek >/dev/null 2>&1 || missing_pkgs+=(tpm2-tools)
+command -v pkg-config >/dev/null 2>&1 || missing_pkgs+=(pkg-config)
+pkg-config --exists tss2-esys tss2-tctildr tss2-mu 2>/dev/null || missing_pkgs+=(libtss2-dev)
 if [[ ${#missing_pkgs[@]} -gt 0 ]]; then
     echo "installing: ${missing_pkgs[*]}"
     apt_install "${missing_pkgs[@]}"
@@ -70,6 +77,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 section "cargo nextest"
 cargo nextest run --workspace
+cargo clippy -p spiffe-attest --features tpm --all-targets -- -D warnings
+cargo nextest run -p spiffe-attest --features tpm
 
 section "optional features"
 # Features are additive; run the tests that only exist with them.

@@ -448,3 +448,30 @@ async fn attests_with_ek_certificate() {
         "{err}"
     );
 }
+
+/// With `SPIFFE_REGENERATE_SEEDS=1`, writes the `tpm_messages` fuzz seeds (a payload, a
+/// challenge and a response of a real attestation) to `fuzz/seeds/tpm_messages/`;
+/// `tpm_fuzz_seeds.rs` checks them.
+#[tokio::test]
+async fn regenerate_fuzz_seeds() {
+    if std::env::var_os("SPIFFE_REGENERATE_SEEDS").is_none() {
+        return;
+    }
+    let tpm = Swtpm::start();
+    let agent = TpmAttestorAgent::new(&tpm.tcti());
+    let (server, _) = pinned_server(&agent);
+    let mut a = agent.begin().expect("attempt");
+    let payload = a.payload().expect("payload");
+    let mut s = server.begin();
+    let c = challenge(&mut s, &payload).await;
+    let r = a.respond(&c).expect("response");
+    assert!(matches!(
+        step(&mut s, &r).await,
+        Ok(ServerStep::Attested(_))
+    ));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/tpm_messages");
+    std::fs::create_dir_all(&dir).expect("seed dir");
+    for (name, bytes) in [("payload", &payload), ("challenge", &c), ("response", &r)] {
+        std::fs::write(dir.join(format!("{name}.bin")), bytes).expect("write seed");
+    }
+}

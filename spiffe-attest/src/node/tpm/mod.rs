@@ -61,4 +61,14 @@ pub mod fuzzing {
         let _: Result<_, TpmError> = structures::RsaPublic::parse(data, "key");
         let _ = structures::Quote::parse(data);
     }
+
+    /// The EK public key hash of a payload, if it parses (to pin the EK of a seed payload).
+    pub fn payload_ek_pub_hash(payload: &[u8]) -> Option<String> {
+        let p = wire::Payload::decode(payload).ok()?;
+        let ek = structures::RsaPublic::parse(&p.ek_public, "endorsement key").ok()?;
+        let spki = ek.spki_der();
+        Some(super::server::hex(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &spki).as_ref(),
+        ))
+    }
 }
