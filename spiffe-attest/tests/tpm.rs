@@ -11,7 +11,7 @@ use spiffe_attest::node::{
     attest_in_process, NodeAttestorAgent, NodeAttestorServer, ServerAttestation, ServerStep,
 };
 use spiffe_attest::AttestError;
-use spiffe_core::pki_types::CertificateDer;
+use spiffe_core::pki_types::{CertificateDer, UnixTime};
 use spiffe_core::TrustDomain;
 use tpm_support::{run, Swtpm};
 
@@ -426,6 +426,16 @@ async fn attests_with_ek_certificate() {
         "{err}"
     );
 
+    // The same certificate stored in the TPM's NV index is found by an agent given none.
+    tpm.store_ek_certificate(&ek_cert);
+    let node = attest_in_process(&bare, &server)
+        .await
+        .expect("certificate from NV");
+    assert_eq!(
+        node.agent_id.as_str(),
+        format!("spiffe://example.org/spire/agent/tpm/{hash}")
+    );
+
     // A certificate from another CA is not trusted.
     let rogue =
         TpmAttestorAgent::new(&tpm.tcti()).with_ek_certificate(CertificateDer::from(foreign_cert));
@@ -433,9 +443,26 @@ async fn attests_with_ek_certificate() {
         .await
         .expect_err("rogue CA");
     assert!(
-        matches!(tpm_error(&err), TpmError::UntrustedEk { .. }),
+        matches!(tpm_error(&err), TpmError::EkCertificate { reason } if reason.contains("CA")),
         "{err}"
     );
+
+    // The certificate is valid for two days: a server clock ten days ahead rejects it.
+    let later = server.clone().with_clock(|| {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+            UnixTime::now().as_secs() + 10 * 86_400,
+        ))
+    });
+    let err = attest_in_process(&agent, &later)
+        .await
+        .expect_err("expired");
+    assert!(
+        matches!(tpm_error(&err), TpmError::EkCertificate { reason } if reason.contains("validity")),
+        "{err}"
+    );
+    // Pinning the EK as well accepts it whatever its certificate says.
+    let pinned = later.with_pinned_ek_hash(&hash).expect("pin");
+    attest_in_process(&agent, &pinned).await.expect("pinned");
 
     // The good certificate presented by another TPM does not certify that TPM's EK.
     let thief =

@@ -133,6 +133,38 @@ impl Swtpm {
     }
 }
 
+impl Swtpm {
+    /// Stores `der` as the RSA-2048 EK certificate, in NV index 0x01c00002 (TCG EK Credential
+    /// Profile), as a manufacturer would.
+    pub(crate) fn store_ek_certificate(&self, der: &[u8]) {
+        let file = self.dir().join("ek-cert-nv.der");
+        std::fs::write(&file, der).expect("write cert");
+        let size = der.len().to_string();
+        self.tool(
+            "tpm2_nvdefine",
+            &[
+                "-C",
+                "p",
+                "0x01c00002",
+                "-s",
+                &size,
+                "-a",
+                "ppwrite|ppread|ownerread|authread|no_da|platformcreate",
+            ],
+        );
+        self.tool(
+            "tpm2_nvwrite",
+            &[
+                "-C",
+                "p",
+                "0x01c00002",
+                "-i",
+                file.to_str().expect("utf-8 path"),
+            ],
+        );
+    }
+}
+
 impl Drop for Swtpm {
     fn drop(&mut self) {
         let _ = self.child.kill();

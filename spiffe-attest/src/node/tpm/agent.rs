@@ -73,15 +73,6 @@ impl TpmAttestorAgent {
             aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &key.spki_der()).as_ref(),
         ))
     }
-
-    /// The EK public key as the TPM marshals it (`TPMT_PUBLIC`), for tests and tooling.
-    pub fn ek_public(&self) -> Result<Vec<u8>, TpmError> {
-        let mut tpm = Tpm::open(&self.tcti)?;
-        let ek = tpm.create_ek()?;
-        let public = tpm.public_bytes(ek, "read EK public");
-        tpm.flush(ek);
-        public
-    }
 }
 
 impl NodeAttestorAgent for TpmAttestorAgent {

@@ -204,7 +204,8 @@ impl Attempt {
                 return Err(TpmError::EkCertificateMismatch)
             }
             (true, _) | (_, Some(Ok(()))) => {}
-            (false, _) => return Err(TpmError::UntrustedEk { pub_hash }),
+            (false, Some(Err(e))) => return Err(e),
+            (false, None) => return Err(TpmError::UntrustedEk { pub_hash }),
         }
 
         let ak = RsaPublic::parse(&payload.ak_public, "attestation key")?;
