@@ -16,7 +16,7 @@
 //!    (the form of SPIRE's TPM plugin; the hash is the SHA-256 of the EK's PKIX public key).
 //!
 //! The server half ([`TpmAttestorServer`]) is pure Rust and always built; the agent half
-//! ([`TpmAttestorAgent`]) needs the `tpm` feature (tpm2-tss through `tss-esapi`).
+//! (`TpmAttestorAgent`) needs the `tpm` feature (tpm2-tss through `tss-esapi`).
 
 mod credential;
 mod ek_cert;

@@ -70,7 +70,7 @@ impl TpmAttestorServer {
     }
 
     /// Trusts the EK whose public key hash (64 hex digits: SHA-256 of its PKIX
-    /// `SubjectPublicKeyInfo`, as [`super::TpmAttestorAgent::ek_pub_hash`] prints it) is `hash`.
+    /// `SubjectPublicKeyInfo`, as `TpmAttestorAgent::ek_pub_hash` prints it) is `hash`.
     pub fn with_pinned_ek_hash(mut self, hash: &str) -> Result<Self, TpmError> {
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(TpmError::Config("an EK hash is 64 hex digits"));
