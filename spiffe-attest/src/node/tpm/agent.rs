@@ -24,7 +24,7 @@ use tss_esapi::traits::Marshall;
 use tss_esapi::Context;
 
 use super::structures::RsaPublic;
-use super::wire::{Challenge, Payload, Response};
+use super::wire::{Challenge, Payload, Response, MAX_EK_CERT};
 use super::{PcrSelection, TpmError, PLUGIN};
 use crate::node::{AgentAttestation, NodeAttestorAgent};
 use crate::AttestError;
@@ -216,6 +216,15 @@ impl Attempt {
             )
             .ok(),
         };
+        if let Some(cert) = &ek_cert {
+            if cert.len() > MAX_EK_CERT {
+                return Err(TpmError::TooLarge {
+                    what: "EK certificate",
+                    len: cert.len(),
+                    max: MAX_EK_CERT,
+                });
+            }
+        }
         let created = ak::create_ak(
             &mut tpm.ctx,
             ek_handle,

@@ -17,7 +17,7 @@ const VERSION: u8 = 1;
 /// Largest marshaled `TPMT_PUBLIC` accepted.
 const MAX_PUBLIC: usize = 1024;
 /// Largest EK certificate accepted.
-const MAX_EK_CERT: usize = 8 * 1024;
+pub(crate) const MAX_EK_CERT: usize = 8 * 1024;
 /// Largest credential blob or encrypted seed (RSA-4096 ciphertext).
 const MAX_BLOB: usize = 512;
 /// Largest secret or nonce.
