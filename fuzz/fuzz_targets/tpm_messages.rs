@@ -45,6 +45,9 @@ fuzz_target!(|input: &[u8]| {
     let mut attempt = server().begin();
     if let Ok(ServerStep::Challenge(challenge)) = ready(attempt.step(input)) {
         fuzzing::parse_all(&challenge);
-        assert!(ready(attempt.step(input)).is_err(), "a payload is no answer");
+        assert!(
+            ready(attempt.step(input)).is_err(),
+            "a payload is no answer"
+        );
     }
 });
