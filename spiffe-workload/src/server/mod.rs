@@ -3,6 +3,7 @@
 //! callers by address (WEP-4), over TCP.
 
 mod convert;
+mod fingerprint;
 mod header;
 mod service;
 mod stream;

@@ -11,8 +11,9 @@ use tonic::transport::server::{TcpConnectInfo, UdsConnectInfo};
 use tonic::{Request, Response, Status};
 
 use super::convert;
+use super::fingerprint::Fingerprint;
 use super::header::check_security_header;
-use super::stream::{spawn_watch, ResponseStream};
+use super::stream::{watch_stream, ResponseStream};
 use crate::proto;
 use crate::proto::spiffe_workload_api_server::SpiffeWorkloadApi;
 use crate::provider::{CallerInfo, IdentityProvider, ProviderError};
@@ -77,15 +78,15 @@ impl<P: IdentityProvider> WorkloadApiService<P> {
         answer: F,
     ) -> Result<Response<ResponseStream<T>>, Status>
     where
-        T: PartialEq + Clone + Send + 'static,
-        F: Fn(Arc<P>, CallerInfo) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<T, Status>> + Send,
+        T: Fingerprint + Send + 'static,
+        F: Fn(Arc<P>, CallerInfo) -> Fut + Send + Unpin + 'static,
+        Fut: Future<Output = Result<T, Status>> + Send + 'static,
     {
         let caller = self.caller(request)?;
         let permit = self.stream_permit()?;
         let provider = self.provider.clone();
         let changes = provider.changes();
-        Ok(Response::new(spawn_watch(
+        Ok(Response::new(watch_stream(
             changes,
             self.shutdown.clone(),
             permit,
