@@ -33,12 +33,19 @@ impl TcpServer {
         provider: Arc<StaticProvider>,
         attest: impl Fn(SocketAddr) -> Option<CallerInfo> + Send + Sync + 'static,
     ) -> Self {
+        Self::start_server(WorkloadApiServer::new(provider), attest).await
+    }
+
+    async fn start_server(
+        server: WorkloadApiServer<StaticProvider>,
+        attest: impl Fn(SocketAddr) -> Option<CallerInfo> + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = seen.clone();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(WorkloadApiServer::new(provider).serve_tcp(
+        let task = tokio::spawn(server.serve_tcp(
             listener,
             move |peer| {
                 record.lock().unwrap().push(peer);
@@ -203,4 +210,49 @@ async fn rotation_reaches_a_tcp_stream_and_shutdown_ends_it() {
         .await
         .expect("stream ended within 5 s");
     assert!(matches!(end, Ok(None) | Err(_)), "{end:?}");
+}
+
+#[tokio::test]
+async fn a_closed_stream_frees_its_slot() {
+    let (ca, other) = (Ca::new("example.org"), Ca::new("other.org"));
+    let provider = StaticProvider::example(&ca, &other);
+    let server = TcpServer::start_server(
+        WorkloadApiServer::new(provider).with_max_streams(1),
+        loopback_is_uid_1000,
+    )
+    .await;
+    let mut client = server.client().await;
+    let mut open = client
+        .fetch_x509svid(request(proto::X509svidRequest {}, OK))
+        .await
+        .unwrap()
+        .into_inner();
+    next(&mut open).await.unwrap();
+    let status = client
+        .fetch_x509_bundles(request(proto::X509BundlesRequest {}, OK))
+        .await
+        .expect_err("over the bound");
+    assert_eq!(status.code(), Code::ResourceExhausted);
+
+    // The client going away ends the stream on the server and releases its permit.
+    drop(open);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match client
+            .fetch_x509_bundles(request(proto::X509BundlesRequest {}, OK))
+            .await
+        {
+            Ok(response) => {
+                let mut stream = response.into_inner();
+                assert!(!next(&mut stream).await.unwrap().bundles.is_empty());
+                break;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted);
+                assert!(tokio::time::Instant::now() < deadline, "slot never freed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    server.shutdown().await;
 }
