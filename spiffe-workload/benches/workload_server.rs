@@ -397,6 +397,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 async fn first_response_latency(socket: &Path, samples: usize) -> Value {
     let mut client = connect(socket).await;
     let mut times = Vec::with_capacity(samples);
+    let mut message_bytes = 0;
     for i in 0..samples + samples / 10 {
         let start = Instant::now();
         let mut stream = client
@@ -407,6 +408,7 @@ async fn first_response_latency(socket: &Path, samples: usize) -> Value {
         let message = stream.message().await.unwrap().unwrap();
         let elapsed = start.elapsed();
         assert_eq!(message.svids.len(), 1);
+        message_bytes = prost::Message::encoded_len(&message);
         // The first tenth warms up.
         if i >= samples / 10 {
             times.push(elapsed);
@@ -415,6 +417,7 @@ async fn first_response_latency(socket: &Path, samples: usize) -> Value {
     times.sort();
     json!({
         "samples": times.len(),
+        "message_bytes": message_bytes,
         "p50_us": percentile(&times, 0.50),
         "p90_us": percentile(&times, 0.90),
         "p99_us": percentile(&times, 0.99),
