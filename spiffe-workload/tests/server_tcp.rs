@@ -256,3 +256,45 @@ async fn a_closed_stream_frees_its_slot() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_stream_over_the_per_connection_limit_waits_for_a_slot() {
+    let (ca, other) = (Ca::new("example.org"), Ca::new("other.org"));
+    let provider = StaticProvider::example(&ca, &other);
+    let server = TcpServer::start_server(
+        WorkloadApiServer::new(provider).with_max_streams_per_connection(1),
+        loopback_is_uid_1000,
+    )
+    .await;
+    let mut client = server.client().await;
+    let mut open = client
+        .fetch_x509svid(request(proto::X509svidRequest {}, OK))
+        .await
+        .unwrap()
+        .into_inner();
+    next(&mut open).await.unwrap();
+
+    // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS = 1: the second stream is queued, not refused.
+    let mut second = client.clone();
+    let waiting = tokio::spawn(async move {
+        let mut stream = second
+            .fetch_x509_bundles(request(proto::X509BundlesRequest {}, OK))
+            .await
+            .unwrap()
+            .into_inner();
+        next(&mut stream).await.unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "second stream opened beyond the limit"
+    );
+
+    drop(open);
+    let message = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("second stream opened once the first closed")
+        .unwrap();
+    assert!(!message.bundles.is_empty());
+    server.shutdown().await;
+}
