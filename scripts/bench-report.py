@@ -3,6 +3,8 @@
 
 Reads target/criterion/<group>/<function>/new/estimates.json (mean time per iteration) and
 prints, per group, each function's time and rate, then each target as a ratio with PASS/FAIL.
+Then, if present, target/workload-server/results.json (written by
+`cargo bench -p spiffe-workload --bench workload_server`): its figures and absolute targets.
 Exit status 1 if a target is missed (only with --check).
 """
 import json
@@ -10,6 +12,7 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"
+WORKLOAD_SERVER = ROOT.parent / "workload-server" / "results.json"
 
 # (description, group, numerator fn, denominator fn, minimum ratio of rates)
 TARGETS = [
@@ -65,7 +68,61 @@ def main():
         ok = ratio >= minimum
         failed |= not ok
         print(f"| {desc} | {ratio:.2f} | ≥ {minimum} | {'PASS' if ok else 'FAIL'} |")
+    failed |= workload_server()
     return 1 if (check and failed) else 0
+
+
+def workload_server():
+    """Figures and targets of the Workload API server bench; True if a target is missed."""
+    if not WORKLOAD_SERVER.exists():
+        print()
+        print("| Workload API server target | figure | required | verdict |")
+        print("|---|---:|---:|---|")
+        for desc, required in (("FetchX509SVID first response p99, 100 streams", "< 1 ms"),
+                               ("rotation pushed to 10,000 streams (slowest round)", "< 1 s"),
+                               ("server memory per idle stream (10,000 streams)", "< 16 KiB")):
+            print(f"| {desc} | n/a | {required} | not measured |")
+        return False
+    r = json.loads(WORKLOAD_SERVER.read_text())
+    print()
+    print("| Workload API server | figure |")
+    print("|---|---:|")
+    for n, f in sorted(r["x509_first_response"].items(), key=lambda kv: int(kv[0])):
+        print(f"| FetchX509SVID first response, {int(n):,} open streams: p50 / p99 | "
+              f"{f['p50_us']:.0f} µs / {f['p99_us']:.0f} µs |")
+    jwt = r["jwt_fetch"]
+    print(f"| FetchJWTSVID, {jwt['concurrent_callers']} concurrent callers | {jwt['per_second']:,.0f} req/s |")
+    print(f"| (reference) ES256 mint, one thread, no RPC | {r['jwt_mint_one_thread_per_second']:,.0f} /s |")
+    rot = r["rotation"]
+    print(f"| rotation to {rot['streams']:,} streams ({rot['connections']} connections): "
+          f"median / slowest of {rot['rounds']} | {rot['median_ms']:.0f} ms / {rot['max_ms']:.0f} ms |")
+    mem = r["memory"]
+    print(f"| server RSS per stream at {mem['streams']:,}: idle / after the rotations | "
+          f"{mem['per_idle_stream_bytes'] / 1024:.1f} KiB / "
+          f"{mem['per_stream_after_rotations_bytes'] / 1024:.1f} KiB |")
+    print()
+    print("| Workload API server target | figure | required | verdict |")
+    print("|---|---:|---:|---|")
+    p99 = r["x509_first_response"].get("100", {}).get("p99_us")
+    checks = [
+        ("FetchX509SVID first response p99, 100 streams",
+         p99, 1000.0, lambda v: f"{v:.0f} µs", "< 1 ms"),
+        ("rotation pushed to 10,000 streams (slowest round)",
+         rot["max_ms"] if rot["streams"] >= 10_000 else None, 1000.0,
+         lambda v: f"{v:.0f} ms", "< 1 s"),
+        ("server memory per idle stream (10,000 streams)",
+         mem["per_idle_stream_bytes"] if mem["streams"] >= 10_000 else None, 16 * 1024.0,
+         lambda v: f"{v / 1024:.1f} KiB", "< 16 KiB"),
+    ]
+    failed = False
+    for desc, value, limit, show, required in checks:
+        if value is None:
+            print(f"| {desc} | n/a | {required} | not measured |")
+            continue
+        ok = value < limit
+        failed |= not ok
+        print(f"| {desc} | {show(value)} | {required} | {'PASS' if ok else 'FAIL'} |")
+    return failed
 
 
 if __name__ == "__main__":

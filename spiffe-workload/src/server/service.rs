@@ -1,45 +1,64 @@
 //! The `SpiffeWorkloadAPI` gRPC service over an [`IdentityProvider`].
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use spiffe_core::SpiffeId;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
-use tonic::transport::server::UdsConnectInfo;
+use tonic::transport::server::{TcpConnectInfo, UdsConnectInfo};
 use tonic::{Request, Response, Status};
 
 use super::convert;
+use super::fingerprint::Fingerprint;
 use super::header::check_security_header;
-use super::stream::{spawn_watch, ResponseStream};
+use super::stream::{watch_stream, ResponseStream};
 use crate::proto;
 use crate::proto::spiffe_workload_api_server::SpiffeWorkloadApi;
 use crate::provider::{CallerInfo, IdentityProvider, ProviderError};
+
+/// Maps a TCP peer's address to the caller it is (WEP-4), or `None` for an unknown peer.
+pub(crate) type TcpAttestor = Arc<dyn Fn(SocketAddr) -> Option<CallerInfo> + Send + Sync>;
 
 /// The service state shared by every request.
 pub(crate) struct WorkloadApiService<P> {
     pub(crate) provider: Arc<P>,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) streams: Arc<Semaphore>,
+    /// Present when serving TCP.
+    pub(crate) attest: Option<TcpAttestor>,
 }
 
 // === impl WorkloadApiService ===
 
 impl<P: IdentityProvider> WorkloadApiService<P> {
-    /// Checks the header and finds the caller: the kernel's peer credentials of the Unix
-    /// socket (WEP-12), or a [`CallerInfo`] a custom transport put in the request extensions.
+    /// Checks the header and finds the caller: a [`CallerInfo`] a custom transport put in the
+    /// request extensions, the kernel's peer credentials of the Unix socket (WEP-12), or the
+    /// operator's attestation of a TCP peer address (WEP-4).
     fn caller<T>(&self, request: &Request<T>) -> Result<CallerInfo, Status> {
         check_security_header(request.metadata())?;
-        if let Some(caller) = request.extensions().get::<CallerInfo>() {
+        let extensions = request.extensions();
+        if let Some(caller) = extensions.get::<CallerInfo>() {
             return Ok(*caller);
         }
-        let cred = request
-            .extensions()
-            .get::<UdsConnectInfo>()
-            .and_then(|info| info.peer_cred);
-        match cred {
-            Some(cred) => Ok(CallerInfo::new(cred.pid(), cred.uid(), cred.gid())),
-            // Without peer credentials the caller cannot be attested.
-            None => Err(Status::unavailable("caller credentials unavailable")),
+        if let Some(info) = extensions.get::<UdsConnectInfo>() {
+            return match info.peer_cred {
+                Some(cred) => Ok(CallerInfo::new(cred.pid(), cred.uid(), cred.gid())),
+                // Without peer credentials the caller cannot be attested.
+                None => Err(Status::unavailable("caller credentials unavailable")),
+            };
+        }
+        let peer = extensions
+            .get::<TcpConnectInfo>()
+            .and_then(TcpConnectInfo::remote_addr);
+        match (&self.attest, peer) {
+            // WEP-4: a TCP caller is who the network says its address is; WEP-15: an unknown
+            // address has no identity.
+            (Some(attest), Some(peer)) => {
+                attest(peer).ok_or_else(|| Status::permission_denied("caller not attested"))
+            }
+            _ => Err(Status::unavailable("caller credentials unavailable")),
         }
     }
 
@@ -48,6 +67,31 @@ impl<P: IdentityProvider> WorkloadApiService<P> {
             .clone()
             .try_acquire_owned()
             .map_err(|_| Status::resource_exhausted("too many open streams"))
+    }
+
+    /// Opens one server stream for `request`: attests the caller, takes a stream permit,
+    /// subscribes to provider changes (before the first answer, so none is missed) and
+    /// answers with `answer(provider, caller)` now and on every change.
+    fn watch<R, T, F, Fut>(
+        &self,
+        request: &Request<R>,
+        answer: F,
+    ) -> Result<Response<ResponseStream<T>>, Status>
+    where
+        T: Fingerprint + Send + 'static,
+        F: Fn(Arc<P>, CallerInfo) -> Fut + Send + Unpin + 'static,
+        Fut: Future<Output = Result<T, Status>> + Send + 'static,
+    {
+        let caller = self.caller(request)?;
+        let permit = self.stream_permit()?;
+        let provider = self.provider.clone();
+        let changes = provider.changes();
+        Ok(Response::new(watch_stream(
+            changes,
+            self.shutdown.clone(),
+            permit,
+            move || answer(provider.clone(), caller),
+        )))
     }
 }
 
@@ -76,44 +120,20 @@ impl<P: IdentityProvider> SpiffeWorkloadApi for WorkloadApiService<P> {
         &self,
         request: Request<proto::X509svidRequest>,
     ) -> Result<Response<Self::FetchX509SVIDStream>, Status> {
-        let caller = self.caller(&request)?;
-        let permit = self.stream_permit()?;
-        let provider = self.provider.clone();
-        let changes = provider.changes();
-        Ok(Response::new(spawn_watch(
-            changes,
-            self.shutdown.clone(),
-            permit,
-            move || {
-                let provider = provider.clone();
-                async move {
-                    let context = provider.x509_context(&caller).await.map_err(status)?;
-                    convert::x509_svid_response(&context)
-                }
-            },
-        )))
+        self.watch(&request, |provider, caller| async move {
+            let context = provider.x509_context(&caller).await.map_err(status)?;
+            convert::x509_svid_response(&context)
+        })
     }
 
     async fn fetch_x509_bundles(
         &self,
         request: Request<proto::X509BundlesRequest>,
     ) -> Result<Response<Self::FetchX509BundlesStream>, Status> {
-        let caller = self.caller(&request)?;
-        let permit = self.stream_permit()?;
-        let provider = self.provider.clone();
-        let changes = provider.changes();
-        Ok(Response::new(spawn_watch(
-            changes,
-            self.shutdown.clone(),
-            permit,
-            move || {
-                let provider = provider.clone();
-                async move {
-                    let context = provider.x509_context(&caller).await.map_err(status)?;
-                    convert::x509_bundles_response(&context)
-                }
-            },
-        )))
+        self.watch(&request, |provider, caller| async move {
+            let context = provider.x509_context(&caller).await.map_err(status)?;
+            convert::x509_bundles_response(&context)
+        })
     }
 
     async fn fetch_jwtsvid(
@@ -164,22 +184,10 @@ impl<P: IdentityProvider> SpiffeWorkloadApi for WorkloadApiService<P> {
         &self,
         request: Request<proto::JwtBundlesRequest>,
     ) -> Result<Response<Self::FetchJWTBundlesStream>, Status> {
-        let caller = self.caller(&request)?;
-        let permit = self.stream_permit()?;
-        let provider = self.provider.clone();
-        let changes = provider.changes();
-        Ok(Response::new(spawn_watch(
-            changes,
-            self.shutdown.clone(),
-            permit,
-            move || {
-                let provider = provider.clone();
-                async move {
-                    let bundles = provider.jwt_bundles(&caller).await.map_err(status)?;
-                    convert::jwt_bundles_response(&bundles)
-                }
-            },
-        )))
+        self.watch(&request, |provider, caller| async move {
+            let bundles = provider.jwt_bundles(&caller).await.map_err(status)?;
+            convert::jwt_bundles_response(&bundles)
+        })
     }
 
     async fn validate_jwtsvid(

@@ -1,72 +1,152 @@
 //! One server-streaming RPC: answer at once (WAPI-7), then again with the complete state
 //! (WAPI-6) whenever the provider signals a change and the answer differs.
+//!
+//! The stream is a hand-written [`Stream`] polled directly by the HTTP/2 stream that carries
+//! it: no task and no channel per stream. An idle stream is one boxed future waiting on the
+//! provider's `watch` channel and the shutdown signal; it remembers the last message sent as a
+//! 64-bit keyed fingerprint, not as a copy.
 
 use std::future::Future;
+use std::hash::RandomState;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio_stream::Stream;
 use tonic::Status;
+
+use super::fingerprint::Fingerprint;
 
 /// The response stream type of every streaming RPC.
 pub(crate) type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
-/// Spawns the task feeding one stream. `changes` must be subscribed before the first call of
-/// `answer`, so no change between the two is missed. The stream ends when the client goes away,
-/// the server shuts down, or `answer` fails (that status is the stream's last item).
-pub(crate) fn spawn_watch<T, F, Fut>(
+/// The stream of `answer`s: the first at once, then one per provider change whose answer
+/// differs from the last sent. `changes` must be subscribed before the call, so no change
+/// between subscribing and the first answer is missed. The stream ends when the server shuts
+/// down or `answer` fails (that status is its last item); dropping it (the client went away)
+/// releases `permit`.
+pub(crate) fn watch_stream<T, F, Fut>(
     mut changes: watch::Receiver<()>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     permit: OwnedSemaphorePermit,
-    mut answer: F,
+    answer: F,
 ) -> ResponseStream<T>
 where
-    T: PartialEq + Clone + Send + 'static,
-    F: FnMut() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<T, Status>> + Send,
+    T: Fingerprint + Send + 'static,
+    F: FnMut() -> Fut + Send + Unpin + 'static,
+    Fut: Future<Output = Result<T, Status>> + Send + 'static,
 {
-    let (tx, rx) = mpsc::channel(1);
     changes.mark_unchanged();
-    tokio::spawn(async move {
-        let _permit = permit;
-        let mut last: Option<T> = None;
+    let state = Watch {
+        changes,
+        shutdown,
+        _permit: permit,
+        answer,
+        keys: RandomState::new(),
+        last: None,
+        first: true,
+        failed: false,
+    };
+    Box::pin(Unfold {
+        state: Some(state),
+        step: Watch::step,
+        pending: None,
+    })
+}
+
+/// The state of one stream between messages.
+struct Watch<F> {
+    changes: watch::Receiver<()>,
+    shutdown: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+    answer: F,
+    keys: RandomState,
+    /// The fingerprint of the last message sent.
+    last: Option<u64>,
+    first: bool,
+    failed: bool,
+}
+
+// === impl Watch ===
+
+impl<F> Watch<F> {
+    /// Waits for the next message to send; `None` ends the stream.
+    async fn step<T, Fut>(mut self) -> Option<(Result<T, Status>, Self)>
+    where
+        T: Fingerprint,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
         loop {
-            match answer().await {
-                Ok(message) => {
-                    if last.as_ref() != Some(&message) {
-                        if tx.send(Ok(message.clone())).await.is_err() {
-                            return;
+            if self.failed {
+                return None;
+            }
+            if !self.first {
+                tokio::select! {
+                    changed = self.changes.changed() => {
+                        if changed.is_err() {
+                            // The provider will never change again: hold the stream open.
+                            stopped(&mut self.shutdown).await;
+                            return None;
                         }
-                        last = Some(message);
+                    }
+                    _ = stopped(&mut self.shutdown) => return None,
+                }
+            }
+            self.first = false;
+            match (self.answer)().await {
+                Ok(message) => {
+                    let fingerprint = message.fingerprint(&self.keys);
+                    if self.last != Some(fingerprint) {
+                        self.last = Some(fingerprint);
+                        return Some((Ok(message), self));
                     }
                 }
                 Err(status) => {
                     // WAPI-16: redaction ends the stream with the error.
-                    let _ = tx.send(Err(status)).await;
-                    return;
+                    self.failed = true;
+                    return Some((Err(status), self));
                 }
-            }
-            tokio::select! {
-                changed = changes.changed() => {
-                    if changed.is_err() {
-                        // The provider will never change again: hold the stream open.
-                        tokio::select! {
-                            _ = tx.closed() => {}
-                            _ = stopped(&mut shutdown) => {}
-                        }
-                        return;
-                    }
-                }
-                _ = tx.closed() => return,
-                _ = stopped(&mut shutdown) => return,
             }
         }
-    });
-    Box::pin(ReceiverStream::new(rx))
+    }
 }
 
 /// Completes once the server shuts down (or the server is gone).
 async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// A stream driven by `step`, which consumes the state and yields an item and the next state.
+struct Unfold<S, Fut> {
+    state: Option<S>,
+    step: fn(S) -> Fut,
+    pending: Option<Pin<Box<Fut>>>,
+}
+
+// === impl Unfold ===
+
+impl<S, T, Fut> Stream for Unfold<S, Fut>
+where
+    S: Unpin,
+    Fut: Future<Output = Option<(T, S)>>,
+{
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        let pending = match &mut this.pending {
+            Some(pending) => pending,
+            None => match this.state.take() {
+                Some(state) => this.pending.insert(Box::pin((this.step)(state))),
+                None => return Poll::Ready(None),
+            },
+        };
+        let out = std::task::ready!(pending.as_mut().poll(cx));
+        this.pending = None;
+        Poll::Ready(out.map(|(item, state)| {
+            this.state = Some(state);
+            item
+        }))
+    }
 }
