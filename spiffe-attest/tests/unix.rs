@@ -150,7 +150,10 @@ async fn peer_credentials_must_match_the_process() {
     });
     let peer = child.peer(0, 65534);
     let err = error(UnixAttestor::new().attest(&peer).await.unwrap_err());
-    assert_eq!(err, UnixAttestorError::CredentialsChanged { pid: child.pid() });
+    assert_eq!(
+        err,
+        UnixAttestorError::CredentialsChanged { pid: child.pid() }
+    );
 }
 
 #[tokio::test]
@@ -181,7 +184,13 @@ async fn a_zombie_is_an_error() {
     let stat = format!("/proc/{}/stat", peer.pid);
     for _ in 0..1000 {
         let text = std::fs::read_to_string(&stat).unwrap();
-        if text.rsplit(')').next().unwrap().trim_start().starts_with('Z') {
+        if text
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .trim_start()
+            .starts_with('Z')
+        {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
@@ -202,7 +211,10 @@ async fn binary_over_the_size_limit_is_not_hashed() {
             .await
             .unwrap_err(),
     );
-    assert!(matches!(err, UnixAttestorError::BinaryTooLarge { limit: 1024, .. }));
+    assert!(matches!(
+        err,
+        UnixAttestorError::BinaryTooLarge { limit: 1024, .. }
+    ));
     // Path only, no digest.
     let got = values(
         &UnixAttestor::new()

@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    SanType, SerialNumber, SignatureAlgorithm, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384,
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    SerialNumber, SignatureAlgorithm, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384,
     PKCS_RSA_SHA256,
 };
 use spiffe_attest::node::x509pop::{AgentPathTemplate, X509PopAgent, X509PopAttestor};
@@ -64,8 +64,16 @@ fn leaf_with(
     let key = key(alg);
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.subject_alt_names = vec![
-        SanType::URI("x509pop://example.org/datacenter/us-east-1".try_into().unwrap()),
-        SanType::URI("x509pop://other.org/datacenter/elsewhere".try_into().unwrap()),
+        SanType::URI(
+            "x509pop://example.org/datacenter/us-east-1"
+                .try_into()
+                .unwrap(),
+        ),
+        SanType::URI(
+            "x509pop://other.org/datacenter/elsewhere"
+                .try_into()
+                .unwrap(),
+        ),
         SanType::DnsName("node-1.example.org".try_into().unwrap()),
     ];
     params.distinguished_name.push(DnType::CommonName, "node-1");
@@ -130,7 +138,9 @@ async fn attests(alg: &'static SignatureAlgorithm) {
     let pki = pki();
     let leaf = leaf_with(&pki.intermediate_issuer, alg, |_| {});
     let server = X509PopAttestor::new(td(), vec![pki.root.clone()]).unwrap();
-    let node = attest_in_process(&agent(&pki, &leaf), &server).await.unwrap();
+    let node = attest_in_process(&agent(&pki, &leaf), &server)
+        .await
+        .unwrap();
     assert_eq!(
         node.agent_id.as_str(),
         format!(
@@ -176,13 +186,15 @@ async fn loads_the_agent_from_pem() {
         pem("CERTIFICATE", &leaf.der),
         pem("CERTIFICATE", &pki.intermediate)
     );
-    let agent = X509PopAgent::from_pem(chain_pem.as_bytes(), leaf.key.serialize_pem().as_bytes())
-        .unwrap();
+    let agent =
+        X509PopAgent::from_pem(chain_pem.as_bytes(), leaf.key.serialize_pem().as_bytes()).unwrap();
     let server = X509PopAttestor::new(td(), vec![pki.root.clone()]).unwrap();
     attest_in_process(&agent, &server).await.unwrap();
 
     let other = key(&PKCS_ECDSA_P256_SHA256);
-    assert!(X509PopAgent::from_pem(chain_pem.as_bytes(), other.serialize_pem().as_bytes()).is_err());
+    assert!(
+        X509PopAgent::from_pem(chain_pem.as_bytes(), other.serialize_pem().as_bytes()).is_err()
+    );
     assert!(X509PopAgent::from_pem(b"junk", leaf.key.serialize_pem().as_bytes()).is_err());
 }
 
@@ -204,7 +216,9 @@ async fn rejects_an_untrusted_chain() {
     let other = pki_other_root();
     let leaf = leaf_with(&pki.intermediate_issuer, &PKCS_ECDSA_P256_SHA256, |_| {});
     let server = X509PopAttestor::new(td(), vec![other]).unwrap();
-    let err = attest_in_process(&agent(&pki, &leaf), &server).await.unwrap_err();
+    let err = attest_in_process(&agent(&pki, &leaf), &server)
+        .await
+        .unwrap_err();
     assert!(plugin_error(err).contains("verification failed"));
 }
 
@@ -221,7 +235,9 @@ async fn rejects_an_expired_leaf() {
         p.not_after = rcgen::date_time_ymd(2001, 1, 1);
     });
     let server = X509PopAttestor::new(td(), vec![pki.root.clone()]).unwrap();
-    let err = attest_in_process(&agent(&pki, &leaf), &server).await.unwrap_err();
+    let err = attest_in_process(&agent(&pki, &leaf), &server)
+        .await
+        .unwrap_err();
     let AttestError::Plugin { source, .. } = err else {
         panic!()
     };
@@ -363,7 +379,9 @@ async fn agent_path_template_names_the_agent() {
         .with_agent_path_template(
             AgentPathTemplate::parse("/{{ .PluginName }}/cn/{{ .Subject.CommonName }}").unwrap(),
         );
-    let node = attest_in_process(&agent(&pki, &leaf), &server).await.unwrap();
+    let node = attest_in_process(&agent(&pki, &leaf), &server)
+        .await
+        .unwrap();
     assert_eq!(
         node.agent_id.as_str(),
         "spiffe://example.org/spire/agent/x509pop/cn/node-1"
@@ -373,7 +391,9 @@ async fn agent_path_template_names_the_agent() {
     let bad = leaf_with(&pki.intermediate_issuer, &PKCS_ECDSA_P256_SHA256, |p| {
         p.distinguished_name.push(DnType::CommonName, "a/../b");
     });
-    assert!(attest_in_process(&agent(&pki, &bad), &server).await.is_err());
+    assert!(attest_in_process(&agent(&pki, &bad), &server)
+        .await
+        .is_err());
 }
 
 #[tokio::test]
@@ -388,7 +408,45 @@ async fn clock_decides_validity() {
         ))
     };
     let server = X509PopAttestor::new(td(), vec![pki.root.clone()]).unwrap();
-    assert!(attest_in_process(&agent(&pki, &leaf), &server).await.is_err());
+    assert!(attest_in_process(&agent(&pki, &leaf), &server)
+        .await
+        .is_err());
     let later = server.with_clock(now);
-    attest_in_process(&agent(&pki, &leaf), &later).await.unwrap();
+    attest_in_process(&agent(&pki, &leaf), &later)
+        .await
+        .unwrap();
+}
+
+/// The checked-in fuzz seeds (payloads of the spiffe-core vector chains, which chain to
+/// `root-td.pem`) reach the challenge step, so the fuzzer starts past the parser; none
+/// attests.
+#[tokio::test]
+async fn fuzz_seeds_reach_the_challenge_and_never_attest() {
+    let roots = spiffe_core::x509::parse_certificates(include_bytes!(
+        "../../spiffe-core/tests/data/x509/root-td.pem"
+    ))
+    .unwrap();
+    let server = X509PopAttestor::new(TrustDomain::new("td").unwrap(), roots)
+        .unwrap()
+        .with_clock(|| {
+            spiffe_core::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                1_800_000_000,
+            ))
+        });
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/seeds/x509pop");
+    let mut challenged = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let input = std::fs::read(entry.unwrap().path()).unwrap();
+        let split = usize::from(u16::from_be_bytes([input[0], input[1]]));
+        let (payload, response) = input[2..].split_at(split.min(input.len() - 2));
+        let mut attempt = server.begin();
+        if let Ok(ServerStep::Challenge(_)) = attempt.step(payload).await {
+            challenged += 1;
+            assert!(attempt.step(response).await.is_err());
+        }
+    }
+    assert!(
+        challenged >= 3,
+        "only {challenged} seeds reached the challenge"
+    );
 }

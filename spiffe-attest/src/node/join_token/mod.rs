@@ -200,7 +200,9 @@ impl AgentAttestation for AgentAttempt {
     }
 
     fn respond(&mut self, _challenge: &[u8]) -> Result<Vec<u8>, AttestError> {
-        Err(AttestError::OutOfOrder("join_token does not answer challenges"))
+        Err(AttestError::OutOfOrder(
+            "join_token does not answer challenges",
+        ))
     }
 }
 

@@ -57,11 +57,10 @@ impl X509PopAgent {
             .map_err(|_| X509PopError::BadAgentFile {
                 what: "certificate chain",
             })?;
-        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| {
-            X509PopError::BadAgentFile {
+        let key =
+            PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| X509PopError::BadAgentFile {
                 what: "private key",
-            }
-        })?;
+            })?;
         Self::new(chain, &key)
     }
 }

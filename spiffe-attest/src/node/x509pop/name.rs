@@ -31,12 +31,12 @@ fn decode_string(tag: u8, value: &[u8]) -> Result<String, ()> {
         // UTF8String
         0x0c => String::from_utf8(value.to_vec()).map_err(|_| ()),
         // PrintableString, IA5String, TeletexString (ASCII subset only)
-        0x13 | 0x16 | 0x14 if value.is_ascii() => {
-            String::from_utf8(value.to_vec()).map_err(|_| ())
-        }
+        0x13 | 0x16 | 0x14 if value.is_ascii() => String::from_utf8(value.to_vec()).map_err(|_| ()),
         // BMPString: UCS-2 big-endian.
         0x1e if value.len() % 2 == 0 => {
-            let units = value.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+            let units = value
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]));
             char::decode_utf16(units)
                 .collect::<Result<String, _>>()
                 .map_err(|_| ())
@@ -105,6 +105,7 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -54,9 +54,8 @@ impl LeafKey {
 
     /// Checks `proof` against the challenge this attempt issued.
     pub(crate) fn verify(&self, issued: ChallengeKind, proof: &Proof) -> Result<(), X509PopError> {
-        let digest = |server: &[u8; NONCE_LEN], agent: &[u8; NONCE_LEN]| {
-            combined_digest(server, agent)
-        };
+        let digest =
+            |server: &[u8; NONCE_LEN], agent: &[u8; NONCE_LEN]| combined_digest(server, agent);
         match (self, issued, proof) {
             (Self::Rsa(key), ChallengeKind::Rsa(server), Proof::Rsa { nonce, signature }) => {
                 let digest = digest(&server, nonce);
@@ -146,13 +145,19 @@ impl SigningKey {
         let der = key.secret_der();
         let (loaded, public) = match LeafKey::of(leaf)? {
             LeafKey::EcP256(public) => (
-                EcdsaKeyPair::from_private_key_der(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der)
-                    .map(Self::EcP256),
+                EcdsaKeyPair::from_private_key_der(
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    der,
+                )
+                .map(Self::EcP256),
                 public,
             ),
             LeafKey::EcP384(public) => (
-                EcdsaKeyPair::from_private_key_der(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, der)
-                    .map(Self::EcP384),
+                EcdsaKeyPair::from_private_key_der(
+                    &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+                    der,
+                )
+                .map(Self::EcP384),
                 public,
             ),
             LeafKey::Rsa(public) => {
@@ -224,6 +229,7 @@ fn split_fixed(nonce: [u8; NONCE_LEN], sig: &[u8]) -> Proof {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -233,7 +239,10 @@ mod tests {
             ecdsa_sig_der(&[0, 0, 1], &[0x80]),
             Some(vec![0x30, 7, 2, 1, 1, 2, 2, 0, 0x80])
         );
-        assert_eq!(ecdsa_sig_der(&[], &[1]), Some(vec![0x30, 6, 2, 1, 0, 2, 1, 1]));
+        assert_eq!(
+            ecdsa_sig_der(&[], &[1]),
+            Some(vec![0x30, 6, 2, 1, 0, 2, 1, 1])
+        );
         assert_eq!(ecdsa_sig_der(&[1; 67], &[1]), None);
     }
 }

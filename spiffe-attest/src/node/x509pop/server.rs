@@ -155,12 +155,11 @@ impl Config {
             .into_iter()
             .enumerate()
             .map(|(index, der)| {
-                Certificate::from_der(der)
-                    .map_err(|_| X509PopError::MalformedCertificate { index })
+                Certificate::from_der(der).map_err(|_| X509PopError::MalformedCertificate { index })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let path =
-            x509::verify_path(&chain, &self.cas, (self.clock)()).map_err(X509PopError::Untrusted)?;
+        let path = x509::verify_path(&chain, &self.cas, (self.clock)())
+            .map_err(X509PopError::Untrusted)?;
         let leaf = &path[0];
         // SPIRE issues a challenge only to keys meant for digital signatures.
         if !leaf.key_usage().is_some_and(|ku| ku.digital_signature()) {
@@ -176,10 +175,11 @@ impl Config {
         let leaf = &path[0];
         let leaf_fingerprint = fingerprint(leaf.der());
         let serial = serial_number_hex(leaf.serial());
-        let cn = name::common_name(leaf.subject_der()).map_err(|()| X509PopError::UnusableFact {
-            what: "subject",
-            used_in: "selectors",
-        })?;
+        let cn =
+            name::common_name(leaf.subject_der()).map_err(|()| X509PopError::UnusableFact {
+                what: "subject",
+                used_in: "selectors",
+            })?;
         let cn = cn.filter(|cn| !cn.is_empty());
 
         let rendered = self
@@ -268,6 +268,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -147,16 +147,25 @@ mod tests {
 
     #[test]
     fn renders_fields_and_rejects_the_unknown() {
-        let t = AgentPathTemplate::parse("/n/{{.Subject.CommonName}}-{{ .SerialNumberHex }}")
-            .unwrap();
+        let t =
+            AgentPathTemplate::parse("/n/{{.Subject.CommonName}}-{{ .SerialNumberHex }}").unwrap();
         assert_eq!(t.render(&facts()).unwrap(), "/n/node-1-1f");
         let no_cn = TemplateFacts {
             subject_common_name: None,
             ..facts()
         };
         assert_eq!(t.render(&no_cn), None);
-        for bad in ["/{{ .Nope }}", "/{{ .Fingerprint ", "/x}}", "x509pop/{{ .Fingerprint }}"] {
-            assert_eq!(AgentPathTemplate::parse(bad), Err(X509PopError::BadTemplate), "{bad}");
+        for bad in [
+            "/{{ .Nope }}",
+            "/{{ .Fingerprint ",
+            "/x}}",
+            "x509pop/{{ .Fingerprint }}",
+        ] {
+            assert_eq!(
+                AgentPathTemplate::parse(bad),
+                Err(X509PopError::BadTemplate),
+                "{bad}"
+            );
         }
     }
 }

@@ -53,8 +53,9 @@ impl<'de> Deserialize<'de> for Bytes {
 /// The attestation payload.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct AttestationData {
+    /// Go encodes a nil slice as `null`.
     #[serde(default)]
-    pub(crate) certificates: Vec<Bytes>,
+    pub(crate) certificates: Option<Vec<Bytes>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -144,21 +145,19 @@ fn nonce(bytes: &Bytes, what: &'static str) -> Result<[u8; NONCE_LEN], X509PopEr
 /// themselves are not parsed here.
 pub fn parse_payload(payload: &[u8]) -> Result<Vec<CertificateDer<'static>>, X509PopError> {
     check_len("payload", payload)?;
-    let data: AttestationData =
-        serde_json::from_slice(payload).map_err(|_| X509PopError::MalformedMessage {
-            what: "payload",
-        })?;
-    if data.certificates.is_empty() {
+    let data: AttestationData = serde_json::from_slice(payload)
+        .map_err(|_| X509PopError::MalformedMessage { what: "payload" })?;
+    let certificates = data.certificates.unwrap_or_default();
+    if certificates.is_empty() {
         return Err(X509PopError::NoCertificates);
     }
-    if data.certificates.len() > MAX_CHAIN_LEN {
+    if certificates.len() > MAX_CHAIN_LEN {
         return Err(X509PopError::ChainTooLong {
-            len: data.certificates.len(),
+            len: certificates.len(),
             max: MAX_CHAIN_LEN,
         });
     }
-    Ok(data
-        .certificates
+    Ok(certificates
         .into_iter()
         .map(|b| CertificateDer::from(b.0))
         .collect())
@@ -167,7 +166,7 @@ pub fn parse_payload(payload: &[u8]) -> Result<Vec<CertificateDer<'static>>, X50
 /// Encodes a payload.
 pub(crate) fn encode_payload(certificates: &[&[u8]]) -> Vec<u8> {
     let data = AttestationData {
-        certificates: certificates.iter().map(|c| Bytes(c.to_vec())).collect(),
+        certificates: Some(certificates.iter().map(|c| Bytes(c.to_vec())).collect()),
     };
     serde_json::to_vec(&data).expect("serializing byte strings cannot fail")
 }
@@ -176,9 +175,15 @@ pub(crate) fn encode_payload(certificates: &[&[u8]]) -> Vec<u8> {
 pub(crate) fn encode_challenge(kind: ChallengeKind) -> Vec<u8> {
     let mut challenge = Challenge::default();
     match kind {
-        ChallengeKind::Rsa(n) => challenge.rsa_signature = Some(NonceOnly { nonce: Bytes(n.to_vec()) }),
+        ChallengeKind::Rsa(n) => {
+            challenge.rsa_signature = Some(NonceOnly {
+                nonce: Bytes(n.to_vec()),
+            })
+        }
         ChallengeKind::Ecdsa(n) => {
-            challenge.ecdsa_signature = Some(NonceOnly { nonce: Bytes(n.to_vec()) })
+            challenge.ecdsa_signature = Some(NonceOnly {
+                nonce: Bytes(n.to_vec()),
+            })
         }
     }
     serde_json::to_vec(&challenge).expect("serializing byte strings cannot fail")
@@ -187,10 +192,8 @@ pub(crate) fn encode_challenge(kind: ChallengeKind) -> Vec<u8> {
 /// Parses a challenge (agent side).
 pub(crate) fn parse_challenge(message: &[u8]) -> Result<ChallengeKind, X509PopError> {
     check_len("challenge", message)?;
-    let challenge: Challenge =
-        serde_json::from_slice(message).map_err(|_| X509PopError::MalformedMessage {
-            what: "challenge",
-        })?;
+    let challenge: Challenge = serde_json::from_slice(message)
+        .map_err(|_| X509PopError::MalformedMessage { what: "challenge" })?;
     match (challenge.rsa_signature, challenge.ecdsa_signature) {
         (Some(rsa), None) => Ok(ChallengeKind::Rsa(nonce(&rsa.nonce, "challenge")?)),
         (None, Some(ec)) => Ok(ChallengeKind::Ecdsa(nonce(&ec.nonce, "challenge")?)),
@@ -293,7 +296,10 @@ mod tests {
             parse_payload(br#"{"certificates":["***"]}"#),
             Err(X509PopError::MalformedMessage { .. })
         ));
-        let many = format!(r#"{{"certificates":[{}]}}"#, vec![r#""AA==""#; 17].join(","));
+        let many = format!(
+            r#"{{"certificates":[{}]}}"#,
+            vec![r#""AA==""#; 17].join(",")
+        );
         assert!(matches!(
             parse_payload(many.as_bytes()),
             Err(X509PopError::ChainTooLong { len: 17, .. })
@@ -303,7 +309,9 @@ mod tests {
     #[test]
     fn challenge_and_response_shapes() {
         let c = encode_challenge(ChallengeKind::Ecdsa([7; 32]));
-        assert!(std::str::from_utf8(&c).unwrap().starts_with(r#"{"ecdsa_signature":{"nonce":""#));
+        assert!(std::str::from_utf8(&c)
+            .unwrap()
+            .starts_with(r#"{"ecdsa_signature":{"nonce":""#));
         assert_eq!(parse_challenge(&c).unwrap(), ChallengeKind::Ecdsa([7; 32]));
         assert!(parse_challenge(br#"{"rsa_signature":{"nonce":"AA=="}}"#).is_err());
         assert!(parse_challenge(br#"{}"#).is_err());

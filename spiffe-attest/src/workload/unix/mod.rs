@@ -149,12 +149,16 @@ impl UnixAttestor {
         for gid in &status.groups {
             values.push(("supplementary_gid", format!("supplementary_gid:{gid}")));
             if let Some(group) = names.group(*gid) {
-                values.push(("supplementary_group", format!("supplementary_group:{group}")));
+                values.push((
+                    "supplementary_group",
+                    format!("supplementary_group:{group}"),
+                ));
             }
         }
         if self.discover_path {
             let exe = dir.join("exe");
-            let path = std::fs::read_link(&exe).map_err(|e| io_error(pid, "reading exe link", e))?;
+            let path =
+                std::fs::read_link(&exe).map_err(|e| io_error(pid, "reading exe link", e))?;
             let path = path
                 .to_str()
                 .ok_or(UnixAttestorError::UnusableValue { pid, what: "path" })?;

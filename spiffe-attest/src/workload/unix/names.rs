@@ -70,6 +70,7 @@ pub(crate) fn parse(text: &str) -> HashMap<u32, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

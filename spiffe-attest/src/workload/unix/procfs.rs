@@ -116,12 +116,13 @@ pub(crate) fn parse_status(text: &[u8]) -> Option<Status> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn stat_counts_from_the_last_parenthesis() {
-        let line = b"1234 (we ird) S) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 987654 19 20";
+        let line = b"1234 (we ird) S) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 987654 20";
         assert_eq!(
             parse_stat(line),
             Some(Stat {
@@ -131,9 +132,11 @@ mod tests {
         );
         assert_eq!(parse_stat(b"1 (x) Z 1"), None);
         assert_eq!(parse_stat(b"no parenthesis"), None);
-        assert!(parse_stat(b"1 (x) Z 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19")
-            .unwrap()
-            .exited());
+        assert!(
+            parse_stat(b"1 (x) Z 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19")
+                .unwrap()
+                .exited()
+        );
     }
 
     #[test]
