@@ -41,7 +41,7 @@ fn verifies_a_non_spiffe_chain_and_returns_the_path() {
     let leaf = plain_leaf(&issuer);
     let path = x509::verify_path(
         std::slice::from_ref(&leaf),
-        &[root.clone()],
+        std::slice::from_ref(&root),
         at(1_800_000_000),
     )
     .unwrap();
@@ -73,7 +73,7 @@ fn rejects_other_roots_expiry_and_empty_chains() {
     assert_eq!(
         x509::verify_path(
             std::slice::from_ref(&leaf),
-            &[root.clone()],
+            std::slice::from_ref(&root),
             at(2_300_000_000)
         ),
         Err(X509VerifyError::Expired { index: 0 })
