@@ -104,11 +104,11 @@ fn td() -> TrustDomain {
 }
 
 fn sha1_hex(der: &[u8]) -> String {
-    let sum = aws_lc_rs_sha1(der);
+    let sum = openssl_sha1(der);
     sum.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn aws_lc_rs_sha1(der: &[u8]) -> Vec<u8> {
+fn openssl_sha1(der: &[u8]) -> Vec<u8> {
     // openssl computes the same: `openssl x509 -fingerprint -sha1`.
     let out = std::process::Command::new("openssl")
         .args(["dgst", "-sha1", "-binary"])
