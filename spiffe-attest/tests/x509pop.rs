@@ -450,3 +450,95 @@ async fn fuzz_seeds_reach_the_challenge_and_never_attest() {
         "only {challenged} seeds reached the challenge"
     );
 }
+
+/// Cross-check with an independent implementation: responses made the way a Go (SPIRE) agent
+/// makes them (ECDSA over the digest with minimal r/s; RSA-PSS with Go's maximum salt length),
+/// by pyca/cryptography in `tests/data/x509pop_sign.py`, verify on our server. Skipped when
+/// python3 with `cryptography` is missing.
+#[tokio::test]
+async fn verifies_responses_signed_like_a_go_agent() {
+    let has_python = std::process::Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_python {
+        eprintln!("skipped: python3 with cryptography is missing");
+        return;
+    }
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    for alg in [
+        &PKCS_ECDSA_P256_SHA256,
+        &PKCS_ECDSA_P384_SHA384,
+        &PKCS_RSA_SHA256,
+    ] {
+        let leaf = leaf_with(&pki.intermediate_issuer, alg, |_| {});
+        let key_path = dir.path().join("key.pem");
+        std::fs::write(&key_path, leaf.key.serialize_pem()).unwrap();
+        let server = X509PopAttestor::new(td(), vec![pki.root.clone()]).unwrap();
+        for _ in 0..2 {
+            let payload = agent(&pki, &leaf).begin().unwrap().payload().unwrap();
+            let mut attempt = server.begin();
+            let ServerStep::Challenge(challenge) = attempt.step(&payload).await.unwrap() else {
+                panic!("expected a challenge")
+            };
+            let response = python_sign(&key_path, &challenge);
+            let step = attempt.step(&response).await;
+            assert!(
+                matches!(step, Ok(ServerStep::Attested(_))),
+                "{alg:?}: {step:?}"
+            );
+
+            // And the other way: our agent's answer verifies as a Go server checks it.
+            let ours = agent(&pki, &leaf)
+                .begin()
+                .unwrap()
+                .respond(&challenge)
+                .unwrap();
+            assert!(
+                python_verify(dir.path(), &leaf.der, &challenge, &ours),
+                "{alg:?}"
+            );
+            let mut tampered = ours.clone();
+            let at = tampered.len() - 8;
+            tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+            assert!(!python_verify(dir.path(), &leaf.der, &challenge, &tampered));
+        }
+    }
+}
+
+fn python_verify(dir: &std::path::Path, cert: &[u8], challenge: &[u8], response: &[u8]) -> bool {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/x509pop_sign.py");
+    let (c, ch, r) = (
+        dir.join("cert.der"),
+        dir.join("challenge.json"),
+        dir.join("response.json"),
+    );
+    std::fs::write(&c, cert).unwrap();
+    std::fs::write(&ch, challenge).unwrap();
+    std::fs::write(&r, response).unwrap();
+    std::process::Command::new("python3")
+        .arg(script)
+        .arg("--verify")
+        .args([&c, &ch, &r])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn python_sign(key: &std::path::Path, challenge: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/x509pop_sign.py");
+    let mut child = std::process::Command::new("python3")
+        .arg(script)
+        .arg(key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(challenge).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
