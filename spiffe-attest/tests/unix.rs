@@ -266,3 +266,46 @@ async fn invalid_and_unknown_pids() {
     );
     assert_eq!(err, UnixAttestorError::ProcessExited { pid: i32::MAX });
 }
+
+/// Processes that exit while being attested: every attempt yields the child's own selectors
+/// or an error (exited, a zombie, credentials not yet or no longer those of the socket), never
+/// another process's selectors.
+#[tokio::test]
+async fn short_lived_processes_never_yield_wrong_selectors() {
+    let attestor = UnixAttestor::new();
+    let (mut attested, mut refused) = (0, 0);
+    for _ in 0..100 {
+        let mut child = Command::new("true")
+            .uid(65534)
+            .gid(65534)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        if let Ok(start) = process_start_time(pid) {
+            let peer = PeerCredentials::new(pid, 65534, 65534).with_start_time(start);
+            match attestor.attest(&peer).await {
+                Ok(selectors) => {
+                    let got = values(&selectors);
+                    assert_eq!(got[0], "uid:65534");
+                    assert!(got.contains(&"gid:65534".to_owned()));
+                    attested += 1;
+                }
+                Err(e) => {
+                    let e = error(e);
+                    assert!(
+                        matches!(
+                            e,
+                            UnixAttestorError::ProcessExited { .. }
+                                | UnixAttestorError::CredentialsChanged { .. }
+                        ),
+                        "{e:?}"
+                    );
+                    refused += 1;
+                }
+            }
+        }
+        child.wait().unwrap();
+    }
+    eprintln!("attested {attested}, refused {refused}");
+}
