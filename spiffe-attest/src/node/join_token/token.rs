@@ -76,7 +76,7 @@ fn check(value: &[u8]) -> Result<(), JoinTokenError> {
             max: MAX_TOKEN_LEN,
         });
     }
-    // ID-9 (path segment characters) and ID-10 (no `.`/`..` segments): the token is a segment
+    // ID-12 (path segment characters) and ID-10 (no `.`/`..` segments): the token is a segment
     // of the agent ID.
     let segment_char = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_');
     if !value.iter().all(segment_char) || value == b"." || value == b".." {
