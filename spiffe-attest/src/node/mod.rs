@@ -19,6 +19,9 @@
 
 use spiffe_core::SpiffeId;
 
+pub mod join_token;
+pub mod x509pop;
+
 use crate::{AttestError, BoxFuture, Selector};
 
 pub mod tpm;

@@ -3,6 +3,8 @@
 
 use crate::{AttestError, BoxFuture, Selector};
 
+pub mod unix;
+
 /// The kernel's account of the process at the other end of a Unix socket (`SO_PEERCRED`),
 /// captured when the connection was accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,12 +16,27 @@ pub struct PeerCredentials {
     pub uid: u32,
     /// The peer's effective group id.
     pub gid: u32,
+    /// The process start time (clock ticks after boot, `/proc/<pid>/stat` field 22) read
+    /// right after `SO_PEERCRED` at accept: it tells the connected process apart from a later
+    /// one that reuses its pid. See [`unix::process_start_time`].
+    pub start_time: Option<u64>,
 }
 
 impl PeerCredentials {
     /// Credentials as read from `SO_PEERCRED`.
     pub fn new(pid: i32, uid: u32, gid: u32) -> Self {
-        Self { pid, uid, gid }
+        Self {
+            pid,
+            uid,
+            gid,
+            start_time: None,
+        }
+    }
+
+    /// Adds the process start time captured at accept.
+    pub fn with_start_time(mut self, start_time: u64) -> Self {
+        self.start_time = Some(start_time);
+        self
     }
 }
 

@@ -26,5 +26,5 @@ pub use extensions::{ExtendedKeyUsage, KeyUsage};
 pub use pem::parse_certificates;
 pub use spki::{RsaPublicKey, SubjectPublicKeyInfo};
 pub use svid::X509Svid;
-pub use verify::{verify, verify_parsed, VerifiedX509Svid};
+pub use verify::{verify, verify_parsed, verify_path, VerifiedX509Svid};
 pub use verify_error::X509VerifyError;

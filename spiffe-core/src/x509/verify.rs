@@ -113,6 +113,38 @@ pub fn verify_parsed(
     Ok(VerifiedX509Svid { spiffe_id, path })
 }
 
+/// RFC 5280 path validation of a chain that need not be an X.509-SVID: the leaf (first) and
+/// then intermediates in any order, to one of `anchors`, at time `now`. Returns the verified
+/// path, leaf first and the anchor last.
+///
+/// The same path building as [`verify_parsed`] (validity of every certificate, issuer cA and
+/// keyCertSign, pathLenConstraint, signatures, name constraints, the resource budget), without
+/// the SPIFFE leaf checks: for certificates issued by an outside PKI, such as node attestation
+/// with x509pop. Leaf key usage policy is the caller's.
+pub fn verify_path(
+    chain: &[Certificate],
+    anchors: &[Certificate],
+    now: UnixTime,
+) -> Result<Vec<Certificate>, X509VerifyError> {
+    let leaf = chain.first().ok_or(X509VerifyError::EmptyChain)?;
+    // X509-20: every certificate of the path must be within its validity period.
+    if !leaf.is_valid_at(now) {
+        return Err(X509VerifyError::Expired { index: 0 });
+    }
+    let mut builder = PathBuilder {
+        presented: chain,
+        anchors,
+        now,
+        signature_checks: 0,
+        path: Vec::with_capacity(4),
+    };
+    builder.path.push(0);
+    let anchor = builder.extend()?;
+    let mut path: Vec<Certificate> = builder.path.iter().map(|&i| chain[i].clone()).collect();
+    path.push(anchor.clone());
+    Ok(path)
+}
+
 /// The SPIFFE checks on the leaf, before any bundle is consulted.
 fn leaf_checks(leaf: &Certificate) -> Result<SpiffeId, X509VerifyError> {
     // X509-1/2/25 count raw URI SAN entries; X509-23 parses the single one as a SPIFFE ID.
