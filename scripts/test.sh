@@ -63,6 +63,10 @@ if command -v rustup >/dev/null 2>&1; then
     cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 fi
 cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
+# pyca/cryptography: an independent x509pop agent (spiffe-attest/tests/x509pop.rs).
+if ! python3 -c 'import cryptography' >/dev/null 2>&1; then
+    python3 -m pip install --quiet cryptography || apt_install python3-cryptography
+fi
 if [[ -z "${SKIP_FUZZ:-}" ]]; then
     cargo fuzz --version >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 fi
