@@ -179,7 +179,7 @@ impl EntryIndex {
             let Some(candidates) = self.by_set.get(&key) else {
                 continue;
             };
-            for &slot in candidates {
+            for &slot in candidates.as_slice() {
                 if let Some(s) = self.slot(slot) {
                     if s.parent == parent && same_set(&s.selectors, known, mask) {
                         out.push(slot);

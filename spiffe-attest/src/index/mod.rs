@@ -53,6 +53,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod bucket;
 mod hash;
 mod interner;
 mod lookup;
@@ -64,6 +65,7 @@ use spiffe_core::{SpiffeId, TrustDomain};
 
 use crate::entry::{server_id, EntryId, RegistrationEntry};
 use crate::Selector;
+use bucket::Bucket;
 use hash::{pair_key, set_key, IntBuild};
 use interner::Interner;
 
@@ -78,13 +80,13 @@ pub struct EntryIndex {
     by_entry_id: HashMap<EntryId, u32>,
     /// (parent, selector set) key → slots (several only on a hash collision or for entries
     /// with equal parent and selectors).
-    by_set: HashMap<u64, Vec<u32>, IntBuild>,
+    by_set: HashMap<u64, Bucket, IntBuild>,
     /// (parent, smallest selector) → slots: the posting lists for many-selector lookups.
     by_first: HashMap<u64, Vec<u32>, IntBuild>,
     /// parent → slots of its children.
     by_parent: HashMap<u32, Vec<u32>, IntBuild>,
-    /// SPIFFE ID `q` → parent `p` → number of entries (p → q).
-    named: HashMap<u32, HashMap<u32, u32, IntBuild>, IntBuild>,
+    /// SPIFFE ID → slots of the entries that issue it.
+    by_spiffe: HashMap<u32, Bucket, IntBuild>,
     /// parent `p` → the SPIFFE IDs `q` of its children that are themselves parents.
     nested: HashMap<u32, HashSet<u32, IntBuild>, IntBuild>,
     /// Number of entries per selector count, for the largest selector set.
@@ -127,7 +129,7 @@ impl EntryIndex {
             by_set: HashMap::default(),
             by_first: HashMap::default(),
             by_parent: HashMap::default(),
-            named: HashMap::default(),
+            by_spiffe: HashMap::default(),
             nested: HashMap::default(),
             set_sizes: Vec::new(),
         }
@@ -184,7 +186,12 @@ impl EntryIndex {
             }
         };
         self.by_entry_id.insert(entry.id().clone(), slot);
-        self.by_set.entry(key).or_default().push(slot);
+        match self.by_set.get_mut(&key) {
+            Some(bucket) => bucket.push(slot),
+            None => {
+                self.by_set.insert(key, Bucket::One(slot));
+            }
+        }
         let postings = self.by_first.entry(pair_key(parent, first)).or_default();
         let first_pos = postings.len();
         postings.push(slot);
@@ -193,33 +200,41 @@ impl EntryIndex {
         }
         self.set_sizes[selectors.len()] += 1;
 
-        // Nesting: (parent → spiffe) is an edge worth following when spiffe has children.
-        let count = self.named.entry(spiffe).or_default().entry(parent).or_insert(0);
-        *count += 1;
-        if *count == 1 && self.by_parent.contains_key(&spiffe) {
-            self.nested.entry(parent).or_default().insert(spiffe);
-        }
-        let children = self.by_parent.entry(parent).or_default();
-        let parent_pos = children.len();
-        children.push(slot);
-        if parent_pos == 0 {
-            // `parent` just became a parent: every edge leading to it is now worth following.
-            if let Some(grandparents) = self.named.get(&parent) {
-                for &gp in grandparents.keys() {
-                    self.nested.entry(gp).or_default().insert(parent);
-                }
-            }
-        }
-
+        // The slot must be in place before the nesting edges below look at it.
         self.slots[slot as usize] = Some(Slot {
             entry,
             parent,
             spiffe,
             selectors: selectors.into_boxed_slice(),
             set_key: key,
-            parent_pos,
+            parent_pos: 0,
             first_pos,
         });
+
+        // Nesting: (parent → spiffe) is an edge worth following when spiffe has children.
+        match self.by_spiffe.get_mut(&spiffe) {
+            Some(bucket) => bucket.push(slot),
+            None => {
+                self.by_spiffe.insert(spiffe, Bucket::One(slot));
+            }
+        }
+        if self.by_parent.contains_key(&spiffe) {
+            self.nested.entry(parent).or_default().insert(spiffe);
+        }
+        let children = self.by_parent.entry(parent).or_default();
+        let parent_pos = children.len();
+        children.push(slot);
+        self.set_parent_pos(slot, parent_pos);
+        if parent_pos == 0 {
+            // `parent` just became a parent: every edge leading to it is now worth following.
+            if let Some(issuers) = self.by_spiffe.get(&parent) {
+                for &s in issuers.as_slice() {
+                    if let Some(gp) = self.slot(s).map(|s| s.parent) {
+                        self.nested.entry(gp).or_default().insert(parent);
+                    }
+                }
+            }
+        }
         old
     }
 
@@ -229,9 +244,8 @@ impl EntryIndex {
         let slot = self.slots[slot_no as usize].take()?;
         self.free_slots.push(slot_no);
 
-        if let Some(list) = self.by_set.get_mut(&slot.set_key) {
-            list.retain(|&s| s != slot_no);
-            if list.is_empty() {
+        if let Some(bucket) = self.by_set.get_mut(&slot.set_key) {
+            if bucket.remove(slot_no) {
                 self.by_set.remove(&slot.set_key);
             }
         }
@@ -260,24 +274,28 @@ impl EntryIndex {
             if children.is_empty() {
                 self.by_parent.remove(&slot.parent);
                 // `parent` has no children left: edges leading to it lead nowhere.
-                if let Some(grandparents) = self.named.get(&slot.parent) {
-                    for gp in grandparents.keys() {
-                        remove_nested(&mut self.nested, *gp, slot.parent);
+                if let Some(issuers) = self.by_spiffe.get(&slot.parent) {
+                    for &s in issuers.as_slice() {
+                        if let Some(gp) = self.slot(s).map(|s| s.parent) {
+                            remove_nested(&mut self.nested, gp, slot.parent);
+                        }
                     }
                 }
             }
         }
-        if let Some(parents) = self.named.get_mut(&slot.spiffe) {
-            if let Some(count) = parents.get_mut(&slot.parent) {
-                *count -= 1;
-                if *count == 0 {
-                    parents.remove(&slot.parent);
-                    remove_nested(&mut self.nested, slot.parent, slot.spiffe);
-                }
+        if let Some(bucket) = self.by_spiffe.get_mut(&slot.spiffe) {
+            if bucket.remove(slot_no) {
+                self.by_spiffe.remove(&slot.spiffe);
             }
-            if parents.is_empty() {
-                self.named.remove(&slot.spiffe);
-            }
+        }
+        // The edge (parent → spiffe) stays while another entry under `parent` issues `spiffe`.
+        let still_issued = self.by_spiffe.get(&slot.spiffe).is_some_and(|b| {
+            b.as_slice()
+                .iter()
+                .any(|&s| self.slot(s).is_some_and(|o| o.parent == slot.parent))
+        });
+        if !still_issued {
+            remove_nested(&mut self.nested, slot.parent, slot.spiffe);
         }
 
         self.ids.release(slot.parent);
@@ -291,6 +309,12 @@ impl EntryIndex {
     /// Number of distinct SPIFFE IDs and selectors interned (for memory accounting).
     pub fn interned_counts(&self) -> (usize, usize) {
         (self.ids.len(), self.selectors.len())
+    }
+
+    fn set_parent_pos(&mut self, slot: u32, pos: usize) {
+        if let Some(Some(s)) = self.slots.get_mut(slot as usize) {
+            s.parent_pos = pos;
+        }
     }
 
     fn slot(&self, slot: u32) -> Option<&Slot> {
