@@ -118,6 +118,34 @@ fn make_entries(n: usize) -> (Vec<Arc<RegistrationEntry>>, Vec<Query>) {
     (entries, queries)
 }
 
+/// CPU time of this thread (user + system) in clock ticks of 10 ms, from
+/// `/proc/thread-self/stat`: unlike wall time, not inflated when other processes share the
+/// cores.
+fn thread_cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Mean CPU time per call of `f`, over at least 2 s of this thread's CPU time.
+fn cpu_time_per_call(mut f: impl FnMut(usize)) -> Option<f64> {
+    let start = thread_cpu_ticks()?;
+    let mut calls = 0usize;
+    loop {
+        for _ in 0..1_000 {
+            f(calls);
+            calls += 1;
+        }
+        let spent = thread_cpu_ticks()? - start;
+        if spent >= 200 {
+            return Some(spent as f64 * 10_000.0 / calls as f64);
+        }
+    }
+}
+
 /// Resident set size in KiB, from `/proc/self/status`.
 fn rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -158,6 +186,13 @@ fn bench_size(c: &mut Criterion, n: usize) {
         found as f64 / queries.len() as f64,
         index.authorized_entries(&queries[0].agent, &queries[0].node).len()
     );
+
+    if let Some(us) = cpu_time_per_call(|i| {
+        let q = &queries[i % queries.len()];
+        black_box(index.lookup(&q.agent, &q.node, &q.workload));
+    }) {
+        println!("entry_index n={n}: lookup {us:.2} µs of thread CPU time per call");
+    }
 
     let mut group = c.benchmark_group("entry_index_lookup");
     group.throughput(Throughput::Elements(1));
