@@ -184,7 +184,9 @@ fn bench_size(c: &mut Criterion, n: usize) {
     println!(
         "entry_index n={n}: {:.1} entries per lookup, {:.0} authorized entries per agent",
         found as f64 / queries.len() as f64,
-        index.authorized_entries(&queries[0].agent, &queries[0].node).len()
+        index
+            .authorized_entries(&queries[0].agent, &queries[0].node)
+            .len()
     );
 
     if let Some(us) = cpu_time_per_call(|i| {

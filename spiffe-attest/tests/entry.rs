@@ -49,7 +49,10 @@ fn builds_with_all_fields() {
     assert_eq!(e.id().as_str(), "entry-1");
     assert_eq!(
         e.selectors(),
-        [Selector::parse("unix:gid:5").unwrap(), Selector::parse("unix:uid:1000").unwrap()]
+        [
+            Selector::parse("unix:gid:5").unwrap(),
+            Selector::parse("unix:uid:1000").unwrap()
+        ]
     );
     assert_eq!(e.x509_svid_ttl(), Some(Duration::from_secs(3600)));
     assert_eq!(e.jwt_svid_ttl(), Some(Duration::from_secs(300)));
@@ -58,7 +61,11 @@ fn builds_with_all_fields() {
     assert!(e.admin() && e.downstream() && !e.store_svid());
     assert_eq!(e.hint(), Some("external"));
     assert_eq!(e.revision_number(), 7);
-    assert!(!e.is_expired(UnixTime::since_unix_epoch(Duration::from_secs(1_999_999_999))));
+    assert!(
+        !e.is_expired(UnixTime::since_unix_epoch(Duration::from_secs(
+            1_999_999_999
+        )))
+    );
     assert!(e.is_expired(at));
     assert_eq!(rules().check(&e), Ok(()));
     // to_builder round-trips.
@@ -69,8 +76,14 @@ fn builds_with_all_fields() {
 fn entry_id_follows_spire_rules() {
     assert!(EntryId::new("a-Z_0.9").is_ok());
     assert_eq!(EntryId::new(""), Err(EntryError::EmptyEntryId));
-    assert_eq!(EntryId::new("ab/c"), Err(EntryError::EntryIdCharacter { at: 2 }));
-    assert_eq!(EntryId::new("é"), Err(EntryError::EntryIdCharacter { at: 0 }));
+    assert_eq!(
+        EntryId::new("ab/c"),
+        Err(EntryError::EntryIdCharacter { at: 2 })
+    );
+    assert_eq!(
+        EntryId::new("é"),
+        Err(EntryError::EntryIdCharacter { at: 0 })
+    );
     assert!(EntryId::new(&"e".repeat(MAX_ENTRY_ID_LEN)).is_ok());
     assert_eq!(
         EntryId::new(&"e".repeat(256)),
@@ -87,14 +100,26 @@ fn builder_rejects() {
     );
     assert_eq!(no_selectors.build(), Err(EntryError::NoSelectors));
     assert_eq!(
-        base().dns_name("ok.example.org").dns_name("bad_name").build(),
-        Err(EntryError::DnsName { index: 1, reason: DnsNameError::Character { at: 3 } })
+        base()
+            .dns_name("ok.example.org")
+            .dns_name("bad_name")
+            .build(),
+        Err(EntryError::DnsName {
+            index: 1,
+            reason: DnsNameError::Character { at: 3 }
+        })
     );
     assert_eq!(
         base().hint("x".repeat(MAX_HINT_LEN + 1)).build(),
-        Err(EntryError::HintTooLong { len: MAX_HINT_LEN + 1, max: MAX_HINT_LEN })
+        Err(EntryError::HintTooLong {
+            len: MAX_HINT_LEN + 1,
+            max: MAX_HINT_LEN
+        })
     );
-    assert_eq!(base().hint("a\nb").build(), Err(EntryError::HintCharacter { at: 1 }));
+    assert_eq!(
+        base().hint("a\nb").build(),
+        Err(EntryError::HintCharacter { at: 1 })
+    );
     assert_eq!(base().hint("").build().unwrap().hint(), None);
     assert_eq!(
         base()
@@ -108,27 +133,55 @@ fn builder_rejects() {
 
 #[test]
 fn rules_check_ids_against_the_trust_domain() {
-    let foreign = base().spiffe_id(sid("spiffe://other.org/web")).build().unwrap();
+    let foreign = base()
+        .spiffe_id(sid("spiffe://other.org/web"))
+        .build()
+        .unwrap();
     assert_eq!(
         rules().check(&foreign),
-        Err(EntryError::ForeignTrustDomain { field: EntryField::SpiffeId })
+        Err(EntryError::ForeignTrustDomain {
+            field: EntryField::SpiffeId
+        })
     );
-    let foreign_parent = base().parent_id(sid("spiffe://other.org/agent")).build().unwrap();
+    let foreign_parent = base()
+        .parent_id(sid("spiffe://other.org/agent"))
+        .build()
+        .unwrap();
     assert_eq!(
         rules().check(&foreign_parent),
-        Err(EntryError::ForeignTrustDomain { field: EntryField::ParentId })
+        Err(EntryError::ForeignTrustDomain {
+            field: EntryField::ParentId
+        })
     );
-    let bare = base().spiffe_id(sid("spiffe://example.org")).build().unwrap();
-    assert_eq!(rules().check(&bare), Err(EntryError::NoPath { field: EntryField::SpiffeId }));
-    let bare_parent = base().parent_id(sid("spiffe://example.org")).build().unwrap();
+    let bare = base()
+        .spiffe_id(sid("spiffe://example.org"))
+        .build()
+        .unwrap();
+    assert_eq!(
+        rules().check(&bare),
+        Err(EntryError::NoPath {
+            field: EntryField::SpiffeId
+        })
+    );
+    let bare_parent = base()
+        .parent_id(sid("spiffe://example.org"))
+        .build()
+        .unwrap();
     assert_eq!(
         rules().check(&bare_parent),
-        Err(EntryError::NoPath { field: EntryField::ParentId })
+        Err(EntryError::NoPath {
+            field: EntryField::ParentId
+        })
     );
-    let reserved = base().spiffe_id(sid("spiffe://example.org/spire/agent/x")).build().unwrap();
+    let reserved = base()
+        .spiffe_id(sid("spiffe://example.org/spire/agent/x"))
+        .build()
+        .unwrap();
     assert_eq!(
         rules().check(&reserved),
-        Err(EntryError::ReservedPath { field: EntryField::SpiffeId })
+        Err(EntryError::ReservedPath {
+            field: EntryField::SpiffeId
+        })
     );
     // A node-alias entry: parent is the server.
     let td = TrustDomain::new("example.org").unwrap();
@@ -136,7 +189,10 @@ fn rules_check_ids_against_the_trust_domain() {
     assert_eq!(rules().check(&alias), Ok(()));
     assert!(alias.is_node_alias(rules().server_id()));
     // A nested entry: parent is a workload's ID.
-    let nested = base().parent_id(sid("spiffe://example.org/ds")).build().unwrap();
+    let nested = base()
+        .parent_id(sid("spiffe://example.org/ds"))
+        .build()
+        .unwrap();
     assert_eq!(rules().check(&nested), Ok(()));
 }
 
@@ -145,9 +201,22 @@ fn rules_bound_ttls_and_federation() {
     let r = rules()
         .max_x509_svid_ttl(Duration::from_secs(3600))
         .max_jwt_svid_ttl(Duration::from_secs(600));
-    assert_eq!(r.check(&base().x509_svid_ttl(Some(Duration::from_secs(3600))).build().unwrap()), Ok(()));
     assert_eq!(
-        r.check(&base().x509_svid_ttl(Some(Duration::from_secs(3601))).build().unwrap()),
+        r.check(
+            &base()
+                .x509_svid_ttl(Some(Duration::from_secs(3600)))
+                .build()
+                .unwrap()
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        r.check(
+            &base()
+                .x509_svid_ttl(Some(Duration::from_secs(3601)))
+                .build()
+                .unwrap()
+        ),
         Err(EntryError::TtlTooLong {
             field: EntryField::X509SvidTtl,
             ttl: Duration::from_secs(3601),
@@ -155,12 +224,25 @@ fn rules_bound_ttls_and_federation() {
         })
     );
     assert!(matches!(
-        r.check(&base().jwt_svid_ttl(Some(Duration::from_secs(601))).build().unwrap()),
-        Err(EntryError::TtlTooLong { field: EntryField::JwtSvidTtl, .. })
+        r.check(
+            &base()
+                .jwt_svid_ttl(Some(Duration::from_secs(601)))
+                .build()
+                .unwrap()
+        ),
+        Err(EntryError::TtlTooLong {
+            field: EntryField::JwtSvidTtl,
+            ..
+        })
     ));
     // The default cap is SPIRE's int32 seconds.
     assert!(rules()
-        .check(&base().x509_svid_ttl(Some(Duration::from_secs(1 << 31))).build().unwrap())
+        .check(
+            &base()
+                .x509_svid_ttl(Some(Duration::from_secs(1 << 31)))
+                .build()
+                .unwrap()
+        )
         .is_err());
     let own = base()
         .federates_with(TrustDomain::new("a.org").unwrap())
@@ -168,7 +250,10 @@ fn rules_bound_ttls_and_federation() {
         .build()
         .unwrap();
     // Federated trust domains are sorted: a.org, example.org.
-    assert_eq!(rules().check(&own), Err(EntryError::FederatesWithOwnTrustDomain { index: 1 }));
+    assert_eq!(
+        rules().check(&own),
+        Err(EntryError::FederatesWithOwnTrustDomain { index: 1 })
+    );
 }
 
 #[test]

@@ -44,7 +44,11 @@ fn workload_gets_entries_whose_selectors_are_a_subset() {
     let agent = sid(AGENT);
     assert_eq!(ids(ix.lookup(&agent, &[], &[sel("unix:uid:1")])), ["one"]);
     assert_eq!(
-        ids(ix.lookup(&agent, &[], &[sel("unix:gid:2"), sel("unix:uid:1"), sel("k8s:ns:x")])),
+        ids(ix.lookup(
+            &agent,
+            &[],
+            &[sel("unix:gid:2"), sel("unix:uid:1"), sel("k8s:ns:x")]
+        )),
         ["one", "two"]
     );
     // Another agent sees nothing.
@@ -58,10 +62,17 @@ fn duplicate_and_empty_workload_selectors() {
     let mut ix = index();
     ix.insert(entry("one", "/a", AGENT, &["unix:uid:1", "unix:gid:2"]));
     let agent = sid(AGENT);
-    let dup = [sel("unix:uid:1"), sel("unix:uid:1"), sel("unix:gid:2"), sel("unix:gid:2")];
+    let dup = [
+        sel("unix:uid:1"),
+        sel("unix:uid:1"),
+        sel("unix:gid:2"),
+        sel("unix:gid:2"),
+    ];
     assert_eq!(ids(ix.lookup(&agent, &[], &dup)), ["one"]);
     assert!(ix.lookup(&agent, &[], &[]).is_empty());
-    assert!(ix.lookup(&agent, &[], &[sel("unix:uid:1"), sel("unix:uid:1")]).is_empty());
+    assert!(ix
+        .lookup(&agent, &[], &[sel("unix:uid:1"), sel("unix:uid:1")])
+        .is_empty());
 }
 
 #[test]
@@ -70,14 +81,22 @@ fn duplicate_selectors_in_an_entry_are_one() {
     assert_eq!(e.selectors(), [sel("unix:uid:1")]);
     let mut ix = index();
     ix.insert(e);
-    assert_eq!(ids(ix.lookup(&sid(AGENT), &[], &[sel("unix:uid:1")])), ["one"]);
+    assert_eq!(
+        ids(ix.lookup(&sid(AGENT), &[], &[sel("unix:uid:1")])),
+        ["one"]
+    );
 }
 
 #[test]
 fn node_alias_extends_an_agent_by_its_node_selectors() {
     let mut ix = index();
     // Nodes in cluster c1 form the group /cluster/c1.
-    ix.insert(entry("alias", "/cluster/c1", "/spire/server", &["k8s_psat:cluster:c1"]));
+    ix.insert(entry(
+        "alias",
+        "/cluster/c1",
+        "/spire/server",
+        &["k8s_psat:cluster:c1"],
+    ));
     ix.insert(entry("web", "/web", "/cluster/c1", &["k8s:ns:web"]));
     let agent = sid(AGENT);
     let node = [sel("k8s_psat:cluster:c1"), sel("k8s_psat:agent_ns:spire")];
@@ -89,7 +108,12 @@ fn node_alias_extends_an_agent_by_its_node_selectors() {
     let other = [sel("k8s_psat:cluster:c2")];
     assert!(ix.lookup(&agent, &other, &[sel("k8s:ns:web")]).is_empty());
     // Every alias selector must be among the node's.
-    ix.insert(entry("alias", "/cluster/c1", "/spire/server", &["k8s_psat:cluster:c1", "k8s_psat:agent_ns:x"]));
+    ix.insert(entry(
+        "alias",
+        "/cluster/c1",
+        "/spire/server",
+        &["k8s_psat:cluster:c1", "k8s_psat:agent_ns:x"],
+    ));
     assert!(ix.lookup(&agent, &node, &[sel("k8s:ns:web")]).is_empty());
 }
 
@@ -98,8 +122,18 @@ fn nested_entries_are_authorized_transitively() {
     let mut ix = index();
     ix.insert(entry("downstream", "/ds", AGENT, &["unix:uid:0"]));
     ix.insert(entry("child", "/ds/child", "/ds", &["unix:uid:7"]));
-    ix.insert(entry("grandchild", "/ds/child/gc", "/ds/child", &["unix:uid:8"]));
-    ix.insert(entry("elsewhere", "/x", "/spire/agent/other", &["unix:uid:7"]));
+    ix.insert(entry(
+        "grandchild",
+        "/ds/child/gc",
+        "/ds/child",
+        &["unix:uid:8"],
+    ));
+    ix.insert(entry(
+        "elsewhere",
+        "/x",
+        "/spire/agent/other",
+        &["unix:uid:7"],
+    ));
     let agent = sid(AGENT);
     assert_eq!(
         ids(ix.authorized_entries(&agent, &[])),
@@ -159,16 +193,27 @@ fn entries_with_equal_parent_and_selectors_are_all_returned() {
     let mut ix = index();
     ix.insert(entry("x", "/x", AGENT, &["unix:uid:1"]));
     ix.insert(entry("y", "/y", AGENT, &["unix:uid:1"]));
-    assert_eq!(ids(ix.lookup(&sid(AGENT), &[], &[sel("unix:uid:1")])), ["x", "y"]);
+    assert_eq!(
+        ids(ix.lookup(&sid(AGENT), &[], &[sel("unix:uid:1")])),
+        ["x", "y"]
+    );
     ix.remove("x");
-    assert_eq!(ids(ix.lookup(&sid(AGENT), &[], &[sel("unix:uid:1")])), ["y"]);
+    assert_eq!(
+        ids(ix.lookup(&sid(AGENT), &[], &[sel("unix:uid:1")])),
+        ["y"]
+    );
 }
 
 #[test]
 fn many_workload_selectors_use_posting_lists_and_agree() {
     let mut ix = index();
     for i in 0..40 {
-        ix.insert(entry(&format!("e{i}"), &format!("/w{i}"), AGENT, &[&format!("s:{i}"), &format!("s:{}", i + 1)]));
+        ix.insert(entry(
+            &format!("e{i}"),
+            &format!("/w{i}"),
+            AGENT,
+            &[&format!("s:{i}"), &format!("s:{}", i + 1)],
+        ));
     }
     // 30 known selectors: too many to enumerate subsets.
     let workload: Vec<Selector> = (0..30).map(|i| sel(&format!("s:{i}"))).collect();

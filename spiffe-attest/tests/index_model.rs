@@ -52,7 +52,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0u8..24, 3..IDS.len(), 0..IDS.len(), prop::collection::vec(0..SELECTORS, 1..4))
+        4 => (0u8..24, 3..IDS.len(), 0..IDS.len(), prop::collection::vec(0..SELECTORS, 1..6))
             .prop_map(|(entry, spiffe, parent, selectors)| Op::Insert { entry, spiffe, parent, selectors }),
         1 => (0u8..24).prop_map(|entry| Op::Remove { entry }),
     ]

@@ -64,10 +64,22 @@ mod tests {
         assert_eq!(check_dns_name("a..b"), Err(DnsNameError::EmptyLabel));
         assert_eq!(check_dns_name("a.b."), Err(DnsNameError::EmptyLabel));
         assert_eq!(check_dns_name("-a.b"), Err(DnsNameError::HyphenAtEdge));
-        assert_eq!(check_dns_name("a.b_c"), Err(DnsNameError::Character { at: 3 }));
-        assert_eq!(check_dns_name("*.org"), Err(DnsNameError::MisplacedWildcard));
-        assert_eq!(check_dns_name("a.*.org"), Err(DnsNameError::MisplacedWildcard));
-        assert_eq!(check_dns_name("w*.a.org"), Err(DnsNameError::MisplacedWildcard));
+        assert_eq!(
+            check_dns_name("a.b_c"),
+            Err(DnsNameError::Character { at: 3 })
+        );
+        assert_eq!(
+            check_dns_name("*.org"),
+            Err(DnsNameError::MisplacedWildcard)
+        );
+        assert_eq!(
+            check_dns_name("a.*.org"),
+            Err(DnsNameError::MisplacedWildcard)
+        );
+        assert_eq!(
+            check_dns_name("w*.a.org"),
+            Err(DnsNameError::MisplacedWildcard)
+        );
         assert_eq!(
             check_dns_name(&"a".repeat(64)),
             Err(DnsNameError::LabelTooLong)

@@ -69,7 +69,11 @@ pub struct RegistrationEntry {
 
 impl RegistrationEntry {
     /// Starts an entry with its three identifying fields; at least one selector must follow.
-    pub fn builder(id: EntryId, spiffe_id: SpiffeId, parent_id: SpiffeId) -> RegistrationEntryBuilder {
+    pub fn builder(
+        id: EntryId,
+        spiffe_id: SpiffeId,
+        parent_id: SpiffeId,
+    ) -> RegistrationEntryBuilder {
         RegistrationEntryBuilder::new(id, spiffe_id, parent_id)
     }
 

@@ -70,8 +70,16 @@ impl EntryRules {
             });
         }
         self.check_id(&entry.parent_id, EntryField::ParentId)?;
-        check_ttl(entry.x509_svid_ttl, self.max_x509_svid_ttl, EntryField::X509SvidTtl)?;
-        check_ttl(entry.jwt_svid_ttl, self.max_jwt_svid_ttl, EntryField::JwtSvidTtl)?;
+        check_ttl(
+            entry.x509_svid_ttl,
+            self.max_x509_svid_ttl,
+            EntryField::X509SvidTtl,
+        )?;
+        check_ttl(
+            entry.jwt_svid_ttl,
+            self.max_jwt_svid_ttl,
+            EntryField::JwtSvidTtl,
+        )?;
         if let Some(index) = entry
             .federates_with
             .iter()

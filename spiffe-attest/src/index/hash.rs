@@ -32,9 +32,9 @@ pub(super) fn selector_term(selector: u32) -> u64 {
 
 /// The key of (parent, selector set).
 pub(super) fn set_key(parent: u32, selectors: &[u32]) -> u64 {
-    selectors
-        .iter()
-        .fold(parent_term(parent), |h, &s| h.wrapping_add(selector_term(s)))
+    selectors.iter().fold(parent_term(parent), |h, &s| {
+        h.wrapping_add(selector_term(s))
+    })
 }
 
 /// The key of (parent, first selector), exact because [`mix`] is a bijection.

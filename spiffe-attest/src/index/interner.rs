@@ -10,8 +10,9 @@ use std::hash::Hash;
 #[derive(Debug)]
 pub(super) struct Interner<K> {
     handles: HashMap<K, u32>,
-    /// Per handle: the value and the number of holders (`None` when free).
-    values: Vec<Option<(K, u32)>>,
+    /// Per handle: the number of holders (0 when free). The value itself is only in
+    /// `handles`: holders give it back on release.
+    refs: Vec<u32>,
     free: Vec<u32>,
 }
 
@@ -21,7 +22,7 @@ impl<K: Hash + Eq + Clone> Interner<K> {
     pub(super) fn new() -> Self {
         Self {
             handles: HashMap::new(),
-            values: Vec::new(),
+            refs: Vec::new(),
             free: Vec::new(),
         }
     }
@@ -38,20 +39,18 @@ impl<K: Hash + Eq + Clone> Interner<K> {
     /// Interns `key` (or takes one more reference to it) and returns its handle.
     pub(super) fn acquire(&mut self, key: &K) -> u32 {
         if let Some(&handle) = self.handles.get(key) {
-            if let Some((_, refs)) = &mut self.values[handle as usize] {
-                *refs += 1;
-            }
+            self.refs[handle as usize] += 1;
             return handle;
         }
         let handle = match self.free.pop() {
             Some(handle) => {
-                self.values[handle as usize] = Some((key.clone(), 1));
+                self.refs[handle as usize] = 1;
                 handle
             }
             None => {
-                let handle = u32::try_from(self.values.len())
+                let handle = u32::try_from(self.refs.len())
                     .expect("fewer than 2^32 distinct IDs or selectors in one index");
-                self.values.push(Some((key.clone(), 1)));
+                self.refs.push(1);
                 handle
             }
         };
@@ -59,16 +58,20 @@ impl<K: Hash + Eq + Clone> Interner<K> {
         handle
     }
 
-    /// Drops one reference to `handle`, freeing it with the last.
-    pub(super) fn release(&mut self, handle: u32) {
-        let slot = &mut self.values[handle as usize];
-        if let Some((key, refs)) = slot {
-            *refs -= 1;
-            if *refs == 0 {
-                self.handles.remove(&*key);
-                *slot = None;
-                self.free.push(handle);
-            }
+    /// Drops one reference to `key`, freeing its handle with the last.
+    pub(super) fn release<Q>(&mut self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let Some(&handle) = self.handles.get(key) else {
+            return;
+        };
+        let refs = &mut self.refs[handle as usize];
+        *refs -= 1;
+        if *refs == 0 {
+            self.handles.remove(key);
+            self.free.push(handle);
         }
     }
 

@@ -152,7 +152,11 @@ impl EntryIndex {
         }
         let postings: usize = known
             .iter()
-            .map(|&s| self.by_first.get(&pair_key(parent, s)).map_or(0, Vec::len))
+            .map(|&s| {
+                self.by_first
+                    .get(&pair_key(parent, s))
+                    .map_or(0, |b| b.as_slice().len())
+            })
             .sum();
         // A probe and a posting check cost about the same; the sum stops early in spirit.
         (1usize << known.len()) <= postings
@@ -161,7 +165,14 @@ impl EntryIndex {
     /// Probes the key of every non-empty subset of `known` (of at most `max_size` elements)
     /// under `parent`, visiting subsets in Gray-code order so each key is one addition or
     /// subtraction away from the previous.
-    fn probe_subsets(&self, parent: u32, known: &[u32], terms: &[u64], max_size: usize, out: &mut Vec<u32>) {
+    fn probe_subsets(
+        &self,
+        parent: u32,
+        known: &[u32],
+        terms: &[u64],
+        max_size: usize,
+        out: &mut Vec<u32>,
+    ) {
         let base = parent_term(parent);
         let mut mask: u32 = 0;
         let mut key = base;
@@ -181,7 +192,7 @@ impl EntryIndex {
             };
             for &slot in candidates.as_slice() {
                 if let Some(s) = self.slot(slot) {
-                    if s.parent == parent && same_set(&s.selectors, known, mask) {
+                    if s.parent == parent && same_set(s.selectors.as_slice(), known, mask) {
                         out.push(slot);
                     }
                 }
@@ -196,9 +207,9 @@ impl EntryIndex {
             let Some(candidates) = self.by_first.get(&pair_key(parent, first)) else {
                 continue;
             };
-            for &slot in candidates {
+            for &slot in candidates.as_slice() {
                 if let Some(s) = self.slot(slot) {
-                    if is_subset(&s.selectors, known) {
+                    if is_subset(s.selectors.as_slice(), known) {
                         out.push(slot);
                     }
                 }

@@ -65,7 +65,7 @@ use spiffe_core::{SpiffeId, TrustDomain};
 
 use crate::entry::{server_id, EntryId, RegistrationEntry};
 use crate::Selector;
-use bucket::Bucket;
+use bucket::{Bucket, Handles};
 use hash::{pair_key, set_key, IntBuild};
 use interner::Interner;
 
@@ -82,7 +82,7 @@ pub struct EntryIndex {
     /// with equal parent and selectors).
     by_set: HashMap<u64, Bucket, IntBuild>,
     /// (parent, smallest selector) → slots: the posting lists for many-selector lookups.
-    by_first: HashMap<u64, Vec<u32>, IntBuild>,
+    by_first: HashMap<u64, Bucket, IntBuild>,
     /// parent → slots of its children.
     by_parent: HashMap<u32, Vec<u32>, IntBuild>,
     /// SPIFFE ID → slots of the entries that issue it.
@@ -100,12 +100,10 @@ struct Slot {
     parent: u32,
     spiffe: u32,
     /// Interned selectors, ascending.
-    selectors: Box<[u32]>,
+    selectors: Handles,
     set_key: u64,
     /// Position in `by_parent[parent]`.
-    parent_pos: usize,
-    /// Position in `by_first[(parent, selectors[0])]`.
-    first_pos: usize,
+    parent_pos: u32,
 }
 
 // === impl EntryIndex ===
@@ -163,7 +161,10 @@ impl EntryIndex {
 
     /// Adds an entry, or replaces the entry with the same id (an update: its parent and
     /// selectors may change). Returns the replaced entry.
-    pub fn insert(&mut self, entry: impl Into<Arc<RegistrationEntry>>) -> Option<Arc<RegistrationEntry>> {
+    pub fn insert(
+        &mut self,
+        entry: impl Into<Arc<RegistrationEntry>>,
+    ) -> Option<Arc<RegistrationEntry>> {
         let entry = entry.into();
         let old = self.remove(entry.id().as_str());
         let parent = self.ids.acquire(entry.parent_id());
@@ -192,9 +193,13 @@ impl EntryIndex {
                 self.by_set.insert(key, Bucket::One(slot));
             }
         }
-        let postings = self.by_first.entry(pair_key(parent, first)).or_default();
-        let first_pos = postings.len();
-        postings.push(slot);
+        match self.by_first.get_mut(&pair_key(parent, first)) {
+            Some(bucket) => bucket.push(slot),
+            None => {
+                self.by_first
+                    .insert(pair_key(parent, first), Bucket::One(slot));
+            }
+        }
         if self.set_sizes.len() <= selectors.len() {
             self.set_sizes.resize(selectors.len() + 1, 0);
         }
@@ -205,10 +210,9 @@ impl EntryIndex {
             entry,
             parent,
             spiffe,
-            selectors: selectors.into_boxed_slice(),
+            selectors: Handles::new(&selectors),
             set_key: key,
             parent_pos: 0,
-            first_pos,
         });
 
         // Nesting: (parent → spiffe) is an edge worth following when spiffe has children.
@@ -249,24 +253,20 @@ impl EntryIndex {
                 self.by_set.remove(&slot.set_key);
             }
         }
-        let first = slot.selectors.first().copied().unwrap_or(u32::MAX);
+        let selectors = slot.selectors.as_slice();
+        let first = selectors.first().copied().unwrap_or(u32::MAX);
         let first_key = pair_key(slot.parent, first);
-        if let Some(list) = self.by_first.get_mut(&first_key) {
-            list.swap_remove(slot.first_pos);
-            if let Some(&moved) = list.get(slot.first_pos) {
-                if let Some(m) = self.slots[moved as usize].as_mut() {
-                    m.first_pos = slot.first_pos;
-                }
-            }
-            if list.is_empty() {
+        if let Some(bucket) = self.by_first.get_mut(&first_key) {
+            if bucket.remove(slot_no) {
                 self.by_first.remove(&first_key);
             }
         }
-        self.set_sizes[slot.selectors.len()] -= 1;
+        self.set_sizes[selectors.len()] -= 1;
 
         if let Some(children) = self.by_parent.get_mut(&slot.parent) {
-            children.swap_remove(slot.parent_pos);
-            if let Some(&moved) = children.get(slot.parent_pos) {
+            let pos = slot.parent_pos as usize;
+            children.swap_remove(pos);
+            if let Some(&moved) = children.get(pos) {
                 if let Some(m) = self.slots[moved as usize].as_mut() {
                     m.parent_pos = slot.parent_pos;
                 }
@@ -298,9 +298,9 @@ impl EntryIndex {
             remove_nested(&mut self.nested, slot.parent, slot.spiffe);
         }
 
-        self.ids.release(slot.parent);
-        self.ids.release(slot.spiffe);
-        for &s in slot.selectors.iter() {
+        self.ids.release(slot.entry.parent_id());
+        self.ids.release(slot.entry.spiffe_id());
+        for s in slot.entry.selectors() {
             self.selectors.release(s);
         }
         Some(slot.entry)
@@ -313,7 +313,7 @@ impl EntryIndex {
 
     fn set_parent_pos(&mut self, slot: u32, pos: usize) {
         if let Some(Some(s)) = self.slots.get_mut(slot as usize) {
-            s.parent_pos = pos;
+            s.parent_pos = u32::try_from(pos).expect("fewer than 2^32 entries in one index");
         }
     }
 
@@ -327,7 +327,11 @@ impl EntryIndex {
     }
 }
 
-fn remove_nested(nested: &mut HashMap<u32, HashSet<u32, IntBuild>, IntBuild>, parent: u32, child: u32) {
+fn remove_nested(
+    nested: &mut HashMap<u32, HashSet<u32, IntBuild>, IntBuild>,
+    parent: u32,
+    child: u32,
+) {
     if let Some(set) = nested.get_mut(&parent) {
         set.remove(&child);
         if set.is_empty() {
