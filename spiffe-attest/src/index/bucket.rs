@@ -6,7 +6,9 @@
 pub(super) enum Bucket {
     /// One slot, no allocation.
     One(u32),
-    /// Several slots (never fewer than two); boxed to keep the bucket at 16 bytes.
+    /// Several slots (never fewer than two); boxed to keep the bucket at 16 bytes, since most
+    /// buckets hold one slot and the maps hold millions of buckets.
+    #[allow(clippy::box_collection)]
     Many(Box<Vec<u32>>),
 }
 
