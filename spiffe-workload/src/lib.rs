@@ -63,11 +63,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod endpoint;
 pub mod proto;
 pub mod provider;
 pub mod server;
 
+pub use client::{ClientError, ValidatedJwtSvid, WorkloadApiClient};
 pub use endpoint::{EndpointAddress, EndpointError, ENDPOINT_ENV_VAR};
 pub use provider::{
     CallerInfo, IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, X509Context,
