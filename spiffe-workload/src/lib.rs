@@ -68,6 +68,7 @@ pub mod endpoint;
 pub mod proto;
 pub mod provider;
 pub mod server;
+pub mod source;
 
 pub use client::{ClientError, ValidatedJwtSvid, WorkloadApiClient};
 pub use endpoint::{EndpointAddress, EndpointError, ENDPOINT_ENV_VAR};
@@ -76,3 +77,4 @@ pub use provider::{
     X509SvidEntry,
 };
 pub use server::{ServeError, WorkloadApiServer, DEFAULT_MAX_STREAMS};
+pub use source::{BundleSource, JwtSource, SourceError, X509Source};
