@@ -3,8 +3,8 @@
 //! parses every answer into `spiffe-core` types.
 
 mod backoff;
-mod convert;
 mod error;
+pub mod response;
 mod watch;
 
 use std::fmt;
@@ -137,7 +137,7 @@ impl WorkloadApiClient {
     /// X.509 bundles it trusts, own and federated (one `FetchX509SVID` message).
     pub async fn fetch_x509_context(&self) -> Result<X509Context, ClientError> {
         let mut stream = self.open_x509_svid().await?;
-        Ok(convert::x509_context(first(&mut stream).await?)?)
+        Ok(response::x509_context(first(&mut stream).await?)?)
     }
 
     /// The caller's X.509-SVIDs with their hints, in server order.
@@ -155,7 +155,7 @@ impl WorkloadApiClient {
     /// The X.509 bundles the caller trusts, by trust domain (`FetchX509Bundles`).
     pub async fn fetch_x509_bundles(&self) -> Result<BundleSet, ClientError> {
         let mut stream = self.open_x509_bundles().await?;
-        Ok(convert::x509_bundles(first(&mut stream).await?)?)
+        Ok(response::x509_bundles(first(&mut stream).await?)?)
     }
 
     /// JWT-SVIDs for `audience` (at least one, WAPI-19): of `spiffe_id` when given, else one
@@ -171,19 +171,19 @@ impl WorkloadApiClient {
                 .map(|id| id.as_str().to_owned())
                 .unwrap_or_default(),
         };
-        let response = self
+        let answer = self
             .inner
             .clone()
             .fetch_jwtsvid(request(message))
             .await?
             .into_inner();
-        Ok(convert::jwt_svids(response)?)
+        Ok(response::jwt_svids(answer)?)
     }
 
     /// The JWT bundles the caller trusts, by trust domain (`FetchJWTBundles`).
     pub async fn fetch_jwt_bundles(&self) -> Result<BundleSet, ClientError> {
         let mut stream = self.open_jwt_bundles().await?;
-        Ok(convert::jwt_bundles(first(&mut stream).await?)?)
+        Ok(response::jwt_bundles(first(&mut stream).await?)?)
     }
 
     /// Asks the server to validate `token` for `audience` (WAPI-22, preferred by WAPI-23).
@@ -197,13 +197,13 @@ impl WorkloadApiClient {
             audience: audience.to_owned(),
             svid: token.to_owned(),
         };
-        let response = self
+        let answer = self
             .inner
             .clone()
             .validate_jwtsvid(request(message))
             .await?
             .into_inner();
-        Ok(convert::validated(response)?)
+        Ok(response::validated_jwt_svid(answer)?)
     }
 
     /// Every `FetchX509SVID` update as an [`X509Context`], re-opening the stream with backoff
@@ -217,7 +217,7 @@ impl WorkloadApiClient {
                 let client = client.clone();
                 async move { client.open_x509_svid().await }
             },
-            convert::x509_context,
+            response::x509_context,
         )
     }
 
@@ -230,7 +230,7 @@ impl WorkloadApiClient {
                 let client = client.clone();
                 async move { client.open_x509_bundles().await }
             },
-            convert::x509_bundles,
+            response::x509_bundles,
         )
     }
 
@@ -243,7 +243,7 @@ impl WorkloadApiClient {
                 let client = client.clone();
                 async move { client.open_jwt_bundles().await }
             },
-            convert::jwt_bundles,
+            response::jwt_bundles,
         )
     }
 

@@ -1,5 +1,8 @@
-//! Wire messages to `spiffe-core` types, refusing what the standard does not allow
-//! (WAPI-10: a response with an empty mandatory field is reported and discarded).
+//! Workload API response messages to `spiffe-core` types, refusing what the standard does
+//! not allow (WAPI-10: a response with an empty mandatory field is reported and discarded).
+//!
+//! [`WorkloadApiClient`](super::WorkloadApiClient) runs every answer through these; they are
+//! public for messages obtained another way (a recorded stream, another transport, fuzzing).
 
 use std::sync::Arc;
 
@@ -16,9 +19,7 @@ use crate::provider::{JwtSvidEntry, X509Context, X509SvidEntry};
 
 /// A `FetchX509SVID` message as an [`X509Context`]: the SVIDs in order (WAPI-24: the first is
 /// the default), then one bundle per trust domain, own ones first, federated ones after.
-pub(crate) fn x509_context(
-    response: proto::X509svidResponse,
-) -> Result<X509Context, MalformedResponse> {
+pub fn x509_context(response: proto::X509svidResponse) -> Result<X509Context, MalformedResponse> {
     // WAPI-12: at least one SVID.
     if response.svids.is_empty() {
         return Err(MalformedResponse::NoSvids);
@@ -79,9 +80,7 @@ pub(crate) fn x509_context(
 }
 
 /// A `FetchX509Bundles` message as a [`BundleSet`] of X.509 bundles.
-pub(crate) fn x509_bundles(
-    response: proto::X509BundlesResponse,
-) -> Result<BundleSet, MalformedResponse> {
+pub fn x509_bundles(response: proto::X509BundlesResponse) -> Result<BundleSet, MalformedResponse> {
     // WAPI-18: `bundles` is mandatory.
     if response.bundles.is_empty() {
         return Err(MalformedResponse::NoBundles);
@@ -95,9 +94,7 @@ pub(crate) fn x509_bundles(
 }
 
 /// A `FetchJWTBundles` message as a [`BundleSet`] of JWT bundles (plain JWKS, trap 6).
-pub(crate) fn jwt_bundles(
-    response: proto::JwtBundlesResponse,
-) -> Result<BundleSet, MalformedResponse> {
+pub fn jwt_bundles(response: proto::JwtBundlesResponse) -> Result<BundleSet, MalformedResponse> {
     // WAPI-21: `bundles` is mandatory.
     if response.bundles.is_empty() {
         return Err(MalformedResponse::NoBundles);
@@ -117,9 +114,7 @@ pub(crate) fn jwt_bundles(
 }
 
 /// A `FetchJWTSVID` answer: each token structurally checked and matching its `spiffe_id`.
-pub(crate) fn jwt_svids(
-    response: proto::JwtsvidResponse,
-) -> Result<Vec<JwtSvidEntry>, MalformedResponse> {
+pub fn jwt_svids(response: proto::JwtsvidResponse) -> Result<Vec<JwtSvidEntry>, MalformedResponse> {
     // WAPI-19: at least one JWT-SVID.
     if response.svids.is_empty() {
         return Err(MalformedResponse::NoSvids);
@@ -160,7 +155,7 @@ pub(crate) fn jwt_svids(
 }
 
 /// A `ValidateJWTSVID` answer (WAPI-22: `spiffe_id` and `claims` are mandatory).
-pub(crate) fn validated(
+pub fn validated_jwt_svid(
     response: proto::ValidateJwtsvidResponse,
 ) -> Result<ValidatedJwtSvid, MalformedResponse> {
     if response.spiffe_id.is_empty() {
@@ -377,7 +372,7 @@ mod tests {
                 .into(),
             }),
         };
-        let ok = validated(response).unwrap();
+        let ok = validated_jwt_svid(response).unwrap();
         assert_eq!(ok.claims["exp"], serde_json::json!(1_700_000_000u64));
         assert_eq!(ok.claims["ratio"], serde_json::json!(1.5));
         assert_eq!(ok.claims["neg"], serde_json::json!(-3));
@@ -387,7 +382,7 @@ mod tests {
             claims: None,
         };
         assert!(matches!(
-            validated(no_claims),
+            validated_jwt_svid(no_claims),
             Err(MalformedResponse::MissingField {
                 field: "claims",
                 ..
@@ -400,7 +395,7 @@ mod tests {
             }),
         };
         assert!(matches!(
-            validated(nan),
+            validated_jwt_svid(nan),
             Err(MalformedResponse::Claim { .. })
         ));
     }
