@@ -35,6 +35,8 @@ enum Mode {
         jwt: proto::JwtsvidResponse,
         validate: proto::ValidateJwtsvidResponse,
     },
+    /// `FetchX509SVID` sends these messages and then ends the stream (EOF).
+    Ending(Vec<proto::X509svidResponse>),
 }
 
 /// The fake service: shared state the test inspects.
@@ -67,7 +69,7 @@ impl State {
         self.headers.lock().unwrap().push((rpc, values));
         match &self.mode {
             Mode::Fail(code) => Err(Status::new(*code, "scripted failure")),
-            Mode::Script { .. } => Ok(()),
+            Mode::Script { .. } | Mode::Ending(_) => Ok(()),
         }
     }
 }
@@ -89,10 +91,13 @@ impl SpiffeWorkloadApi for Fake {
         request: Request<proto::X509svidRequest>,
     ) -> Result<Response<Self::FetchX509SVIDStream>, Status> {
         self.record("FetchX509SVID", &request)?;
-        let Mode::Script { x509, .. } = &self.mode else {
-            unreachable!("failing mode returned above")
-        };
-        Ok(Response::new(open(x509.clone())))
+        match &self.mode {
+            Mode::Script { x509, .. } => Ok(Response::new(open(x509.clone()))),
+            Mode::Ending(x509) => Ok(Response::new(Box::pin(tokio_stream::iter(
+                x509.clone().into_iter().map(Ok),
+            )))),
+            Mode::Fail(_) => unreachable!("failing mode returned above"),
+        }
     }
 
     async fn fetch_x509_bundles(
@@ -111,7 +116,7 @@ impl SpiffeWorkloadApi for Fake {
     ) -> Result<Response<proto::JwtsvidResponse>, Status> {
         self.record("FetchJWTSVID", &request)?;
         let Mode::Script { jwt, .. } = &self.mode else {
-            unreachable!("failing mode returned above")
+            unreachable!("only called in the scripted mode")
         };
         Ok(Response::new(jwt.clone()))
     }
@@ -132,7 +137,7 @@ impl SpiffeWorkloadApi for Fake {
     ) -> Result<Response<proto::ValidateJwtsvidResponse>, Status> {
         self.record("ValidateJWTSVID", &request)?;
         let Mode::Script { validate, .. } = &self.mode else {
-            unreachable!("failing mode returned above")
+            unreachable!("only called in the scripted mode")
         };
         Ok(Response::new(validate.clone()))
     }
@@ -418,4 +423,24 @@ async fn malformed_unary_answers_are_refused() {
         err,
         ClientError::Malformed(MalformedResponse::NoBundles)
     ));
+}
+
+#[tokio::test]
+async fn a_stream_that_ends_is_reopened() {
+    let ca = Ca::new("example.org");
+    let message = proto::X509svidResponse {
+        svids: vec![wire_svid(&ca, "spiffe://example.org/w")],
+        ..Default::default()
+    };
+    let (fake, client, _dir) = start(Mode::Ending(vec![message])).await;
+    // WAPI-5, case 143: each EOF after a message is followed by a new stream.
+    let mut watch = client.watch_x509_context();
+    for _ in 0..3 {
+        let context = next(&mut watch).await.unwrap().unwrap();
+        assert_eq!(
+            context.svids[0].svid.spiffe_id().as_str(),
+            "spiffe://example.org/w"
+        );
+    }
+    assert!(fake.calls.load(Ordering::SeqCst) >= 3);
 }
