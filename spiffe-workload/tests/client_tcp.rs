@@ -88,3 +88,34 @@ async fn tcp_connect_failure_is_retryable() {
         .expect_err("nothing listens");
     assert!(err.is_retryable(), "{err:?}");
 }
+
+#[tokio::test]
+async fn client_against_the_tcp_server() {
+    let (ca, other) = (Ca::new("example.org"), Ca::new("other.org"));
+    let provider = StaticProvider::example(&ca, &other);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(spiffe_workload::WorkloadApiServer::new(provider).serve_tcp(
+        listener,
+        // WEP-4: over TCP the operator attests callers by address; loopback is trusted here.
+        |peer| {
+            peer.ip()
+                .is_loopback()
+                .then(|| spiffe_workload::CallerInfo::new(None, 1000, 1000))
+        },
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let client = WorkloadApiClient::connect(&EndpointAddress::Tcp(addr))
+        .await
+        .unwrap();
+    let context = client.fetch_x509_context().await.unwrap();
+    assert_eq!(context.svids[0].hint, "main");
+    let mut watch = client.watch_x509_bundles();
+    assert_eq!(watch.next().await.unwrap().unwrap().len(), 2);
+    drop(watch);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
