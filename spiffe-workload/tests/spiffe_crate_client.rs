@@ -54,6 +54,9 @@ async fn x509_svid_context_and_bundles() {
     let callers = provider.callers.lock().unwrap().clone();
     assert!(!callers.is_empty());
     assert_eq!(callers[0].pid, Some(std::process::id() as i32));
+    // ... and this process's start time, read at accept, for attestors' pid-reuse checks.
+    let own_start = spiffe_attest::workload::unix::process_start_time(std::process::id() as i32);
+    assert_eq!(callers[0].start_time, Some(own_start.unwrap()));
     server.shutdown().await;
 }
 

@@ -5,6 +5,7 @@
 mod convert;
 mod fingerprint;
 mod header;
+mod peer;
 mod service;
 mod stream;
 
@@ -16,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
 use tokio_stream::wrappers::UnixListenerStream;
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::transport::server::{Connected, TcpIncoming};
 
 use crate::proto::spiffe_workload_api_server::SpiffeWorkloadApiServer;
@@ -94,14 +95,17 @@ impl<P: IdentityProvider> WorkloadApiServer<P> {
     /// Serves on `listener` until `shutdown` completes, then ends every open stream (clients
     /// reconnect, WAPI-5), lets in-flight calls finish, and returns.
     ///
-    /// Every caller is attested by the kernel: its pid, uid and gid (SO_PEERCRED, WEP-12).
+    /// Every caller is attested by the kernel: its pid, uid and gid (SO_PEERCRED, WEP-12), read
+    /// when the connection is accepted together with the process start time
+    /// ([`CallerInfo::start_time`]).
     pub async fn serve_unix(
         self,
         listener: UnixListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
-        self.serve(UnixListenerStream::new(listener), None, shutdown)
-            .await
+        let incoming = UnixListenerStream::new(listener)
+            .map(|accepted| accepted.map(peer::AttestedUnixStream::accept));
+        self.serve(incoming, None, shutdown).await
     }
 
     /// Serves on a TCP `listener` until `shutdown` completes, as [`Self::serve_unix`] does.

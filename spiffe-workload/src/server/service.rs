@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use spiffe_core::SpiffeId;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
-use tonic::transport::server::{TcpConnectInfo, UdsConnectInfo};
+use tonic::transport::server::TcpConnectInfo;
 use tonic::{Request, Response, Status};
 
 use super::convert;
 use super::fingerprint::Fingerprint;
 use super::header::check_security_header;
+use super::peer::PeerCaller;
 use super::stream::{watch_stream, ResponseStream};
 use crate::proto;
 use crate::proto::spiffe_workload_api_server::SpiffeWorkloadApi;
@@ -42,9 +43,9 @@ impl<P: IdentityProvider> WorkloadApiService<P> {
         if let Some(caller) = extensions.get::<CallerInfo>() {
             return Ok(*caller);
         }
-        if let Some(info) = extensions.get::<UdsConnectInfo>() {
-            return match info.peer_cred {
-                Some(cred) => Ok(CallerInfo::new(cred.pid(), cred.uid(), cred.gid())),
+        if let Some(PeerCaller(caller)) = extensions.get::<PeerCaller>() {
+            return match caller {
+                Some(caller) => Ok(*caller),
                 // Without peer credentials the caller cannot be attested.
                 None => Err(Status::unavailable("caller credentials unavailable")),
             };
