@@ -156,3 +156,57 @@ async fn jwt_bundle_stream_receives_update() {
     assert!(updated.get(&td("other.org")).is_none());
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn every_svid_with_hints_and_the_remaining_streams() {
+    let (ca, other) = (Ca::new("example.org"), Ca::new("other.org"));
+    let provider = StaticProvider::example(&ca, &other);
+    let backup = ca.svid("spiffe://example.org/backup");
+    provider.update(|m| {
+        m.x509
+            .svids
+            .push(spiffe_workload::X509SvidEntry::new(backup.clone()).with_hint("backup"));
+        m.jwt_ids.push(common::id("spiffe://example.org/backup"));
+    });
+    let server = Running::start(provider.clone());
+    let client = WorkloadApiClient::connect_to(server.endpoint())
+        .await
+        .unwrap();
+
+    // WAPI-14: every SVID, in order, each with its hint.
+    let all = client.fetch_all_x509_svids().await.unwrap();
+    let hints: Vec<_> = all.iter().map(|s| s.hint()).collect();
+    assert_eq!(hints, [Some("main"), Some("backup")]);
+    assert_eq!(all[1].leaf().as_bytes(), backup.leaf().der().as_ref());
+
+    // JWT-SVIDs for every identity, or for the one asked for.
+    let tokens = client.fetch_all_jwt_svids(["api"], None).await.unwrap();
+    let ids: Vec<_> = tokens.iter().map(|t| t.spiffe_id().to_string()).collect();
+    assert_eq!(
+        ids,
+        [
+            "spiffe://example.org/workload",
+            "spiffe://example.org/backup"
+        ]
+    );
+    let wanted = spiffe::SpiffeId::new("spiffe://example.org/backup").unwrap();
+    let one = client.fetch_jwt_svid(["api"], Some(&wanted)).await.unwrap();
+    assert_eq!(one.spiffe_id(), &wanted);
+
+    // The SVID stream (default SVID first) and the X.509 bundle stream follow a rotation.
+    let mut svids = client.stream_x509_svids().await.unwrap();
+    let mut bundles = client.stream_x509_bundles().await.unwrap();
+    assert_eq!(next(&mut svids).await.unwrap().hint(), Some("main"));
+    assert_eq!(next(&mut bundles).await.unwrap().len(), 2);
+    let rotated = ca.svid("spiffe://example.org/workload");
+    provider.update(|m| {
+        m.x509.svids[0] = spiffe_workload::X509SvidEntry::new(rotated.clone()).with_hint("main");
+        m.x509.bundles.truncate(1);
+    });
+    let svid = next(&mut svids).await.unwrap();
+    assert_eq!(svid.leaf().as_bytes(), rotated.leaf().der().as_ref());
+    let after = next(&mut bundles).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert!(after.get(&td("other.org")).is_none());
+    server.shutdown().await;
+}
