@@ -69,6 +69,7 @@ pub mod provider;
 pub mod server;
 
 pub use endpoint::{EndpointAddress, EndpointError, ENDPOINT_ENV_VAR};
+pub use provider::files::{FileIdentityConfig, FileIdentityProvider};
 pub use provider::{
     CallerInfo, IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, X509Context,
     X509SvidEntry,
