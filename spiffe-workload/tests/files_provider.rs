@@ -31,11 +31,7 @@ fn caller(uid: u32) -> CallerInfo {
 fn write_svid(dir: &Path, svid: &X509Svid) {
     let chain: Vec<u8> = svid.chain().iter().flat_map(|c| c.der().to_vec()).collect();
     std::fs::write(dir.join("svid.pem"), chain).unwrap();
-    std::fs::write(
-        dir.join("svid.key"),
-        svid.private_key().secret_der().to_vec(),
-    )
-    .unwrap();
+    std::fs::write(dir.join("svid.key"), svid.private_key().secret_der()).unwrap();
 }
 
 /// A directory with an SVID of `example.org`, its bundle (PEM), and a federated `other.org`
