@@ -417,11 +417,12 @@ impl FileIdentityProvider {
     ///
     /// `report` is called with `Ok(())` after each change is served, and with the error when
     /// changed files are refused: once per refused content, after it was seen at two polls in
-    /// a row (so a chain written a moment before its key is not reported).
+    /// a row (so a chain written a moment before its key is not reported). The future is `Send`
+    /// when `report` is.
     pub async fn watch_files(
         &self,
         interval: Duration,
-        mut report: impl FnMut(Result<(), FileProviderError>) + Send,
+        mut report: impl FnMut(Result<(), FileProviderError>),
     ) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
