@@ -19,6 +19,9 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::input::BundleArg;
 use crate::output::{Answer, ErrorChain, Failure, Output};
 
+/// How long open connections may take to close after SIGINT/SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// Arguments of `spiffe workload serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -127,10 +130,21 @@ async fn run<W: Write>(
     out.answer(&event("listening", &socket, &provider))?;
     out.flush()?;
 
+    let (signalled, stopping) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         tokio::select! {
             _ = terminate.recv() => {}
             _ = interrupt.recv() => {}
+        }
+        let _ = signalled.send(());
+    };
+    // Graceful shutdown waits for clients to close their connections; one that never does
+    // must not keep the process (and its socket) alive.
+    let grace = async move {
+        if stopping.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
         }
     };
     let server = WorkloadApiServer::new(provider.clone()).serve_unix(listener, shutdown);
@@ -154,6 +168,13 @@ async fn run<W: Write>(
     let served = tokio::select! {
         served = server => served,
         () = watcher => Ok(()),
+        () = grace => {
+            eprintln!(
+                "spiffe: warning: clients still connected {}s after the signal; stopping anyway",
+                SHUTDOWN_GRACE.as_secs()
+            );
+            Ok(())
+        }
     };
     // The socket file goes whatever the outcome; a client must not find a dead socket.
     let removed = std::fs::remove_file(path);
