@@ -5,6 +5,40 @@
 //! over a Unix socket, handing it the caller's kernel peer credentials ([`CallerInfo`]).
 //! [`EndpointAddress`] parses `SPIFFE_ENDPOINT_SOCKET` values by the Workload Endpoint rules.
 //!
+//! On the workload side, [`WorkloadApiClient`] calls every RPC and re-opens streams with
+//! backoff after failures and agent restarts; [`X509Source`], [`JwtSource`] and
+//! [`BundleSource`] hold the newest material behind `spiffe-core`'s source traits:
+//!
+//! ```no_run
+//! use spiffe_core::{TrustDomain, X509BundleSource, X509SvidSource};
+//! use spiffe_workload::{JwtSource, X509Source};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // Reads SPIFFE_ENDPOINT_SOCKET and waits for the first SVID.
+//! let x509 = X509Source::from_env().await?;
+//! let svid = x509.x509_svid().ok_or("identity redacted")?;
+//! println!("I am {}", svid.spiffe_id());
+//! let roots = x509.x509_bundle_for(&TrustDomain::new("example.org")?);
+//!
+//! // Rotations arrive on a watch channel (e.g. to rebuild a TLS configuration).
+//! let mut updates = x509.subscribe();
+//! tokio::spawn(async move {
+//!     while updates.changed().await.is_ok() {
+//!         let context = updates.borrow_and_update().clone();
+//!         println!("rotated: {} SVID(s)", context.svids.len());
+//!     }
+//! });
+//!
+//! // JWT-SVIDs are cached per audience until half their life is gone.
+//! let jwt = JwtSource::from_env().await?;
+//! let token = jwt.fetch_jwt_svid(&["payments"]).await?;
+//! # let _ = (roots, token);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Serving identities:
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //!
@@ -63,11 +97,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod endpoint;
 pub mod proto;
 pub mod provider;
 pub mod server;
+pub mod source;
 
+pub use client::{ClientError, ValidatedJwtSvid, WorkloadApiClient};
 pub use endpoint::{EndpointAddress, EndpointError, ENDPOINT_ENV_VAR};
 pub use provider::files::{FileIdentityConfig, FileIdentityProvider};
 pub use provider::{
@@ -75,3 +112,4 @@ pub use provider::{
     X509SvidEntry,
 };
 pub use server::{ServeError, WorkloadApiServer, DEFAULT_MAX_STREAMS};
+pub use source::{BundleSource, JwtSource, SourceError, X509Source};
