@@ -202,6 +202,18 @@ async fn without_jwt_key_no_jwt_svids() {
     let jwt = provider.jwt_bundles(&caller(1)).await.unwrap();
     assert_eq!(jwt.len(), 1);
     assert_eq!(jwt[0].trust_domain().as_str(), "other.org");
+
+    // With no JWT authority anywhere, FetchJWTBundles has nothing to send (WAPI-21).
+    let bare = FileIdentityConfig::new(
+        files.path("svid.pem"),
+        files.path("svid.key"),
+        files.path("bundle.pem"),
+    );
+    let provider = FileIdentityProvider::load(bare).unwrap();
+    assert!(matches!(
+        provider.jwt_bundles(&caller(1)).await,
+        Err(ProviderError::NoIdentity)
+    ));
 }
 
 #[tokio::test]

@@ -270,3 +270,137 @@ fn plain_path_socket_and_refusals() {
         stderr(&tcp)
     );
 }
+
+/// `spiffe workload fetch|watch` against `spiffe workload serve`.
+#[test]
+fn fetch_and_watch_commands() {
+    use common::{answer, run_stdin, stdout};
+    use std::os::unix::fs::PermissionsExt;
+
+    let pki = Pki::new();
+    let socket = pki.path("cli.sock");
+    let endpoint = format!("unix:{}", s(&socket));
+    let server = Server::start(&pki.serve_args(&endpoint), socket);
+    let listening = server.event();
+    assert_eq!(listening["event"], "listening");
+
+    // fetch x509 --write: SPIRE's file layout, the key owner-only.
+    let out_dir = pki.path("fetched");
+    let fetched = run(&[
+        "--output",
+        "json",
+        "workload",
+        "fetch",
+        "x509",
+        "--socket",
+        &endpoint,
+        "--write",
+        &s(&out_dir),
+    ]);
+    assert!(fetched.status.success(), "{}", stderr(&fetched));
+    let x509 = answer(&fetched);
+    assert_eq!(x509["svids"][0]["spiffe_id"], "spiffe://example.org/web");
+    assert_eq!(x509["svids"][0]["serial"], listening["serial"]);
+    assert_eq!(x509["bundles"].as_array().unwrap().len(), 2);
+    let written = spiffe_core::X509Svid::parse_pem(
+        &std::fs::read(out_dir.join("svid.0.pem")).unwrap(),
+        &std::fs::read(out_dir.join("svid.0.key")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(written.leaf().der().to_vec(), pki.leaf());
+    let mode = std::fs::metadata(out_dir.join("svid.0.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(out_dir.join("bundle.pem").exists());
+    assert!(out_dir.join("federated.other.org.pem").exists());
+
+    // SPIFFE_ENDPOINT_SOCKET is honoured: fetch bundles (X.509 + JWT) as SPIFFE bundle files.
+    let bundle_dir = pki.path("bundles");
+    let bundles = spiffe()
+        .args(["workload", "fetch", "bundles", "--write", &s(&bundle_dir)])
+        .env("SPIFFE_ENDPOINT_SOCKET", &endpoint)
+        .output()
+        .unwrap();
+    assert!(bundles.status.success(), "{}", stderr(&bundles));
+    assert!(stdout(&bundles).contains("bundle example.org: 1 X.509 authorities, 2 JWT"));
+
+    // fetch jwt prints the token alone; it validates against the fetched bundle.
+    let jwt = run(&[
+        "workload",
+        "fetch",
+        "jwt",
+        "--socket",
+        &endpoint,
+        "--audience",
+        "api",
+    ]);
+    assert!(jwt.status.success(), "{}", stderr(&jwt));
+    let token = stdout(&jwt).trim().to_owned();
+    assert_eq!(token.matches('.').count(), 2, "{token}");
+    let bundle_arg = format!("example.org={}", s(&bundle_dir.join("example.org.json")));
+    let validated = run_stdin(
+        &[
+            "jwt",
+            "validate",
+            "--bundle",
+            &bundle_arg,
+            "--audience",
+            "api",
+            "-",
+        ],
+        token.as_bytes(),
+    );
+    assert!(validated.status.success(), "{}", stdout(&validated));
+
+    // An identity the workload does not hold: PERMISSION_DENIED, exit 1.
+    let denied = run(&[
+        "workload",
+        "fetch",
+        "jwt",
+        "--socket",
+        &endpoint,
+        "--audience",
+        "api",
+        "--spiffe-id",
+        "spiffe://example.org/other",
+    ]);
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(
+        stderr(&denied).contains("PERMISSION_DENIED"),
+        "{}",
+        stderr(&denied)
+    );
+
+    // watch: the current SVID, then the rotated one, then stop after --count 2.
+    let mut watch = spiffe()
+        .args([
+            "--output", "json", "workload", "watch", "x509", "--socket", &endpoint, "--count", "2",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let updates = lines(watch.stdout.take().unwrap());
+    let first: Value = serde_json::from_str(&updates.recv_timeout(PATIENCE).unwrap()).unwrap();
+    assert_eq!(first["svids"][0]["serial"], listening["serial"]);
+    pki.mint("spiffe://example.org/web", "svid");
+    let second: Value = serde_json::from_str(&updates.recv_timeout(PATIENCE).unwrap()).unwrap();
+    assert_ne!(second["svids"][0]["serial"], listening["serial"]);
+    assert_eq!(second["svids"][0]["serial"], server.event()["serial"]);
+    assert!(watch.wait().unwrap().success());
+
+    // No address at all is a clear usage failure.
+    let unset = spiffe()
+        .args(["workload", "fetch", "x509"])
+        .env_remove("SPIFFE_ENDPOINT_SOCKET")
+        .output()
+        .unwrap();
+    assert_eq!(unset.status.code(), Some(1));
+    assert!(
+        stderr(&unset).contains("SPIFFE_ENDPOINT_SOCKET"),
+        "{}",
+        stderr(&unset)
+    );
+}

@@ -502,7 +502,13 @@ impl IdentityProvider for FileIdentityProvider {
     }
 
     async fn jwt_bundles(&self, caller: &CallerInfo) -> Result<JwtBundles, ProviderError> {
-        Ok(self.material_for(caller)?.jwt_bundles.clone())
+        let material = self.material_for(caller)?;
+        // WAPI-21: a response carries at least one bundle; without any, the caller has no
+        // JWT identity to speak of.
+        if material.jwt_bundles.is_empty() {
+            return Err(ProviderError::NoIdentity);
+        }
+        Ok(material.jwt_bundles.clone())
     }
 
     fn changes(&self) -> watch::Receiver<()> {
