@@ -2,142 +2,26 @@
 //! read from files and reloaded when they change. A static Workload API for tests and demos
 //! (`spiffe workload serve`), or for a workload whose identity another tool writes to disk.
 
-use std::collections::BTreeSet;
+mod config;
+mod error;
+mod minter;
+
 use std::fmt;
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::{self, Read};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use spiffe_core::bundle::BundleError;
-use spiffe_core::x509::X509Error;
-use spiffe_core::{
-    JwtAuthority, JwtBundle, SpiffeBundle, SpiffeId, TrustDomain, X509Bundle, X509Svid,
-};
+use spiffe_core::{SpiffeId, X509Svid};
 use tokio::sync::watch;
 
-use super::{
-    CallerInfo, IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, X509Context,
-    X509SvidEntry,
-};
+use super::{CallerInfo, IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, X509Context};
+use config::Material;
+
+pub use config::FileIdentityConfig;
+pub use error::FileProviderError;
+pub use minter::{BoxError, JwtKeyLoader, JwtSvidMinter};
 
 /// How often [`FileIdentityProvider::watch_files`] looks at the files, unless told otherwise.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
-
-/// Files larger than this are refused rather than read into memory.
-const MAX_FILE_LEN: u64 = 4 * 1024 * 1024;
-
-/// A boxed error from code the provider calls but does not own (a JWT key loader or minter).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Mints JWT-SVIDs for the provider's SPIFFE ID. Implemented outside this crate (e.g. with
-/// `spiffe-ca`'s `JwtSigningAuthority`), so the Workload API crate does not depend on minting.
-pub trait JwtSvidMinter: Send + Sync + 'static {
-    /// The public key tokens are signed with, published in the JWT bundle of the SVID's trust
-    /// domain (its `kid` is the one in every token header).
-    fn jwt_authority(&self) -> JwtAuthority;
-
-    /// A JWT-SVID for `spiffe_id` and `audience` (never empty).
-    fn mint(&self, spiffe_id: &SpiffeId, audience: &[String]) -> Result<String, BoxError>;
-}
-
-/// Turns the bytes of the JWT key file into a [`JwtSvidMinter`] for `trust_domain` (the SVID's);
-/// called at load and on every change of the file. Closures of that shape implement it.
-pub trait JwtKeyLoader: Send + Sync + 'static {
-    /// Loads the key in `key_file`.
-    fn load(
-        &self,
-        trust_domain: &TrustDomain,
-        key_file: &[u8],
-    ) -> Result<Arc<dyn JwtSvidMinter>, BoxError>;
-}
-
-impl<F> JwtKeyLoader for F
-where
-    F: Fn(&TrustDomain, &[u8]) -> Result<Arc<dyn JwtSvidMinter>, BoxError> + Send + Sync + 'static,
-{
-    fn load(
-        &self,
-        trust_domain: &TrustDomain,
-        key_file: &[u8],
-    ) -> Result<Arc<dyn JwtSvidMinter>, BoxError> {
-        self(trust_domain, key_file)
-    }
-}
-
-/// Which files a [`FileIdentityProvider`] serves, and to whom.
-#[derive(Clone)]
-pub struct FileIdentityConfig {
-    svid: PathBuf,
-    key: PathBuf,
-    bundle: PathBuf,
-    federated: Vec<(TrustDomain, PathBuf)>,
-    jwt_key: Option<(PathBuf, Arc<dyn JwtKeyLoader>)>,
-    allowed_uids: Option<BTreeSet<u32>>,
-}
-
-/// Why the files could not be (re)loaded. The provider keeps serving what it had.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum FileProviderError {
-    /// A file could not be read.
-    #[error("reading `{}`", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: io::Error,
-    },
-    /// A file is larger than the provider reads.
-    #[error("`{}` is larger than {limit} bytes", path.display())]
-    TooLarge {
-        /// The file.
-        path: PathBuf,
-        /// The limit in bytes.
-        limit: u64,
-    },
-    /// The certificate chain and key do not make an X.509-SVID (bad PEM, not an SVID, or a key
-    /// that does not belong to the leaf, WAPI-13).
-    #[error("X.509-SVID `{}` with key `{}` is unusable", chain.display(), key.display())]
-    Svid {
-        /// The certificate chain file.
-        chain: PathBuf,
-        /// The private key file.
-        key: PathBuf,
-        /// What is wrong.
-        #[source]
-        source: X509Error,
-    },
-    /// A bundle file is neither PEM certificates nor a SPIFFE bundle document.
-    #[error("bundle `{}` of trust domain {trust_domain} is unusable", path.display())]
-    Bundle {
-        /// The file.
-        path: PathBuf,
-        /// The trust domain it was read for.
-        trust_domain: TrustDomain,
-        /// What is wrong.
-        #[source]
-        source: BundleError,
-    },
-    /// Two bundle files were given for one trust domain (a federated one repeated, or equal to
-    /// the SVID's own).
-    #[error("more than one bundle file for trust domain {trust_domain}")]
-    DuplicateTrustDomain {
-        /// The trust domain.
-        trust_domain: TrustDomain,
-    },
-    /// The JWT signing key file was refused by the loader.
-    #[error("JWT signing key `{}` is unusable", path.display())]
-    JwtKey {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        #[source]
-        source: BoxError,
-    },
-}
 
 /// What [`FileIdentityProvider::reload`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,182 +70,6 @@ pub struct FileIdentityProvider {
     config: FileIdentityConfig,
     current: RwLock<Arc<Material>>,
     changes: watch::Sender<()>,
-}
-
-/// One consistent load of every file.
-struct Material {
-    fingerprint: u64,
-    x509: X509Context,
-    jwt_bundles: JwtBundles,
-    minter: Option<Arc<dyn JwtSvidMinter>>,
-}
-
-/// The raw bytes of every configured file, read in one pass.
-struct Snapshot {
-    svid: Vec<u8>,
-    key: Vec<u8>,
-    bundle: Vec<u8>,
-    federated: Vec<Vec<u8>>,
-    jwt_key: Option<Vec<u8>>,
-    fingerprint: u64,
-}
-
-// === impl FileIdentityConfig ===
-
-impl FileIdentityConfig {
-    /// Serve the X.509-SVID in `svid` (PEM certificates, leaf first) with the private key in
-    /// `key` (PEM: PKCS#8, SEC1 or PKCS#1), and the bundle of its trust domain in `bundle`
-    /// (PEM certificates or a SPIFFE bundle document, whose JWT authorities are served too).
-    pub fn new(
-        svid: impl Into<PathBuf>,
-        key: impl Into<PathBuf>,
-        bundle: impl Into<PathBuf>,
-    ) -> Self {
-        Self {
-            svid: svid.into(),
-            key: key.into(),
-            bundle: bundle.into(),
-            federated: Vec::new(),
-            jwt_key: None,
-            allowed_uids: None,
-        }
-    }
-
-    /// Also serve the bundle of the federated `trust_domain` in `path` (PEM certificates or a
-    /// SPIFFE bundle document).
-    #[must_use]
-    pub fn with_federated(mut self, trust_domain: TrustDomain, path: impl Into<PathBuf>) -> Self {
-        self.federated.push((trust_domain, path.into()));
-        self
-    }
-
-    /// Mint JWT-SVIDs with the key in `path`, loaded (and reloaded) by `loader`; its public key
-    /// joins the JWT bundle of the SVID's trust domain.
-    #[must_use]
-    pub fn with_jwt_key(mut self, path: impl Into<PathBuf>, loader: impl JwtKeyLoader) -> Self {
-        self.jwt_key = Some((path.into(), Arc::new(loader)));
-        self
-    }
-
-    /// Serve only callers running as one of `uids`; others get no identity
-    /// (PERMISSION_DENIED). Without this, every caller gets the identity.
-    #[must_use]
-    pub fn with_allowed_uids(mut self, uids: impl IntoIterator<Item = u32>) -> Self {
-        self.allowed_uids = Some(uids.into_iter().collect());
-        self
-    }
-
-    /// Every file the provider reads, in reading order.
-    pub fn files(&self) -> impl Iterator<Item = &Path> + '_ {
-        [&self.svid, &self.key, &self.bundle]
-            .into_iter()
-            .chain(self.federated.iter().map(|(_, path)| path))
-            .chain(self.jwt_key.iter().map(|(path, _)| path))
-            .map(PathBuf::as_path)
-    }
-
-    fn read(&self) -> Result<Snapshot, FileProviderError> {
-        let mut hasher = DefaultHasher::new();
-        let mut read = |path: &Path| -> Result<Vec<u8>, FileProviderError> {
-            let data = read_file(path)?;
-            data.hash(&mut hasher);
-            Ok(data)
-        };
-        let svid = read(&self.svid)?;
-        let key = read(&self.key)?;
-        let bundle = read(&self.bundle)?;
-        let federated = self
-            .federated
-            .iter()
-            .map(|(_, path)| read(path))
-            .collect::<Result<Vec<_>, _>>()?;
-        let jwt_key = self
-            .jwt_key
-            .as_ref()
-            .map(|(path, _)| read(path))
-            .transpose()?;
-        Ok(Snapshot {
-            svid,
-            key,
-            bundle,
-            federated,
-            jwt_key,
-            fingerprint: hasher.finish(),
-        })
-    }
-
-    /// Parses a snapshot into material, checking everything before anything is served.
-    fn parse(&self, snapshot: Snapshot) -> Result<Material, FileProviderError> {
-        // WAPI-13: the key must belong to the leaf (checked by `X509Svid::parse_pem`).
-        let svid = X509Svid::parse_pem(&snapshot.svid, &snapshot.key).map_err(|source| {
-            FileProviderError::Svid {
-                chain: self.svid.clone(),
-                key: self.key.clone(),
-                source,
-            }
-        })?;
-        let own = svid.spiffe_id().trust_domain().clone();
-        let (own_x509, mut own_jwt) = parse_bundle(&self.bundle, &own, &snapshot.bundle)?;
-
-        let minter = match (&self.jwt_key, &snapshot.jwt_key) {
-            (Some((path, loader)), Some(data)) => {
-                let minter =
-                    loader
-                        .load(&own, data)
-                        .map_err(|source| FileProviderError::JwtKey {
-                            path: path.clone(),
-                            source,
-                        })?;
-                own_jwt.insert(minter.jwt_authority());
-                Some(minter)
-            }
-            _ => None,
-        };
-
-        // WAPI-13: the bundle of the SVID's own trust domain is always sent.
-        let mut bundles = vec![Arc::new(own_x509)];
-        let mut jwt_bundles = Vec::new();
-        if !own_jwt.is_empty() {
-            jwt_bundles.push(Arc::new(own_jwt));
-        }
-        let mut seen = BTreeSet::from([own]);
-        for ((trust_domain, path), data) in self.federated.iter().zip(&snapshot.federated) {
-            if !seen.insert(trust_domain.clone()) {
-                return Err(FileProviderError::DuplicateTrustDomain {
-                    trust_domain: trust_domain.clone(),
-                });
-            }
-            let (x509, jwt) = parse_bundle(path, trust_domain, data)?;
-            if !x509.authorities().is_empty() {
-                bundles.push(Arc::new(x509));
-            }
-            if !jwt.is_empty() {
-                jwt_bundles.push(Arc::new(jwt));
-            }
-        }
-        Ok(Material {
-            fingerprint: snapshot.fingerprint,
-            x509: X509Context {
-                svids: vec![X509SvidEntry::new(Arc::new(svid))],
-                bundles,
-            },
-            jwt_bundles,
-            minter,
-        })
-    }
-}
-
-impl fmt::Debug for FileIdentityConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FileIdentityConfig")
-            .field("svid", &self.svid)
-            .field("key", &self.key)
-            .field("bundle", &self.bundle)
-            .field("federated", &self.federated)
-            .field("jwt_key", &self.jwt_key.as_ref().map(|(path, _)| path))
-            .field("allowed_uids", &self.allowed_uids)
-            .finish()
-    }
 }
 
 // === impl FileIdentityProvider ===
@@ -462,10 +170,10 @@ impl FileIdentityProvider {
 
     /// The material for `caller`, or `NoIdentity` when its uid is not allowed.
     fn material_for(&self, caller: &CallerInfo) -> Result<Arc<Material>, ProviderError> {
-        match &self.config.allowed_uids {
-            Some(uids) if !uids.contains(&caller.uid) => Err(ProviderError::NoIdentity),
-            _ => Ok(self.material()),
+        if !self.config.allows(caller.uid) {
+            return Err(ProviderError::NoIdentity);
         }
+        Ok(self.material())
     }
 }
 
@@ -523,40 +231,4 @@ impl fmt::Debug for FileIdentityProvider {
             .field("spiffe_id", self.x509_svid().spiffe_id())
             .finish_non_exhaustive()
     }
-}
-
-/// Reads a whole file, refusing one larger than [`MAX_FILE_LEN`].
-fn read_file(path: &Path) -> Result<Vec<u8>, FileProviderError> {
-    let failure = |source| FileProviderError::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let mut data = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_FILE_LEN + 1).read_to_end(&mut data))
-        .map_err(failure)?;
-    if data.len() as u64 > MAX_FILE_LEN {
-        return Err(FileProviderError::TooLarge {
-            path: path.to_owned(),
-            limit: MAX_FILE_LEN,
-        });
-    }
-    Ok(data)
-}
-
-/// A bundle file of `trust_domain`: PEM/DER certificates, a SPIFFE bundle or a JWK Set.
-fn parse_bundle(
-    path: &Path,
-    trust_domain: &TrustDomain,
-    data: &[u8],
-) -> Result<(X509Bundle, JwtBundle), FileProviderError> {
-    let (bundle, _format) =
-        SpiffeBundle::parse_any(trust_domain.clone(), data).map_err(|source| {
-            FileProviderError::Bundle {
-                path: path.to_owned(),
-                trust_domain: trust_domain.clone(),
-                source,
-            }
-        })?;
-    Ok(bundle.into_parts())
 }
