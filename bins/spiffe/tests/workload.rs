@@ -261,6 +261,24 @@ fn plain_path_socket_and_refusals() {
     );
     assert!(!pki.path("other.sock").exists());
 
+    // A server killed outright leaves its socket file; the next one replaces it.
+    drop(server);
+    assert!(socket.exists(), "SIGKILL leaves the socket file");
+    let restarted = Server::start(&pki.serve_args(&s(&socket)), socket.clone());
+    assert_eq!(restarted.event()["event"], "listening");
+
+    // A regular file in the way is never removed.
+    let file = pki.path("not-a-socket");
+    std::fs::write(&file, b"keep me").unwrap();
+    let blocked = run(&pki.serve_args(&s(&file)));
+    assert!(!blocked.status.success());
+    assert!(
+        stderr(&blocked).contains("not a socket"),
+        "{}",
+        stderr(&blocked)
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+
     // A tcp address is refused: the server listens on Unix sockets only.
     let tcp = run(&pki.serve_args("tcp://127.0.0.1:1"));
     assert!(!tcp.status.success());
