@@ -15,7 +15,7 @@ use crate::provider::{JwtBundles, X509Context, X509SvidEntry};
 /// Files larger than this are refused rather than read into memory.
 const MAX_FILE_LEN: u64 = 4 * 1024 * 1024;
 
-/// Which files a [`FileIdentityProvider`] serves, and to whom.
+/// Which files a [`FileIdentityProvider`](super::FileIdentityProvider) serves, and to whom.
 #[derive(Clone)]
 pub struct FileIdentityConfig {
     svid: PathBuf,
