@@ -44,6 +44,8 @@ command -v python3 >/dev/null 2>&1 || missing_pkgs+=(python3)
 # opensc for pkcs11-tool; the tests fail (they do not skip) without it.
 { command -v softhsm2-util >/dev/null 2>&1 && [[ -e /usr/lib/softhsm/libsofthsm2.so ]]; } || missing_pkgs+=(softhsm2)
 command -v pkcs11-tool >/dev/null 2>&1 || missing_pkgs+=(opensc)
+# kill(1) for spiffe-cli's workload tests (SIGTERM to `spiffe workload serve`).
+[[ -x /usr/bin/kill || -x /bin/kill ]] || missing_pkgs+=(procps)
 # protoc for spiffe-workload's proto drift test (regenerates the checked-in gRPC code).
 command -v protoc >/dev/null 2>&1 || missing_pkgs+=(protobuf-compiler)
 # swtpm (TPM 2.0 simulator), tpm2-tools and tpm2-tss (libtss2, found with pkg-config) for

@@ -106,6 +106,7 @@ pub mod source;
 
 pub use client::{ClientError, ValidatedJwtSvid, WorkloadApiClient};
 pub use endpoint::{EndpointAddress, EndpointError, ENDPOINT_ENV_VAR};
+pub use provider::files::{FileIdentityConfig, FileIdentityProvider};
 pub use provider::{
     CallerInfo, IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, X509Context,
     X509SvidEntry,

@@ -59,6 +59,9 @@ enum Command {
     /// Trust bundles (SPIFFE_Trust_Domain_and_Bundle.md): inspect and convert.
     #[command(subcommand)]
     Bundle(cmd::bundle::BundleCommand),
+    /// The SPIFFE Workload API: serve a static one from files (a test fake), fetch and watch.
+    #[command(subcommand)]
+    Workload(cmd::workload::WorkloadCommand),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Jwt(command) => command.run(&mut out),
         Command::Bundle(command) => command.run(&mut out),
         Command::Ca(command) => command.run(&mut out),
+        Command::Workload(command) => command.run(&mut out),
     };
     out.finish(result)
 }

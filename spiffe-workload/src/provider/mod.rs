@@ -2,6 +2,7 @@
 
 mod caller;
 mod error;
+pub mod files;
 mod material;
 
 use std::future::Future;
