@@ -52,8 +52,7 @@ async fn main() -> Result<(), demo::Error> {
         pki.bundles.clone(),
         Authorizer::exact(SpiffeId::new(demo::SERVER_ID)?),
     )?;
-    let client: Client<_, Empty<Bytes>> =
-        Client::builder(TokioExecutor::new()).build(connector);
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
     for i in 0..cli.requests {
         let response = client
             .get(format!("https://{addr}/hello/{i}").parse()?)
@@ -99,9 +98,11 @@ async fn start_server(pki: &demo::Pki) -> Result<SocketAddr, demo::Error> {
                 async move { Ok::<_, Infallible>(answer(&peer, &request)) }
             });
             tokio::spawn(async move {
-                let builder =
-                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                if let Err(e) = builder.serve_connection(TokioIo::new(stream), service).await {
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                if let Err(e) = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
                     println!("server: connection failed: {e}");
                 }
             });
@@ -116,7 +117,8 @@ fn answer(peer: &PeerIdentity, request: &Request<Incoming>) -> Response<Full<Byt
         "server: {} {} from {caller} ({})",
         request.method(),
         request.uri().path(),
-        peer.remote_addr().map_or_else(String::new, |a| a.to_string()),
+        peer.remote_addr()
+            .map_or_else(String::new, |a| a.to_string()),
     );
     Response::new(Full::new(Bytes::from(format!("hello, {caller}\n"))))
 }
