@@ -63,14 +63,18 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod endpoint;
 pub mod proto;
 pub mod provider;
 pub mod server;
+pub mod source;
 
+pub use client::{ClientError, ValidatedJwtSvid, WorkloadApiClient};
 pub use endpoint::{EndpointAddress, EndpointError, ENDPOINT_ENV_VAR};
 pub use provider::{
     CallerInfo, IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, X509Context,
     X509SvidEntry,
 };
 pub use server::{ServeError, WorkloadApiServer, DEFAULT_MAX_STREAMS};
+pub use source::{BundleSource, JwtSource, SourceError, X509Source};

@@ -1,0 +1,326 @@
+//! The Workload API client: [`WorkloadApiClient`] calls every `SpiffeWorkloadAPI` RPC over a
+//! Unix socket or TCP (WEP-3), always with the `workload.spiffe.io: true` header (WEP-5), and
+//! parses every answer into `spiffe-core` types.
+
+mod backoff;
+mod convert;
+mod error;
+mod watch;
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+use spiffe_core::{BundleSet, SpiffeId, X509Svid};
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::Request;
+
+use crate::endpoint::EndpointAddress;
+use crate::proto;
+use crate::proto::spiffe_workload_api_client::SpiffeWorkloadApiClient;
+use crate::provider::{JwtSvidEntry, X509Context, X509SvidEntry};
+
+pub use backoff::{Backoff, BackoffConfig};
+pub use error::{ClientError, MalformedResponse};
+pub use watch::Watch;
+
+/// The security header every request carries (WEP-5: the value is exactly `true`).
+pub const SECURITY_HEADER: &str = "workload.spiffe.io";
+
+/// A client of the SPIFFE Workload API.
+///
+/// Cloning is cheap and clones share one connection. The connection is re-established on
+/// demand after the agent restarts; the `watch_*` streams re-open themselves with backoff
+/// (WAPI-5) and stop only on final errors (INVALID_ARGUMENT, UNIMPLEMENTED).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), spiffe_workload::client::ClientError> {
+/// use spiffe_workload::client::WorkloadApiClient;
+///
+/// let client = WorkloadApiClient::connect_env().await?;
+/// let context = client.fetch_x509_context().await?;
+/// println!("default identity: {}", context.svids[0].svid.spiffe_id());
+/// let tokens = client.fetch_jwt_svids(&["my-service"], None).await?;
+/// println!("{} JWT-SVID(s)", tokens.len());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct WorkloadApiClient {
+    inner: SpiffeWorkloadApiClient<Channel>,
+    backoff: BackoffConfig,
+}
+
+/// A JWT-SVID the Workload API validated (`ValidateJWTSVID`, WAPI-22).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ValidatedJwtSvid {
+    /// The token's subject.
+    pub spiffe_id: SpiffeId,
+    /// The claims the server returned (at least `sub`, `aud` and `exp`).
+    pub claims: Map<String, Value>,
+}
+
+// === impl WorkloadApiClient ===
+
+impl WorkloadApiClient {
+    /// Connects to `address` now; fails with [`ClientError::Connect`] when nothing listens.
+    pub async fn connect(address: &EndpointAddress) -> Result<Self, ClientError> {
+        let channel = match address {
+            EndpointAddress::Unix(path) => {
+                let path = path.clone();
+                base_endpoint()
+                    .connect_with_connector(tower::service_fn(move |_: Uri| {
+                        let path = path.clone();
+                        async move {
+                            let stream = tokio::net::UnixStream::connect(path).await?;
+                            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+                        }
+                    }))
+                    .await
+            }
+            EndpointAddress::Tcp(addr) => tcp_endpoint(*addr)?.connect().await,
+            #[allow(unreachable_patterns)]
+            _ => return Err(ClientError::Endpoint(unsupported())),
+        }
+        .map_err(|e| ClientError::Connect(Box::new(e)))?;
+        Ok(Self::from_channel(channel))
+    }
+
+    /// A client for `address` that connects on first use (and after each disconnection), so
+    /// it can be made before the agent is up. Must be called within a Tokio runtime.
+    pub fn connect_lazy(address: &EndpointAddress) -> Result<Self, ClientError> {
+        let channel = match address {
+            EndpointAddress::Unix(path) => {
+                let path = path.clone();
+                base_endpoint().connect_with_connector_lazy(tower::service_fn(move |_: Uri| {
+                    let path = path.clone();
+                    async move {
+                        let stream = tokio::net::UnixStream::connect(path).await?;
+                        Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+                    }
+                }))
+            }
+            EndpointAddress::Tcp(addr) => tcp_endpoint(*addr)?.connect_lazy(),
+            #[allow(unreachable_patterns)]
+            _ => return Err(ClientError::Endpoint(unsupported())),
+        };
+        Ok(Self::from_channel(channel))
+    }
+
+    /// Connects to the address in `SPIFFE_ENDPOINT_SOCKET` (WEP-8); an unset or invalid value
+    /// is a [`ClientError::Endpoint`] naming the rule broken (WEP-8..11).
+    pub async fn connect_env() -> Result<Self, ClientError> {
+        Self::connect(&EndpointAddress::from_env()?).await
+    }
+
+    /// A client over an existing tonic channel (e.g. an in-memory transport).
+    pub fn from_channel(channel: Channel) -> Self {
+        Self {
+            inner: SpiffeWorkloadApiClient::new(channel),
+            backoff: BackoffConfig::default(),
+        }
+    }
+
+    /// The same client with `backoff` for the `watch_*` streams and the sources built on it.
+    #[must_use]
+    pub fn with_backoff(mut self, backoff: BackoffConfig) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The backoff the `watch_*` streams use.
+    pub fn backoff(&self) -> &BackoffConfig {
+        &self.backoff
+    }
+
+    /// The caller's X.509-SVIDs (the first is the default, WAPI-24) with their hints, and the
+    /// X.509 bundles it trusts, own and federated (one `FetchX509SVID` message).
+    pub async fn fetch_x509_context(&self) -> Result<X509Context, ClientError> {
+        let mut stream = self.open_x509_svid().await?;
+        Ok(convert::x509_context(first(&mut stream).await?)?)
+    }
+
+    /// The caller's X.509-SVIDs with their hints, in server order.
+    pub async fn fetch_x509_svids(&self) -> Result<Vec<X509SvidEntry>, ClientError> {
+        Ok(self.fetch_x509_context().await?.svids)
+    }
+
+    /// The caller's default X.509-SVID: the first of the response (WAPI-24).
+    pub async fn fetch_x509_svid(&self) -> Result<std::sync::Arc<X509Svid>, ClientError> {
+        let mut svids = self.fetch_x509_svids().await?;
+        // Non-empty: `x509_context` refuses a response without SVIDs (WAPI-12).
+        Ok(svids.swap_remove(0).svid)
+    }
+
+    /// The X.509 bundles the caller trusts, by trust domain (`FetchX509Bundles`).
+    pub async fn fetch_x509_bundles(&self) -> Result<BundleSet, ClientError> {
+        let mut stream = self.open_x509_bundles().await?;
+        Ok(convert::x509_bundles(first(&mut stream).await?)?)
+    }
+
+    /// JWT-SVIDs for `audience` (at least one, WAPI-19): of `spiffe_id` when given, else one
+    /// per identity the caller holds. An empty `audience` is answered with INVALID_ARGUMENT.
+    pub async fn fetch_jwt_svids(
+        &self,
+        audience: &[&str],
+        spiffe_id: Option<&SpiffeId>,
+    ) -> Result<Vec<JwtSvidEntry>, ClientError> {
+        let message = proto::JwtsvidRequest {
+            audience: audience.iter().map(|a| (*a).to_owned()).collect(),
+            spiffe_id: spiffe_id
+                .map(|id| id.as_str().to_owned())
+                .unwrap_or_default(),
+        };
+        let response = self
+            .inner
+            .clone()
+            .fetch_jwtsvid(request(message))
+            .await?
+            .into_inner();
+        Ok(convert::jwt_svids(response)?)
+    }
+
+    /// The JWT bundles the caller trusts, by trust domain (`FetchJWTBundles`).
+    pub async fn fetch_jwt_bundles(&self) -> Result<BundleSet, ClientError> {
+        let mut stream = self.open_jwt_bundles().await?;
+        Ok(convert::jwt_bundles(first(&mut stream).await?)?)
+    }
+
+    /// Asks the server to validate `token` for `audience` (WAPI-22, preferred by WAPI-23).
+    /// A token that fails is answered with [`ClientError::InvalidArgument`].
+    pub async fn validate_jwt_svid(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<ValidatedJwtSvid, ClientError> {
+        let message = proto::ValidateJwtsvidRequest {
+            audience: audience.to_owned(),
+            svid: token.to_owned(),
+        };
+        let response = self
+            .inner
+            .clone()
+            .validate_jwtsvid(request(message))
+            .await?
+            .into_inner();
+        Ok(convert::validated(response)?)
+    }
+
+    /// Every `FetchX509SVID` update as an [`X509Context`], re-opening the stream with backoff
+    /// when it ends or fails (WAPI-5). Errors are yielded as they happen; the stream ends after
+    /// a final one.
+    pub fn watch_x509_context(&self) -> Watch<X509Context> {
+        let client = self.clone();
+        watch::spawn(
+            self.backoff,
+            move || {
+                let client = client.clone();
+                async move { client.open_x509_svid().await }
+            },
+            convert::x509_context,
+        )
+    }
+
+    /// Every `FetchX509Bundles` update, re-opened like [`Self::watch_x509_context`].
+    pub fn watch_x509_bundles(&self) -> Watch<BundleSet> {
+        let client = self.clone();
+        watch::spawn(
+            self.backoff,
+            move || {
+                let client = client.clone();
+                async move { client.open_x509_bundles().await }
+            },
+            convert::x509_bundles,
+        )
+    }
+
+    /// Every `FetchJWTBundles` update, re-opened like [`Self::watch_x509_context`].
+    pub fn watch_jwt_bundles(&self) -> Watch<BundleSet> {
+        let client = self.clone();
+        watch::spawn(
+            self.backoff,
+            move || {
+                let client = client.clone();
+                async move { client.open_jwt_bundles().await }
+            },
+            convert::jwt_bundles,
+        )
+    }
+
+    async fn open_x509_svid(
+        &self,
+    ) -> Result<tonic::Streaming<proto::X509svidResponse>, ClientError> {
+        let request = request(proto::X509svidRequest {});
+        Ok(self
+            .inner
+            .clone()
+            .fetch_x509svid(request)
+            .await?
+            .into_inner())
+    }
+
+    async fn open_x509_bundles(
+        &self,
+    ) -> Result<tonic::Streaming<proto::X509BundlesResponse>, ClientError> {
+        let request = request(proto::X509BundlesRequest {});
+        Ok(self
+            .inner
+            .clone()
+            .fetch_x509_bundles(request)
+            .await?
+            .into_inner())
+    }
+
+    async fn open_jwt_bundles(
+        &self,
+    ) -> Result<tonic::Streaming<proto::JwtBundlesResponse>, ClientError> {
+        let request = request(proto::JwtBundlesRequest {});
+        Ok(self
+            .inner
+            .clone()
+            .fetch_jwt_bundles(request)
+            .await?
+            .into_inner())
+    }
+}
+
+impl fmt::Debug for WorkloadApiClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkloadApiClient")
+            .field("backoff", &self.backoff)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The URI tonic needs for a Unix socket connector (never dialled: the connector ignores it).
+fn base_endpoint() -> Endpoint {
+    Endpoint::from_static("http://localhost")
+}
+
+fn tcp_endpoint(addr: std::net::SocketAddr) -> Result<Endpoint, ClientError> {
+    // WEP-7: plaintext HTTP/2 (prior knowledge), no TLS.
+    Endpoint::from_shared(format!("http://{addr}")).map_err(|e| ClientError::Connect(Box::new(e)))
+}
+
+fn unsupported() -> crate::endpoint::EndpointError {
+    crate::endpoint::EndpointError::UnsupportedScheme
+}
+
+/// `message` with the security header (WEP-5).
+fn request<T>(message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert(SECURITY_HEADER, MetadataValue::from_static("true"));
+    request
+}
+
+/// The first message of a stream; a stream that ends at once is an unavailable server.
+async fn first<T>(stream: &mut tonic::Streaming<T>) -> Result<T, ClientError> {
+    match stream.message().await? {
+        Some(message) => Ok(message),
+        None => Err(ClientError::Unavailable {
+            message: "stream ended before the first message".to_owned(),
+        }),
+    }
+}
