@@ -188,3 +188,42 @@ async fn a_uri_without_host_is_refused_before_connecting() {
         Err(ConnectError::MissingHost)
     ));
 }
+
+#[tokio::test]
+async fn a_silent_client_holds_up_no_one_and_is_dropped_after_the_timeout() {
+    let ca = Ca::new("a.test");
+    let config = mtls_server_config(
+        provider(),
+        ca.svid(SERVER),
+        bundles(&[&ca]),
+        Authorizer::exact(id(CLIENT)),
+    )
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut incoming = TlsIncoming::with_handshake_timeout(
+        listener,
+        Arc::new(config),
+        std::time::Duration::from_millis(300),
+    );
+
+    // A client that connects and says nothing.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+
+    // A real client is served meanwhile.
+    let mut good = connector(&ca, CLIENT, Authorizer::exact(id(SERVER)));
+    let uri: Uri = format!("https://{addr}/").parse().unwrap();
+    let (stream, accepted) = tokio::join!(good.call(uri), incoming.next());
+    stream.unwrap();
+    assert_eq!(
+        accepted.unwrap().unwrap().peer_spiffe_id(),
+        Some(&id(CLIENT))
+    );
+
+    // The silent one is closed once its handshake time is up.
+    let mut buf = [0; 1];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), silent.read(&mut buf))
+        .await
+        .expect("the server closes the silent connection");
+    assert!(matches!(read, Ok(0) | Err(_)), "unexpected data: {read:?}");
+}
