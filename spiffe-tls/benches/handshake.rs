@@ -105,6 +105,8 @@ fn mtls_handshake(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
+    // spiffe-rustls' builders spawn their refresh tasks on the current runtime.
+    let _runtime = runtime.enter();
     let dir = tempfile::tempdir().unwrap();
     let configs = [
         ("plain_rustls", fixtures.plain_rustls()),
