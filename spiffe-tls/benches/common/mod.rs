@@ -3,6 +3,9 @@
 //! Workload API), all with session resumption off.
 #![allow(unreachable_pub)]
 
+use std::hint::black_box;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +13,14 @@ use std::time::Duration;
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::{
+    ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection, StreamOwned,
+};
 use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
 use spiffe_ca::x509::{X509Authority, X509SvidRequest};
-use spiffe_core::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use spiffe_core::pki_types::{
+    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime,
+};
 use spiffe_core::{BundleSet, Certificate, SpiffeId, TrustDomain, X509Bundle, X509Svid};
 use spiffe_tls::{mtls_client_config, mtls_server_config, Authorizer};
 use spiffe_workload::{
@@ -163,6 +170,72 @@ impl Fixtures {
             .await
             .unwrap()
     }
+}
+
+/// Runs one full handshake over in-memory buffers; panics if it fails.
+pub fn handshake_in_memory((client, server): &Configs) {
+    let name = ServerName::try_from(SERVER_DNS).unwrap();
+    let mut c = ClientConnection::new(client.clone(), name).unwrap();
+    let mut s = ServerConnection::new(server.clone()).unwrap();
+    let mut buf = Vec::with_capacity(4096);
+    while c.is_handshaking() || s.is_handshaking() || c.wants_write() || s.wants_write() {
+        buf.clear();
+        while c.wants_write() {
+            c.write_tls(&mut buf).unwrap();
+        }
+        let mut rd = &buf[..];
+        while !rd.is_empty() {
+            s.read_tls(&mut rd).unwrap();
+        }
+        s.process_new_packets().unwrap();
+        buf.clear();
+        while s.wants_write() {
+            s.write_tls(&mut buf).unwrap();
+        }
+        let mut rd = &buf[..];
+        while !rd.is_empty() {
+            c.read_tls(&mut rd).unwrap();
+        }
+        c.process_new_packets().unwrap();
+    }
+    black_box((c, s));
+}
+
+/// A loopback server thread for `server`: handshake, one byte, close (the server closes first,
+/// so the client's ports do not pile up in TIME_WAIT). Runs until the process ends.
+pub fn tcp_server(server: &Arc<rustls::ServerConfig>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = server.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            tcp.set_nodelay(true).unwrap();
+            let conn = ServerConnection::new(config.clone()).unwrap();
+            let mut stream = StreamOwned::new(conn, tcp);
+            if stream.conn.complete_io(&mut stream.sock).is_err() {
+                continue;
+            }
+            let _ = stream.write_all(b"k").and_then(|()| stream.flush());
+        }
+    });
+    addr
+}
+
+/// Runs one full handshake with the server at `addr`; panics if it fails.
+pub fn handshake_tcp(client: &Arc<rustls::ClientConfig>, addr: SocketAddr) {
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let name = ServerName::try_from(SERVER_DNS).unwrap();
+    let conn = ClientConnection::new(client.clone(), name).unwrap();
+    let mut stream = StreamOwned::new(conn, tcp);
+    let mut byte = [0; 1];
+    stream.read_exact(&mut byte).unwrap();
+    assert_eq!(&byte, b"k");
+    // Wait for the server's close.
+    let mut rest = [0; 64];
+    while matches!(stream.sock.read(&mut rest), Ok(n) if n > 0) {}
+    black_box(stream);
 }
 
 /// Session resumption off on both sides, so every handshake verifies both chains.
