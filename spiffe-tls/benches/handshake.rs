@@ -1,6 +1,9 @@
 //! Full mTLS handshakes, TLS 1.3, aws-lc-rs provider, P-256 SVIDs minted by one spiffe-ca
 //! authority, session resumption off on both sides so every iteration is a full handshake
-//! with both chains verified. Three implementations, in the same run:
+//! (both sides present and check a chain). `ours` verifies each chain once and then takes it
+//! from its verifiers' cache of verified chains (same bytes, same bundle object, validity and
+//! authorizer checked every time), which is what repeat peers get; the others verify every
+//! chain every time. Three implementations, in the same run:
 //!
 //! - `plain_rustls`: rustls' own `WebPkiServerVerifier`/`WebPkiClientVerifier` with the CA as
 //!   the only root; the server leaf also carries the DNS SAN the client connects to.

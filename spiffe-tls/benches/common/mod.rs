@@ -238,7 +238,7 @@ pub fn handshake_tcp(client: &Arc<rustls::ClientConfig>, addr: SocketAddr) {
     black_box(stream);
 }
 
-/// Session resumption off on both sides, so every handshake verifies both chains.
+/// Session resumption off on both sides, so every handshake is a full one.
 fn no_resumption(mut client: ClientConfig, mut server: ServerConfig) -> Configs {
     client.resumption = Resumption::disabled();
     server.session_storage = Arc::new(NoServerSessionStorage {});
