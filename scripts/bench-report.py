@@ -24,6 +24,9 @@ TARGETS = [
     ("X.509-SVID mint from a public key vs raw P-256 sign", "mint", "x509_from_public_key", "raw_sign_p256", 0.7),
     ("JWT-SVID mint ES256 vs raw P-256 sign", "mint", "jwt_es256", "raw_sign_p256", 0.8),
     ("mTLS handshake, SPIFFE verifiers vs plain rustls WebPKI", "mtls_handshake", "ours", "plain_rustls", 0.95),
+    ("mTLS handshake, SPIFFE verifiers vs spiffe-rustls", "mtls_handshake", "ours", "spiffe_rustls", 1.0),
+    ("mTLS handshake over loopback TCP vs plain rustls WebPKI", "mtls_handshake_tcp", "ours", "plain_rustls", 0.95),
+    ("mTLS handshake over loopback TCP vs spiffe-rustls", "mtls_handshake_tcp", "ours", "spiffe_rustls", 1.0),
     # A CSR costs a verify and a sign: the reference time is their sum.
     ("X.509-SVID mint from a CSR vs raw sign + verify", "mint", "x509_from_csr", ("raw_sign_p256", "raw_verify_p256"), 0.8),
 ]

@@ -6,6 +6,9 @@
 //!     --svid client/svid.pem --key client/svid.key --bundle example.org=client/bundle.pem \
 //!     --authorize spiffe://example.org/server
 //! ```
+//!
+//! With the SVID and bundles from the Workload API instead:
+//! `--socket unix:///run/spire/agent.sock` in place of `--svid`, `--key` and `--bundle`.
 #![allow(missing_docs)]
 
 mod common;
@@ -18,8 +21,8 @@ use spiffe_tls::tokio::{mtls_connector, PeerSpiffeId};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-/// mTLS echo client keyed on SPIFFE IDs (files mode; the Workload API mode `--socket ADDR`
-/// needs the `spiffe-workload` crate, which does not exist yet).
+/// mTLS echo client keyed on SPIFFE IDs; SVID and bundles from the Workload API (`--socket`)
+/// or from files (`--svid`, `--key`, `--bundle`).
 #[derive(Parser, Debug)]
 struct Cli {
     /// The server's address
@@ -46,8 +49,13 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), common::Error> {
-    let (svid, bundles, authorizer) = cli.identity.load()?;
-    let connector = mtls_connector(common::provider(), svid, bundles, authorizer)?;
+    let identity = cli.identity.load().await?;
+    let connector = mtls_connector(
+        common::provider(),
+        identity.svids,
+        identity.bundles,
+        identity.authorizer,
+    )?;
     let tcp = TcpStream::connect(cli.connect).await?;
     // The SPIFFE verifier authenticates the server by its SPIFFE ID; the name is not checked.
     let stream = connector

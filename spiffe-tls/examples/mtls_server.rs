@@ -6,6 +6,9 @@
 //!     --svid server/svid.pem --key server/svid.key --bundle example.org=server/bundle.pem \
 //!     --authorize spiffe://example.org/client
 //! ```
+//!
+//! With the SVID and bundles from the Workload API instead (they rotate without a restart):
+//! `--socket unix:///run/spire/agent.sock` in place of `--svid`, `--key` and `--bundle`.
 #![allow(missing_docs)]
 
 mod common;
@@ -17,8 +20,8 @@ use spiffe_tls::tokio::{mtls_acceptor, PeerSpiffeId};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-/// mTLS echo server keyed on SPIFFE IDs (files mode; the Workload API mode `--socket ADDR`
-/// needs the `spiffe-workload` crate, which does not exist yet).
+/// mTLS echo server keyed on SPIFFE IDs; SVID and bundles from the Workload API (`--socket`)
+/// or from files (`--svid`, `--key`, `--bundle`).
 #[derive(Parser, Debug)]
 struct Cli {
     /// The address to listen on
@@ -41,9 +44,14 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), common::Error> {
-    let (svid, bundles, authorizer) = cli.identity.load()?;
-    println!("serving as {}", svid.spiffe_id());
-    let acceptor = mtls_acceptor(common::provider(), svid, bundles, authorizer)?;
+    let identity = cli.identity.load().await?;
+    println!("serving as {}", identity.spiffe_id());
+    let acceptor = mtls_acceptor(
+        common::provider(),
+        identity.svids,
+        identity.bundles,
+        identity.authorizer,
+    )?;
     let listener = TcpListener::bind(cli.listen).await?;
     println!("listening on {}", listener.local_addr()?);
     loop {

@@ -8,7 +8,9 @@
 //! The crypto provider is always passed in; this crate never installs a process default.
 //!
 //! Feature `tokio` (off by default) adds module `tokio`: tokio-rustls acceptor and
-//! connector helpers.
+//! connector helpers. Feature `hyper` (off by default, implies `tokio`) adds module `hyper`:
+//! a hyper-util connector and a stream of accepted mTLS connections, both usable by tonic
+//! (this crate does not depend on tonic; the module documentation shows the glue).
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -28,6 +30,8 @@ mod authorizer;
 mod builder;
 mod config;
 mod error;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod peer_id;
 mod resolver;
 #[cfg(feature = "tokio")]

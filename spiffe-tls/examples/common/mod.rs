@@ -1,30 +1,46 @@
-//! Options and file loading shared by the `mtls_server` and `mtls_client` examples.
+//! Options and loading shared by the `mtls_server` and `mtls_client` examples: the SVID and
+//! bundles from the Workload API (`--socket ADDR`, rotating) or from files.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
 use spiffe_core::x509::parse_certificates;
-use spiffe_core::{BundleSet, SpiffeBundle, SpiffeId, TrustDomain, X509Bundle, X509Svid};
+use spiffe_core::{
+    BundleSet, SpiffeBundle, SpiffeId, TrustDomain, X509Bundle, X509BundleSource, X509Svid,
+    X509SvidSource,
+};
 use spiffe_tls::Authorizer;
+use spiffe_workload::{EndpointAddress, WorkloadApiClient, X509Source};
 
 /// Where the SVID and bundles come from, and which peers are allowed.
-///
-/// Files mode only. The Workload API mode (`--socket ADDR`) needs the `spiffe-workload` crate,
-/// which does not exist yet.
 #[derive(Args, Debug)]
 pub(crate) struct Identity {
+    /// Take the SVID and the bundles from the Workload API at ADDR (`unix:///path` or
+    /// `tcp://IP:PORT`), following rotations; `-` for `SPIFFE_ENDPOINT_SOCKET`
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["svid", "key", "bundles"])]
+    pub(crate) socket: Option<String>,
+
     /// This workload's X.509-SVID chain (PEM, leaf first), e.g. `svid.pem` from `spiffe x509 mint`
-    #[arg(long, value_name = "FILE")]
-    pub(crate) svid: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "socket",
+        requires = "key"
+    )]
+    pub(crate) svid: Option<PathBuf>,
 
     /// The SVID's private key (PEM, PKCS#8 or SEC1), e.g. `svid.key`
-    #[arg(long, value_name = "FILE")]
-    pub(crate) key: PathBuf,
+    #[arg(long, value_name = "FILE", requires = "svid")]
+    pub(crate) key: Option<PathBuf>,
 
     /// A trust bundle for trust domain TD: PEM certificates or a SPIFFE bundle (JSON); repeat
     /// for federated trust domains
-    #[arg(long = "bundle", value_name = "TD=FILE", required = true)]
+    #[arg(
+        long = "bundle",
+        value_name = "TD=FILE",
+        required_unless_present = "socket"
+    )]
     pub(crate) bundles: Vec<String>,
 
     /// Accept a peer with exactly this SPIFFE ID; repeat to accept several
@@ -43,11 +59,58 @@ pub(crate) struct Identity {
 /// An error message for the user.
 pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// The SVID source, the bundle source and the authorizer the options name.
+pub(crate) struct Loaded {
+    pub(crate) svids: Arc<dyn X509SvidSource + Send + Sync>,
+    pub(crate) bundles: Arc<dyn X509BundleSource + Send + Sync>,
+    pub(crate) authorizer: Authorizer,
+}
+
+impl Loaded {
+    /// The SPIFFE ID of the current SVID, for a log line.
+    #[allow(dead_code)] // used by mtls_server only
+    pub(crate) fn spiffe_id(&self) -> String {
+        self.svids.x509_svid().map_or_else(
+            || "(no SVID)".to_owned(),
+            |svid| svid.spiffe_id().to_string(),
+        )
+    }
+}
+
 impl Identity {
-    /// Reads the SVID, the bundles and the authorizer the options name.
-    pub(crate) fn load(&self) -> Result<(Arc<X509Svid>, Arc<BundleSet>, Authorizer), Error> {
-        let svid = X509Svid::parse_pem(&read(&self.svid)?, &read(&self.key)?)
-            .map_err(|e| format!("{} / {}: {e}", self.svid.display(), self.key.display()))?;
+    /// Connects to the Workload API or reads the files, and builds the authorizer.
+    pub(crate) async fn load(&self) -> Result<Loaded, Error> {
+        let (svids, bundles) = match &self.socket {
+            Some(addr) => {
+                let source = workload_api(addr).await?;
+                let source = Arc::new(source);
+                (
+                    source.clone() as Arc<dyn X509SvidSource + Send + Sync>,
+                    source as Arc<dyn X509BundleSource + Send + Sync>,
+                )
+            }
+            None => {
+                let (svid, bundles) = self.files()?;
+                (
+                    Arc::new(svid) as Arc<dyn X509SvidSource + Send + Sync>,
+                    bundles as Arc<dyn X509BundleSource + Send + Sync>,
+                )
+            }
+        };
+        Ok(Loaded {
+            svids,
+            bundles,
+            authorizer: self.authorizer()?,
+        })
+    }
+
+    /// Files mode: the SVID and the bundles.
+    fn files(&self) -> Result<(Arc<X509Svid>, Arc<BundleSet>), Error> {
+        let (Some(svid_path), Some(key_path)) = (&self.svid, &self.key) else {
+            return Err("--svid and --key, or --socket, are required".into());
+        };
+        let svid = X509Svid::parse_pem(&read(svid_path)?, &read(key_path)?)
+            .map_err(|e| format!("{} / {}: {e}", svid_path.display(), key_path.display()))?;
 
         let mut set = BundleSet::new();
         for arg in &self.bundles {
@@ -57,7 +120,10 @@ impl Identity {
             let td = TrustDomain::new(td).map_err(|e| format!("--bundle {arg}: {e}"))?;
             set.insert_x509(load_bundle(td, Path::new(file))?);
         }
+        Ok((Arc::new(svid), Arc::new(set)))
+    }
 
+    fn authorizer(&self) -> Result<Authorizer, Error> {
         let authorizer = match &self.authorize_td {
             Some(td) => Authorizer::member_of(
                 TrustDomain::new(td).map_err(|e| format!("--authorize-td {td}: {e}"))?,
@@ -71,8 +137,36 @@ impl Identity {
                 Authorizer::one_of(ids)
             }
         };
-        Ok((Arc::new(svid), Arc::new(set), authorizer))
+        Ok(authorizer)
     }
+}
+
+/// Workload API mode: an `X509Source` (it waits for the first X.509 context, then follows
+/// rotations in the background).
+async fn workload_api(addr: &str) -> Result<X509Source, Error> {
+    let address = if addr == "-" {
+        EndpointAddress::from_env()
+    } else {
+        EndpointAddress::parse(addr)
+    }
+    .map_err(|e| format!("--socket {addr}: {e}"))?;
+    let client =
+        WorkloadApiClient::connect_lazy(&address).map_err(|e| format!("--socket {addr}: {e}"))?;
+    X509Source::new(client)
+        .await
+        .map_err(|e| format!("--socket {addr}: {}", error_chain(&e)).into())
+}
+
+/// An error and its sources, joined by ": ".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
 }
 
 /// A bundle file: a SPIFFE bundle document (JSON) or PEM certificates.

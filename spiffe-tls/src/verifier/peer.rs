@@ -9,6 +9,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use spiffe_core::{x509, VerifiedX509Svid, X509BundleSource};
 
+use super::cache::{Recording, VerifiedCache};
 use crate::{Authorizer, PeerRejected};
 
 /// The bundle source a verifier reads on every handshake.
@@ -20,6 +21,7 @@ pub(crate) struct PeerVerifier {
     bundles: BundleSource,
     authorizer: Authorizer,
     provider: Arc<CryptoProvider>,
+    cache: Arc<VerifiedCache>,
 }
 
 // === impl PeerVerifier ===
@@ -34,11 +36,14 @@ impl PeerVerifier {
             bundles,
             authorizer,
             provider,
+            cache: Arc::default(),
         }
     }
 
     /// Verifies the presented chain against the newest bundle of the leaf's trust domain
-    /// (X509-20..25, WAPI-11), then asks the authorizer.
+    /// (X509-20..25, WAPI-11), then asks the authorizer. A chain that verified before against
+    /// the same bundle object is taken from the cache after its validity is checked at `now`
+    /// (see `cache.rs`); the authorizer always runs.
     pub(crate) fn verify(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -52,7 +57,18 @@ impl PeerVerifier {
                 .iter()
                 .map(|c| CertificateDer::from(c.as_ref())),
         );
-        let verified = x509::verify(&chain, &self.bundles, now).map_err(PeerRejected::Svid)?;
+        let key = VerifiedCache::key(&chain);
+        let verified = match self.cache.get(&key, &*self.bundles, now) {
+            Some(verified) => verified,
+            None => {
+                let recording = Recording::new(&*self.bundles);
+                let verified = x509::verify(&chain, &recording, now).map_err(PeerRejected::Svid)?;
+                if let Some(bundle) = recording.used() {
+                    self.cache.insert(key, bundle, verified.clone());
+                }
+                verified
+            }
+        };
         self.authorizer.authorize(&verified)?;
         Ok(verified)
     }

@@ -1,0 +1,176 @@
+//! A one-method gRPC service written by hand against tonic's server and client building blocks
+//! (what `tonic-build` would generate for `service Greeter { rpc SayHello(HelloRequest)
+//! returns (HelloReply); }`), and the tonic glue for `spiffe_tls::hyper::TlsIncoming`: the
+//! `Connected` implementation that puts the client's `PeerIdentity` in every request's
+//! extensions. Shared by `examples/tonic_mtls.rs` and `tests/tonic.rs`.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use spiffe_tls::hyper::{PeerIdentity, ServerTlsStream, TlsIncoming};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_stream::{Stream, StreamExt};
+use tonic::codegen::{http, BoxFuture, Service, StdError};
+use tonic::server::{Grpc, NamedService, UnaryService};
+use tonic::{Request, Response, Status};
+use tonic_prost::ProstCodec;
+
+/// The request.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct HelloRequest {
+    /// Who says hello.
+    #[prost(string, tag = "1")]
+    pub(crate) name: String,
+}
+
+/// The reply.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct HelloReply {
+    /// The greeting.
+    #[prost(string, tag = "1")]
+    pub(crate) message: String,
+    /// The caller's SPIFFE ID as the server saw it on the mTLS connection.
+    #[prost(string, tag = "2")]
+    pub(crate) caller: String,
+}
+
+const SAY_HELLO: &str = "/demo.Greeter/SayHello";
+
+// === the tonic glue ===
+
+/// tonic's `serve_with_incoming` wants an IO type implementing tonic's `Connected`; this
+/// newtype provides it and hands tonic the client's `PeerIdentity`, which tonic inserts into
+/// every request's extensions.
+pub(crate) struct GrpcConn(pub(crate) ServerTlsStream);
+
+impl tonic::transport::server::Connected for GrpcConn {
+    type ConnectInfo = PeerIdentity;
+
+    fn connect_info(&self) -> PeerIdentity {
+        self.0.peer_identity().clone()
+    }
+}
+
+/// The incoming connections, ready for `Server::serve_with_incoming`.
+pub(crate) fn incoming(
+    incoming: TlsIncoming,
+) -> impl Stream<Item = io::Result<GrpcConn>> + Send + 'static {
+    incoming.map(|accepted| accepted.map(GrpcConn))
+}
+
+impl AsyncRead for GrpcConn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for GrpcConn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+// === the server ===
+
+/// The Greeter service: answers `hello, NAME` and echoes the caller's SPIFFE ID, which it
+/// reads from the request's extensions.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct GreeterServer;
+
+impl NamedService for GreeterServer {
+    const NAME: &'static str = "demo.Greeter";
+}
+
+struct SayHello;
+
+impl UnaryService<HelloRequest> for SayHello {
+    type Response = HelloReply;
+    type Future = BoxFuture<Response<HelloReply>, Status>;
+
+    fn call(&mut self, request: Request<HelloRequest>) -> Self::Future {
+        // The peer identity our `Connected` impl returned, per request.
+        let caller = request
+            .extensions()
+            .get::<PeerIdentity>()
+            .and_then(|peer| peer.spiffe_id())
+            .map(ToString::to_string);
+        Box::pin(async move {
+            let Some(caller) = caller else {
+                return Err(Status::unauthenticated("no SPIFFE ID on this connection"));
+            };
+            let name = request.into_inner().name;
+            println!("server: SayHello({name:?}) from {caller}");
+            Ok(Response::new(HelloReply {
+                message: format!("hello, {name}"),
+                caller,
+            }))
+        })
+    }
+}
+
+impl<B> Service<http::Request<B>> for GreeterServer
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if request.uri().path() != SAY_HELLO {
+            return Box::pin(async { Ok(Status::unimplemented("").into_http()) });
+        }
+        Box::pin(async move {
+            let mut grpc = Grpc::new(ProstCodec::<HelloReply, HelloRequest>::default());
+            Ok(grpc.unary(SayHello, request).await)
+        })
+    }
+}
+
+// === the client ===
+
+/// Calls `SayHello` on a channel.
+pub(crate) async fn say_hello(
+    channel: tonic::transport::Channel,
+    name: &str,
+) -> Result<HelloReply, Status> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unavailable(e.to_string()))?;
+    let request = Request::new(HelloRequest {
+        name: name.to_owned(),
+    });
+    let response = grpc
+        .unary(
+            request,
+            http::uri::PathAndQuery::from_static(SAY_HELLO),
+            ProstCodec::<HelloRequest, HelloReply>::default(),
+        )
+        .await?;
+    Ok(response.into_inner())
+}
