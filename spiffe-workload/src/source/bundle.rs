@@ -8,8 +8,8 @@ use spiffe_core::X509BundleSource;
 use spiffe_core::{BundleSet, JwtBundle, JwtBundleSource, TrustDomain, X509Bundle};
 use tokio::sync::watch;
 
-use super::{env_client, first_update, SourceError, TaskGuard, DEFAULT_INITIAL_TIMEOUT};
-use crate::client::{ClientError, WorkloadApiClient};
+use super::{apply, client_or_env, first_update, SourceError, TaskGuard, DEFAULT_INITIAL_TIMEOUT};
+use crate::client::WorkloadApiClient;
 
 /// The trust bundles of every trust domain the workload trusts, from the `FetchX509Bundles`
 /// and `FetchJWTBundles` streams: for verifiers that hold no SVID of their own.
@@ -131,10 +131,7 @@ impl BundleSourceBuilder {
     /// Opens both streams, waits for the first update of each, and starts the background
     /// task.
     pub async fn build(self) -> Result<BundleSource, SourceError> {
-        let client = match self.client {
-            Some(client) => client,
-            None => env_client()?,
-        };
+        let client = client_or_env(self.client)?;
         let started = tokio::time::Instant::now();
         let mut x509_watch = client.watch_x509_bundles();
         let mut jwt_watch = client.watch_jwt_bundles();
@@ -175,23 +172,6 @@ impl BundleSourceBuilder {
                 task: TaskGuard(task),
             }),
         })
-    }
-}
-
-/// Takes one stream item into `held`; whether anything changed.
-fn apply(held: &mut BundleSet, item: Result<BundleSet, ClientError>) -> bool {
-    match item {
-        Ok(set) => {
-            *held = set;
-            true
-        }
-        // WAPI-18, WAPI-21: bundles are redacted like SVIDs (WAPI-16).
-        Err(error) if error.is_permission_denied() => {
-            let had = !held.is_empty();
-            *held = BundleSet::new();
-            had
-        }
-        Err(_) => false,
     }
 }
 

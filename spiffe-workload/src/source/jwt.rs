@@ -9,7 +9,7 @@ use spiffe_core::{BundleSet, JwtBundle, JwtBundleSource, SpiffeId, TrustDomain};
 use tokio::sync::watch;
 
 use super::jwt_cache::JwtSvidCache;
-use super::{env_client, first_update, SourceError, TaskGuard, DEFAULT_INITIAL_TIMEOUT};
+use super::{client_or_env, first_update, follow, SourceError, TaskGuard, DEFAULT_INITIAL_TIMEOUT};
 use crate::client::{ClientError, WorkloadApiClient};
 use crate::provider::JwtSvidEntry;
 
@@ -164,37 +164,17 @@ impl JwtSourceBuilder {
 
     /// Opens the bundle stream, waits for the first update, and starts the background task.
     pub async fn build(self) -> Result<JwtSource, SourceError> {
-        let client = match self.client {
-            Some(client) => client,
-            None => env_client()?,
-        };
+        let client = client_or_env(self.client)?;
         let mut watch = client.watch_jwt_bundles();
         let first = first_update(&mut watch, self.timeout).await?;
         let (sender, bundles) = watch::channel(Arc::new(first));
-        let task = tokio::spawn(async move {
-            while let Some(item) = watch.next().await {
-                match item {
-                    Ok(set) => {
-                        sender.send_replace(Arc::new(set));
-                    }
-                    // WAPI-21 with WAPI-16 redaction semantics.
-                    Err(error) if error.is_permission_denied() => {
-                        sender.send_if_modified(|held| {
-                            let had = !held.is_empty();
-                            *held = Arc::new(BundleSet::new());
-                            had
-                        });
-                    }
-                    Err(_) => {}
-                }
-            }
-        });
+        let task = follow(watch, sender);
         Ok(JwtSource {
             inner: Arc::new(Inner {
                 client,
                 bundles,
                 cache: Mutex::new(JwtSvidCache::new()),
-                task: TaskGuard(task),
+                task,
             }),
         })
     }

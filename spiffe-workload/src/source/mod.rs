@@ -12,12 +12,16 @@ mod jwt;
 mod jwt_cache;
 mod x509;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use spiffe_core::BundleSet;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::client::{ClientError, Watch, WorkloadApiClient};
 use crate::endpoint::EndpointAddress;
+use crate::provider::X509Context;
 
 pub use bundle::{BundleSource, BundleSourceBuilder};
 pub use jwt::{JwtSource, JwtSourceBuilder};
@@ -45,9 +49,91 @@ pub enum SourceError {
     },
 }
 
-/// The client for `from_env` constructors: lazy, so the agent may come up later (WEP-8).
-fn env_client() -> Result<WorkloadApiClient, ClientError> {
-    WorkloadApiClient::connect_lazy(&EndpointAddress::from_env()?)
+/// The client a builder was given, or for `from_env` constructors a lazy client on
+/// `SPIFFE_ENDPOINT_SOCKET`, so the agent may come up later (WEP-8).
+fn client_or_env(client: Option<WorkloadApiClient>) -> Result<WorkloadApiClient, ClientError> {
+    match client {
+        Some(client) => Ok(client),
+        None => WorkloadApiClient::connect_lazy(&EndpointAddress::from_env()?),
+    }
+}
+
+/// Material the agent takes away by answering PERMISSION_DENIED: redacted SVIDs must no longer
+/// be used (WAPI-16), and bundles go with them (WAPI-18, WAPI-21).
+trait Redact {
+    /// Nothing held.
+    fn redacted() -> Self;
+    /// Whether nothing is held.
+    fn is_redacted(&self) -> bool;
+}
+
+impl Redact for X509Context {
+    fn redacted() -> Self {
+        Self::default()
+    }
+
+    fn is_redacted(&self) -> bool {
+        self.svids.is_empty() && self.bundles.is_empty()
+    }
+}
+
+impl Redact for BundleSet {
+    fn redacted() -> Self {
+        Self::new()
+    }
+
+    fn is_redacted(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+/// What one stream item does to the material held.
+enum Step<T> {
+    /// An update replaces it.
+    Replace(T),
+    /// PERMISSION_DENIED: the agent took it away.
+    Redact,
+    /// Another error, retried by the watch: what is held stays valid.
+    Keep,
+}
+
+impl<T> From<Result<T, ClientError>> for Step<T> {
+    fn from(item: Result<T, ClientError>) -> Self {
+        match item {
+            Ok(update) => Self::Replace(update),
+            Err(error) if error.is_permission_denied() => Self::Redact,
+            Err(_) => Self::Keep,
+        }
+    }
+}
+
+/// Takes one stream item into `held`; whether `held` changed.
+fn apply<T: Redact>(held: &mut T, item: Result<T, ClientError>) -> bool {
+    match Step::from(item) {
+        Step::Replace(update) => *held = update,
+        Step::Redact if !held.is_redacted() => *held = T::redacted(),
+        Step::Redact | Step::Keep => return false,
+    }
+    true
+}
+
+/// Follows `watch` in a background task, publishing every change on `sender`.
+fn follow<T>(mut watch: Watch<T>, sender: watch::Sender<Arc<T>>) -> TaskGuard
+where
+    T: Redact + Send + Sync + 'static,
+{
+    TaskGuard(tokio::spawn(async move {
+        while let Some(item) = watch.next().await {
+            sender.send_if_modified(|held| {
+                match Step::from(item) {
+                    Step::Replace(update) => *held = Arc::new(update),
+                    Step::Redact if !held.is_redacted() => *held = Arc::new(T::redacted()),
+                    Step::Redact | Step::Keep => return false,
+                }
+                true
+            });
+        }
+    }))
 }
 
 /// Waits for the first good update of `watch`, retrying what the watch retries, up to

@@ -7,7 +7,7 @@ use std::time::Duration;
 use spiffe_core::{TrustDomain, X509Bundle, X509BundleSource, X509Svid, X509SvidSource};
 use tokio::sync::watch;
 
-use super::{env_client, first_update, SourceError, TaskGuard, DEFAULT_INITIAL_TIMEOUT};
+use super::{client_or_env, first_update, follow, SourceError, TaskGuard, DEFAULT_INITIAL_TIMEOUT};
 use crate::client::WorkloadApiClient;
 use crate::provider::{X509Context, X509SvidEntry};
 
@@ -190,37 +190,16 @@ impl X509SourceBuilder {
 
     /// Opens the stream, waits for the first update, and starts the background task.
     pub async fn build(self) -> Result<X509Source, SourceError> {
-        let client = match self.client {
-            Some(client) => client,
-            None => env_client()?,
-        };
+        let client = client_or_env(self.client)?;
         let mut watch = client.watch_x509_context();
         let first = first_update(&mut watch, self.timeout).await?;
         let (sender, updates) = watch::channel(Arc::new(first));
-        let task = tokio::spawn(async move {
-            while let Some(item) = watch.next().await {
-                match item {
-                    Ok(context) => {
-                        sender.send_replace(Arc::new(context));
-                    }
-                    // WAPI-16: redacted SVIDs must no longer be used.
-                    Err(error) if error.is_permission_denied() => {
-                        sender.send_if_modified(|held| {
-                            let had = !held.svids.is_empty() || !held.bundles.is_empty();
-                            *held = Arc::new(X509Context::default());
-                            had
-                        });
-                    }
-                    // Retried by the watch; the material held stays valid.
-                    Err(_) => {}
-                }
-            }
-        });
+        let task = follow(watch, sender);
         Ok(X509Source {
             inner: Arc::new(Inner {
                 updates,
                 picker: self.picker,
-                task: TaskGuard(task),
+                task,
             }),
         })
     }
