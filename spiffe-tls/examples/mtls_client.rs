@@ -60,7 +60,11 @@ async fn run(cli: Cli) -> Result<(), common::Error> {
     // The SPIFFE verifier authenticates the server by its SPIFFE ID; the name is not checked.
     let stream = connector
         .connect(ServerName::from(cli.connect.ip()), tcp)
-        .await?;
+        .await
+        .map_err(|e| match spiffe_tls::PeerRejected::from_io(&e) {
+            Some(rejected) => format!("server refused: {rejected}").into(),
+            None => common::Error::from(e),
+        })?;
     match stream.peer_spiffe_id() {
         Some(id) => println!("server: {id}"),
         None => println!("server: no SPIFFE ID"),

@@ -61,7 +61,10 @@ async fn run(cli: Cli) -> Result<(), common::Error> {
             let stream = match acceptor.accept(tcp).await {
                 Ok(stream) => stream,
                 Err(e) => {
-                    println!("{addr}: handshake failed: {e}");
+                    match spiffe_tls::PeerRejected::from_io(&e) {
+                        Some(rejected) => println!("{addr}: client refused: {rejected}"),
+                        None => println!("{addr}: handshake failed: {e}"),
+                    }
                     return;
                 }
             };

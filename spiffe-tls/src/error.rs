@@ -43,6 +43,14 @@ impl PeerRejected {
             _ => None,
         }
     }
+
+    /// The `PeerRejected` inside an I/O error from a TLS stream (tokio-rustls, the hyper
+    /// connector and acceptor), which carries the rustls error, if a SPIFFE verifier produced
+    /// it.
+    pub fn from_io(error: &std::io::Error) -> Option<&PeerRejected> {
+        let rustls = error.get_ref()?.downcast_ref::<rustls::Error>()?;
+        Self::from_rustls(rustls)
+    }
 }
 
 impl fmt::Debug for PeerRejected {
