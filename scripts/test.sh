@@ -94,7 +94,7 @@ section "doc tests"
 cargo test --doc --workspace
 
 section "requirement coverage"
-# Every requirement id of the conformance checklist §1.1-1.4 is named by a test.
+# Every requirement id of the conformance checklist §1.1-1.6 is named by a test.
 python3 scripts/conformance-map.py --check >/dev/null
 
 if [[ -z "${SKIP_FUZZ:-}" ]]; then

@@ -328,6 +328,7 @@ async fn malformed_messages_are_discarded_and_the_stream_goes_on() {
     };
     let (fake, client, _dir) = start(mode).await;
     let mut watch = client.watch_x509_context();
+    // WAPI-12: `svids` must hold at least one SVID; an empty list is malformed.
     let err = next(&mut watch).await.unwrap().expect_err("no svids");
     assert!(matches!(
         err,

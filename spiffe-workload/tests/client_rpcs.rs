@@ -139,6 +139,8 @@ async fn fetch_and_validate_jwt_svids() {
     let (_ca, _other, provider) = example();
     let server = Running::start(provider);
     let client = client(&server).await;
+    // WAPI-1: the same endpoint serves both profiles, X.509 and JWT; WEP-2: over gRPC.
+    assert!(!client.fetch_x509_svids().await.unwrap().is_empty());
 
     let svids = client.fetch_jwt_svids(&["api", "db"], None).await.unwrap();
     assert_eq!(svids.len(), 1);

@@ -57,3 +57,33 @@ fn checked_in_code_matches_the_proto() {
     assert!(generated.contains("\"/SpiffeWorkloadAPI/FetchX509SVID\""));
     assert!(!generated.contains("package"));
 }
+
+/// WAPI-3: `SpiffeWorkloadAPI` has exactly the standard's RPCs (the X.509, JWT and WIT ones),
+/// with their streaming shapes; WEP-18: these are what every endpoint exposes.
+#[test]
+fn the_service_is_exactly_the_standards() {
+    let proto =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("proto/workload.proto"))
+            .unwrap();
+    let rpcs: Vec<String> = proto
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("rpc "))
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        rpcs,
+        [
+            "rpc FetchX509SVID(X509SVIDRequest) returns (stream X509SVIDResponse);",
+            "rpc FetchX509Bundles(X509BundlesRequest) returns (stream X509BundlesResponse);",
+            "rpc FetchJWTSVID(JWTSVIDRequest) returns (JWTSVIDResponse);",
+            "rpc FetchJWTBundles(JWTBundlesRequest) returns (stream JWTBundlesResponse);",
+            "rpc ValidateJWTSVID(ValidateJWTSVIDRequest) returns (ValidateJWTSVIDResponse);",
+            "rpc FetchWITSVID(WITSVIDRequest) returns (stream WITSVIDResponse);",
+            "rpc FetchWITBundles(WITBundlesRequest) returns (stream WITBundlesResponse);",
+        ]
+    );
+    let starting = |word: &str| proto.lines().filter(|l| l.starts_with(word)).count();
+    assert_eq!(starting("service "), 1, "one service only");
+    assert_eq!(starting("package "), 0, "no package line");
+}

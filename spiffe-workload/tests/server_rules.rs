@@ -23,7 +23,7 @@ async fn missing_or_wrong_security_header_is_invalid_argument() {
     let (_ca, _other, provider) = example();
     let server = Running::start(provider);
     let mut client = raw_client(&server.path).await;
-    // WEP-5/6, cases 121 and 122: absent, wrong case, other truthy values, duplicated.
+    // WEP-5, WEP-6, cases 121 and 122: absent, wrong case, other truthy values, duplicated.
     for header in [&[][..], &["True"], &["1"], &["yes"], &["true", "true"]] {
         let status = client
             .fetch_x509svid(request(proto::X509svidRequest {}, header))
@@ -107,7 +107,7 @@ async fn wit_rpcs_are_unimplemented() {
     let (_ca, _other, provider) = example();
     let server = Running::start(provider);
     let mut client = raw_client(&server.path).await;
-    // WAPI-2, case 130.
+    // WAPI-2, case 130; WAPI-27: the WIT profile is optional and not offered.
     let status = client
         .fetch_witsvid(request(proto::WitsvidRequest::default(), OK))
         .await

@@ -172,7 +172,7 @@ async fn security_header_is_checked_before_attestation() {
     let provider = StaticProvider::example(&ca, &other);
     let server = TcpServer::start(provider, loopback_is_uid_1000).await;
     let mut client = server.client().await;
-    // WEP-5/6: INVALID_ARGUMENT over TCP too, and the attestor is not consulted.
+    // WEP-5, WEP-6: INVALID_ARGUMENT over TCP too, and the attestor is not consulted.
     for header in [&[][..], &["True"], &["true", "true"]] {
         let status = client
             .fetch_x509svid(request(proto::X509svidRequest {}, header))

@@ -268,7 +268,8 @@ async fn jwt_source_caches_tokens_and_follows_bundles() {
     assert_eq!(both[0].token, same[0].token);
     assert_ne!(both[0].token, first.token);
 
-    // The token verifies against the source's JWT bundles (JWT-20).
+    // The token verifies against the source's JWT bundles: the bundle of the token's own
+    // trust domain (JWT-20, WAPI-23).
     let svid = JwtSvid::validate(
         &first.token,
         &source,

@@ -50,7 +50,8 @@ async fn x509_svid_context_and_bundles() {
         other.x509.trust_anchor().der().as_ref()
     );
 
-    // The server saw the real peer credentials (SO_PEERCRED) of this process.
+    // The server saw the real peer credentials (SO_PEERCRED) of this process: callers are
+    // identified out of band, never by anything they send (WEP-12).
     let callers = provider.callers.lock().unwrap().clone();
     assert!(!callers.is_empty());
     assert_eq!(callers[0].pid, Some(std::process::id() as i32));
