@@ -64,7 +64,7 @@ fn checked_in_code_matches_the_proto() {
 fn the_service_is_exactly_the_standards() {
     let proto =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("proto/workload.proto"))
-            .unwrap();
+            .expect("the checked-in proto");
     let rpcs: Vec<String> = proto
         .lines()
         .map(str::trim)
