@@ -422,3 +422,48 @@ fn fetch_and_watch_commands() {
         stderr(&unset)
     );
 }
+
+/// `fetch --wait`: a workload started before its agent keeps retrying (with backoff) until the
+/// Workload API answers; without `--wait` it fails at once, and a wait that runs out fails
+/// naming the call.
+#[test]
+fn fetch_waits_for_the_agent_to_come_up() {
+    let pki = Pki::new();
+    let socket = pki.path("late.sock");
+    let endpoint = format!("unix:{}", s(&socket));
+    let fetch = |wait: Option<&str>| {
+        let mut args = vec!["workload", "fetch", "x509", "--socket", &endpoint];
+        if let Some(wait) = wait {
+            args.extend(["--wait", wait]);
+        }
+        spiffe()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    let once = fetch(None).wait_with_output().unwrap();
+    assert!(!once.status.success());
+    assert!(stderr(&once).contains("Workload API"), "{}", stderr(&once));
+    let ran_out = fetch(Some("1s")).wait_with_output().unwrap();
+    assert!(!ran_out.status.success());
+    assert!(
+        stderr(&ran_out).contains("FetchX509SVID"),
+        "{}",
+        stderr(&ran_out)
+    );
+
+    let waiting = fetch(Some("30s"));
+    std::thread::sleep(Duration::from_millis(500));
+    let server = Server::start(&pki.serve_args(&endpoint), socket);
+    assert_eq!(server.event()["event"], "listening");
+    let fetched = waiting.wait_with_output().unwrap();
+    assert!(fetched.status.success(), "{}", stderr(&fetched));
+    assert!(
+        String::from_utf8_lossy(&fetched.stdout).contains("spiffe://example.org/web"),
+        "{}",
+        String::from_utf8_lossy(&fetched.stdout)
+    );
+}

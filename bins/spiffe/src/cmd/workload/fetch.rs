@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use spiffe_core::jwt::UnverifiedJwtSvid;
 use spiffe_core::{BundleSet, SpiffeBundle, SpiffeId, X509Bundle};
+use spiffe_workload::client::ClientError;
 use spiffe_workload::{WorkloadApiClient, X509Context};
 
 use crate::output::{Answer, Failure, Output};
@@ -125,17 +126,22 @@ impl FetchCommand {
         super::block_on(async {
             match self {
                 Self::X509(args) => {
-                    let client = args.client.connect().await?;
-                    let context = client
-                        .fetch_x509_context()
-                        .await
-                        .map_err(super::call_failure("FetchX509SVID"))?;
+                    let context = args
+                        .client
+                        .call("FetchX509SVID", |client| async move {
+                            client.fetch_x509_context().await
+                        })
+                        .await?;
                     out.answer(&X509Answer::new(&context, args.write.as_deref())?)
                 }
                 Self::Jwt(args) => fetch_jwt(&args, out).await,
                 Self::Bundles(args) => {
-                    let client = args.client.connect().await?;
-                    let set = fetch_bundles(&client).await?;
+                    let set = args
+                        .client
+                        .call("FetchX509Bundles", |client| async move {
+                            fetch_bundles(&client).await
+                        })
+                        .await?;
                     for answer in bundle_answers(&set, args.write.as_deref())? {
                         out.answer(&answer)?;
                     }
@@ -157,12 +163,14 @@ async fn fetch_jwt<W: Write>(args: &JwtArgs, out: &mut Output<W>) -> Result<(), 
             })
         })
         .transpose()?;
-    let client = args.client.connect().await?;
     let audience: Vec<&str> = args.audience.iter().map(String::as_str).collect();
-    let svids = client
-        .fetch_jwt_svids(&audience, spiffe_id.as_ref())
-        .await
-        .map_err(super::call_failure("FetchJWTSVID"))?;
+    let (audience, spiffe_id) = (&audience, spiffe_id.as_ref());
+    let svids = args
+        .client
+        .call("FetchJWTSVID", |client| async move {
+            client.fetch_jwt_svids(audience, spiffe_id).await
+        })
+        .await?;
     for svid in svids {
         let expires_at = UnverifiedJwtSvid::parse_insecure(&svid.token)
             .ok()
@@ -179,11 +187,8 @@ async fn fetch_jwt<W: Write>(args: &JwtArgs, out: &mut Output<W>) -> Result<(), 
 }
 
 /// The X.509 and JWT bundles, merged by trust domain.
-pub(super) async fn fetch_bundles(client: &WorkloadApiClient) -> Result<BundleSet, Failure> {
-    let mut set = client
-        .fetch_x509_bundles()
-        .await
-        .map_err(super::call_failure("FetchX509Bundles"))?;
+pub(super) async fn fetch_bundles(client: &WorkloadApiClient) -> Result<BundleSet, ClientError> {
+    let mut set = client.fetch_x509_bundles().await?;
     // A workload without JWT bundles is answered PERMISSION_DENIED; that is no failure here.
     match client.fetch_jwt_bundles().await {
         Ok(jwt) => {
@@ -194,7 +199,7 @@ pub(super) async fn fetch_bundles(client: &WorkloadApiClient) -> Result<BundleSe
             }
         }
         Err(e) if e.is_permission_denied() => {}
-        Err(e) => return Err(super::call_failure("FetchJWTBundles")(e)),
+        Err(e) => return Err(e),
     }
     Ok(set)
 }

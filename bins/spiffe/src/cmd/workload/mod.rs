@@ -5,7 +5,9 @@ use std::future::Future;
 use std::io::Write;
 
 use clap::{Args, Subcommand};
-use spiffe_workload::client::ClientError;
+use std::time::Duration;
+
+use spiffe_workload::client::{Backoff, ClientError};
 use spiffe_workload::{EndpointAddress, WorkloadApiClient};
 
 use crate::output::{Failure, Output};
@@ -45,13 +47,57 @@ pub(crate) struct ClientArgs {
     /// socket path. Default: the `SPIFFE_ENDPOINT_SOCKET` environment variable.
     #[arg(long, value_name = "ADDR")]
     socket: Option<String>,
+
+    /// Keep retrying for up to this long while the Workload API is unreachable or has no
+    /// identity for this process yet (e.g. `30s`, `2m`; units s, m, h, d), with the client's backoff; invalid
+    /// requests fail at once. Default: one attempt.
+    #[arg(long, value_name = "DURATION", value_parser = super::ca::parse_duration)]
+    wait: Option<Duration>,
 }
 
 // === impl ClientArgs ===
 
 impl ClientArgs {
+    /// Runs `call` on a client of the configured Workload API: once, or with `--wait` again
+    /// after each retryable failure (UNAVAILABLE, PERMISSION_DENIED, no connection) until the
+    /// time is up, each retry after the client's backoff delay.
+    async fn call<T, F, Fut>(&self, what: &'static str, mut call: F) -> Result<T, Failure>
+    where
+        F: FnMut(WorkloadApiClient) -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
+        let Some(wait) = self.wait else {
+            let client = self.connect().await?;
+            return call(client).await.map_err(call_failure(what));
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        let client = WorkloadApiClient::connect_lazy(&self.address()?)
+            .map_err(call_failure("connecting"))?;
+        let mut backoff = Backoff::new(*client.backoff());
+        loop {
+            match call(client.clone()).await {
+                Ok(answer) => return Ok(answer),
+                Err(error) if error.is_retryable() => {
+                    let next = tokio::time::Instant::now() + backoff.next_delay();
+                    if next >= deadline {
+                        return Err(call_failure(what)(error));
+                    }
+                    tokio::time::sleep_until(next).await;
+                }
+                Err(error) => return Err(call_failure(what)(error)),
+            }
+        }
+    }
+
     /// Connects to the configured Workload API.
     async fn connect(&self) -> Result<WorkloadApiClient, Failure> {
+        WorkloadApiClient::connect(&self.address()?)
+            .await
+            .map_err(call_failure("connecting"))
+    }
+
+    /// The configured Workload API address.
+    fn address(&self) -> Result<EndpointAddress, Failure> {
         let address = match &self.socket {
             Some(socket) if !socket.starts_with("unix:") && !socket.starts_with("tcp:") => {
                 EndpointAddress::Unix(serve::socket_path(socket)?)
@@ -66,9 +112,7 @@ impl ClientArgs {
                 })?
             }
         };
-        WorkloadApiClient::connect(&address)
-            .await
-            .map_err(call_failure("connecting"))
+        Ok(address)
     }
 }
 
