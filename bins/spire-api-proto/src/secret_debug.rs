@@ -81,6 +81,7 @@ impl fmt::Debug for X509svidWithKey {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::agent::delegatedidentity::v1::FetchJwtsviDsResponse;
