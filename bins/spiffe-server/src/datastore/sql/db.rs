@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{Postgres, Row as _, Sqlite, Transaction};
 
-use crate::datastore::Backend;
+use crate::datastore::{Backend, BoxFuture};
 
 /// An argument bound to a statement.
 #[derive(Debug, Clone)]
@@ -171,35 +171,46 @@ impl Db<'_> {
         }
     }
 
-    pub(super) async fn fetch_all(&mut self, sql: &Sql<'_>) -> Result<Vec<Row>, sqlx::Error> {
-        match self {
-            Self::Sqlite(conn) => {
-                let query = bind_all!(sqlx::query::<Sqlite>(sql.text()), &sql.args);
-                let rows = query.fetch_all(&mut **conn).await?;
-                Ok(rows.into_iter().map(Row::Sqlite).collect())
+    // The driver calls are boxed as `Send` futures here, where their borrows are concrete: the
+    // compiler cannot prove the unboxed futures `Send` for every lifetime once they are nested
+    // in callers' futures.
+
+    pub(super) fn fetch_all<'s>(
+        &'s mut self,
+        sql: &'s Sql<'_>,
+    ) -> BoxFuture<'s, Result<Vec<Row>, sqlx::Error>> {
+        Box::pin(async move {
+            match self {
+                Self::Sqlite(conn) => {
+                    let query = bind_all!(sqlx::query::<Sqlite>(sql.text()), &sql.args);
+                    let rows = query.fetch_all(&mut **conn).await?;
+                    Ok(rows.into_iter().map(Row::Sqlite).collect())
+                }
+                Self::Postgres(conn) => {
+                    let query = bind_all!(sqlx::query::<Postgres>(sql.text()), &sql.args);
+                    let rows = query.fetch_all(&mut **conn).await?;
+                    Ok(rows.into_iter().map(Row::Postgres).collect())
+                }
             }
-            Self::Postgres(conn) => {
-                let query = bind_all!(sqlx::query::<Postgres>(sql.text()), &sql.args);
-                let rows = query.fetch_all(&mut **conn).await?;
-                Ok(rows.into_iter().map(Row::Postgres).collect())
-            }
-        }
+        })
     }
 
-    pub(super) async fn fetch_optional(
-        &mut self,
-        sql: &Sql<'_>,
-    ) -> Result<Option<Row>, sqlx::Error> {
-        match self {
-            Self::Sqlite(conn) => {
-                let query = bind_all!(sqlx::query::<Sqlite>(sql.text()), &sql.args);
-                Ok(query.fetch_optional(&mut **conn).await?.map(Row::Sqlite))
+    pub(super) fn fetch_optional<'s>(
+        &'s mut self,
+        sql: &'s Sql<'_>,
+    ) -> BoxFuture<'s, Result<Option<Row>, sqlx::Error>> {
+        Box::pin(async move {
+            match self {
+                Self::Sqlite(conn) => {
+                    let query = bind_all!(sqlx::query::<Sqlite>(sql.text()), &sql.args);
+                    Ok(query.fetch_optional(&mut **conn).await?.map(Row::Sqlite))
+                }
+                Self::Postgres(conn) => {
+                    let query = bind_all!(sqlx::query::<Postgres>(sql.text()), &sql.args);
+                    Ok(query.fetch_optional(&mut **conn).await?.map(Row::Postgres))
+                }
             }
-            Self::Postgres(conn) => {
-                let query = bind_all!(sqlx::query::<Postgres>(sql.text()), &sql.args);
-                Ok(query.fetch_optional(&mut **conn).await?.map(Row::Postgres))
-            }
-        }
+        })
     }
 
     pub(super) async fn fetch_one(&mut self, sql: &Sql<'_>) -> Result<Row, sqlx::Error> {
@@ -209,26 +220,59 @@ impl Db<'_> {
     }
 
     /// Runs a statement; returns the number of rows it changed.
-    pub(super) async fn execute(&mut self, sql: &Sql<'_>) -> Result<u64, sqlx::Error> {
-        match self {
-            Self::Sqlite(conn) => {
-                let query = bind_all!(sqlx::query::<Sqlite>(sql.text()), &sql.args);
-                Ok(query.execute(&mut **conn).await?.rows_affected())
+    pub(super) fn execute<'s>(
+        &'s mut self,
+        sql: &'s Sql<'_>,
+    ) -> BoxFuture<'s, Result<u64, sqlx::Error>> {
+        Box::pin(async move {
+            match self {
+                Self::Sqlite(conn) => {
+                    let query = bind_all!(sqlx::query::<Sqlite>(sql.text()), &sql.args);
+                    Ok(query.execute(&mut **conn).await?.rows_affected())
+                }
+                Self::Postgres(conn) => {
+                    let query = bind_all!(sqlx::query::<Postgres>(sql.text()), &sql.args);
+                    Ok(query.execute(&mut **conn).await?.rows_affected())
+                }
             }
-            Self::Postgres(conn) => {
-                let query = bind_all!(sqlx::query::<Postgres>(sql.text()), &sql.args);
-                Ok(query.execute(&mut **conn).await?.rows_affected())
-            }
-        }
+        })
     }
 
-    /// Runs a script of several statements without arguments (migrations).
-    pub(super) async fn execute_script(&mut self, script: &str) -> Result<(), sqlx::Error> {
-        match self {
-            Self::Sqlite(conn) => sqlx::raw_sql(script).execute(&mut **conn).await.map(drop),
-            Self::Postgres(conn) => sqlx::raw_sql(script).execute(&mut **conn).await.map(drop),
-        }
+    /// Runs a script of several statements without arguments (migrations), one statement at a
+    /// time. Statements end with `;`, which must not appear elsewhere in the script.
+    pub(super) fn execute_script<'s>(
+        &'s mut self,
+        script: &'s str,
+    ) -> BoxFuture<'s, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            for statement in split_script(script) {
+                match self {
+                    Self::Sqlite(conn) => {
+                        sqlx::query::<Sqlite>(statement)
+                            .persistent(false)
+                            .execute(&mut **conn)
+                            .await?;
+                    }
+                    Self::Postgres(conn) => {
+                        sqlx::query::<Postgres>(statement)
+                            .persistent(false)
+                            .execute(&mut **conn)
+                            .await?;
+                    }
+                }
+            }
+            Ok(())
+        })
     }
+}
+
+/// The statements of a script: split at `;`, without `--` comment lines and empty pieces.
+fn split_script(script: &str) -> impl Iterator<Item = &str> {
+    script.split(';').filter(|piece| {
+        piece
+            .lines()
+            .any(|line| !line.trim().is_empty() && !line.trim_start().starts_with("--"))
+    })
 }
 
 impl Row {
@@ -309,5 +353,29 @@ impl Tx {
             Self::Sqlite(t) => t.commit().await,
             Self::Postgres(t) => t.commit().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_split_into_statements() {
+        let script =
+            "-- header\nCREATE TABLE a (x INT);\n\n-- note\nINSERT INTO a VALUES (1);\n-- end\n";
+        let statements: Vec<&str> = split_script(script).map(str::trim).collect();
+        assert_eq!(statements.len(), 2);
+        assert!(statements[0].ends_with("CREATE TABLE a (x INT)"));
+        assert_eq!(statements[1], "-- note\nINSERT INTO a VALUES (1)");
+    }
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        let mut sql = Sql::new("SELECT 1 WHERE a = ");
+        sql.arg(1_i64).push(" AND b IN ").arg_list(["x", "y"]);
+        assert_eq!(sql.text(), "SELECT 1 WHERE a = $1 AND b IN ($2, $3)");
+        let wrapped = Sql::wrap("SELECT * FROM t WHERE k IN (", &sql, ")");
+        assert_eq!(wrapped.args.len(), 3);
     }
 }
