@@ -1,0 +1,16 @@
+//! The datastore's behaviour, every test run against SQLite and against a real PostgreSQL.
+
+mod harness;
+
+mod bundles;
+mod changes;
+mod concurrency;
+mod crash;
+mod entries;
+mod entry_filters;
+mod federation;
+mod join_tokens;
+mod journal;
+mod migrations;
+mod nodes;
+mod paging;
