@@ -265,7 +265,7 @@ fn nesting_is_bounded() {
 #[test]
 fn syntax_errors_do_not_echo_the_file() {
     let err = parse("join_token = \"s3cr3t-token\nx")
-        .unwrap_err()
+        .expect_err("fails")
         .to_string();
     assert!(!err.contains("s3cr3t"), "{err}");
     assert_eq!(

@@ -202,6 +202,9 @@ impl Section {
         let mut out = Vec::new();
         for entry in matched {
             if entry.keys.len() == 1 {
+                if matches!(entry.value.kind, ValueKind::Null) {
+                    continue;
+                }
                 if let ValueKind::List(items) = &entry.value.kind {
                     if items.iter().all(|v| matches!(v.kind, ValueKind::Object(_))) {
                         for item in items {

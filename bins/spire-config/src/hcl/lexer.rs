@@ -292,12 +292,10 @@ impl<'a> Lexer<'a> {
             match c {
                 '\n' if braces == 0 => return Err(syntax(pos, SyntaxError::UnterminatedString)),
                 '"' if braces == 0 => break,
-                '\\' => {
-                    // Skip the escaped character so an escaped quote does not end the string;
-                    // the escape itself is checked when unquoting.
-                    if self.bump().is_none() {
-                        return Err(syntax(pos, SyntaxError::UnterminatedString));
-                    }
+                // Skip the escaped character so an escaped quote does not end the string; the
+                // escape itself is checked when unquoting.
+                '\\' if self.bump().is_none() => {
+                    return Err(syntax(pos, SyntaxError::UnterminatedString));
                 }
                 '$' if !self.json && braces == 0 && self.peek() == Some('{') => {
                     self.bump();

@@ -6,8 +6,8 @@
 //! without separators (`{ address = "x" env = "dev" }`, in SPIRE's own `server_full.conf`),
 //! repeated keys, quoted block types (`"NodeAttestor" "k8s_psat" { }`), `${…}` kept literally
 //! in strings, hex and octal numbers, a closing `}` on the last item's line. So this module
-//! implements HCL1's small grammar itself: the scanner ([`lexer`](self)), the parser, and the
-//! tree the [`decode`](crate::decode) module reads.
+//! implements HCL1's small grammar itself: a scanner, a parser, and the
+//! tree the [`Decoder`](crate::Decoder) reads.
 
 mod lexer;
 mod parser;
