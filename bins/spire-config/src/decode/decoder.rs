@@ -214,7 +214,7 @@ impl<'s> Decoder<'s> {
         })
     }
 
-    /// An integer from 0 to 2^64-1 (read as [`optional_i64`](Self::optional_i64)).
+    /// An integer from 0 to 2^63-1 (read as [`optional_i64`](Self::optional_i64)).
     pub fn optional_u64(&mut self, key: &str) -> Result<Option<u64>, ConfigError> {
         self.int_in(key, "0 to 9223372036854775807")
     }
