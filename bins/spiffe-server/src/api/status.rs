@@ -1,0 +1,88 @@
+//! From internal errors to the gRPC statuses SPIRE answers with. Client-facing messages name
+//! the field or record at fault and never carry SQL, driver text or secrets; the cause is
+//! logged.
+
+use spiffe_ca::manager::ManagerError;
+use spire_api_proto::convert::ConvertError;
+use tonic::{Code, Status};
+
+use crate::datastore::DataStoreError;
+
+/// A datastore failure as a status: not found, already exists, invalid argument and conflicts
+/// keep their meaning; anything else is INTERNAL (logged with its cause).
+pub(crate) fn datastore(err: &DataStoreError) -> Status {
+    let code = match err {
+        DataStoreError::NotFound { .. } => Code::NotFound,
+        DataStoreError::AlreadyExists { .. } => Code::AlreadyExists,
+        DataStoreError::InvalidArgument { .. } | DataStoreError::InvalidEntry(_) => {
+            Code::InvalidArgument
+        }
+        DataStoreError::Conflict(_) => Code::FailedPrecondition,
+        DataStoreError::Unavailable { .. } => Code::Unavailable,
+        _ => {
+            tracing::error!(error = %crate::api::status::chain(err), "datastore call failed");
+            Code::Internal
+        }
+    };
+    Status::new(code, err.to_string())
+}
+
+/// A request field that could not be converted: INVALID_ARGUMENT naming the field.
+pub(crate) fn invalid(err: &ConvertError) -> Status {
+    Status::invalid_argument(err.to_string())
+}
+
+/// A CA failure: INTERNAL, logged with its cause (operator errors such as "no prepared
+/// authority" are FAILED_PRECONDITION).
+pub(crate) fn ca(err: &ManagerError) -> Status {
+    tracing::error!(error = %chain(err), "CA operation failed");
+    Status::internal(err.to_string())
+}
+
+/// An error with its causes, `a: b: c`, for log lines.
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `google.rpc.Status`, the payload of the `grpc-status-details-bin` trailer.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<prost_types::Any>,
+}
+
+/// PERMISSION_DENIED carrying SPIRE's `spire.api.types.PermissionDeniedDetails` (how agents
+/// learn they were banned or evicted and must stop, or re-attest).
+pub(crate) fn agent_denied(
+    reason: spire_api_proto::types::permission_denied_details::Reason,
+    message: String,
+) -> Status {
+    use prost::Message;
+    let details = spire_api_proto::types::PermissionDeniedDetails {
+        reason: reason as i32,
+    };
+    let payload = RpcStatus {
+        code: Code::PermissionDenied as i32,
+        message: message.clone(),
+        details: vec![prost_types::Any {
+            type_url: "type.googleapis.com/spire.api.types.PermissionDeniedDetails".into(),
+            value: details.encode_to_vec(),
+        }],
+    };
+    Status::with_details(
+        Code::PermissionDenied,
+        message,
+        payload.encode_to_vec().into(),
+    )
+}

@@ -1,0 +1,44 @@
+//! What every API service works with: settings, the datastore, the CA, the entry cache and
+//! the node attestors. Built once by the server runtime ([`crate::server`]) and shared.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use spiffe_attest::node::NodeAttestorServer;
+use spiffe_ca::manager::CaManager;
+use spiffe_ca::Clock;
+
+use crate::cache::EntryCache;
+use crate::config::ServerSettings;
+use crate::datastore::DataStore;
+
+/// The server's shared state, handed to every API service.
+pub struct ServerContext {
+    /// The settings the services read.
+    pub settings: Arc<ServerSettings>,
+    /// Where everything is stored.
+    pub datastore: Arc<dyn DataStore>,
+    /// This server's CA: mints SVIDs, rotates, answers the local-authority operations.
+    pub ca: Arc<CaManager>,
+    /// Entries and attested nodes in memory, for agents' requests and authorization.
+    pub cache: Arc<EntryCache>,
+    /// The configured node attestors, by plugin name (`join_token`, `x509pop`, `tpm`).
+    pub node_attestors: HashMap<String, Arc<dyn NodeAttestorServer>>,
+    /// The time source (the CA's, so minting and checks agree).
+    pub clock: Arc<dyn Clock>,
+    /// When the server started (`Debug.GetInfo` uptime).
+    pub started: Instant,
+}
+
+impl std::fmt::Debug for ServerContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerContext")
+            .field("trust_domain", &self.settings.trust_domain)
+            .field(
+                "node_attestors",
+                &self.node_attestors.keys().collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
