@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
-use spiffe_ca::jwt::JwtSigningAuthority;
+use spiffe_ca::jwt::JwtSvidIssuer;
 use spiffe_ca::keys::{KeyType, SoftwareSigner};
 use spiffe_ca::CaError;
 use spiffe_core::jwt::{JwtAlg, JwtSvid, JwtSvidError, JwtValidationOptions};
@@ -27,22 +27,18 @@ fn id() -> SpiffeId {
     SpiffeId::new("spiffe://example.org/web").unwrap()
 }
 
-fn authority(key_type: KeyType) -> JwtSigningAuthority {
+fn authority(key_type: KeyType) -> JwtSvidIssuer {
     let signer = Arc::new(SoftwareSigner::generate("jwt", key_type).unwrap());
-    JwtSigningAuthority::new(&td(), signer, at(NOW + 86_400)).unwrap()
+    JwtSvidIssuer::new(&td(), signer, at(NOW + 86_400)).unwrap()
 }
 
-fn bundle(authority: &JwtSigningAuthority) -> Arc<JwtBundle> {
+fn bundle(authority: &JwtSvidIssuer) -> Arc<JwtBundle> {
     let mut bundle = JwtBundle::new(td());
     bundle.insert(authority.jwt_authority());
     Arc::new(bundle)
 }
 
-fn validate(
-    token: &str,
-    authority: &JwtSigningAuthority,
-    aud: &[&str],
-) -> Result<JwtSvid, JwtSvidError> {
+fn validate(token: &str, authority: &JwtSvidIssuer, aud: &[&str]) -> Result<JwtSvid, JwtSvidError> {
     JwtSvid::validate(
         token,
         &bundle(authority),

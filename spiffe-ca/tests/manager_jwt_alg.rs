@@ -71,9 +71,9 @@ async fn a_ps256_manager_restarted_on_disk_still_mints_ps256() {
     let manager = open(&dir, rsa_config(Some(JwtAlg::Ps256)), &clock)
         .await
         .expect("init");
-    assert_eq!(manager.jwt_authority().alg(), JwtAlg::Ps256);
+    assert_eq!(manager.jwt_svid_issuer().alg(), JwtAlg::Ps256);
     assert_eq!(mint_and_validate(&manager, &clock), JwtAlg::Ps256);
-    let kid = manager.jwt_authority().kid().to_owned();
+    let kid = manager.jwt_svid_issuer().kid().to_owned();
     drop(manager);
 
     let journal: Value =
@@ -85,13 +85,13 @@ async fn a_ps256_manager_restarted_on_disk_still_mints_ps256() {
     let resumed = open(&dir, rsa_config(Some(JwtAlg::Ps256)), &clock)
         .await
         .expect("resume");
-    assert_eq!(resumed.jwt_authority().kid(), kid);
+    assert_eq!(resumed.jwt_svid_issuer().kid(), kid);
     assert_eq!(mint_and_validate(&resumed, &clock), JwtAlg::Ps256);
     drop(resumed);
 
     // Even a configuration that no longer names PS256 keeps the journaled key's algorithm.
     let resumed = open(&dir, rsa_config(None), &clock).await.expect("resume");
-    assert_eq!(resumed.jwt_authority().kid(), kid);
+    assert_eq!(resumed.jwt_svid_issuer().kid(), kid);
     assert_eq!(mint_and_validate(&resumed, &clock), JwtAlg::Ps256);
 }
 
@@ -102,13 +102,13 @@ async fn rotated_keys_use_the_configured_algorithm() {
     let manager = open(&dir, rsa_config(Some(JwtAlg::Ps256)), &clock)
         .await
         .expect("init");
-    let first = manager.jwt_authority().kid().to_owned();
+    let first = manager.jwt_svid_issuer().kid().to_owned();
     // Past 5/6 of the 24 h lifetime: the next key is prepared and activated.
     clock.set(at(T0 + 13 * 3600));
     manager.rotate().await.expect("prepare");
     clock.set(at(T0 + 21 * 3600));
     manager.rotate().await.expect("activate");
-    assert_ne!(manager.jwt_authority().kid(), first);
+    assert_ne!(manager.jwt_svid_issuer().kid(), first);
     assert_eq!(mint_and_validate(&manager, &clock), JwtAlg::Ps256);
     drop(manager);
 
@@ -126,7 +126,7 @@ async fn a_journal_without_algorithms_resumes_with_the_key_type_default() {
     let manager = open(&dir, rsa_config(Some(JwtAlg::Ps256)), &clock)
         .await
         .expect("init");
-    let kid = manager.jwt_authority().kid().to_owned();
+    let kid = manager.jwt_svid_issuer().kid().to_owned();
     drop(manager);
 
     // A journal as written before the algorithm was recorded.
@@ -141,7 +141,7 @@ async fn a_journal_without_algorithms_resumes_with_the_key_type_default() {
     let resumed = open(&dir, rsa_config(Some(JwtAlg::Ps256)), &clock)
         .await
         .expect("resume");
-    assert_eq!(resumed.jwt_authority().kid(), kid);
+    assert_eq!(resumed.jwt_svid_issuer().kid(), kid);
     assert_eq!(mint_and_validate(&resumed, &clock), JwtAlg::Rs256);
 }
 
@@ -213,6 +213,6 @@ async fn an_algorithm_that_does_not_suit_the_key_type_is_refused() {
         )
         .await
         .expect("accepted");
-        assert_eq!(manager.jwt_authority().alg(), alg);
+        assert_eq!(manager.jwt_svid_issuer().alg(), alg);
     }
 }

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod boxed;
 pub mod bundle;
 mod der;
 pub mod id;
@@ -19,6 +20,7 @@ pub mod source;
 pub mod time;
 pub mod x509;
 
+pub use boxed::{BoxError, BoxFuture};
 pub use bundle::{BundleMap, BundleSet, SpiffeBundle};
 pub use id::{IdError, SpiffeId, TrustDomain};
 pub use jwt::{JwtAuthority, JwtBundle, JwtSvid, JwtValidationOptions, UnverifiedJwtSvid};

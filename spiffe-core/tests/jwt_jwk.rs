@@ -9,8 +9,8 @@ use jwt_common::load_vectors;
 use serde_json::{json, Map, Value};
 use spiffe_core::jwt::{
     JwkError, JwtAlg, JwtAuthority, JwtBundleError, JwtSvid, JwtSvidError, JwtValidationOptions,
-    KeyType,
 };
+use spiffe_core::x509::PublicKeyAlgorithm;
 use spiffe_core::{JwtBundle, TrustDomain};
 
 /// The JWK `kid` of the generated `td` bundle.
@@ -51,15 +51,15 @@ fn member_bytes(jwk: &Map<String, Value>, member: &str) -> Vec<u8> {
 #[test]
 fn key_types_and_round_trip() {
     for (kid, key_type) in [
-        ("ec256", KeyType::EcP256),
-        ("ec384", KeyType::EcP384),
-        ("ec521", KeyType::EcP521),
-        ("rsa", KeyType::Rsa { modulus_bits: 2048 }),
+        ("ec256", PublicKeyAlgorithm::EcP256),
+        ("ec384", PublicKeyAlgorithm::EcP384),
+        ("ec521", PublicKeyAlgorithm::EcP521),
+        ("rsa", PublicKeyAlgorithm::Rsa { bits: 2048 }),
     ] {
         let jwk = jwk(kid);
         let authority = JwtAuthority::from_jwk(&jwk).unwrap();
         assert_eq!(authority.kid(), kid);
-        assert_eq!(authority.key_type(), key_type);
+        assert_eq!(authority.public_key_algorithm(), key_type);
         assert_eq!(authority.to_jwk(), jwk);
         assert_eq!(authority.bound_alg(), None);
     }

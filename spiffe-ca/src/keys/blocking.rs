@@ -34,7 +34,7 @@ macro_rules! blocking_key_manager {
                 &'a self,
                 id: &'a str,
                 key_type: $crate::keys::KeyType,
-            ) -> $crate::keys::BoxFuture<
+            ) -> spiffe_core::BoxFuture<
                 'a,
                 Result<::std::sync::Arc<dyn $crate::keys::Signer>, $crate::keys::KeyError>,
             > {
@@ -44,7 +44,7 @@ macro_rules! blocking_key_manager {
             fn get_key<'a>(
                 &'a self,
                 id: &'a str,
-            ) -> $crate::keys::BoxFuture<
+            ) -> spiffe_core::BoxFuture<
                 'a,
                 Result<Option<::std::sync::Arc<dyn $crate::keys::Signer>>, $crate::keys::KeyError>,
             > {
@@ -53,7 +53,7 @@ macro_rules! blocking_key_manager {
 
             fn list_keys(
                 &self,
-            ) -> $crate::keys::BoxFuture<
+            ) -> spiffe_core::BoxFuture<
                 '_,
                 Result<Vec<$crate::keys::KeyInfo>, $crate::keys::KeyError>,
             > {
@@ -63,7 +63,7 @@ macro_rules! blocking_key_manager {
             fn delete_key<'a>(
                 &'a self,
                 id: &'a str,
-            ) -> $crate::keys::BoxFuture<'a, Result<bool, $crate::keys::KeyError>> {
+            ) -> spiffe_core::BoxFuture<'a, Result<bool, $crate::keys::KeyError>> {
                 Box::pin(async move { BlockingKeyManager::delete(self, id) })
             }
         }

@@ -5,12 +5,11 @@
 //! signatures below are what the minting and rotation code builds on.
 
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 
+use spiffe_core::{BoxError, BoxFuture};
 use thiserror::Error;
 
 mod blocking;
@@ -25,9 +24,6 @@ pub use memory::MemoryKeyManager;
 #[cfg(feature = "pkcs11")]
 pub use pkcs11::{PinSource, Pkcs11Config, Pkcs11KeyManager, Pkcs11Signer};
 pub use software::SoftwareSigner;
-
-/// A boxed, `Send` future, as returned by [`KeyManager`] methods (object-safe async).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The key types a CA can generate (SPIRE's `ec-p256`, `ec-p384`, `rsa-2048`, `rsa-4096`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -223,6 +219,6 @@ pub enum KeyError {
         operation: &'static str,
         /// The module's error.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: BoxError,
     },
 }

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::keys::BoxFuture;
+use spiffe_core::BoxFuture;
 
 use super::JournalError;
 

@@ -33,7 +33,7 @@ impl CaManager {
         request: &X509SvidRequest,
     ) -> Result<MintedX509Svid, ManagerError> {
         let max = self.max_svid_ttl();
-        let authority = self.x509_authority();
+        let authority = self.x509_svid_issuer();
         let now = self.core.clock.now();
         let minted = if request.ttl() > max {
             let mut clamped = X509SvidRequest::from_spki_der(
@@ -62,7 +62,7 @@ impl CaManager {
         extra_claims: &Map<String, Value>,
     ) -> Result<String, ManagerError> {
         let ttl = ttl.min(self.max_jwt_svid_ttl());
-        let authority = self.jwt_authority();
+        let authority = self.jwt_svid_issuer();
         Ok(authority.mint(
             spiffe_id,
             audiences,

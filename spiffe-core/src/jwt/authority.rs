@@ -7,7 +7,8 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use super::alg::RSA_ALGS;
-use super::{JwkError, JwtAlg, KeyType};
+use super::{JwkError, JwtAlg};
+use crate::x509::PublicKeyAlgorithm;
 
 /// Private-key members of EC and RSA JWKs (RFC 7518 §6.2.2, §6.3.2).
 const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
@@ -25,7 +26,8 @@ const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
 ///
 /// ```
 /// use serde_json::json;
-/// use spiffe_core::jwt::{JwtAuthority, KeyType};
+/// use spiffe_core::jwt::JwtAuthority;
+/// use spiffe_core::x509::PublicKeyAlgorithm;
 /// let jwk = json!({
 ///     "kty": "EC", "kid": "k1", "crv": "P-256",
 ///     "x": "ngLYQnlfF6GsojUwqtcEE3WgTNG2RUlsGhK73RNEl5k",
@@ -33,7 +35,7 @@ const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
 /// });
 /// let authority = JwtAuthority::from_jwk(jwk.as_object().unwrap())?;
 /// assert_eq!(authority.kid(), "k1");
-/// assert_eq!(authority.key_type(), KeyType::EcP256);
+/// assert_eq!(authority.public_key_algorithm(), PublicKeyAlgorithm::EcP256);
 /// # Ok::<(), spiffe_core::jwt::JwkError>(())
 /// ```
 #[derive(Clone)]
@@ -45,7 +47,7 @@ pub struct JwtAuthority {
 
 /// The pre-parsed public key of an authority.
 struct PublicKey {
-    key_type: KeyType,
+    algorithm: PublicKeyAlgorithm,
     /// The only algorithm allowed, when the JWK names one in `alg`.
     bound_alg: Option<JwtAlg>,
     /// One key for ES*, six (in [`RSA_ALGS`] order) for RSA.
@@ -99,7 +101,7 @@ impl JwtAuthority {
             kid,
             jwk: jwk.clone(),
             key: Arc::new(PublicKey {
-                key_type: key.0,
+                algorithm: key.0,
                 bound_alg,
                 parsed: key.1,
             }),
@@ -121,9 +123,9 @@ impl JwtAuthority {
         &self.jwk
     }
 
-    /// The key's type and size.
-    pub fn key_type(&self) -> KeyType {
-        self.key.key_type
+    /// The key's algorithm (curve, or RSA and its modulus size).
+    pub fn public_key_algorithm(&self) -> PublicKeyAlgorithm {
+        self.key.algorithm
     }
 
     /// The algorithm the JWK's own `alg` member binds the key to, if any.
@@ -139,11 +141,11 @@ impl JwtAuthority {
     /// The pre-parsed key for `alg`, or `None` when the key cannot verify it (JWT-13).
     pub(super) fn verifier(&self, alg: JwtAlg) -> Option<&ParsedPublicKey> {
         let key = &*self.key;
-        if key.bound_alg.is_some_and(|bound| bound != alg) || !alg.fits(key.key_type) {
+        if key.bound_alg.is_some_and(|bound| bound != alg) || !alg.fits(key.algorithm) {
             return None;
         }
-        match key.key_type {
-            KeyType::Rsa { .. } => key.parsed.get(alg.rsa_index()?),
+        match key.algorithm {
+            PublicKeyAlgorithm::Rsa { .. } => key.parsed.get(alg.rsa_index()?),
             _ => key.parsed.first(),
         }
     }
@@ -153,7 +155,7 @@ impl fmt::Debug for JwtAuthority {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtAuthority")
             .field("kid", &self.kid)
-            .field("key_type", &self.key.key_type)
+            .field("algorithm", &self.key.algorithm)
             .field("bound_alg", &self.key.bound_alg)
             .finish_non_exhaustive()
     }
@@ -167,13 +169,15 @@ impl PartialEq for JwtAuthority {
 
 impl Eq for JwtAuthority {}
 
-fn parse_ec(jwk: &Map<String, Value>) -> Result<(KeyType, Vec<ParsedPublicKey>), JwkError> {
-    let (key_type, alg, len) = match jwk.get("crv") {
+fn parse_ec(
+    jwk: &Map<String, Value>,
+) -> Result<(PublicKeyAlgorithm, Vec<ParsedPublicKey>), JwkError> {
+    let (algorithm, alg, len) = match jwk.get("crv") {
         None => return Err(JwkError::MissingMember { member: "crv" }),
         Some(Value::String(crv)) => match crv.as_str() {
-            "P-256" => (KeyType::EcP256, JwtAlg::Es256, 32),
-            "P-384" => (KeyType::EcP384, JwtAlg::Es384, 48),
-            "P-521" => (KeyType::EcP521, JwtAlg::Es512, 66),
+            "P-256" => (PublicKeyAlgorithm::EcP256, JwtAlg::Es256, 32),
+            "P-384" => (PublicKeyAlgorithm::EcP384, JwtAlg::Es384, 48),
+            "P-521" => (PublicKeyAlgorithm::EcP521, JwtAlg::Es512, 66),
             _ => return Err(JwkError::UnsupportedCurve),
         },
         Some(_) => return Err(JwkError::MalformedMember { member: "crv" }),
@@ -197,10 +201,12 @@ fn parse_ec(jwk: &Map<String, Value>) -> Result<(KeyType, Vec<ParsedPublicKey>),
     let ecdsa = alg.ecdsa().ok_or(JwkError::InvalidKey)?;
     // aws-lc-rs checks that the point is on the curve.
     let parsed = ParsedPublicKey::new(ecdsa, &point).map_err(|_| JwkError::InvalidKey)?;
-    Ok((key_type, vec![parsed]))
+    Ok((algorithm, vec![parsed]))
 }
 
-fn parse_rsa(jwk: &Map<String, Value>) -> Result<(KeyType, Vec<ParsedPublicKey>), JwkError> {
+fn parse_rsa(
+    jwk: &Map<String, Value>,
+) -> Result<(PublicKeyAlgorithm, Vec<ParsedPublicKey>), JwkError> {
     let n = base64url_member(jwk, "n")?;
     let e = base64url_member(jwk, "e")?;
     // RFC 7518 §6.3.1: Base64urlUInt is the minimal big-endian encoding.
@@ -225,7 +231,10 @@ fn parse_rsa(jwk: &Map<String, Value>) -> Result<(KeyType, Vec<ParsedPublicKey>)
         .map(|(_, params)| components.to_parsed_public_key(params))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| JwkError::InvalidKey)?;
-    Ok((KeyType::Rsa { modulus_bits }, parsed))
+    // At most 8192 bits, checked above.
+    let bits =
+        u32::try_from(modulus_bits).map_err(|_| JwkError::RsaModulusSize { bits: modulus_bits })?;
+    Ok((PublicKeyAlgorithm::Rsa { bits }, parsed))
 }
 
 fn base64url_member(jwk: &Map<String, Value>, member: &'static str) -> Result<Vec<u8>, JwkError> {

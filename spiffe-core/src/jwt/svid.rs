@@ -104,7 +104,7 @@ impl JwtSvid {
         let Some(key) = authority.verifier(decoded.alg) else {
             return Err(JwtSvidError::KeyAlgorithmMismatch {
                 alg: decoded.alg,
-                key_type: authority.key_type(),
+                key_algorithm: authority.public_key_algorithm(),
             });
         };
         key.verify_sig(decoded.signing_input.as_bytes(), decoded.signature)

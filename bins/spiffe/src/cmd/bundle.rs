@@ -402,7 +402,7 @@ impl InspectAnswer {
             self.authorities.push(format!(
                 "{prefix}JWT authority kid {} ({})",
                 authority.kid().escape_debug(),
-                authority.key_type()
+                authority.public_key_algorithm()
             ));
         }
     }

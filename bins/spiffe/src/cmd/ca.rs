@@ -185,8 +185,8 @@ fn init(args: &InitArgs) -> Result<InitAnswer, Failure> {
         valid: true,
         trust_domain: trust_domain.as_str().to_owned(),
         dir: args.dir.clone(),
-        x509_authority: manager.x509_authority().authority_id().to_owned(),
-        jwt_kid: manager.jwt_authority().kid().to_owned(),
+        x509_authority: manager.x509_svid_issuer().authority_id().to_owned(),
+        jwt_kid: manager.jwt_svid_issuer().kid().to_owned(),
         bundle: args.dir.join("bundle.json"),
     })
 }

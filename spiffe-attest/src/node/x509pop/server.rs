@@ -12,7 +12,9 @@ use super::template::TemplateFacts;
 use super::wire::{self, ChallengeKind};
 use super::{name, AgentPathTemplate, X509PopError, PLUGIN_NAME};
 use crate::node::{AttestedNode, NodeAttestorServer, ServerAttestation, ServerStep};
-use crate::{AttestError, BoxFuture, Selector};
+use spiffe_core::BoxFuture;
+
+use crate::{AttestError, Selector};
 
 type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
 
@@ -20,15 +22,15 @@ type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
 /// proof of possession of the leaf key.
 ///
 /// ```no_run
-/// # use spiffe_attest::node::x509pop::X509PopAttestor;
+/// # use spiffe_attest::node::x509pop::X509PopServer;
 /// # use spiffe_core::TrustDomain;
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let cas = spiffe_core::x509::parse_certificates(&std::fs::read("/etc/spire/node-ca.pem")?)?;
-/// let attestor = X509PopAttestor::new(TrustDomain::new("example.org")?, cas)?;
+/// let attestor = X509PopServer::new(TrustDomain::new("example.org")?, cas)?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct X509PopAttestor {
+pub struct X509PopServer {
     inner: Arc<Config>,
 }
 
@@ -39,9 +41,9 @@ struct Config {
     clock: Clock,
 }
 
-// === impl X509PopAttestor ===
+// === impl X509PopServer ===
 
-impl X509PopAttestor {
+impl X509PopServer {
     /// An attestor for agents of `trust_domain` whose certificates chain to one of `cas`
     /// (at least one).
     pub fn new(trust_domain: TrustDomain, cas: Vec<Certificate>) -> Result<Self, X509PopError> {
@@ -83,9 +85,9 @@ impl X509PopAttestor {
     }
 }
 
-impl std::fmt::Debug for X509PopAttestor {
+impl std::fmt::Debug for X509PopServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("X509PopAttestor")
+        f.debug_struct("X509PopServer")
             .field("trust_domain", &self.inner.trust_domain)
             .field("cas", &self.inner.cas.len())
             .field("template", &self.inner.template)
@@ -93,7 +95,7 @@ impl std::fmt::Debug for X509PopAttestor {
     }
 }
 
-impl NodeAttestorServer for X509PopAttestor {
+impl NodeAttestorServer for X509PopServer {
     fn name(&self) -> &'static str {
         PLUGIN_NAME
     }

@@ -1,4 +1,4 @@
-//! The JWT authority of a trust domain: a signing key with a `kid`, minting JWT-SVIDs.
+//! The JWT-SVID issuer of a trust domain: a signing key with a `kid`, minting JWT-SVIDs.
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,21 +12,21 @@ use spiffe_core::jwt::JwtAlg;
 use spiffe_core::{JwtAuthority, SpiffeId, TrustDomain};
 
 use crate::keys::{KeyType, Signer, SigningScheme};
-use crate::x509::authority::{check_id, check_validity};
+use crate::x509::issuer::{check_id, check_validity};
 use crate::x509::spki;
 use crate::CaError;
 
-/// Claims the authority sets itself; extra claims may not replace them.
+/// Claims the issuer sets itself; extra claims may not replace them.
 const REGISTERED: [&str; 5] = ["sub", "aud", "exp", "iat", "nbf"];
 
-/// A JWT-SVID signing authority: a signer, its `kid`, the algorithm and the end of its
-/// validity. Named so as not to clash with [`spiffe_core::JwtAuthority`], the public half it
-/// publishes ([`jwt_authority`](Self::jwt_authority)).
+/// A JWT-SVID issuer: a signer, its `kid`, the algorithm and the end of its validity. The
+/// public half it publishes in the bundle is a [`spiffe_core::JwtAuthority`]
+/// ([`jwt_authority`](Self::jwt_authority)): an *authority* verifies, an *issuer* signs.
 ///
 /// ```
 /// # use std::sync::Arc;
 /// # use std::time::Duration;
-/// # use spiffe_ca::jwt::JwtSigningAuthority;
+/// # use spiffe_ca::jwt::JwtSvidIssuer;
 /// # use spiffe_ca::keys::{KeyType, SoftwareSigner};
 /// # use spiffe_core::jwt::{JwtSvid, JwtValidationOptions};
 /// # use spiffe_core::pki_types::UnixTime;
@@ -35,19 +35,19 @@ const REGISTERED: [&str; 5] = ["sub", "aud", "exp", "iat", "nbf"];
 /// let now = UnixTime::now();
 /// let day = UnixTime::since_unix_epoch(Duration::from_secs(now.as_secs() + 86_400));
 /// let key = Arc::new(SoftwareSigner::generate("jwt", KeyType::EcP256)?);
-/// let authority = JwtSigningAuthority::new(&td, key, day)?;
+/// let issuer = JwtSvidIssuer::new(&td, key, day)?;
 ///
 /// let id = SpiffeId::new("spiffe://example.org/web")?;
-/// let token = authority.mint(&id, &["api"], Duration::from_secs(300), &Default::default(), now)?;
+/// let token = issuer.mint(&id, &["api"], Duration::from_secs(300), &Default::default(), now)?;
 ///
 /// let mut bundle = JwtBundle::new(td);
-/// bundle.insert(authority.jwt_authority());
+/// bundle.insert(issuer.jwt_authority());
 /// let svid = JwtSvid::validate(&token, &Arc::new(bundle), &["api"], &JwtValidationOptions::new(now))?;
 /// assert_eq!(svid.spiffe_id(), &id);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
-pub struct JwtSigningAuthority {
+pub struct JwtSvidIssuer {
     trust_domain: TrustDomain,
     signer: Arc<dyn Signer>,
     kid: String,
@@ -59,10 +59,10 @@ pub struct JwtSigningAuthority {
     public: JwtAuthority,
 }
 
-// === impl JwtSigningAuthority ===
+// === impl JwtSvidIssuer ===
 
-impl JwtSigningAuthority {
-    /// An authority for `trust_domain` signing with `signer` until `not_after`, with a random
+impl JwtSvidIssuer {
+    /// An issuer for `trust_domain` signing with `signer` until `not_after`, with a random
     /// `kid` and the key's default algorithm (ES256, ES384, or RS256 for RSA keys).
     pub fn new(
         trust_domain: &TrustDomain,
@@ -80,7 +80,7 @@ impl JwtSigningAuthority {
         Self::build(trust_domain.clone(), signer, kid, alg, not_after)
     }
 
-    /// The same authority with another `kid` (e.g. one reloaded from storage).
+    /// The same issuer with another `kid` (e.g. one reloaded from storage).
     pub fn with_kid(self, kid: impl Into<String>) -> Result<Self, CaError> {
         Self::build(
             self.trust_domain,
@@ -91,7 +91,7 @@ impl JwtSigningAuthority {
         )
     }
 
-    /// The same authority signing with `alg`: RS256 or PS256 for RSA keys; an EC key has
+    /// The same issuer signing with `alg`: RS256 or PS256 for RSA keys; an EC key has
     /// exactly one algorithm.
     pub fn with_alg(self, alg: JwtAlg) -> Result<Self, CaError> {
         Self::build(
@@ -149,7 +149,7 @@ impl JwtSigningAuthority {
         self.alg
     }
 
-    /// The end of the authority's validity; no token it mints outlives it.
+    /// The end of the issuer's validity; no token it mints outlives it.
     pub fn not_after(&self) -> UnixTime {
         self.not_after
     }
@@ -165,10 +165,10 @@ impl JwtSigningAuthority {
     }
 
     /// Mints a JWT-SVID for `spiffe_id` and `audiences`, valid for `ttl` from `now` (clamped
-    /// to the authority's not_after), with `extra_claims` added to `sub`, `aud`, `exp` and
+    /// to the issuer's not_after), with `extra_claims` added to `sub`, `aud`, `exp` and
     /// `iat`. The header is `{"alg", "kid", "typ": "JWT"}`.
     ///
-    /// Errors: no audience, a TTL of zero, the authority expired, an ID of another trust
+    /// Errors: no audience, a TTL of zero, the issuer expired, an ID of another trust
     /// domain or without a path, an extra claim named like a registered one, a signer failure.
     pub fn mint(
         &self,
@@ -245,9 +245,9 @@ fn public_jwk(kid: &str, spki_der: &[u8]) -> Result<JwtAuthority, CaError> {
     JwtAuthority::from_jwk(&jwk).map_err(|_| CaError::MalformedPublicKey)
 }
 
-impl fmt::Debug for JwtSigningAuthority {
+impl fmt::Debug for JwtSvidIssuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtSigningAuthority")
+        f.debug_struct("JwtSvidIssuer")
             .field("trust_domain", &self.trust_domain)
             .field("kid", &self.kid)
             .field("alg", &self.alg)
