@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use aws_lc_rs::signature::{ParsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use criterion::{criterion_group, criterion_main, Criterion};
-use serde_json::Map;
 use spiffe_ca::jwt::JwtSvidIssuer;
 use spiffe_ca::keys::{KeyType, Signer, SigningScheme, SoftwareSigner};
 use spiffe_ca::x509::{X509SvidIssuer, X509SvidRequest};
+use spiffe_core::json::JsonObject;
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::{SpiffeId, TrustDomain};
 
@@ -69,7 +69,7 @@ fn mint(c: &mut Criterion) {
         })
     });
     group.bench_function("jwt_es256", |b| {
-        let extra = Map::new();
+        let extra = JsonObject::new();
         b.iter(|| {
             jwt.mint(
                 &id,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use spiffe_ca::keys::{DiskKeyManager, KeyType, MemoryKeyManager};
 use spiffe_ca::manager::{CaManager, CaManagerConfig, FileJournal, ManagerError, MemoryJournal};
 use spiffe_ca::{CaError, Clock, ManualClock};
@@ -50,7 +50,12 @@ async fn open(
 fn mint_and_validate(manager: &CaManager, clock: &ManualClock) -> JwtAlg {
     let id = SpiffeId::new("spiffe://example.org/web").expect("id");
     let token = manager
-        .mint_jwt_svid(&id, &["api"], Duration::from_secs(300), &Map::new())
+        .mint_jwt_svid(
+            &id,
+            &["api"],
+            Duration::from_secs(300),
+            &spiffe_core::json::JsonObject::new(),
+        )
         .expect("mint");
     let bundle = Arc::new(manager.bundle().jwt_authorities().clone());
     let svid = JwtSvid::validate(

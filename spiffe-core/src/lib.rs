@@ -14,6 +14,7 @@ mod boxed;
 pub mod bundle;
 mod der;
 pub mod id;
+pub mod json;
 pub mod jwt;
 mod matcher;
 pub mod source;

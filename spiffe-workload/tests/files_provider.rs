@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{id, Ca};
-use serde_json::Map;
 use spiffe_ca::jwt::JwtSvidIssuer;
 use spiffe_ca::keys::{KeyType, SoftwareSigner};
 use spiffe_core::pki_types::UnixTime;
@@ -98,7 +97,7 @@ impl JwtSvidMinter for Minter {
             spiffe_id,
             &audience,
             Duration::from_secs(300),
-            &Map::new(),
+            &spiffe_core::json::JsonObject::new(),
             UnixTime::now(),
         )?)
     }

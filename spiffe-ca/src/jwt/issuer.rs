@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rustls_pki_types::UnixTime;
 use serde_json::{Map, Value};
+use spiffe_core::json::JsonObject;
 use spiffe_core::jwt::JwtAlg;
 use spiffe_core::{JwtAuthority, SpiffeId, TrustDomain};
 
@@ -73,9 +74,9 @@ impl JwtSvidIssuer {
         aws_lc_rs::rand::fill(&mut random).map_err(|_| CaError::Random)?;
         let kid = URL_SAFE_NO_PAD.encode(random);
         let alg = match signer.public_key().key_type() {
+            KeyType::EcP256 => JwtAlg::Es256,
             KeyType::EcP384 => JwtAlg::Es384,
             KeyType::Rsa2048 | KeyType::Rsa4096 => JwtAlg::Rs256,
-            _ => JwtAlg::Es256,
         };
         Self::build(trust_domain.clone(), signer, kid, alg, not_after)
     }
@@ -175,7 +176,7 @@ impl JwtSvidIssuer {
         spiffe_id: &SpiffeId,
         audiences: &[&str],
         ttl: Duration,
-        extra_claims: &Map<String, Value>,
+        extra_claims: &JsonObject,
         now: UnixTime,
     ) -> Result<String, CaError> {
         if audiences.is_empty() {
@@ -183,14 +184,18 @@ impl JwtSvidIssuer {
         }
         check_validity(ttl, now, 0, self.not_after.as_secs())?;
         check_id(spiffe_id, &self.trust_domain)?;
-        if let Some(claim) = REGISTERED.iter().find(|c| extra_claims.contains_key(**c)) {
+        if let Some(claim) = REGISTERED.iter().find(|c| extra_claims.contains(c)) {
             return Err(CaError::ReservedClaim { claim });
         }
         let expiry = now
             .as_secs()
             .saturating_add(ttl.as_secs())
             .min(self.not_after.as_secs());
-        let mut claims = extra_claims.clone();
+        let mut claims: Map<String, Value> = match extra_claims.is_empty() {
+            true => Map::new(),
+            // Our own object's JSON: it parses back.
+            false => serde_json::from_str(&extra_claims.to_json()).unwrap_or_default(),
+        };
         let aud = match audiences {
             [one] => Value::from(*one),
             many => Value::from(many.iter().map(|a| Value::from(*a)).collect::<Vec<_>>()),
@@ -217,30 +222,28 @@ impl JwtSvidIssuer {
 /// The JWK (RFC 7518 §6) of an SPKI, with `kid`.
 fn public_jwk(kid: &str, spki_der: &[u8]) -> Result<JwtAuthority, CaError> {
     let key = spki::read(spki_der).map_err(|_| CaError::MalformedPublicKey)?;
-    let b64 = |bytes: &[u8]| Value::from(URL_SAFE_NO_PAD.encode(bytes));
-    let mut jwk = Map::new();
-    jwk.insert("kid".into(), Value::from(kid));
-    match key.key_type {
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let mut jwk = JsonObject::new();
+    jwk.insert_str("kid", kid);
+    let crv = match key.key_type {
         KeyType::Rsa2048 | KeyType::Rsa4096 => {
             let rsa = key.rsa.ok_or(CaError::MalformedPublicKey)?;
-            jwk.insert("kty".into(), Value::from("RSA"));
-            jwk.insert("n".into(), b64(rsa.modulus()));
-            jwk.insert("e".into(), b64(rsa.exponent()));
+            jwk.insert_str("kty", "RSA");
+            jwk.insert_str("n", b64(rsa.modulus()));
+            jwk.insert_str("e", b64(rsa.exponent()));
+            None
         }
-        key_type => {
-            // An uncompressed point 04 || x || y (checked by `spki::read`).
-            let coordinates = &key.key_bits[1..];
-            let (x, y) = coordinates.split_at(coordinates.len() / 2);
-            let crv = if key_type == KeyType::EcP384 {
-                "P-384"
-            } else {
-                "P-256"
-            };
-            jwk.insert("kty".into(), Value::from("EC"));
-            jwk.insert("crv".into(), Value::from(crv));
-            jwk.insert("x".into(), b64(x));
-            jwk.insert("y".into(), b64(y));
-        }
+        KeyType::EcP256 => Some("P-256"),
+        KeyType::EcP384 => Some("P-384"),
+    };
+    if let Some(crv) = crv {
+        // An uncompressed point 04 || x || y (checked by `spki::read`).
+        let coordinates = &key.key_bits[1..];
+        let (x, y) = coordinates.split_at(coordinates.len() / 2);
+        jwk.insert_str("kty", "EC");
+        jwk.insert_str("crv", crv);
+        jwk.insert_str("x", b64(x));
+        jwk.insert_str("y", b64(y));
     }
     JwtAuthority::from_jwk(&jwk).map_err(|_| CaError::MalformedPublicKey)
 }

@@ -47,7 +47,7 @@ const TMP_PREFIX: &str = ".tmp-";
 /// A key file larger than this is not one of ours (an RSA-4096 key is about 3.3 KB).
 const MAX_FILE_LEN: u64 = 64 * 1024;
 
-/// A [`KeyManager`] that keeps [`SoftwareSigner`] keys in files under a directory (see the
+/// A [`KeyManager`](super::KeyManager) that keeps [`SoftwareSigner`] keys in files under a directory (see the
 /// module docs for the format and the crash-safety guarantees). `Debug` shows the directory
 /// and the number of keys only.
 pub struct DiskKeyManager {

@@ -8,7 +8,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use super::blocking::{blocking_key_manager, sorted_key_infos, validate_id, BlockingKeyManager};
 use super::{KeyError, KeyInfo, KeyType, Signer, SoftwareSigner};
 
-/// A [`KeyManager`] whose keys live in memory ([`SoftwareSigner`]s) and vanish with it.
+/// A [`KeyManager`](super::KeyManager) whose keys live in memory ([`SoftwareSigner`]s) and vanish with it.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {

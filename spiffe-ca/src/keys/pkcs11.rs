@@ -63,7 +63,7 @@ pub struct Pkcs11Config {
     pub key_label_prefix: String,
 }
 
-/// A [`KeyManager`] over a PKCS#11 token.
+/// A [`KeyManager`](super::KeyManager) over a PKCS#11 token.
 pub struct Pkcs11KeyManager {
     token: Arc<Token>,
     config: Pkcs11Config,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use spiffe_core::json::JsonObject;
 use spiffe_core::SpiffeId;
 
 use crate::x509::{MintedX509Svid, X509SvidRequest};
@@ -59,7 +59,7 @@ impl CaManager {
         spiffe_id: &SpiffeId,
         audiences: &[&str],
         ttl: Duration,
-        extra_claims: &Map<String, Value>,
+        extra_claims: &JsonObject,
     ) -> Result<String, ManagerError> {
         let ttl = ttl.min(self.max_jwt_svid_ttl());
         let authority = self.jwt_svid_issuer();

@@ -120,8 +120,9 @@ impl From<JwtBundleError> for BundleError {
     }
 }
 
-impl From<serde_json::Error> for BundleError {
-    fn from(error: serde_json::Error) -> Self {
+impl BundleError {
+    /// [`BundleError::Json`] at the place serde_json stopped.
+    pub(crate) fn json(error: serde_json::Error) -> Self {
         Self::Json {
             line: error.line(),
             column: error.column(),

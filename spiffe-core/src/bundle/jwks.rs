@@ -35,7 +35,7 @@ impl SpiffeBundle {
             let bundle = Self::from_parts(x509, JwtBundle::new(trust_domain))?;
             return Ok((bundle, BundleFormat::Certificates));
         }
-        let document: Value = serde_json::from_slice(input)?;
+        let document: Value = serde_json::from_slice(input).map_err(BundleError::json)?;
         let has_spiffe_members = document
             .as_object()
             .is_some_and(|d| d.keys().any(|k| k.starts_with("spiffe_")));

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::alg::RSA_ALGS;
 use super::{JwkError, JwtAlg};
+use crate::json::JsonObject;
 use crate::x509::PublicKeyAlgorithm;
 
 /// Private-key members of EC and RSA JWKs (RFC 7518 §6.2.2, §6.3.2).
@@ -25,23 +26,23 @@ const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
 /// parsed. Cloning is cheap (the parsed key is shared).
 ///
 /// ```
-/// use serde_json::json;
+/// use spiffe_core::json::JsonObject;
 /// use spiffe_core::jwt::JwtAuthority;
 /// use spiffe_core::x509::PublicKeyAlgorithm;
-/// let jwk = json!({
+/// let jwk = JsonObject::from_json(br#"{
 ///     "kty": "EC", "kid": "k1", "crv": "P-256",
 ///     "x": "ngLYQnlfF6GsojUwqtcEE3WgTNG2RUlsGhK73RNEl5k",
-///     "y": "tKbiDSUSsQ3F1P7wteeHNXIcU-cx6CgSbroeQrQHTLM",
-/// });
-/// let authority = JwtAuthority::from_jwk(jwk.as_object().unwrap())?;
+///     "y": "tKbiDSUSsQ3F1P7wteeHNXIcU-cx6CgSbroeQrQHTLM"
+/// }"#)?;
+/// let authority = JwtAuthority::from_jwk(&jwk)?;
 /// assert_eq!(authority.kid(), "k1");
 /// assert_eq!(authority.public_key_algorithm(), PublicKeyAlgorithm::EcP256);
-/// # Ok::<(), spiffe_core::jwt::JwkError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct JwtAuthority {
     kid: String,
-    jwk: Map<String, Value>,
+    jwk: JsonObject,
     key: Arc<PublicKey>,
 }
 
@@ -63,7 +64,12 @@ impl JwtAuthority {
     /// [`JwkError::UnsupportedKeyType`] (which bundle consumers ignore, BUNDLE-12) even when it
     /// also lacks a `kid`. `use` is not looked at: selecting by `use` is the bundle document's
     /// job (JWT-17), and plain JWKS from the Workload API have none.
-    pub fn from_jwk(jwk: &Map<String, Value>) -> Result<Self, JwkError> {
+    pub fn from_jwk(jwk: &JsonObject) -> Result<Self, JwkError> {
+        Self::from_jwk_map(jwk.as_map())
+    }
+
+    /// [`from_jwk`](Self::from_jwk) of a JWK this crate read itself.
+    pub(crate) fn from_jwk_map(jwk: &Map<String, Value>) -> Result<Self, JwkError> {
         let kty = match jwk.get("kty") {
             None => return Err(JwkError::MissingKeyType), // BUNDLE-12
             Some(Value::String(kty)) => kty.as_str(),
@@ -99,7 +105,7 @@ impl JwtAuthority {
         }
         Ok(Self {
             kid,
-            jwk: jwk.clone(),
+            jwk: JsonObject::from_map(jwk.clone()),
             key: Arc::new(PublicKey {
                 algorithm: key.0,
                 bound_alg,
@@ -114,12 +120,12 @@ impl JwtAuthority {
     }
 
     /// The JWK, with every member it was parsed from.
-    pub fn to_jwk(&self) -> Map<String, Value> {
+    pub fn to_jwk(&self) -> JsonObject {
         self.jwk.clone()
     }
 
     /// The JWK as parsed, without copying.
-    pub fn jwk(&self) -> &Map<String, Value> {
+    pub fn jwk(&self) -> &JsonObject {
         &self.jwk
     }
 

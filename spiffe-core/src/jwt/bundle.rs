@@ -65,7 +65,7 @@ impl JwtBundle {
             if !use_ok {
                 continue;
             }
-            let authority = match JwtAuthority::from_jwk(jwk) {
+            let authority = match JwtAuthority::from_jwk_map(jwk) {
                 Ok(authority) => authority,
                 // BUNDLE-12: a key of a type we do not know is ignored, not an error.
                 Err(e) if e.is_unsupported() => continue,
@@ -88,7 +88,7 @@ impl JwtBundle {
         let keys = self
             .authorities
             .values()
-            .map(|a| Value::Object(a.to_jwk()))
+            .map(|a| Value::Object(a.to_jwk().into_map()))
             .collect();
         let mut doc = Map::new();
         doc.insert("keys".to_owned(), Value::Array(keys));

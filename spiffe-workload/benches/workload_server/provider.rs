@@ -4,7 +4,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Map;
 use spiffe_ca::jwt::JwtSvidIssuer;
 use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
 use spiffe_ca::x509::{X509SvidIssuer, X509SvidRequest};
@@ -55,7 +54,7 @@ impl IdentityProvider for BenchProvider {
                 &self.jwt_id,
                 &audience,
                 Duration::from_secs(300),
-                &Map::new(),
+                &spiffe_core::json::JsonObject::new(),
                 UnixTime::now(),
             )
             .map_err(|e| ProviderError::Internal(Box::new(e)))?;

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Map;
 use spiffe_ca::jwt::JwtSvidIssuer;
 use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
 use spiffe_ca::x509::{X509SvidIssuer, X509SvidRequest};
@@ -178,7 +177,7 @@ impl IdentityProvider for StaticProvider {
                         id,
                         &audience,
                         Duration::from_secs(300),
-                        &Map::new(),
+                        &spiffe_core::json::JsonObject::new(),
                         UnixTime::now(),
                     )
                     .map_err(|e| ProviderError::Internal(Box::new(e)))?;

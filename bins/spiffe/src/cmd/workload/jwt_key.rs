@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Map;
 use spiffe_ca::jwt::JwtSvidIssuer;
 use spiffe_ca::keys::{KeyType, SoftwareSigner};
 use spiffe_core::pki_types::{PrivateKeyDer, UnixTime};
@@ -29,9 +28,13 @@ impl JwtSvidMinter for CaMinter {
 
     fn mint(&self, spiffe_id: &SpiffeId, audience: &[String]) -> Result<String, BoxError> {
         let audience: Vec<&str> = audience.iter().map(String::as_str).collect();
-        Ok(self
-            .authority
-            .mint(spiffe_id, &audience, self.ttl, &Map::new(), UnixTime::now())?)
+        Ok(self.authority.mint(
+            spiffe_id,
+            &audience,
+            self.ttl,
+            &spiffe_core::json::JsonObject::new(),
+            UnixTime::now(),
+        )?)
     }
 }
 
