@@ -19,7 +19,6 @@
 //! certificate.
 
 mod agent;
-mod name;
 mod proof;
 mod server;
 mod template;

@@ -10,7 +10,7 @@ use spiffe_core::{x509, Certificate, SpiffeId, TrustDomain};
 use super::proof::LeafKey;
 use super::template::TemplateFacts;
 use super::wire::{self, ChallengeKind};
-use super::{name, AgentPathTemplate, X509PopError, PLUGIN_NAME};
+use super::{AgentPathTemplate, X509PopError, PLUGIN_NAME};
 use crate::node::{AttestedNode, NodeAttestorServer, ServerAttestation, ServerStep};
 use spiffe_core::BoxFuture;
 
@@ -176,9 +176,10 @@ impl Config {
     fn attested_node(&self, path: &[Certificate]) -> Result<AttestedNode, X509PopError> {
         let leaf = &path[0];
         let leaf_fingerprint = fingerprint(leaf.der());
-        let serial = serial_number_hex(leaf.serial());
-        let cn =
-            name::common_name(leaf.subject_der()).map_err(|()| X509PopError::UnusableFact {
+        let serial = serial_number_hex(&leaf.serial_hex());
+        let cn = leaf
+            .subject_common_name()
+            .map_err(|_| X509PopError::UnusableFact {
                 what: "subject",
                 used_in: "selectors",
             })?;
@@ -252,10 +253,10 @@ fn fingerprint(der: &CertificateDer<'_>) -> String {
     hex(sum.as_ref())
 }
 
-/// The serial number as Go's `%x` of a `big.Int`: lowercase hex, no leading zeros.
-fn serial_number_hex(serial: &[u8]) -> String {
-    let text = hex(serial);
-    match text.trim_start_matches('0') {
+/// The serial number as Go's `%x` of a `big.Int` (SPIRE's selector): lowercase hex without
+/// leading zeros, from the certificate's hex octets.
+fn serial_number_hex(octets_hex: &str) -> String {
+    match octets_hex.trim_start_matches('0') {
         "" => "0".to_owned(),
         trimmed => trimmed.to_owned(),
     }
@@ -276,9 +277,9 @@ mod tests {
 
     #[test]
     fn serial_hex_matches_go() {
-        assert_eq!(serial_number_hex(&[0x00, 0x8f, 0x01]), "8f01");
-        assert_eq!(serial_number_hex(&[0x01]), "1");
-        assert_eq!(serial_number_hex(&[0x00]), "0");
-        assert_eq!(serial_number_hex(&[0x10, 0x00]), "1000");
+        assert_eq!(serial_number_hex("8f01"), "8f01");
+        assert_eq!(serial_number_hex("01"), "1");
+        assert_eq!(serial_number_hex("00"), "0");
+        assert_eq!(serial_number_hex("1000"), "1000");
     }
 }
