@@ -44,7 +44,7 @@ fn bundle_12_known_key_round_trips() {
     let td = TrustDomain::new("td").unwrap();
     let pem = include_bytes!("data/bundle/ca-p384.pem");
     let (bundle, format) = SpiffeBundle::parse_any(td.clone(), pem).unwrap();
-    assert_eq!(format, BundleFormat::Certificates);
+    assert_eq!(format, BundleFormat::Pem);
     assert_eq!(bundle.x509_authorities().len(), 1);
     assert_eq!(SpiffeBundle::parse(td, &bundle.to_json()).unwrap(), bundle);
 }

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::strict_json::{self, PathSegment};
+use super::strict_json::{self, CheckedValue, PathSegment};
 use super::{BundleError, SpiffeBundle};
 use crate::json::JsonObject;
 use crate::TrustDomain;
@@ -43,7 +43,11 @@ impl BundleMap {
 
     /// Parses a Bundle Map document.
     pub fn parse(json: &[u8]) -> Result<Self, BundleError> {
-        let checked = strict_json::parse(json).map_err(BundleError::json)?;
+        Self::from_checked(strict_json::parse(json).map_err(BundleError::json)?)
+    }
+
+    /// Reads a document already parsed (duplicate member names are an error, BUNDLE-15).
+    pub(super) fn from_checked(checked: CheckedValue) -> Result<Self, BundleError> {
         if let Some(path) = checked.duplicate {
             return Err(duplicate_error(&path));
         }

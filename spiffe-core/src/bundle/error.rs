@@ -97,6 +97,13 @@ pub enum BundleError {
         #[source]
         source: Box<BundleError>,
     },
+    /// A single bundle's trust domain is unknown: none was given and its X.509 authorities
+    /// name none (a bundle does not name its own, BUNDLE-1).
+    #[error("the bundle's trust domain is unknown: give one (BUNDLE-1)")]
+    UnknownTrustDomain,
+    /// A Bundle Map (several trust domains) where one trust domain's bundle was expected.
+    #[error("input is a Bundle Map, not one trust domain's bundle (BUNDLE-14)")]
+    UnexpectedBundleMap,
     /// A PEM section could not be decoded.
     #[error("malformed PEM")]
     MalformedPem,

@@ -3,7 +3,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::jwk::{self, JwtMembers, X509Members};
-use super::strict_json::{self, PathSegment};
+use super::strict_json::{self, CheckedValue, PathSegment};
 use super::{BundleError, KeyDiagnostic};
 use crate::json::JsonObject;
 use crate::{JwtBundle, TrustDomain, X509Bundle};
@@ -89,6 +89,14 @@ impl SpiffeBundle {
         json: &[u8],
     ) -> Result<(Self, Vec<KeyDiagnostic>), BundleError> {
         let checked = strict_json::parse(json).map_err(BundleError::json)?;
+        Self::from_checked(trust_domain, checked)
+    }
+
+    /// Reads a document already parsed (duplicate member names are an error).
+    pub(super) fn from_checked(
+        trust_domain: TrustDomain,
+        checked: CheckedValue,
+    ) -> Result<(Self, Vec<KeyDiagnostic>), BundleError> {
         if let Some(path) = checked.duplicate {
             let in_key = match path.as_slice() {
                 [PathSegment::Member(keys), PathSegment::Index(index), _, ..] if keys == KEYS => {
@@ -220,6 +228,13 @@ impl SpiffeBundle {
         self.jwt_members.retain(|kid, _| jwt.get(kid).is_some());
         self.jwt = jwt;
         Ok(())
+    }
+
+    /// Puts the bundle under another trust domain's name (a bundle does not name its own,
+    /// BUNDLE-1).
+    pub(super) fn relabel(&mut self, trust_domain: TrustDomain) {
+        self.x509.relabel(trust_domain.clone());
+        self.jwt.relabel(trust_domain);
     }
 
     /// Splits the bundle into its X.509 and JWT authorities.
