@@ -1,8 +1,10 @@
 //! Keys: the [`Signer`] handle the certificate and JWT builders sign with, and the
 //! [`KeyManager`]s that create, keep and delete keys (memory, disk, PKCS#11).
 //!
-//! CONTRACT (skeleton): the key-manager work fills in the implementations; the types and trait
-//! signatures below are what the minting and rotation code builds on.
+//! Signing is synchronous (microseconds in software; one blocking call into an HSM). Key
+//! management is async: the built-in managers run their file I/O, PKCS#11 calls and key
+//! generation on Tokio's blocking thread pool, so their futures must be awaited inside a Tokio
+//! runtime.
 
 use std::fmt;
 use std::io;
@@ -196,6 +198,10 @@ pub enum KeyError {
         /// Its permission bits.
         mode: u32,
     },
+    /// The blocking task that ran the operation was cancelled (the Tokio runtime is shutting
+    /// down); the operation may or may not have happened.
+    #[error("key operation interrupted: its blocking task was cancelled")]
+    Interrupted,
     /// The PIN could not be read from its file or environment variable.
     #[error("reading the PKCS#11 PIN failed")]
     PinUnavailable {

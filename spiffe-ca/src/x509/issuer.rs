@@ -272,7 +272,7 @@ impl X509SvidIssuer {
         let subject_empty = subject.len() == 2;
         let fixed = match key.key_type {
             KeyType::Rsa2048 | KeyType::Rsa4096 => &inner.leaf_fixed[1],
-            _ => &inner.leaf_fixed[0],
+            KeyType::EcP256 | KeyType::EcP384 => &inner.leaf_fixed[0],
         };
         let key_id = profile::key_id(key.key_bits);
         let der = inner.issuer.issue(
