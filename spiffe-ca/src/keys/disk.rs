@@ -187,7 +187,7 @@ impl BlockingKeyManager for DiskKeys {
         let file = KeyFile {
             format: FORMAT.to_owned(),
             id: id.to_owned(),
-            key_type: key_type_name(key_type).to_owned(),
+            key_type: key_type.name().to_owned(),
             pkcs8: BASE64.encode(signer.to_pkcs8()?),
         };
         let json = serde_json::to_vec(&file).map_err(|_| KeyError::MalformedKey { key_type })?;
@@ -261,7 +261,7 @@ fn load(path: &Path, id: &str) -> Result<SoftwareSigner, KeyError> {
     if parsed.id != id {
         return Err(corrupt("id does not match the file name"));
     }
-    let key_type = key_type_from_name(&parsed.key_type).ok_or(corrupt("unknown key type"))?;
+    let key_type = KeyType::from_name(&parsed.key_type).ok_or(corrupt("unknown key type"))?;
     let pkcs8 = BASE64
         .decode(parsed.pkcs8.as_bytes())
         .map_err(|_| corrupt("key is not base64"))?;
@@ -277,39 +277,15 @@ fn io_err(operation: &'static str, source: io::Error) -> KeyError {
     KeyError::Io { operation, source }
 }
 
-fn key_type_name(key_type: KeyType) -> &'static str {
-    match key_type {
-        KeyType::EcP256 => "ec-p256",
-        KeyType::EcP384 => "ec-p384",
-        KeyType::Rsa2048 => "rsa-2048",
-        KeyType::Rsa4096 => "rsa-4096",
-    }
-}
-
-fn key_type_from_name(name: &str) -> Option<KeyType> {
-    Some(match name {
-        "ec-p256" => KeyType::EcP256,
-        "ec-p384" => KeyType::EcP384,
-        "rsa-2048" => KeyType::Rsa2048,
-        "rsa-4096" => KeyType::Rsa4096,
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn key_type_names_round_trip() {
-        for t in [
-            KeyType::EcP256,
-            KeyType::EcP384,
-            KeyType::Rsa2048,
-            KeyType::Rsa4096,
-        ] {
-            assert_eq!(key_type_from_name(key_type_name(t)), Some(t));
+        for t in KeyType::ALL {
+            assert_eq!(KeyType::from_name(t.name()), Some(t));
         }
-        assert_eq!(key_type_from_name("ed25519"), None);
+        assert_eq!(KeyType::from_name("ed25519"), None);
     }
 }

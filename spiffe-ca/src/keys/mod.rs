@@ -41,6 +41,35 @@ pub enum KeyType {
     Rsa4096,
 }
 
+// === impl KeyType ===
+
+impl KeyType {
+    /// Every key type.
+    pub const ALL: [Self; 4] = [Self::EcP256, Self::EcP384, Self::Rsa2048, Self::Rsa4096];
+
+    /// SPIRE's name: `ec-p256`, `ec-p384`, `rsa-2048` or `rsa-4096` (also the name in key
+    /// files and the `spiffe ca` configuration).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::EcP256 => "ec-p256",
+            Self::EcP384 => "ec-p384",
+            Self::Rsa2048 => "rsa-2048",
+            Self::Rsa4096 => "rsa-4096",
+        }
+    }
+
+    /// The key type of SPIRE's name `name` (case-sensitive), if there is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// How a signature is computed and encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
