@@ -93,6 +93,12 @@ cargo nextest run -p spiffe-core --features serde --test id_serde
 section "doc tests"
 cargo test --doc --workspace
 
+section "public API vocabulary"
+# The library crates' public APIs name only std, rustls-pki-types, our own crates and each
+# crate's declared exceptions ([package.metadata.cargo_check_external_types] in its Cargo.toml).
+# Reads rustdoc's JSON output (RUSTC_BOOTSTRAP=1 on the stable toolchain).
+cargo run --quiet -p check-external-types
+
 section "requirement coverage"
 # Every requirement id of the conformance checklist §1.1-1.6 is named by a test.
 python3 scripts/conformance-map.py --check >/dev/null

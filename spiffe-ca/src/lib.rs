@@ -1,7 +1,7 @@
 //! # spiffe-ca
 //!
-//! The SPIFFE certificate authority as a library: key managers (memory, disk, PKCS#11), X.509
-//! and JWT authorities that mint SVIDs, and CA rotation.
+//! The SPIFFE certificate authority as a library: key managers (memory, disk, PKCS#11), X.509-SVID
+//! and JWT-SVID issuers, and CA rotation.
 //!
 //! Signing is synchronous on a [`Signer`](keys::Signer) (a software signature costs tens of
 //! microseconds; an async hop would cost as much), while key management

@@ -10,15 +10,18 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod boxed;
 pub mod bundle;
 mod der;
 pub mod id;
+pub mod json;
 pub mod jwt;
 mod matcher;
 pub mod source;
 pub mod time;
 pub mod x509;
 
+pub use boxed::{BoxError, BoxFuture};
 pub use bundle::{BundleMap, BundleSet, SpiffeBundle};
 pub use id::{IdError, SpiffeId, TrustDomain};
 pub use jwt::{JwtAuthority, JwtBundle, JwtSvid, JwtValidationOptions, UnverifiedJwtSvid};

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{id, Ca};
-use serde_json::Map;
 use spiffe_core::pki_types::{PrivateKeyDer, UnixTime};
 use spiffe_workload::client::{BackoffConfig, ClientError, MalformedResponse, WorkloadApiClient};
 use spiffe_workload::proto;
@@ -372,7 +371,7 @@ async fn malformed_unary_answers_are_refused() {
             &id("spiffe://example.org/a"),
             &["aud"],
             Duration::from_secs(300),
-            &Map::new(),
+            &spiffe_core::json::JsonObject::new(),
             UnixTime::now(),
         )
         .unwrap();

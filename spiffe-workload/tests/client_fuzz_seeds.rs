@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use common::{id, Ca};
 use prost::Message;
-use serde_json::Map;
 use spiffe_core::pki_types::{PrivateKeyDer, UnixTime};
 use spiffe_workload::client::response;
 use spiffe_workload::proto;
@@ -63,7 +62,7 @@ fn seeds() -> Vec<(&'static str, u8, Vec<u8>)> {
             &id("spiffe://example.org/workload"),
             &["aud"],
             Duration::from_secs(300),
-            &Map::new(),
+            &spiffe_core::json::JsonObject::new(),
             UnixTime::now(),
         )
         .unwrap();

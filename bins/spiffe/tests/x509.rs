@@ -322,7 +322,7 @@ fn inspect_describes_every_certificate() {
     ]);
     let key_type = answer(&out)["certificates"][0]["key_type"].clone();
     assert!(
-        key_type.as_str().expect("kt").starts_with("RSA "),
+        key_type.as_str().expect("kt").starts_with("RSA-"),
         "{key_type}"
     );
 }

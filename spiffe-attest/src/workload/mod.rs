@@ -1,7 +1,9 @@
 //! Workload attestation: from the kernel credentials of a process calling the Workload API to
 //! the selectors that describe it.
 
-use crate::{AttestError, BoxFuture, Selector};
+use spiffe_core::BoxFuture;
+
+use crate::{AttestError, Selector};
 
 pub mod unix;
 

@@ -21,9 +21,9 @@
 //!
 //! # Blocking
 //!
-//! The async [`KeyManager`] methods do their (small, infrequent) file I/O synchronously when
-//! polled, so this crate needs no async runtime; an embedder that minds a few milliseconds of
-//! `fsync` on its executor can call them through its runtime's `spawn_blocking`.
+//! The async [`KeyManager`](super::KeyManager) methods run their file I/O (and the key
+//! generation, which takes seconds for RSA-4096) on Tokio's blocking thread pool, so `fsync`
+//! never stalls the executor; they must be awaited inside a Tokio runtime.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -47,10 +47,8 @@ const TMP_PREFIX: &str = ".tmp-";
 /// A key file larger than this is not one of ours (an RSA-4096 key is about 3.3 KB).
 const MAX_FILE_LEN: u64 = 64 * 1024;
 
-/// A [`KeyManager`] that keeps [`SoftwareSigner`] keys in files under a directory (see the
-/// module docs for the format and the crash-safety guarantees). `Debug` shows the directory
-/// and the number of keys only.
-pub struct DiskKeyManager {
+/// The state of a [`DiskKeyManager`], shared with the blocking tasks that do its file I/O.
+struct DiskKeys {
     dir: PathBuf,
     /// Serialises writers (a generate and a delete of the same id) and caches loaded keys.
     keys: Mutex<HashMap<String, Arc<SoftwareSigner>>>,
@@ -67,11 +65,40 @@ struct KeyFile {
 
 // === impl DiskKeyManager ===
 
+/// A [`KeyManager`](super::KeyManager) that keeps [`SoftwareSigner`] keys in files under a directory (see the
+/// module docs for the format and the crash-safety guarantees). `Debug` shows the directory
+/// and the number of keys only.
+pub struct DiskKeyManager {
+    keys: Arc<DiskKeys>,
+}
+
 impl DiskKeyManager {
     /// Opens (creating it with mode 0700 if missing) the key directory `dir` and loads every
     /// key in it. Leftover temporary files from an interrupted write are removed; a key file
     /// that cannot be read fails the whole open with [`KeyError::CorruptKeyFile`].
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, KeyError> {
+        let keys = Arc::new(DiskKeys::open(dir)?);
+        Ok(Self { keys })
+    }
+
+    /// The key directory.
+    pub fn dir(&self) -> &Path {
+        &self.keys.dir
+    }
+}
+
+blocking_key_manager!(DiskKeyManager, keys);
+
+impl fmt::Debug for DiskKeyManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.keys, f)
+    }
+}
+
+// === impl DiskKeys ===
+
+impl DiskKeys {
+    fn open(dir: impl Into<PathBuf>) -> Result<Self, KeyError> {
         let dir = dir.into();
         match fs::metadata(&dir) {
             Ok(meta) => {
@@ -122,11 +149,6 @@ impl DiskKeyManager {
         })
     }
 
-    /// The key directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn path_of(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}{SUFFIX}"))
     }
@@ -158,14 +180,14 @@ impl DiskKeyManager {
     }
 }
 
-impl BlockingKeyManager for DiskKeyManager {
+impl BlockingKeyManager for DiskKeys {
     fn generate(&self, id: &str, key_type: KeyType) -> Result<Arc<dyn Signer>, KeyError> {
         validate_id(id)?;
         let signer = SoftwareSigner::generate(id, key_type)?;
         let file = KeyFile {
             format: FORMAT.to_owned(),
             id: id.to_owned(),
-            key_type: key_type_name(key_type).to_owned(),
+            key_type: key_type.name().to_owned(),
             pkcs8: BASE64.encode(signer.to_pkcs8()?),
         };
         let json = serde_json::to_vec(&file).map_err(|_| KeyError::MalformedKey { key_type })?;
@@ -201,9 +223,7 @@ impl BlockingKeyManager for DiskKeyManager {
     }
 }
 
-blocking_key_manager!(DiskKeyManager);
-
-impl fmt::Debug for DiskKeyManager {
+impl fmt::Debug for DiskKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self
             .keys
@@ -241,7 +261,7 @@ fn load(path: &Path, id: &str) -> Result<SoftwareSigner, KeyError> {
     if parsed.id != id {
         return Err(corrupt("id does not match the file name"));
     }
-    let key_type = key_type_from_name(&parsed.key_type).ok_or(corrupt("unknown key type"))?;
+    let key_type = KeyType::from_name(&parsed.key_type).ok_or(corrupt("unknown key type"))?;
     let pkcs8 = BASE64
         .decode(parsed.pkcs8.as_bytes())
         .map_err(|_| corrupt("key is not base64"))?;
@@ -257,39 +277,15 @@ fn io_err(operation: &'static str, source: io::Error) -> KeyError {
     KeyError::Io { operation, source }
 }
 
-fn key_type_name(key_type: KeyType) -> &'static str {
-    match key_type {
-        KeyType::EcP256 => "ec-p256",
-        KeyType::EcP384 => "ec-p384",
-        KeyType::Rsa2048 => "rsa-2048",
-        KeyType::Rsa4096 => "rsa-4096",
-    }
-}
-
-fn key_type_from_name(name: &str) -> Option<KeyType> {
-    Some(match name {
-        "ec-p256" => KeyType::EcP256,
-        "ec-p384" => KeyType::EcP384,
-        "rsa-2048" => KeyType::Rsa2048,
-        "rsa-4096" => KeyType::Rsa4096,
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn key_type_names_round_trip() {
-        for t in [
-            KeyType::EcP256,
-            KeyType::EcP384,
-            KeyType::Rsa2048,
-            KeyType::Rsa4096,
-        ] {
-            assert_eq!(key_type_from_name(key_type_name(t)), Some(t));
+        for t in KeyType::ALL {
+            assert_eq!(KeyType::from_name(t.name()), Some(t));
         }
-        assert_eq!(key_type_from_name("ed25519"), None);
+        assert_eq!(KeyType::from_name("ed25519"), None);
     }
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use rustls_pki_types::UnixTime;
 use spiffe_core::SpiffeBundle;
 
-use crate::jwt::JwtSigningAuthority;
+use crate::jwt::JwtSvidIssuer;
 use crate::keys::KeyManager;
-use crate::x509::X509Authority;
+use crate::x509::X509SvidIssuer;
 use crate::Clock;
 
 use super::error::AuthorityKind;
@@ -147,13 +147,13 @@ impl CaManager {
         })
     }
 
-    /// The active X.509 authority (signs new X.509-SVIDs).
-    pub fn x509_authority(&self) -> Arc<X509Authority> {
+    /// The issuer of the active X.509 authority (signs new X.509-SVIDs).
+    pub fn x509_svid_issuer(&self) -> Arc<X509SvidIssuer> {
         self.snapshot().active_x509.clone()
     }
 
-    /// The active JWT authority (signs new JWT-SVIDs).
-    pub fn jwt_authority(&self) -> Arc<JwtSigningAuthority> {
+    /// The issuer of the active JWT authority (signs new JWT-SVIDs).
+    pub fn jwt_svid_issuer(&self) -> Arc<JwtSvidIssuer> {
         self.snapshot().active_jwt.clone()
     }
 

@@ -4,7 +4,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::keys::BoxFuture;
+use spiffe_core::BoxFuture;
 
 use super::journal::{Journal, JournalState, JOURNAL_FORMAT};
 use super::JournalError;

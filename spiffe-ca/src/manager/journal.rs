@@ -5,9 +5,9 @@ use std::fmt;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::keys::BoxFuture;
+use spiffe_core::json::JsonObject;
+use spiffe_core::BoxFuture;
 
 use super::JournalError;
 
@@ -101,7 +101,7 @@ pub struct JwtKeyRecord {
     /// The id of the key in the key manager.
     pub key_id: String,
     /// The public key as a JWK (published in the bundle).
-    pub public_jwk: Map<String, Value>,
+    pub public_jwk: JsonObject,
     /// The JWS algorithm the key signs with (e.g. `"PS256"`). Absent in journals written
     /// before it was recorded: such a key resumes with its key type's default (ES256, ES384,
     /// RS256).

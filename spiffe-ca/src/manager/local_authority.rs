@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use rustls_pki_types::UnixTime;
 
-use crate::jwt::JwtSigningAuthority;
-use crate::x509::X509Authority;
+use crate::jwt::JwtSvidIssuer;
+use crate::x509::X509SvidIssuer;
 
 use super::ca_manager::{after, info, AuthorityInfo, CaManager, Change, Core};
 use super::error::AuthorityKind;
@@ -115,10 +115,10 @@ impl Core {
         change.created.push(key_id.clone());
         let authority = match config.upstream() {
             Some(upstream) => {
-                X509Authority::intermediate(td, signer, upstream.as_ref(), config.x509_ttl(), now)
+                X509SvidIssuer::intermediate(td, signer, upstream.as_ref(), config.x509_ttl(), now)
                     .await?
             }
-            None => X509Authority::self_signed(td, signer, now, after(now, config.x509_ttl()))?,
+            None => X509SvidIssuer::self_signed(td, signer, now, after(now, config.x509_ttl()))?,
         };
         let certificate = authority.certificate();
         let entry = X509Entry {
@@ -152,7 +152,7 @@ impl Core {
             .await?;
         change.created.push(key_id.clone());
         let not_after = after(now, config.jwt_ttl());
-        let authority = JwtSigningAuthority::new(config.trust_domain(), signer, not_after)?
+        let authority = JwtSvidIssuer::new(config.trust_domain(), signer, not_after)?
             .with_alg(config.jwt_alg())?;
         let entry = JwtEntry {
             record: JwtKeyRecord {

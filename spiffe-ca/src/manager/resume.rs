@@ -7,9 +7,9 @@ use rustls_pki_types::CertificateDer;
 use spiffe_core::jwt::JwtAlg;
 use spiffe_core::Certificate;
 
-use crate::jwt::JwtSigningAuthority;
+use crate::jwt::JwtSvidIssuer;
 use crate::keys::{KeyManager, Signer};
-use crate::x509::X509Authority;
+use crate::x509::X509SvidIssuer;
 use crate::CaError;
 
 use super::ca_manager::secs;
@@ -44,7 +44,7 @@ pub(super) async fn resume(
             .collect::<Result<Vec<_>, _>>()?;
         let anchor = parse_certificate(&record.trust_anchor)?;
         let authority =
-            X509Authority::from_parts(td.clone(), signer, chain, anchor).map_err(|e| match e {
+            X509SvidIssuer::from_parts(td.clone(), signer, chain, anchor).map_err(|e| match e {
                 CaError::SignerMismatch => ManagerError::KeyMismatch {
                     kind: AuthorityKind::X509,
                     key_id: record.key_id.clone(),
@@ -65,8 +65,8 @@ pub(super) async fn resume(
     let mut jwt = Vec::with_capacity(saved.jwt.len());
     for record in &saved.jwt {
         let signer = fetch(key_manager, AuthorityKind::Jwt, &record.key_id).await?;
-        let mut authority = JwtSigningAuthority::new(td, signer, secs(record.not_after))?
-            .with_kid(record.kid.clone())?;
+        let mut authority =
+            JwtSvidIssuer::new(td, signer, secs(record.not_after))?.with_kid(record.kid.clone())?;
         // Without a journaled algorithm the key keeps its type's default (what `new` chose).
         if let Some(name) = &record.alg {
             let alg = JwtAlg::from_name(name).ok_or(ManagerError::InconsistentJournal {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use rustls_pki_types::UnixTime;
 use spiffe_core::{JwtBundle, SpiffeBundle, TrustDomain, X509Bundle};
 
-use crate::jwt::JwtSigningAuthority;
-use crate::x509::X509Authority;
+use crate::jwt::JwtSvidIssuer;
+use crate::x509::X509SvidIssuer;
 
 use super::journal::{AuthorityStatus, JournalState, JwtKeyRecord, X509AuthorityRecord};
 
@@ -15,14 +15,14 @@ use super::journal::{AuthorityStatus, JournalState, JwtKeyRecord, X509AuthorityR
 #[derive(Debug, Clone)]
 pub(crate) struct X509Entry {
     pub(crate) record: X509AuthorityRecord,
-    pub(crate) authority: Arc<X509Authority>,
+    pub(crate) authority: Arc<X509SvidIssuer>,
 }
 
 /// A JWT key: its journal record and the signing authority built from it.
 #[derive(Debug, Clone)]
 pub(crate) struct JwtEntry {
     pub(crate) record: JwtKeyRecord,
-    pub(crate) authority: Arc<JwtSigningAuthority>,
+    pub(crate) authority: Arc<JwtSvidIssuer>,
 }
 
 /// Common view of both entry kinds, for the slot logic.

@@ -356,7 +356,7 @@ fn mint_rate(seconds: f64) -> f64 {
                 &provider.jwt_id,
                 &["bench"],
                 Duration::from_secs(300),
-                &Map::new(),
+                &spiffe_core::json::JsonObject::new(),
                 UnixTime::now(),
             )
             .unwrap();

@@ -9,7 +9,7 @@ mod watch;
 
 use std::fmt;
 
-use serde_json::{Map, Value};
+use spiffe_core::json::JsonObject;
 use spiffe_core::{BundleSet, SpiffeId, X509Svid};
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint, Uri};
@@ -57,7 +57,7 @@ pub struct ValidatedJwtSvid {
     /// The token's subject.
     pub spiffe_id: SpiffeId,
     /// The claims the server returned (at least `sub`, `aud` and `exp`).
-    pub claims: Map<String, Value>,
+    pub claims: JsonObject,
 }
 
 // === impl WorkloadApiClient ===

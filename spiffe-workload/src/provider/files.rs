@@ -18,7 +18,7 @@ use config::Material;
 
 pub use config::FileIdentityConfig;
 pub use error::FileProviderError;
-pub use minter::{BoxError, JwtKeyLoader, JwtSvidMinter};
+pub use minter::{JwtKeyLoader, JwtSvidMinter};
 
 /// How often [`FileIdentityProvider::watch_files`] looks at the files, unless told otherwise.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);

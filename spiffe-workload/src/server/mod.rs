@@ -13,6 +13,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use spiffe_core::BoxError;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
@@ -55,7 +56,7 @@ pub struct WorkloadApiServer<P> {
 pub enum ServeError {
     /// The gRPC transport failed (accepting or serving connections).
     #[error("Workload API transport failed")]
-    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Transport(#[source] BoxError),
 }
 
 // === impl WorkloadApiServer ===
@@ -153,7 +154,7 @@ impl<P: IdentityProvider> WorkloadApiServer<P> {
         I: Stream<Item = Result<IO, IE>>,
         IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
         IO::ConnectInfo: Clone + Send + Sync + 'static,
-        IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+        IE: Into<BoxError>,
     {
         let (stop_tx, stop_rx) = watch::channel(false);
         let service = WorkloadApiService {

@@ -212,7 +212,7 @@ impl<P: IdentityProvider> SpiffeWorkloadApi for WorkloadApiService<P> {
         // WAPI-22: `claims` is always filled (the `spiffe` crate rejects an answer without it).
         Ok(Response::new(proto::ValidateJwtsvidResponse {
             spiffe_id: svid.spiffe_id().as_str().to_owned(),
-            claims: Some(convert::claims_struct(svid.claims())),
+            claims: Some(convert::claims_object_struct(svid.claims())),
         }))
     }
 

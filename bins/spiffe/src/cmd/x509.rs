@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use spiffe_core::pki_types::UnixTime;
-use spiffe_core::x509::{self, Certificate, PublicKeyAlgorithm, SignatureAlgorithm};
+use spiffe_core::x509::{self, Certificate, SignatureAlgorithm};
 use spiffe_core::X509Svid;
 
 use super::x509_mint::{mint, MintArgs};
@@ -268,7 +268,7 @@ impl CertInfo {
             serial: cert.serial_hex(),
             not_before: format_rfc3339(cert.not_before().as_secs()),
             not_after: format_rfc3339(cert.not_after().as_secs()),
-            key_type: key_type(cert.public_key_algorithm()),
+            key_type: cert.public_key_algorithm().to_string(),
             signature_algorithm: signature_algorithm(cert.signature_algorithm()),
             is_ca: cert.is_ca(),
             path_len_constraint: cert.path_len_constraint(),
@@ -385,18 +385,6 @@ impl Answer for VerifyAnswer {
             }
             Some(error) => write!(w, "INVALID {file}: {id}: {error} (at {})", self.at),
         }
-    }
-}
-
-/// A short name of a public-key algorithm.
-fn key_type(alg: PublicKeyAlgorithm) -> String {
-    match alg {
-        PublicKeyAlgorithm::EcP256 => "EC P-256".into(),
-        PublicKeyAlgorithm::EcP384 => "EC P-384".into(),
-        PublicKeyAlgorithm::EcP521 => "EC P-521".into(),
-        PublicKeyAlgorithm::Rsa { bits } => format!("RSA {bits}"),
-        PublicKeyAlgorithm::Ed25519 => "Ed25519".into(),
-        _ => "other".into(),
     }
 }
 

@@ -32,7 +32,9 @@ use std::path::{Path, PathBuf};
 use aws_lc_rs::digest;
 
 use super::{PeerCredentials, WorkloadAttestor};
-use crate::{AttestError, BoxFuture, Selector};
+use spiffe_core::BoxFuture;
+
+use crate::{AttestError, Selector};
 
 use names::Names;
 
