@@ -29,6 +29,8 @@ use crate::datastore::{Backend, DataStoreError, DatabaseType, Record, SqlSetting
 
 /// How long a SQLite writer waits for another process's lock.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How much of a SQLite database file reads map into memory (address space, not memory).
+const MMAP_SIZE: u64 = 1 << 30;
 /// How long an idle connection is kept (SPIRE's fixed `ConnMaxIdleTime`).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -51,7 +53,10 @@ impl Pools {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(BUSY_TIMEOUT)
-                    .foreign_keys(true);
+                    .foreign_keys(true)
+                    // Reads map the file instead of copying it page by page through read(2):
+                    // shared by all connections through the page cache, no per-connection memory.
+                    .pragma("mmap_size", MMAP_SIZE.to_string());
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)
                     .min_connections(1)
