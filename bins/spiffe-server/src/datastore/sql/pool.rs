@@ -18,10 +18,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::Connection;
 
 use super::db::{Conn, Tx};
 use super::{dsn, errors};
@@ -74,13 +75,19 @@ impl Pools {
             }
             DatabaseType::Postgres => {
                 let options = dsn::parse(&settings.connection_string)?;
+                // One attempt up front, so an unreachable server fails the start at once
+                // (the pool itself retries for its whole acquire timeout).
+                PgConnection::connect_with(&options)
+                    .await
+                    .map_err(|e| unavailable(Backend::Postgres, e))?
+                    .close()
+                    .await
+                    .map_err(|e| unavailable(Backend::Postgres, e))?;
                 let pool = PgPoolOptions::new()
                     .max_connections(max)
                     .idle_timeout(IDLE_TIMEOUT)
                     .max_lifetime(settings.conn_max_lifetime)
-                    .connect_with(options)
-                    .await
-                    .map_err(|e| unavailable(Backend::Postgres, e))?;
+                    .connect_lazy_with(options);
                 Ok(Self::Postgres(pool))
             }
         }
