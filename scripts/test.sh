@@ -55,6 +55,9 @@ command -v swtpm_setup >/dev/null 2>&1 || missing_pkgs+=(swtpm-tools)
 command -v tpm2_createek >/dev/null 2>&1 || missing_pkgs+=(tpm2-tools)
 command -v pkg-config >/dev/null 2>&1 || missing_pkgs+=(pkg-config)
 pkg-config --exists tss2-esys tss2-tctildr tss2-mu 2>/dev/null || missing_pkgs+=(libtss2-dev)
+# PostgreSQL (initdb, pg_ctl) for spiffe-server's datastore tests, which run against SQLite and
+# a throwaway PostgreSQL cluster (scripts/postgres.sh); they fail (they do not skip) without it.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing_pkgs+=(postgresql)
 if [[ ${#missing_pkgs[@]} -gt 0 ]]; then
     echo "installing: ${missing_pkgs[*]}"
     apt_install "${missing_pkgs[@]}"
@@ -82,6 +85,10 @@ section "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 section "cargo nextest"
+# A throwaway PostgreSQL cluster for spiffe-server's datastore tests, stopped at exit.
+SPIFFE_TEST_POSTGRES_URL=$(scripts/postgres.sh start)
+export SPIFFE_TEST_POSTGRES_URL
+trap 'scripts/postgres.sh stop' EXIT
 cargo nextest run --workspace
 cargo clippy -p spiffe-attest --features tpm --all-targets -- -D warnings
 cargo nextest run -p spiffe-attest --features tpm

@@ -1,0 +1,216 @@
+//! Connection pools and the settings each backend is opened with.
+//!
+//! SQLite: one file in WAL mode. All writes go through a single connection (SQLite allows one
+//! writer at a time; queueing writers in the pool is cheaper than letting them contend for the
+//! file lock) and begin with `BEGIN IMMEDIATE`, so a transaction never has to upgrade a read
+//! lock. Reads use a separate pool and, in WAL mode, neither block nor are blocked by the
+//! writer. `synchronous = FULL`: each commit syncs the WAL, so an acknowledged write survives
+//! a process crash (`kill -9`) and also a power loss or kernel crash. (`NORMAL` would survive
+//! a process crash but could lose the last commits to a power loss; a sync costs well under a
+//! millisecond on an SSD and is shared by all the entries of a batch.) Foreign keys are
+//! enforced, and a writer that finds the file locked by another process waits up to
+//! [`BUSY_TIMEOUT`] before failing.
+//!
+//! PostgreSQL: one pool; writes run at READ COMMITTED (the revision counter row serializes
+//! them, see the module documentation of `datastore`), multi-statement reads in a REPEATABLE
+//! READ, READ ONLY transaction so that they see one snapshot.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Connection;
+
+use super::db::{Conn, Tx};
+use super::{dsn, errors};
+use crate::datastore::{Backend, DataStoreError, DatabaseType, Record, SqlSettings};
+
+/// How long a SQLite writer waits for another process's lock.
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How much of a SQLite database file reads map into memory (address space, not memory).
+const MMAP_SIZE: u64 = 1 << 30;
+/// How long an idle connection is kept (SPIRE's fixed `ConnMaxIdleTime`).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The pools of one store.
+#[derive(Debug, Clone)]
+pub(super) enum Pools {
+    Sqlite { write: SqlitePool, read: SqlitePool },
+    Postgres(PgPool),
+}
+
+impl Pools {
+    pub(super) async fn open(settings: &SqlSettings) -> Result<Self, DataStoreError> {
+        let max = settings.max_open_conns.max(1);
+        match settings.database_type {
+            DatabaseType::Sqlite3 => {
+                let path = sqlite_path(&settings.connection_string)?;
+                create_private_file(&path).await?;
+                let options = SqliteConnectOptions::new()
+                    .filename(&path)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(BUSY_TIMEOUT)
+                    .foreign_keys(true)
+                    // Reads map the file instead of copying it page by page through read(2):
+                    // shared by all connections through the page cache, no per-connection memory.
+                    .pragma("mmap_size", MMAP_SIZE.to_string());
+                let write = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(settings.conn_max_lifetime)
+                    .connect_with(options.clone())
+                    .await
+                    .map_err(|e| unavailable(Backend::Sqlite, e))?;
+                let read = SqlitePoolOptions::new()
+                    .max_connections(max)
+                    .idle_timeout(IDLE_TIMEOUT)
+                    .max_lifetime(settings.conn_max_lifetime)
+                    .connect_lazy_with(options);
+                Ok(Self::Sqlite { write, read })
+            }
+            DatabaseType::Postgres => {
+                let options = dsn::parse(&settings.connection_string)?;
+                // One attempt up front, so an unreachable server fails the start at once
+                // (the pool itself retries for its whole acquire timeout).
+                PgConnection::connect_with(&options)
+                    .await
+                    .map_err(|e| unavailable(Backend::Postgres, e))?
+                    .close()
+                    .await
+                    .map_err(|e| unavailable(Backend::Postgres, e))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(max)
+                    .idle_timeout(IDLE_TIMEOUT)
+                    .max_lifetime(settings.conn_max_lifetime)
+                    .connect_lazy_with(options);
+                Ok(Self::Postgres(pool))
+            }
+        }
+    }
+
+    pub(super) fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite { .. } => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// A transaction that may write.
+    pub(super) async fn write(&self) -> Result<Tx, DataStoreError> {
+        let tx = match self {
+            Self::Sqlite { write, .. } => write.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
+            Self::Postgres(pool) => pool.begin().await.map(Tx::Postgres),
+        };
+        tx.map_err(|e| unavailable(self.backend(), e))
+    }
+
+    /// A read-only transaction: its statements see one snapshot.
+    pub(super) async fn read_tx(&self) -> Result<Tx, DataStoreError> {
+        let tx = match self {
+            Self::Sqlite { read, .. } => read.begin().await.map(Tx::Sqlite),
+            Self::Postgres(pool) => pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+                .map(Tx::Postgres),
+        };
+        tx.map_err(|e| unavailable(self.backend(), e))
+    }
+
+    /// A connection for single-statement reads.
+    pub(super) async fn read(&self) -> Result<Conn, DataStoreError> {
+        let conn = match self {
+            Self::Sqlite { read, .. } => read.acquire().await.map(Conn::Sqlite),
+            Self::Postgres(pool) => pool.acquire().await.map(Conn::Postgres),
+        };
+        conn.map_err(|e| unavailable(self.backend(), e))
+    }
+
+    /// A connection for single-statement writes (autocommit).
+    pub(super) async fn write_conn(&self) -> Result<Conn, DataStoreError> {
+        let conn = match self {
+            Self::Sqlite { write, .. } => write.acquire().await.map(Conn::Sqlite),
+            Self::Postgres(pool) => pool.acquire().await.map(Conn::Postgres),
+        };
+        conn.map_err(|e| unavailable(self.backend(), e))
+    }
+
+    pub(super) async fn close(&self) {
+        match self {
+            Self::Sqlite { write, read } => {
+                read.close().await;
+                write.close().await;
+            }
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+fn unavailable(backend: Backend, error: sqlx::Error) -> DataStoreError {
+    match errors::map(backend, Record::Entry, error) {
+        e @ DataStoreError::Unavailable { .. } => e,
+        DataStoreError::Internal { backend, source } => {
+            DataStoreError::Unavailable { backend, source }
+        }
+        other => other,
+    }
+}
+
+/// The database file named by a SQLite connection string: a path, or go-sqlite3's
+/// `file:path?options` form (the options are ignored: this server fixes its own).
+fn sqlite_path(connection_string: &str) -> Result<PathBuf, DataStoreError> {
+    let text = connection_string.trim();
+    let text = text.strip_prefix("file:").unwrap_or(text);
+    let text = text.split_once('?').map_or(text, |(path, _)| path);
+    if text.is_empty() || text == ":memory:" {
+        return Err(DataStoreError::Settings {
+            setting: "connection_string",
+            reason: "SQLite needs a database file path",
+        });
+    }
+    Ok(PathBuf::from(text))
+}
+
+/// Creates the database file (and its directory) readable by its owner only, if missing: it
+/// holds the trust domain's policy and CA journal. SQLite gives the WAL the file's mode.
+async fn create_private_file(path: &Path) -> Result<(), DataStoreError> {
+    let io = |e| DataStoreError::Unavailable {
+        backend: Backend::Sqlite,
+        source: Box::new(e),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    }
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    match options.open(path).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_connection_strings() {
+        assert_eq!(
+            sqlite_path("./.data/datastore.sqlite3").expect("path"),
+            PathBuf::from("./.data/datastore.sqlite3")
+        );
+        assert_eq!(
+            sqlite_path("file:/var/lib/spire/ds.sqlite3?_busy_timeout=5000").expect("path"),
+            PathBuf::from("/var/lib/spire/ds.sqlite3")
+        );
+        assert!(sqlite_path(":memory:").is_err());
+        assert!(sqlite_path("").is_err());
+    }
+}
