@@ -21,6 +21,8 @@
 
 mod common;
 
+use common::svid::{fixture, fresh_svids, Fixture};
+
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -29,71 +31,8 @@ use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1_SIGNING,
 };
 use criterion::{criterion_group, criterion_main, Criterion};
-use rcgen::{
-    date_time_ymd, BasicConstraints, CertificateParams, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose as Eku, IsCa, Issuer, KeyPair, KeyUsagePurpose as Ku, SanType,
-};
 use spiffe_core::pki_types::{CertificateDer, UnixTime};
 use spiffe_core::{x509, Certificate, TrustDomain, X509Bundle, X509Svid};
-
-struct Fixture {
-    /// The leaf's DER (the whole chain: the leaf is signed by the bundle's CA directly).
-    leaf_der: Vec<u8>,
-    /// The leaf's PKCS#8 key.
-    key_der: Vec<u8>,
-    /// The leaf's public point (uncompressed).
-    leaf_point: Vec<u8>,
-    /// The CA's DER.
-    ca_der: Vec<u8>,
-    /// The CA's public point (uncompressed), for the raw check.
-    ca_point: Vec<u8>,
-}
-
-fn dn(o: &str, cn: Option<&str>) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CountryName, "US");
-    dn.push(DnType::OrganizationName, o);
-    if let Some(cn) = cn {
-        dn.push(DnType::CommonName, cn);
-    }
-    dn
-}
-
-fn fixture() -> Fixture {
-    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut ca = CertificateParams::default();
-    ca.distinguished_name = dn("SPIFFE", None);
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![Ku::KeyCertSign, Ku::CrlSign];
-    ca.subject_alt_names = vec![SanType::URI(
-        format!("spiffe://{}", common::TRUST_DOMAIN)
-            .try_into()
-            .unwrap(),
-    )];
-    ca.not_before = date_time_ymd(2025, 1, 1);
-    ca.not_after = date_time_ymd(2045, 1, 1);
-    let ca_der = ca.self_signed(&ca_key).unwrap().der().to_vec();
-
-    let leaf_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut leaf = CertificateParams::default();
-    leaf.distinguished_name = dn("SPIRE", Some("web"));
-    leaf.is_ca = IsCa::ExplicitNoCa;
-    leaf.key_usages = vec![Ku::DigitalSignature, Ku::KeyEncipherment, Ku::KeyAgreement];
-    leaf.extended_key_usages = vec![Eku::ServerAuth, Eku::ClientAuth];
-    leaf.subject_alt_names = vec![SanType::URI(common::WORKLOAD_ID.try_into().unwrap())];
-    leaf.not_before = date_time_ymd(2025, 1, 1);
-    leaf.not_after = date_time_ymd(2045, 1, 1);
-    let issuer = Issuer::from_params(&ca, &ca_key);
-    let leaf_der = leaf.signed_by(&leaf_key, &issuer).unwrap().der().to_vec();
-
-    Fixture {
-        leaf_der,
-        key_der: leaf_key.serialize_der(),
-        leaf_point: leaf_key.public_key_raw().to_vec(),
-        ca_der,
-        ca_point: ca_key.public_key_raw().to_vec(),
-    }
-}
 
 fn x509_svid_parse(c: &mut Criterion, f: &Fixture) {
     // Sanity: both accept the SVID.
@@ -143,37 +82,6 @@ fn x509_svid_parse(c: &mut Criterion, f: &Fixture) {
         })
     });
     g.finish();
-}
-
-/// `count` leaves, each with its own key, signed by a CA like the fixture's: (leaf DER, key).
-fn fresh_svids(f: &Fixture, count: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut ca = CertificateParams::default();
-    ca.distinguished_name = dn("SPIFFE", None);
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![Ku::KeyCertSign, Ku::CrlSign];
-    let issuer = Issuer::from_params(&ca, &ca_key);
-    let template = |key: &KeyPair| {
-        let mut leaf = CertificateParams::default();
-        leaf.distinguished_name = dn("SPIRE", Some("web"));
-        leaf.is_ca = IsCa::ExplicitNoCa;
-        leaf.key_usages = vec![Ku::DigitalSignature, Ku::KeyEncipherment, Ku::KeyAgreement];
-        leaf.extended_key_usages = vec![Eku::ServerAuth, Eku::ClientAuth];
-        leaf.subject_alt_names = vec![SanType::URI(common::WORKLOAD_ID.try_into().unwrap())];
-        leaf.signed_by(key, &issuer).unwrap().der().to_vec()
-    };
-    let svids: Vec<_> = (0..count)
-        .map(|_| {
-            let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-            (template(&key), key.serialize_der())
-        })
-        .collect();
-    assert_eq!(
-        svids[0].1.len(),
-        f.key_der.len(),
-        "same key encoding as the fixture"
-    );
-    svids
 }
 
 fn x509_svid_verify(c: &mut Criterion, f: &Fixture) {
