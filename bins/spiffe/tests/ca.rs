@@ -422,7 +422,7 @@ fn local_authority_cycle_prepare_activate_taint_revoke() {
     // The active authority cannot be tainted; an unknown id is named.
     let out = run(&["ca", "taint", "--dir", &s(&ca), &second]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("needs an old"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("to be old"), "{}", stderr(&out));
     let out = run(&["ca", "taint", "--dir", &s(&ca), "00ff"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("\"00ff\""), "{}", stderr(&out));

@@ -122,9 +122,9 @@ pub enum ManagerError {
         /// The authority kind.
         kind: AuthorityKind,
     },
-    /// The operation needs an authority in another status (taint needs an old authority:
-    /// never the active or a prepared one).
-    #[error("{operation} needs an old {kind}; {id:?} is {status}")]
+    /// The operation needs an authority in another status (taint needs an old authority,
+    /// never the active or a prepared one; activating by id needs the prepared one).
+    #[error("{operation} needs {kind} {id:?} to be {required}; it is {status}")]
     WrongStatus {
         /// The operation.
         operation: &'static str,
@@ -134,6 +134,8 @@ pub enum ManagerError {
         id: String,
         /// Its status.
         status: AuthorityStatus,
+        /// The status the operation needs.
+        required: AuthorityStatus,
     },
     /// The authority is already tainted.
     #[error("{kind} {id:?} is already tainted")]

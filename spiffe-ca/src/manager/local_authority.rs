@@ -48,6 +48,24 @@ impl CaManager {
             .await
     }
 
+    /// Activates the prepared X.509 authority if it is `authority_id`, as SPIRE's
+    /// `ActivateX509Authority` requires (the caller names what it prepared, so an authority
+    /// prepared meanwhile by rotation or another operator is not activated by mistake).
+    /// [`ManagerError::WrongStatus`] when `authority_id` is not the prepared authority.
+    pub async fn activate_x509_authority(
+        &self,
+        authority_id: &str,
+    ) -> Result<AuthorityInfo, ManagerError> {
+        self.manual(|state| activate_id(&mut state.x509, AuthorityKind::X509, authority_id))
+            .await
+    }
+
+    /// Activates the prepared JWT key if it is `kid` (SPIRE's `ActivateJWTAuthority`).
+    pub async fn activate_jwt_authority(&self, kid: &str) -> Result<AuthorityInfo, ManagerError> {
+        self.manual(|state| activate_id(&mut state.jwt, AuthorityKind::Jwt, kid))
+            .await
+    }
+
     /// Taints the old self-signed X.509 authority `authority_id`: SVIDs it signed should be
     /// replaced. Only an old authority can be tainted (never the active or a prepared one).
     ///
@@ -230,6 +248,24 @@ fn activate<E: Entry>(
     Ok((info(&entries[next], kind), None))
 }
 
+fn activate_id<E: Entry>(
+    entries: &mut [E],
+    kind: AuthorityKind,
+    id: &str,
+) -> Result<(AuthorityInfo, Option<String>), ManagerError> {
+    let status = entries[find(entries, kind, id)?].status();
+    if status != AuthorityStatus::Prepared {
+        return Err(ManagerError::WrongStatus {
+            operation: "activate",
+            kind,
+            id: id.to_owned(),
+            status,
+            required: AuthorityStatus::Prepared,
+        });
+    }
+    activate(entries, kind)
+}
+
 fn find<E: Entry>(entries: &[E], kind: AuthorityKind, id: &str) -> Result<usize, ManagerError> {
     entries
         .iter()
@@ -252,6 +288,7 @@ fn taint<E: Entry>(
             kind,
             id: id.to_owned(),
             status: entry.status(),
+            required: AuthorityStatus::Old,
         });
     }
     if entry.tainted() {
