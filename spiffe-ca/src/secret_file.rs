@@ -1,7 +1,7 @@
 //! Writing a secret (a private key, a CA journal) to a file so that only its owner can read it,
 //! whatever was at the path before.
 //!
-//! [`write`] never writes through what is already at the target path: the new content goes to a
+//! [`write`](fn@write) never writes through what is already at the target path: the new content goes to a
 //! temporary file in the same directory, created exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`) with
 //! mode 0600, flushed to disk, then renamed over the target; the directory is flushed last. So:
 //!
@@ -21,10 +21,10 @@ use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// The mode of every file [`write`] creates: read and write for the owner only.
+/// The mode of every file [`write`](fn@write) creates: read and write for the owner only.
 pub const SECRET_FILE_MODE: u32 = 0o600;
 
-/// The prefix of the temporary files [`write`] creates beside the target (`.tmp-<name>.<hex>`),
+/// The prefix of the temporary files [`write`](fn@write) creates beside the target (`.tmp-<name>.<hex>`),
 /// for callers that clean up after a crash.
 pub const TEMP_PREFIX: &str = ".tmp-";
 
