@@ -7,6 +7,9 @@
 //! microseconds; an async hop would cost as much), while key management
 //! ([`KeyManager`](keys::KeyManager)) is async because it may touch disks and HSMs. Time is always
 //! passed in (or read from a [`Clock`]), so rotation can be tested with a controllable clock.
+//!
+//! [`secret_file::write`] is how this crate, the daemons and the `spiffe` tool write private
+//! keys and other secrets to disk: mode 0600, atomically, never through a symlink.
 #![forbid(unsafe_code)]
 
 mod clock;
@@ -15,6 +18,7 @@ mod error;
 pub mod jwt;
 pub mod keys;
 pub mod manager;
+pub mod secret_file;
 pub mod x509;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -167,6 +167,56 @@ async fn manual_jwt_rotation_taint_and_revoke() {
     assert_eq!(bundle.jwt_authorities().len(), 1);
 }
 
+/// SPIRE's Activate*Authority name the authority: only the prepared one is activated.
+#[tokio::test]
+async fn activation_by_id_needs_the_prepared_authority() {
+    let (manager, _clock, _keys, _journal) = manager().await;
+    let first = manager.x509_svid_issuer().authority_id().to_owned();
+    let next = manager.prepare_x509().await.expect("prepare");
+    let err = manager
+        .activate_x509_authority(&first)
+        .await
+        .expect_err("the active authority is not the prepared one");
+    assert!(matches!(
+        err,
+        ManagerError::WrongStatus {
+            operation: "activate",
+            status: AuthorityStatus::Active,
+            required: AuthorityStatus::Prepared,
+            ..
+        }
+    ));
+    assert!(
+        err.to_string().ends_with("to be prepared; it is active"),
+        "{err}"
+    );
+    assert!(matches!(
+        manager.activate_x509_authority("nope").await,
+        Err(ManagerError::UnknownAuthority { .. })
+    ));
+    assert_eq!(manager.x509_svid_issuer().authority_id(), first);
+    let activated = manager
+        .activate_x509_authority(&next.id)
+        .await
+        .expect("activate");
+    assert_eq!(activated.status, AuthorityStatus::Active);
+    assert_eq!(manager.x509_svid_issuer().authority_id(), next.id);
+
+    let kid = manager.prepare_jwt().await.expect("prepare jwt").id;
+    manager
+        .activate_jwt_authority(&kid)
+        .await
+        .expect("activate jwt");
+    assert_eq!(manager.jwt_svid_issuer().kid(), kid);
+    assert!(matches!(
+        manager.activate_jwt_authority(&kid).await,
+        Err(ManagerError::WrongStatus {
+            status: AuthorityStatus::Active,
+            ..
+        })
+    ));
+}
+
 #[tokio::test]
 async fn preparing_twice_replaces_the_prepared_authority() {
     let (manager, _clock, keys, _journal) = manager().await;

@@ -302,8 +302,13 @@ fn fetch_and_watch_commands() {
     let listening = server.event();
     assert_eq!(listening["event"], "listening");
 
-    // fetch x509 --write: SPIRE's file layout, the key owner-only.
+    // fetch x509 --write: SPIRE's file layout, the key owner-only. A symlink planted at the
+    // key path is replaced, not written through.
     let out_dir = pki.path("fetched");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let victim = pki.path("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::os::unix::fs::symlink(&victim, out_dir.join("svid.0.key")).unwrap();
     let fetched = run(&[
         "--output",
         "json",
@@ -331,6 +336,11 @@ fn fetch_and_watch_commands() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(std::fs::symlink_metadata(out_dir.join("svid.0.key"))
+        .unwrap()
+        .file_type()
+        .is_file());
     assert!(out_dir.join("bundle.pem").exists());
     assert!(out_dir.join("federated.other.org.pem").exists());
 

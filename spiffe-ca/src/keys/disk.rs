@@ -14,9 +14,10 @@
 //!
 //! # Crash safety
 //!
-//! A key is written to `<dir>/.tmp-<id>.<nonce>` (created exclusively, mode 0600), flushed to
-//! disk, renamed over `<id>.key`, and the directory is flushed, so after a crash a key file is
-//! either the old one or the new one, never a mix. [`DiskKeyManager::open`] removes leftover
+//! A key is written with [`secret_file::write`](crate::secret_file::write): to
+//! `<dir>/.tmp-<id>.key.<nonce>` (created exclusively, mode 0600), flushed to disk, renamed over
+//! `<id>.key`, and the directory is flushed, so after a crash a key file is either the old one or
+//! the new one, never a mix, and a symlink planted at `<id>.key` is replaced, never followed. [`DiskKeyManager::open`] removes leftover
 //! `.tmp-*` files and reports (never skips, never overwrites) a key file it cannot read.
 //!
 //! # Blocking
@@ -27,13 +28,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -43,7 +43,7 @@ use super::{KeyError, KeyInfo, KeyType, Signer, SoftwareSigner};
 
 const FORMAT: &str = "spiffe-ca-key/1";
 const SUFFIX: &str = ".key";
-const TMP_PREFIX: &str = ".tmp-";
+const TMP_PREFIX: &str = crate::secret_file::TEMP_PREFIX;
 /// A key file larger than this is not one of ours (an RSA-4096 key is about 3.3 KB).
 const MAX_FILE_LEN: u64 = 64 * 1024;
 
@@ -154,29 +154,9 @@ impl DiskKeys {
     }
 
     fn write_atomically(&self, id: &str, contents: &[u8]) -> Result<(), KeyError> {
-        let mut nonce = [0u8; 8];
-        SystemRandom::new()
-            .fill(&mut nonce)
-            .map_err(|_| io_err("write key file", io::Error::other("no randomness")))?;
-        let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
-        let tmp = self.dir.join(format!("{TMP_PREFIX}{id}.{nonce}"));
-
-        let result = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            file.write_all(contents)?;
-            file.sync_all()?;
-            drop(file);
-            fs::rename(&tmp, self.path_of(id))?;
-            sync_dir(&self.dir)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map_err(|e| io_err("write key file", e))
+        // Temporary file `.tmp-<id>.key.<nonce>`, removed by `open` if a crash leaves it.
+        crate::secret_file::write(&self.path_of(id), contents)
+            .map_err(|e| io_err("write key file", e))
     }
 }
 

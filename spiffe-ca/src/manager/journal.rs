@@ -55,6 +55,14 @@ pub struct JournalState {
     pub revoked_x509: Vec<String>,
     /// Key ids (`kid`) of revoked JWT keys.
     pub revoked_jwt: Vec<String>,
+    /// Ids (subject key identifiers, lowercase hex) of tainted upstream roots: no new X.509
+    /// authority may chain to them. Absent from journals written before upstream taint existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tainted_upstream_x509: Vec<String>,
+    /// Ids of revoked upstream roots: they left the bundle with every authority that chained to
+    /// them, and no new X.509 authority may chain to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_upstream_x509: Vec<String>,
 }
 
 impl JournalState {

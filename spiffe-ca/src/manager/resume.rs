@@ -56,10 +56,7 @@ pub(super) async fn resume(
                 reason: "an X.509 authority id does not match its certificate",
             });
         }
-        x509.push(X509Entry {
-            record: record.clone(),
-            authority: Arc::new(authority),
-        });
+        x509.push(X509Entry::new(record.clone(), Arc::new(authority)));
     }
 
     let mut jwt = Vec::with_capacity(saved.jwt.len());
@@ -97,6 +94,8 @@ pub(super) async fn resume(
         jwt,
         revoked_x509: saved.revoked_x509.clone(),
         revoked_jwt: saved.revoked_jwt.clone(),
+        tainted_upstream: saved.tainted_upstream_x509.clone(),
+        revoked_upstream: saved.revoked_upstream_x509.clone(),
     })
 }
 

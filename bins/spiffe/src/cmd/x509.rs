@@ -71,6 +71,11 @@ pub(crate) struct VerifyArgs {
     /// Verify at this time (RFC 3339, e.g. 2026-01-02T03:04:05Z) instead of now.
     #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
     at: Option<UnixTime>,
+
+    /// Accept a leaf without keyUsage or without digitalSignature (X509-15/17), as go-spiffe's
+    /// x509svid.Verify does. By default such a leaf is refused, as go-spiffe's ParseRaw does.
+    #[arg(long)]
+    allow_leaf_without_digital_signature: bool,
 }
 
 // === impl X509Command ===
@@ -178,7 +183,11 @@ fn verify(args: &VerifyArgs) -> Result<VerifyAnswer, Failure> {
         .first()
         .and_then(|leaf| leaf.spiffe_id().ok().flatten())
         .map(|id| id.to_string());
-    match x509::verify_parsed(&chain, &bundles, now) {
+    let mut options = x509::X509VerifyOptions::new();
+    if args.allow_leaf_without_digital_signature {
+        options = options.accept_leaves_without_digital_signature();
+    }
+    match x509::verify_parsed_with(&chain, &bundles, now, &options) {
         Ok(verified) => {
             answer.valid = true;
             answer.spiffe_id = Some(verified.spiffe_id().to_string());
