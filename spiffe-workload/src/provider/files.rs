@@ -13,7 +13,8 @@ use std::time::Duration;
 use spiffe_core::{SpiffeId, X509Svid};
 use tokio::sync::watch;
 
-use super::{CallerInfo, IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, X509Context};
+use super::{IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, X509Context};
+use crate::CallerInfo;
 use config::Material;
 
 pub use config::FileIdentityConfig;
