@@ -199,7 +199,7 @@ async fn a_zombie_is_an_error() {
     let peer = child.peer(0, 0);
     child.0.kill().unwrap();
     // Not reaped yet: wait for the zombie state, the event this test is about.
-    let stat = format!("/proc/{}/stat", peer.pid);
+    let stat = format!("/proc/{}/stat", child.pid());
     for _ in 0..1000 {
         let text = std::fs::read_to_string(&stat).unwrap();
         if text
