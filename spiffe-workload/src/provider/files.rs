@@ -5,6 +5,7 @@
 mod config;
 mod error;
 mod minter;
+mod pkcs8;
 
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
