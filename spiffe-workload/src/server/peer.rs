@@ -47,3 +47,36 @@ fn attested_unix_caller(stream: &UnixStream) -> Option<CallerInfo> {
         Some(caller)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fail closed: a peer that exited before its connection was accepted has no start time,
+    /// so the connection is not attested (its requests are answered UNAVAILABLE).
+    #[tokio::test]
+    async fn a_peer_gone_before_accept_is_not_attested() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("s.sock");
+        let listener = tokio::net::UnixListener::bind(&path).expect("bind");
+        // A live peer (this process) is attested, with its start time.
+        let live = UnixStream::connect(&path).await.expect("connect");
+        let (accepted, _) = listener.accept().await.expect("accept");
+        let caller = unix_caller(&accepted).caller().expect("attested");
+        assert_eq!(caller.pid, Some(std::process::id() as i32));
+        assert!(caller.start_time.is_some());
+        drop(live);
+        // A peer that connects and exits before the accept.
+        let status = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])",
+            ])
+            .arg(&path)
+            .status()
+            .expect("python3 runs");
+        assert!(status.success());
+        let (accepted, _) = listener.accept().await.expect("accept");
+        assert!(matches!(unix_caller(&accepted), PeerCaller::Unavailable));
+    }
+}

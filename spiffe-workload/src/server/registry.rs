@@ -4,11 +4,13 @@
 //! - A caller is its uid ([`CallerKey`]); connections whose caller could not be attested share
 //!   one key (`None`), so unattested peers together get one caller's share.
 //! - Admission never lets the number of connections pass `max_connections` or a caller's pass
-//!   `max_connections_per_caller`. When a bound is reached the oldest *idle* connection (no
-//!   open stream; this includes one that has not finished its preface) is evicted to make room:
-//!   of the same caller when its share is full, else of the caller holding the most
-//!   connections. An idle connection carries no call, so evicting it loses nothing; a flood of
-//!   idle connections therefore only ever displaces itself. With nothing idle to evict, the
+//!   `max_connections_per_caller`. When a bound is reached an *idle* connection (no open
+//!   stream; this includes one that has not finished its preface) is evicted to make room: of
+//!   the same caller when its share is full, else of the caller holding the most connections;
+//!   among those, one that never carried a stream first, else the one whose last stream began
+//!   longest ago. An idle connection carries no call, so evicting it loses nothing; a flood of
+//!   connections that never call displaces only itself, and a workload that calls keeps its
+//!   connection. With nothing idle to evict, the
 //!   new connection is refused (and answered UNAVAILABLE by the caller of [`Registry::admit`]).
 //! - A stream (one RPC in flight) is admitted only within `max_streams` in all and
 //!   `max_streams_per_caller` for its caller; its [`StreamPermit`] gives both back on drop,
@@ -20,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
 
 use super::limits::Fitted;
 
@@ -39,6 +42,8 @@ pub(crate) struct ConnectionShared {
 struct Entry {
     key: CallerKey,
     shared: Arc<ConnectionShared>,
+    /// When its last stream began; `None` if it never carried one.
+    last_stream: Option<Instant>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -111,6 +116,7 @@ impl Registry {
             Entry {
                 key,
                 shared: shared.clone(),
+                last_stream: None,
             },
         );
         state.callers.entry(key).or_default().connections += 1;
@@ -143,10 +149,13 @@ impl Registry {
 }
 
 impl State {
+    /// The idle connection to evict among those of the callers `wanted` accepts: one that never
+    /// carried a stream (oldest first), else the least recently used.
     fn oldest_idle(&self, mut wanted: impl FnMut(CallerKey) -> bool) -> Option<u64> {
         self.connections
             .iter()
-            .find(|(_, e)| wanted(e.key) && *e.shared.active.borrow() == 0)
+            .filter(|(_, e)| wanted(e.key) && *e.shared.active.borrow() == 0)
+            .min_by_key(|(id, e)| (e.last_stream, **id))
             .map(|(id, _)| *id)
     }
 
@@ -216,6 +225,9 @@ impl ConnectionSlot {
         }
         counts.streams += 1;
         state.streams += 1;
+        if let Some(entry) = state.connections.get_mut(&self.id) {
+            entry.last_stream = Some(Instant::now());
+        }
         drop(state);
         self.shared.active.send_modify(|n| *n += 1);
         Ok(StreamPermit {
@@ -296,6 +308,19 @@ mod tests {
             3,
             "an evicted slot is not removed twice"
         );
+    }
+
+    #[test]
+    fn connections_that_never_called_go_first_then_the_least_recently_used() {
+        let registry = registry(10, 3, 100, 100);
+        let worker = registry.admit(Some(1)).unwrap();
+        drop(worker.open_stream().unwrap());
+        let silent = registry.admit(Some(1)).unwrap();
+        let _third = registry.admit(Some(1)).unwrap();
+        // The worker is the oldest and idle, but it has called: a silent one goes.
+        let _fourth = registry.admit(Some(1)).unwrap();
+        assert!(silent.shared().evicted.notified().now_or_never().is_some());
+        assert!(worker.shared().evicted.notified().now_or_never().is_none());
     }
 
     #[test]
