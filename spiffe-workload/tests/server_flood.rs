@@ -118,9 +118,9 @@ async fn slow_loris(socket: PathBuf) -> Duration {
             return start.elapsed();
         }
         let mut buf = [0u8; 64];
-        match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await {
-            Ok(Ok(0) | Err(_)) => return start.elapsed(),
-            _ => {}
+        let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await;
+        if let Ok(Ok(0) | Err(_)) = read {
+            return start.elapsed();
         }
     }
     start.elapsed()

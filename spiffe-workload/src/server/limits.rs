@@ -112,6 +112,7 @@ fn parse_descriptor_limit(limits: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

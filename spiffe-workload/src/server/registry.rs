@@ -263,6 +263,7 @@ impl Drop for StreamPermit {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::server::limits::Limits;

@@ -284,6 +284,7 @@ fn encode_integer(mut value: usize, n: u8, flags: u8, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

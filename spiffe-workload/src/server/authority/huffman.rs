@@ -124,6 +124,7 @@ pub(crate) fn decode(input: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

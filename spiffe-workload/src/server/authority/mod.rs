@@ -35,6 +35,7 @@ mod hpack;
 mod huffman;
 mod static_table;
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;
 
 use std::io;
