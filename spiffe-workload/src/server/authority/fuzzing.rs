@@ -87,12 +87,14 @@ pub fn check_rewrite(input: &[u8]) -> bool {
     let (got, table) = read_stream(&out).expect("the rewritten stream reads");
     assert_eq!(got, expected);
     assert_eq!(table, 0, "rewritten blocks never add to the server's table");
-    // Observe mode changes nothing.
+    // Observe mode changes nothing: it passes the input on, holding back at most a partial
+    // frame header (which h2 could not act on either).
     let mut observer = FrameRewriter::new(Mode::Observe);
     let mut same = Vec::new();
     observer
         .feed(input, &mut same)
         .expect("observe mode refuses nothing");
-    assert_eq!(same, input);
+    assert!(input.starts_with(&same));
+    assert!(input.len() - same.len() < 9);
     true
 }

@@ -273,3 +273,81 @@ fn observe_mode_passes_everything_and_reports_the_handshake() {
         .unwrap();
     assert!(rewriter.handshake_done());
 }
+
+/// The `wapi_authority` fuzz target's seeds (`fuzz/seeds/wapi_authority/`) are the streams
+/// above; `SPIFFE_REGENERATE_SEEDS=1` rewrites them, otherwise each must still be accepted.
+#[test]
+fn fuzz_seeds_are_current() {
+    let mut request = PREFACE.to_vec();
+    request.extend(settings());
+    request.extend(grpc_core_request(1));
+    request.extend(frame(0x0, 0x1, 1, b"\0\0\0\0\0"));
+    let mut second = vec![0x83, 0x86, 0xbe];
+    second.extend(literal(":path", "/SpiffeWorkloadAPI/FetchJWTSVID"));
+    request.extend(frame(0x1, 0x5, 3, &second));
+
+    let mut continued = PREFACE.to_vec();
+    continued.extend(settings());
+    let mut block = vec![0x83, 0x86];
+    block.extend(literal(":path", "/p"));
+    block.extend(literal(":authority", "/tmp/raw/path.sock"));
+    let (a, b) = block.split_at(block.len() / 2);
+    let mut headers = vec![3, 0x80, 0, 0, 1, 15];
+    headers.extend(a);
+    headers.extend([0, 0, 0]);
+    continued.extend(frame(0x1, 0x8 | 0x20 | 0x1, 5, &headers));
+    continued.extend(frame(0x9, 0x4, 5, b));
+
+    let seeds = [
+        ("grpc-core-request", request),
+        ("padded-continued", continued),
+    ];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/wapi_authority");
+    for (name, seed) in seeds {
+        assert!(check_rewrite(&seed), "{name}");
+        let path = dir.join(name);
+        if std::env::var_os("SPIFFE_REGENERATE_SEEDS").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &seed).unwrap();
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), seed, "{name} is stale");
+    }
+}
+
+/// A quick in-tree stand-in for the fuzz target: random mutations of the seeds (byte flips,
+/// insertions, deletions, truncations) must never panic or break the rewriter's promise.
+#[test]
+fn mutated_streams_never_break_the_promise() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/wapi_authority");
+    let seeds: Vec<Vec<u8>> = ["grpc-core-request", "padded-continued"]
+        .iter()
+        .map(|name| std::fs::read(dir.join(name)).unwrap())
+        .collect();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random = move |bound: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % bound.max(1) as u64) as usize
+    };
+    let mut accepted = 0;
+    for round in 0..20_000 {
+        let mut input = seeds[round % seeds.len()].clone();
+        for _ in 0..1 + random(4) {
+            if input.is_empty() {
+                break;
+            }
+            let at = random(input.len());
+            match random(4) {
+                0 => input[at] ^= 1 << random(8),
+                1 => input.insert(at, random(256) as u8),
+                2 => {
+                    input.remove(at);
+                }
+                _ => input.truncate(at),
+            }
+        }
+        accepted += usize::from(check_rewrite(&input));
+    }
+    assert!(accepted > 1000, "mutations mostly refused ({accepted})");
+}
