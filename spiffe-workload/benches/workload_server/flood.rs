@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
 /// The flooding process: runs until its stdin closes.
-pub fn flood_child(socket: &Path, n: usize) {
+pub(crate) fn flood_child(socket: &Path, n: usize) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -68,12 +68,12 @@ pub fn flood_child(socket: &Path, n: usize) {
 }
 
 /// A running flood against `socket`.
-pub struct Flood {
+pub(crate) struct Flood {
     child: Child,
 }
 
 impl Flood {
-    pub fn start(socket: &Path, n: usize) -> Self {
+    pub(crate) fn start(socket: &Path, n: usize) -> Self {
         let exe = std::env::current_exe().unwrap();
         let mut child = Command::new("sh")
             .arg("-c")
@@ -94,7 +94,7 @@ impl Flood {
         Self { child }
     }
 
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         drop(self.child.stdin.take());
         let status = self.child.wait().unwrap();
         assert!(status.success());
