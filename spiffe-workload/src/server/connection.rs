@@ -77,7 +77,10 @@ pub(crate) async fn serve<IO, S>(
         tokio::select! {
             _ = &mut connection => return,
             _ = &mut handshake_deadline, if !handshake_done => return,
-            _ = &mut handshake_rx, if !handshake_done => handshake_done = true,
+            _ = &mut handshake_rx, if !handshake_done => {
+                handshake_done = true;
+                slot.handshake_done();
+            }
             () = shared.evicted.notified() => return,
             changed = active.changed() => {
                 if changed.is_ok() && *active.borrow_and_update() == 0 {

@@ -7,8 +7,8 @@
 //!   `max_connections_per_caller`. When a bound is reached an *idle* connection (no open
 //!   stream; this includes one that has not finished its preface) is evicted to make room: of
 //!   the same caller when its share is full, else of the caller holding the most connections;
-//!   among those, one that never carried a stream first, else the one whose last stream began
-//!   longest ago. An idle connection carries no call, so evicting it loses nothing; a flood of
+//!   among those, one still in its HTTP/2 handshake first (oldest first), then one that never
+//!   carried a stream, else the one whose last stream began longest ago. An idle connection carries no call, so evicting it loses nothing; a flood of
 //!   connections that never call displaces only itself, and a workload that calls keeps its
 //!   connection. With nothing idle to evict, the
 //!   new connection is refused (and answered UNAVAILABLE by the caller of [`Registry::admit`]).
@@ -42,6 +42,8 @@ pub(crate) struct ConnectionShared {
 struct Entry {
     key: CallerKey,
     shared: Arc<ConnectionShared>,
+    /// Whether the client has sent its HTTP/2 preface.
+    handshaken: bool,
     /// When its last stream began; `None` if it never carried one.
     last_stream: Option<Instant>,
 }
@@ -116,6 +118,7 @@ impl Registry {
             Entry {
                 key,
                 shared: shared.clone(),
+                handshaken: false,
                 last_stream: None,
             },
         );
@@ -149,13 +152,14 @@ impl Registry {
 }
 
 impl State {
-    /// The idle connection to evict among those of the callers `wanted` accepts: one that never
-    /// carried a stream (oldest first), else the least recently used.
+    /// The idle connection to evict among those of the callers `wanted` accepts: one still in
+    /// its handshake, else one that never carried a stream (oldest first), else the least
+    /// recently used.
     fn oldest_idle(&self, mut wanted: impl FnMut(CallerKey) -> bool) -> Option<u64> {
         self.connections
             .iter()
             .filter(|(_, e)| wanted(e.key) && *e.shared.active.borrow() == 0)
-            .min_by_key(|(id, e)| (e.last_stream, **id))
+            .min_by_key(|(id, e)| (e.handshaken, e.last_stream, **id))
             .map(|(id, _)| *id)
     }
 
@@ -210,6 +214,13 @@ pub(crate) struct ConnectionSlot {
 impl ConnectionSlot {
     pub(crate) fn shared(&self) -> &Arc<ConnectionShared> {
         &self.shared
+    }
+
+    /// Records that the client has sent its HTTP/2 preface.
+    pub(crate) fn handshake_done(&self) {
+        if let Some(entry) = self.registry.lock().connections.get_mut(&self.id) {
+            entry.handshaken = true;
+        }
     }
 
     /// Opens a stream on this connection, within the server's and the caller's bounds.
@@ -315,13 +326,20 @@ mod tests {
     fn connections_that_never_called_go_first_then_the_least_recently_used() {
         let registry = registry(10, 3, 100, 100);
         let worker = registry.admit(Some(1)).unwrap();
+        worker.handshake_done();
         drop(worker.open_stream().unwrap());
         let silent = registry.admit(Some(1)).unwrap();
-        let _third = registry.admit(Some(1)).unwrap();
-        // The worker is the oldest and idle, but it has called: a silent one goes.
-        let _fourth = registry.admit(Some(1)).unwrap();
+        silent.handshake_done();
+        let fresh = registry.admit(Some(1)).unwrap();
+        fresh.handshake_done();
+        // The worker is the oldest and idle, but it has called: the oldest silent one goes.
+        let mute = registry.admit(Some(1)).unwrap();
         assert!(silent.shared().evicted.notified().now_or_never().is_some());
         assert!(worker.shared().evicted.notified().now_or_never().is_none());
+        // One that has not even sent its preface goes before any that has, however new.
+        let _next = registry.admit(Some(1)).unwrap();
+        assert!(mute.shared().evicted.notified().now_or_never().is_some());
+        assert!(fresh.shared().evicted.notified().now_or_never().is_none());
     }
 
     #[test]
