@@ -72,6 +72,21 @@ cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
 if ! python3 -c 'import cryptography' >/dev/null 2>&1; then
     python3 -m pip install --quiet cryptography || apt_install python3-cryptography
 fi
+# Real Workload API clients of other gRPC families for spiffe-workload/tests/client_families.rs
+# and the flood test: py-spiffe (PyPI `spiffe`, grpc-core via grpcio) in a venv, and
+# @grpc/grpc-js with @grpc/proto-loader (npm). Installed under target/, only when missing.
+python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+if ! target/venv-py/bin/python -c 'import spiffe, grpc' >/dev/null 2>&1; then
+    python3 -m venv target/venv-py
+    target/venv-py/bin/pip install --quiet spiffe grpcio
+fi
+command -v node >/dev/null 2>&1 || apt_install nodejs
+command -v npm >/dev/null 2>&1 || apt_install npm
+if [[ ! -d target/node-grpc/node_modules/@grpc/grpc-js || ! -d target/node-grpc/node_modules/@grpc/proto-loader ]]; then
+    mkdir -p target/node-grpc
+    (cd target/node-grpc && { [[ -f package.json ]] || npm init -y >/dev/null; } &&
+        npm install --no-audit --no-fund --silent @grpc/grpc-js @grpc/proto-loader)
+fi
 if [[ -z "${SKIP_FUZZ:-}" ]]; then
     cargo fuzz --version >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 fi

@@ -108,8 +108,10 @@ pub use client::{ClientError, ValidatedJwtSvid, WorkloadApiClient};
 pub use endpoint::{EndpointAddress, EndpointError, ENDPOINT_ENV_VAR};
 pub use provider::files::{FileIdentityConfig, FileIdentityProvider};
 pub use provider::{
-    CallerInfo, IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, X509Context,
-    X509SvidEntry,
+    IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, X509Context, X509SvidEntry,
 };
 pub use server::{ServeError, WorkloadApiServer, DEFAULT_MAX_STREAMS};
 pub use source::{BundleSource, JwtSource, SourceError, X509Source};
+/// Who is calling: `spiffe-attest`'s [`CallerInfo`](spiffe_attest::workload::CallerInfo), the
+/// one type the server kit hands to providers and the workload attestors take.
+pub use spiffe_attest::workload::CallerInfo;
