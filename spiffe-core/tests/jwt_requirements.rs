@@ -348,3 +348,25 @@ fn errors_name_their_requirement() {
         }
     }
 }
+
+#[test]
+fn validate_now_checks_at_the_current_time_without_leeway() {
+    let issuer = Issuer::new("td");
+    let now = UnixTime::now().as_secs();
+    let claims = |exp: u64| format!(r#"{{"sub":"spiffe://td/w","aud":"svc","exp":{exp}}}"#);
+    let valid = issuer.sign_claims(&claims(now + 600));
+    let svid = JwtSvid::validate_now(&valid, &issuer.bundle, &["svc"]).unwrap();
+    assert_eq!(svid.spiffe_id().as_str(), "spiffe://td/w");
+    assert!(matches!(
+        JwtSvid::validate_now(&valid, &issuer.bundle, &["other"]),
+        Err(JwtSvidError::AudienceMismatch)
+    ));
+    // Expired a second ago: refused with no leeway, where a 5 s leeway would accept it.
+    let just_expired = issuer.sign_claims(&claims(now - 1));
+    assert!(matches!(
+        JwtSvid::validate_now(&just_expired, &issuer.bundle, &["svc"]),
+        Err(JwtSvidError::Expired { .. })
+    ));
+    let lenient = JwtValidationOptions::new(UnixTime::now()).with_leeway(Duration::from_secs(5));
+    assert!(JwtSvid::validate(&just_expired, &issuer.bundle, &["svc"], &lenient).is_ok());
+}

@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use common::{id, Ca};
 use spiffe_core::pki_types::{PrivateKeyDer, UnixTime};
-use spiffe_workload::client::{BackoffConfig, ClientError, MalformedResponse, WorkloadApiClient};
 use spiffe_workload::proto;
 use spiffe_workload::proto::spiffe_workload_api_server::{
     SpiffeWorkloadApi, SpiffeWorkloadApiServer,
 };
-use spiffe_workload::source::{SourceError, X509Source};
 use spiffe_workload::EndpointAddress;
+use spiffe_workload::{BackoffConfig, ClientError, MalformedResponse, WorkloadApiClient};
+use spiffe_workload::{SourceError, X509Source};
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Code, Request, Response, Status};
 
@@ -184,7 +184,7 @@ async fn start(mode: Mode) -> (Fake, WorkloadApiClient, tempfile::TempDir) {
     (fake, client, dir)
 }
 
-async fn next<T>(watch: &mut spiffe_workload::client::Watch<T>) -> Option<Result<T, ClientError>> {
+async fn next<T>(watch: &mut spiffe_workload::Watch<T>) -> Option<Result<T, ClientError>> {
     tokio::time::timeout(Duration::from_secs(5), watch.next())
         .await
         .expect("an item within 5 s")

@@ -12,8 +12,8 @@ use std::time::Duration;
 use common::{id, Ca};
 use prost::Message;
 use spiffe_core::pki_types::{PrivateKeyDer, UnixTime};
-use spiffe_workload::client::response;
 use spiffe_workload::proto;
+use spiffe_workload::response;
 
 fn seed_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/wapi_response")

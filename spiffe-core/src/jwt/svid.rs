@@ -136,6 +136,35 @@ impl JwtSvid {
         })
     }
 
+    /// [`validate`](Self::validate) at the current time with no clock leeway: the common case
+    /// of checking a token as it arrives.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use spiffe_core::jwt::{JwtSvid, JwtSvidError};
+    /// use spiffe_core::{JwtBundle, TrustDomain};
+    ///
+    /// let bundle = Arc::new(JwtBundle::new(TrustDomain::new("example.org")?));
+    /// // An ES256 token whose `sub` is in example.org; the bundle is empty, so it is untrusted.
+    /// let token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJzcGlmZmU6Ly9leGFtcGxlLm9yZy93\
+    ///              IiwiYXVkIjoic3ZjIiwiZXhwIjo0MTAyNDQ0ODAwfQ.c2ln";
+    /// let err = JwtSvid::validate_now(token, &bundle, &["svc"]).unwrap_err();
+    /// assert!(matches!(err, JwtSvidError::UnknownKid { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn validate_now(
+        token: &str,
+        bundles: &impl JwtBundleSource,
+        audiences: &[&str],
+    ) -> Result<Self, JwtSvidError> {
+        Self::validate(
+            token,
+            bundles,
+            audiences,
+            &JwtValidationOptions::new(UnixTime::now()),
+        )
+    }
+
     /// The SPIFFE ID in `sub`.
     pub fn spiffe_id(&self) -> &SpiffeId {
         &self.inner.spiffe_id

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use spiffe_core::jwt::UnverifiedJwtSvid;
 use spiffe_core::{BundleSet, SpiffeBundle, SpiffeId, X509Bundle};
-use spiffe_workload::client::ClientError;
+use spiffe_workload::ClientError;
 use spiffe_workload::{WorkloadApiClient, X509Context};
 
 use crate::output::{Answer, Failure, Output};
