@@ -55,6 +55,9 @@ command -v swtpm_setup >/dev/null 2>&1 || missing_pkgs+=(swtpm-tools)
 command -v tpm2_createek >/dev/null 2>&1 || missing_pkgs+=(tpm2-tools)
 command -v pkg-config >/dev/null 2>&1 || missing_pkgs+=(pkg-config)
 pkg-config --exists tss2-esys tss2-tctildr tss2-mu 2>/dev/null || missing_pkgs+=(libtss2-dev)
+# PostgreSQL (initdb, pg_ctl) for spiffe-server's datastore tests, which run against SQLite and
+# a throwaway PostgreSQL cluster (scripts/postgres.sh); they fail (they do not skip) without it.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing_pkgs+=(postgresql)
 if [[ ${#missing_pkgs[@]} -gt 0 ]]; then
     echo "installing: ${missing_pkgs[*]}"
     apt_install "${missing_pkgs[@]}"
@@ -69,6 +72,21 @@ cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
 if ! python3 -c 'import cryptography' >/dev/null 2>&1; then
     python3 -m pip install --quiet cryptography || apt_install python3-cryptography
 fi
+# Real Workload API clients of other gRPC families for spiffe-workload/tests/client_families.rs
+# and the flood test: py-spiffe (PyPI `spiffe`, grpc-core via grpcio) in a venv, and
+# @grpc/grpc-js with @grpc/proto-loader (npm). Installed under target/, only when missing.
+python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+if ! target/venv-py/bin/python -c 'import spiffe, grpc' >/dev/null 2>&1; then
+    python3 -m venv target/venv-py
+    target/venv-py/bin/pip install --quiet spiffe grpcio
+fi
+command -v node >/dev/null 2>&1 || apt_install nodejs
+command -v npm >/dev/null 2>&1 || apt_install npm
+if [[ ! -d target/node-grpc/node_modules/@grpc/grpc-js || ! -d target/node-grpc/node_modules/@grpc/proto-loader ]]; then
+    mkdir -p target/node-grpc
+    (cd target/node-grpc && { [[ -f package.json ]] || npm init -y >/dev/null; } &&
+        npm install --no-audit --no-fund --silent @grpc/grpc-js @grpc/proto-loader)
+fi
 if [[ -z "${SKIP_FUZZ:-}" ]]; then
     cargo fuzz --version >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 fi
@@ -82,6 +100,10 @@ section "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 section "cargo nextest"
+# A throwaway PostgreSQL cluster for spiffe-server's datastore tests, stopped at exit.
+SPIFFE_TEST_POSTGRES_URL=$(scripts/postgres.sh start)
+export SPIFFE_TEST_POSTGRES_URL
+trap 'scripts/postgres.sh stop' EXIT
 cargo nextest run --workspace
 cargo clippy -p spiffe-attest --features tpm --all-targets -- -D warnings
 cargo nextest run -p spiffe-attest --features tpm
@@ -92,6 +114,12 @@ cargo nextest run -p spiffe-core --features serde --test id_serde
 
 section "doc tests"
 cargo test --doc --workspace
+
+section "public API vocabulary"
+# The library crates' public APIs name only std, rustls-pki-types, our own crates and each
+# crate's declared exceptions ([package.metadata.cargo_check_external_types] in its Cargo.toml).
+# Reads rustdoc's JSON output (RUSTC_BOOTSTRAP=1 on the stable toolchain).
+cargo run --quiet -p check-external-types
 
 section "requirement coverage"
 # Every requirement id of the conformance checklist §1.1-1.6 is named by a test.

@@ -1,5 +1,5 @@
 //! Fuzz target: PKCS#10 certificate requests (`CertificateRequest::from_der`) and minting from
-//! them (`X509Authority::mint_from_csr`, the CA's proof-of-possession boundary).
+//! them (`X509SvidIssuer::mint_from_csr`, the CA's proof-of-possession boundary).
 //!
 //! Nothing may panic. An accepted request keeps its input as its DER, re-parses to the same
 //! key, and its SPKI is part of the input. Minting from the same bytes either succeeds with a
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use spiffe_ca::keys::{KeyType, SoftwareSigner};
-use spiffe_ca::x509::X509Authority;
+use spiffe_ca::x509::X509SvidIssuer;
 use spiffe_ca::CaError;
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::x509::{self, CertificateRequest};
@@ -24,13 +24,13 @@ fn now() -> UnixTime {
     UnixTime::since_unix_epoch(Duration::from_secs(NOW_SECS))
 }
 
-fn ca() -> &'static (X509Authority, Arc<X509Bundle>) {
-    static CA: OnceLock<(X509Authority, Arc<X509Bundle>)> = OnceLock::new();
+fn ca() -> &'static (X509SvidIssuer, Arc<X509Bundle>) {
+    static CA: OnceLock<(X509SvidIssuer, Arc<X509Bundle>)> = OnceLock::new();
     CA.get_or_init(|| {
         let td = TrustDomain::new("td").expect("valid trust domain");
         let signer = Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).expect("keygen"));
         let later = UnixTime::since_unix_epoch(Duration::from_secs(NOW_SECS + 3600));
-        let ca = X509Authority::self_signed(&td, signer, now(), later).expect("CA");
+        let ca = X509SvidIssuer::self_signed(&td, signer, now(), later).expect("CA");
         let bundle = Arc::new(X509Bundle::from_authorities(td, vec![ca.trust_anchor().clone()]));
         (ca, bundle)
     })

@@ -7,13 +7,13 @@
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use spiffe_attest::node::join_token::{InMemoryJoinTokenStore, JoinToken, JoinTokenAttestor};
+use spiffe_attest::node::join_token::{InMemoryJoinTokenStore, JoinToken, JoinTokenServer};
 use spiffe_core::TrustDomain;
 
-fn attestor() -> &'static JoinTokenAttestor {
-    static ATTESTOR: OnceLock<JoinTokenAttestor> = OnceLock::new();
+fn attestor() -> &'static JoinTokenServer {
+    static ATTESTOR: OnceLock<JoinTokenServer> = OnceLock::new();
     ATTESTOR.get_or_init(|| {
-        JoinTokenAttestor::new(
+        JoinTokenServer::new(
             TrustDomain::new("td").expect("valid trust domain"),
             Arc::new(InMemoryJoinTokenStore::new()),
         )

@@ -16,17 +16,17 @@ use std::sync::OnceLock;
 use std::task::{Context, Poll, Waker};
 
 use libfuzzer_sys::fuzz_target;
-use spiffe_attest::node::tpm::{fuzzing, TpmAttestorServer};
+use spiffe_attest::node::tpm::{fuzzing, TpmServer};
 use spiffe_attest::node::{NodeAttestorServer, ServerStep};
 use spiffe_core::TrustDomain;
 
 const SEED_PAYLOAD: &[u8] = include_bytes!("../seeds/tpm_messages/payload.bin");
 
-fn server() -> &'static TpmAttestorServer {
-    static SERVER: OnceLock<TpmAttestorServer> = OnceLock::new();
+fn server() -> &'static TpmServer {
+    static SERVER: OnceLock<TpmServer> = OnceLock::new();
     SERVER.get_or_init(|| {
         let hash = fuzzing::payload_ek_pub_hash(SEED_PAYLOAD).expect("seed payload parses");
-        TpmAttestorServer::new(TrustDomain::new("td").expect("td"))
+        TpmServer::new(TrustDomain::new("td").expect("td"))
             .with_pinned_ek_hash(&hash)
             .expect("pin")
     })

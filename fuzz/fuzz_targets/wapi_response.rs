@@ -1,5 +1,5 @@
 //! Fuzz target: Workload API response messages as the client parses them
-//! (`spiffe_workload::client::response`, WAPI-10..26).
+//! (`spiffe_workload::response`, WAPI-10..26).
 //!
 //! The first byte picks the message type (`X509SVIDResponse`, `X509BundlesResponse`,
 //! `JWTSVIDResponse`, `JWTBundlesResponse`, `ValidateJWTSVIDResponse`); the rest is decoded as
@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
-use spiffe_workload::client::response;
+use spiffe_workload::response;
 use spiffe_workload::proto;
 
 fuzz_target!(|input: &[u8]| {

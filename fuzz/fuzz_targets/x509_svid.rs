@@ -113,6 +113,10 @@ fuzz_target!(|data: &[u8]| {
                 "X509-24: leaf path is non-root"
             );
             assert!(!verified.leaf().is_ca(), "X509-21: a leaf is not a CA");
+            assert!(
+                verified.leaf().key_usage().is_some_and(|ku| ku.digital_signature()),
+                "X509-17: a leaf has digitalSignature"
+            );
         }
     }
     if let Ok(cert) = Certificate::from_der(CertificateDer::from(body.to_vec())) {

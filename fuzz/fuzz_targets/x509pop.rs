@@ -13,19 +13,19 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use spiffe_attest::node::x509pop::{parse_payload, parse_response, X509PopAttestor};
+use spiffe_attest::node::x509pop::{parse_payload, parse_response, X509PopServer};
 use spiffe_attest::node::{NodeAttestorServer, ServerStep};
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::TrustDomain;
 
-fn attestor() -> &'static X509PopAttestor {
-    static ATTESTOR: OnceLock<X509PopAttestor> = OnceLock::new();
+fn attestor() -> &'static X509PopServer {
+    static ATTESTOR: OnceLock<X509PopServer> = OnceLock::new();
     ATTESTOR.get_or_init(|| {
         let roots = spiffe_core::x509::parse_certificates(include_bytes!(
             "../../spiffe-core/tests/data/x509/root-td.pem"
         ))
         .expect("fixture parses");
-        X509PopAttestor::new(TrustDomain::new("td").expect("valid"), roots)
+        X509PopServer::new(TrustDomain::new("td").expect("valid"), roots)
             .expect("one CA")
             .with_clock(|| UnixTime::since_unix_epoch(Duration::from_secs(1_800_000_000)))
     })

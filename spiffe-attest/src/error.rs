@@ -26,7 +26,7 @@ pub enum AttestError {
         plugin: &'static str,
         /// The plugin's own error.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: spiffe_core::BoxError,
     },
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spiffe_attest::node::join_token::{
-    InMemoryJoinTokenStore, JoinToken, JoinTokenAgent, JoinTokenAttestor, JoinTokenError,
+    InMemoryJoinTokenStore, JoinToken, JoinTokenAgent, JoinTokenError, JoinTokenServer,
     JoinTokenStore,
 };
 use spiffe_attest::node::{attest_in_process, NodeAttestorServer, ServerStep};
@@ -19,10 +19,10 @@ fn at(secs: u64) -> UnixTime {
 }
 
 /// A server whose clock the test moves.
-fn server(store: Arc<InMemoryJoinTokenStore>) -> (JoinTokenAttestor, Arc<AtomicU64>) {
+fn server(store: Arc<InMemoryJoinTokenStore>) -> (JoinTokenServer, Arc<AtomicU64>) {
     let now = Arc::new(AtomicU64::new(1_000_000));
     let clock = now.clone();
-    let server = JoinTokenAttestor::new(TrustDomain::new("example.org").unwrap(), store)
+    let server = JoinTokenServer::new(TrustDomain::new("example.org").unwrap(), store)
         .with_clock(move || at(clock.load(Ordering::SeqCst)));
     (server, now)
 }

@@ -6,7 +6,7 @@
 
 mod tpm_support;
 
-use spiffe_attest::node::tpm::{PcrSelection, TpmAttestorAgent, TpmAttestorServer, TpmError};
+use spiffe_attest::node::tpm::{PcrSelection, TpmAgent, TpmError, TpmServer};
 use spiffe_attest::node::{
     attest_in_process, NodeAttestorAgent, NodeAttestorServer, ServerAttestation, ServerStep,
 };
@@ -31,9 +31,9 @@ fn tpm_error(err: &AttestError) -> &TpmError {
     }
 }
 
-fn pinned_server(agent: &TpmAttestorAgent) -> (TpmAttestorServer, String) {
+fn pinned_server(agent: &TpmAgent) -> (TpmServer, String) {
     let hash = agent.ek_pub_hash().expect("EK pub hash");
-    let server = TpmAttestorServer::new(td())
+    let server = TpmServer::new(td())
         .with_pinned_ek_hash(&hash)
         .expect("pin");
     (server, hash)
@@ -74,7 +74,7 @@ fn splice_nonce(challenge: &[u8], nonce_from: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn attests_with_pinned_ek() {
     let tpm = Swtpm::start();
-    let agent = TpmAttestorAgent::new(&tpm.tcti());
+    let agent = TpmAgent::new(&tpm.tcti());
     let (server, hash) = pinned_server(&agent);
 
     // The pub hash is SPIRE's: SHA-256 of the EK's PKIX public key, checked here with
@@ -136,7 +136,7 @@ async fn pcr_values_become_selectors() {
         .map(|b| format!("{b:02x}"))
         .collect();
 
-    let agent = TpmAttestorAgent::new(&tpm.tcti());
+    let agent = TpmAgent::new(&tpm.tcti());
     let (server, hash) = pinned_server(&agent);
     let server = server
         .with_pcrs(PcrSelection::new([0, 16, 23]).expect("pcrs"))
@@ -169,8 +169,8 @@ async fn pcr_values_become_selectors() {
 async fn ek_of_another_tpm_rejected() {
     let trusted = Swtpm::start();
     let other = Swtpm::start();
-    let (server, _) = pinned_server(&TpmAttestorAgent::new(&trusted.tcti()));
-    let agent = TpmAttestorAgent::new(&other.tcti());
+    let (server, _) = pinned_server(&TpmAgent::new(&trusted.tcti()));
+    let agent = TpmAgent::new(&other.tcti());
     let other_hash = agent.ek_pub_hash().expect("hash");
     let err = attest_in_process(&agent, &server)
         .await
@@ -180,8 +180,8 @@ async fn ek_of_another_tpm_rejected() {
         e => panic!("wrong error: {e}"),
     }
     // A server that trusts nothing rejects even the first TPM.
-    let empty = TpmAttestorServer::new(td());
-    let err = attest_in_process(&TpmAttestorAgent::new(&trusted.tcti()), &empty)
+    let empty = TpmServer::new(td());
+    let err = attest_in_process(&TpmAgent::new(&trusted.tcti()), &empty)
         .await
         .expect_err("nothing trusted");
     assert!(matches!(tpm_error(&err), TpmError::UntrustedEk { .. }));
@@ -190,7 +190,7 @@ async fn ek_of_another_tpm_rejected() {
 #[tokio::test]
 async fn replayed_answers_rejected() {
     let tpm = Swtpm::start();
-    let agent = TpmAttestorAgent::new(&tpm.tcti());
+    let agent = TpmAgent::new(&tpm.tcti());
     let (server, _) = pinned_server(&agent);
 
     let mut a1 = agent.begin().expect("agent attempt");
@@ -242,8 +242,8 @@ async fn replayed_answers_rejected() {
 async fn attestation_key_of_another_tpm_rejected() {
     let tpm_a = Swtpm::start();
     let tpm_b = Swtpm::start();
-    let agent_a = TpmAttestorAgent::new(&tpm_a.tcti());
-    let agent_b = TpmAttestorAgent::new(&tpm_b.tcti());
+    let agent_a = TpmAgent::new(&tpm_a.tcti());
+    let agent_b = TpmAgent::new(&tpm_b.tcti());
     let (server_a, _) = pinned_server(&agent_a);
     let (server_b, _) = pinned_server(&agent_b);
 
@@ -402,11 +402,11 @@ async fn attests_with_ek_certificate() {
     let (ca, ek_cert) = manufacturer_ca(tpm.dir(), "good", &ek_pem);
     let (_, foreign_cert) = manufacturer_ca(tpm.dir(), "rogue", &ek_pem);
 
-    let server = TpmAttestorServer::new(td())
+    let server = TpmServer::new(td())
         .with_manufacturer_ca(CertificateDer::from(ca))
         .expect("CA");
-    let agent = TpmAttestorAgent::new(&tpm.tcti())
-        .with_ek_certificate(CertificateDer::from(ek_cert.clone()));
+    let agent =
+        TpmAgent::new(&tpm.tcti()).with_ek_certificate(CertificateDer::from(ek_cert.clone()));
     let hash = agent.ek_pub_hash().expect("hash");
     let node = attest_in_process(&agent, &server)
         .await
@@ -417,7 +417,7 @@ async fn attests_with_ek_certificate() {
     );
 
     // Without its certificate the EK is not trusted (nothing pinned).
-    let bare = TpmAttestorAgent::new(&tpm.tcti());
+    let bare = TpmAgent::new(&tpm.tcti());
     let err = attest_in_process(&bare, &server)
         .await
         .expect_err("no cert");
@@ -437,8 +437,7 @@ async fn attests_with_ek_certificate() {
     );
 
     // A certificate from another CA is not trusted.
-    let rogue =
-        TpmAttestorAgent::new(&tpm.tcti()).with_ek_certificate(CertificateDer::from(foreign_cert));
+    let rogue = TpmAgent::new(&tpm.tcti()).with_ek_certificate(CertificateDer::from(foreign_cert));
     let err = attest_in_process(&rogue, &server)
         .await
         .expect_err("rogue CA");
@@ -465,8 +464,7 @@ async fn attests_with_ek_certificate() {
     attest_in_process(&agent, &pinned).await.expect("pinned");
 
     // The good certificate presented by another TPM does not certify that TPM's EK.
-    let thief =
-        TpmAttestorAgent::new(&other.tcti()).with_ek_certificate(CertificateDer::from(ek_cert));
+    let thief = TpmAgent::new(&other.tcti()).with_ek_certificate(CertificateDer::from(ek_cert));
     let err = attest_in_process(&thief, &server)
         .await
         .expect_err("stolen cert");
@@ -485,7 +483,7 @@ async fn regenerate_fuzz_seeds() {
         return;
     }
     let tpm = Swtpm::start();
-    let agent = TpmAttestorAgent::new(&tpm.tcti());
+    let agent = TpmAgent::new(&tpm.tcti());
     let (server, _) = pinned_server(&agent);
     let mut a = agent.begin().expect("attempt");
     let payload = a.payload().expect("payload");

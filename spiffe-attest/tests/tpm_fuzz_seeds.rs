@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use spiffe_attest::node::tpm::{fuzzing, TpmAttestorServer, TpmError};
+use spiffe_attest::node::tpm::{fuzzing, TpmError, TpmServer};
 use spiffe_attest::node::{NodeAttestorServer, ServerStep};
 use spiffe_attest::AttestError;
 use spiffe_core::TrustDomain;
@@ -23,7 +23,7 @@ fn seed(name: &str) -> Vec<u8> {
 async fn seed_payload_is_accepted_when_pinned() {
     let payload = seed("payload.bin");
     let hash = fuzzing::payload_ek_pub_hash(&payload).expect("seed payload parses");
-    let server = TpmAttestorServer::new(TrustDomain::new("td").expect("td"))
+    let server = TpmServer::new(TrustDomain::new("td").expect("td"))
         .with_pinned_ek_hash(&hash)
         .expect("pin");
     let mut attempt = server.begin();
@@ -47,7 +47,7 @@ fn key_offsets(payload: &[u8]) -> (usize, usize) {
 
 async fn rejection(payload: &[u8]) -> String {
     let hash = fuzzing::payload_ek_pub_hash(&seed("payload.bin")).expect("seed payload parses");
-    let server = TpmAttestorServer::new(TrustDomain::new("td").expect("td"))
+    let server = TpmServer::new(TrustDomain::new("td").expect("td"))
         .with_pinned_ek_hash(&hash)
         .expect("pin");
     let err = server.begin().step(payload).await.expect_err("rejected");

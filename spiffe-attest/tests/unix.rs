@@ -5,7 +5,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 use spiffe_attest::workload::unix::{process_start_time, UnixAttestor, UnixAttestorError};
-use spiffe_attest::workload::{PeerCredentials, WorkloadAttestor};
+use spiffe_attest::workload::{CallerInfo, WorkloadAttestor};
 use spiffe_attest::AttestError;
 
 /// A child that lives until killed; reaped on drop.
@@ -38,9 +38,9 @@ impl Sleeper {
     }
 
     /// The credentials an accept would have captured.
-    fn peer(&self, uid: u32, gid: u32) -> PeerCredentials {
+    fn peer(&self, uid: u32, gid: u32) -> CallerInfo {
         self.wait_exec();
-        PeerCredentials::new(self.pid(), uid, gid)
+        CallerInfo::new(Some(self.pid()), uid, gid)
             .with_start_time(process_start_time(self.pid()).unwrap())
     }
 }
@@ -165,6 +165,24 @@ async fn a_different_start_time_is_pid_reuse() {
     assert_eq!(err, UnixAttestorError::PidReused { pid: child.pid() });
 }
 
+/// Fail closed: a caller whose pid or start time was not captured at accept is not attested,
+/// even when its process is alive and its credentials match.
+#[tokio::test]
+async fn a_caller_without_pid_or_start_time_is_refused() {
+    let child = Sleeper::spawn(|_| {});
+    let complete = child.peer(0, 0);
+    assert!(UnixAttestor::new().attest(&complete).await.is_ok());
+    let no_start = CallerInfo::new(Some(child.pid()), 0, 0);
+    let err = error(UnixAttestor::new().attest(&no_start).await.unwrap_err());
+    assert_eq!(
+        err,
+        UnixAttestorError::StartTimeUnknown { pid: child.pid() }
+    );
+    let no_pid = CallerInfo::new(None, 0, 0).with_start_time(complete.start_time.unwrap());
+    let err = error(UnixAttestor::new().attest(&no_pid).await.unwrap_err());
+    assert_eq!(err, UnixAttestorError::NoPid);
+}
+
 #[tokio::test]
 async fn a_process_that_exited_is_an_error() {
     let mut child = Sleeper::spawn(|_| {});
@@ -172,7 +190,7 @@ async fn a_process_that_exited_is_an_error() {
     child.0.kill().unwrap();
     child.0.wait().unwrap();
     let err = error(UnixAttestor::new().attest(&peer).await.unwrap_err());
-    assert_eq!(err, UnixAttestorError::ProcessExited { pid: peer.pid });
+    assert_eq!(err, UnixAttestorError::ProcessExited { pid: child.pid() });
 }
 
 #[tokio::test]
@@ -181,7 +199,7 @@ async fn a_zombie_is_an_error() {
     let peer = child.peer(0, 0);
     child.0.kill().unwrap();
     // Not reaped yet: wait for the zombie state, the event this test is about.
-    let stat = format!("/proc/{}/stat", peer.pid);
+    let stat = format!("/proc/{}/stat", child.pid());
     for _ in 0..1000 {
         let text = std::fs::read_to_string(&stat).unwrap();
         if text
@@ -196,7 +214,7 @@ async fn a_zombie_is_an_error() {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     let err = error(UnixAttestor::new().attest(&peer).await.unwrap_err());
-    assert_eq!(err, UnixAttestorError::ProcessExited { pid: peer.pid });
+    assert_eq!(err, UnixAttestorError::ProcessExited { pid: child.pid() });
     child.0.wait().unwrap();
 }
 
@@ -252,7 +270,7 @@ async fn invalid_and_unknown_pids() {
     let attestor = UnixAttestor::new();
     let err = error(
         attestor
-            .attest(&PeerCredentials::new(0, 0, 0))
+            .attest(&CallerInfo::new(Some(0), 0, 0).with_start_time(1))
             .await
             .unwrap_err(),
     );
@@ -260,7 +278,7 @@ async fn invalid_and_unknown_pids() {
     // Above the kernel's pid_max limit (4194304): never a live process.
     let err = error(
         attestor
-            .attest(&PeerCredentials::new(i32::MAX, 0, 0))
+            .attest(&CallerInfo::new(Some(i32::MAX), 0, 0).with_start_time(1))
             .await
             .unwrap_err(),
     );
@@ -283,7 +301,7 @@ async fn short_lived_processes_never_yield_wrong_selectors() {
             .unwrap();
         let pid = child.id() as i32;
         if let Ok(start) = process_start_time(pid) {
-            let peer = PeerCredentials::new(pid, 65534, 65534).with_start_time(start);
+            let peer = CallerInfo::new(Some(pid), 65534, 65534).with_start_time(start);
             match attestor.attest(&peer).await {
                 Ok(selectors) => {
                     let got = values(&selectors);

@@ -6,7 +6,7 @@ use rcgen::{
     SerialNumber, SignatureAlgorithm, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384,
     PKCS_RSA_SHA256,
 };
-use spiffe_attest::node::x509pop::{AgentPathTemplate, X509PopAgent, X509PopAttestor};
+use spiffe_attest::node::x509pop::{AgentPathTemplate, X509PopAgent, X509PopServer};
 use spiffe_attest::node::{attest_in_process, NodeAttestorAgent, NodeAttestorServer, ServerStep};
 use spiffe_attest::AttestError;
 use spiffe_core::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -137,7 +137,7 @@ fn plugin_error(err: AttestError) -> String {
 async fn attests(alg: &'static SignatureAlgorithm) {
     let pki = pki();
     let leaf = leaf_with(&pki.intermediate_issuer, alg, |_| {});
-    let server = X509PopAttestor::new(td(), vec![pki.root.clone()]).unwrap();
+    let server = X509PopServer::new(td(), vec![pki.root.clone()]).unwrap();
     let node = attest_in_process(&agent(&pki, &leaf), &server)
         .await
         .unwrap();
@@ -188,7 +188,7 @@ async fn loads_the_agent_from_pem() {
     );
     let agent =
         X509PopAgent::from_pem(chain_pem.as_bytes(), leaf.key.serialize_pem().as_bytes()).unwrap();
-    let server = X509PopAttestor::new(td(), vec![pki.root.clone()]).unwrap();
+    let server = X509PopServer::new(td(), vec![pki.root.clone()]).unwrap();
     attest_in_process(&agent, &server).await.unwrap();
 
     let other = key(&PKCS_ECDSA_P256_SHA256);
@@ -215,7 +215,7 @@ async fn rejects_an_untrusted_chain() {
     let pki = pki();
     let other = pki_other_root();
     let leaf = leaf_with(&pki.intermediate_issuer, &PKCS_ECDSA_P256_SHA256, |_| {});
-    let server = X509PopAttestor::new(td(), vec![other]).unwrap();
+    let server = X509PopServer::new(td(), vec![other]).unwrap();
     let err = attest_in_process(&agent(&pki, &leaf), &server)
         .await
         .unwrap_err();
@@ -234,7 +234,7 @@ async fn rejects_an_expired_leaf() {
     let leaf = leaf_with(&pki.intermediate_issuer, &PKCS_ECDSA_P256_SHA256, |p| {
         p.not_after = rcgen::date_time_ymd(2001, 1, 1);
     });
-    let server = X509PopAttestor::new(td(), vec![pki.root.clone()]).unwrap();
+    let server = X509PopServer::new(td(), vec![pki.root.clone()]).unwrap();
     let err = attest_in_process(&agent(&pki, &leaf), &server)
         .await
         .unwrap_err();
@@ -256,7 +256,7 @@ async fn rejects_an_expired_leaf() {
 async fn rejects_a_missing_intermediate_and_a_leaf_without_digital_signature() {
     let pki = pki();
     let leaf = leaf_with(&pki.intermediate_issuer, &PKCS_ECDSA_P256_SHA256, |_| {});
-    let server = X509PopAttestor::new(td(), vec![pki.root.clone()]).unwrap();
+    let server = X509PopServer::new(td(), vec![pki.root.clone()]).unwrap();
     let lonely = X509PopAgent::new(vec![leaf.der.clone()], &private_key(&leaf)).unwrap();
     assert!(attest_in_process(&lonely, &server).await.is_err());
 
@@ -273,7 +273,7 @@ async fn rejects_a_missing_intermediate_and_a_leaf_without_digital_signature() {
 async fn a_leaf_directly_under_the_root_has_one_ca_selector() {
     let pki = pki();
     let leaf = leaf_with(&pki.root_issuer, &PKCS_ECDSA_P256_SHA256, |_| {});
-    let server = X509PopAttestor::new(td(), vec![pki.root.clone()]).unwrap();
+    let server = X509PopServer::new(td(), vec![pki.root.clone()]).unwrap();
     let agent = X509PopAgent::new(vec![leaf.der.clone()], &private_key(&leaf)).unwrap();
     let node = attest_in_process(&agent, &server).await.unwrap();
     let cas = node
@@ -290,7 +290,7 @@ async fn a_leaf_directly_under_the_root_has_one_ca_selector() {
 async fn rejects_replay_and_wrong_key() {
     let pki = pki();
     let leaf = leaf_with(&pki.intermediate_issuer, &PKCS_ECDSA_P256_SHA256, |_| {});
-    let server = X509PopAttestor::new(td(), vec![pki.root.clone()]).unwrap();
+    let server = X509PopServer::new(td(), vec![pki.root.clone()]).unwrap();
     let agent = agent(&pki, &leaf);
 
     // Attempt A runs to completion; its response is recorded.
@@ -342,7 +342,7 @@ fn agent_for(pki: &Pki, leaf: &Leaf) -> X509PopAgent {
 #[tokio::test]
 async fn rejects_malformed_messages() {
     let pki = pki();
-    let server = X509PopAttestor::new(td(), vec![pki.root.clone()]).unwrap();
+    let server = X509PopServer::new(td(), vec![pki.root.clone()]).unwrap();
     for payload in [
         &b""[..],
         b"{}",
@@ -374,7 +374,7 @@ async fn rejects_malformed_messages() {
 async fn agent_path_template_names_the_agent() {
     let pki = pki();
     let leaf = leaf_with(&pki.intermediate_issuer, &PKCS_ECDSA_P256_SHA256, |_| {});
-    let server = X509PopAttestor::new(td(), vec![pki.root.clone()])
+    let server = X509PopServer::new(td(), vec![pki.root.clone()])
         .unwrap()
         .with_agent_path_template(
             AgentPathTemplate::parse("/{{ .PluginName }}/cn/{{ .Subject.CommonName }}").unwrap(),
@@ -407,7 +407,7 @@ async fn clock_decides_validity() {
             1_900_000_000,
         ))
     };
-    let server = X509PopAttestor::new(td(), vec![pki.root.clone()]).unwrap();
+    let server = X509PopServer::new(td(), vec![pki.root.clone()]).unwrap();
     assert!(attest_in_process(&agent(&pki, &leaf), &server)
         .await
         .is_err());
@@ -426,7 +426,7 @@ async fn fuzz_seeds_reach_the_challenge_and_never_attest() {
         "../../spiffe-core/tests/data/x509/root-td.pem"
     ))
     .unwrap();
-    let server = X509PopAttestor::new(TrustDomain::new("td").unwrap(), roots)
+    let server = X509PopServer::new(TrustDomain::new("td").unwrap(), roots)
         .unwrap()
         .with_clock(|| {
             spiffe_core::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
@@ -475,7 +475,7 @@ async fn verifies_responses_signed_like_a_go_agent() {
         let leaf = leaf_with(&pki.intermediate_issuer, alg, |_| {});
         let key_path = dir.path().join("key.pem");
         std::fs::write(&key_path, leaf.key.serialize_pem()).unwrap();
-        let server = X509PopAttestor::new(td(), vec![pki.root.clone()]).unwrap();
+        let server = X509PopServer::new(td(), vec![pki.root.clone()]).unwrap();
         for _ in 0..2 {
             let payload = agent(&pki, &leaf).begin().unwrap().payload().unwrap();
             let mut attempt = server.begin();

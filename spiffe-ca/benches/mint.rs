@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use aws_lc_rs::signature::{ParsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use criterion::{criterion_group, criterion_main, Criterion};
-use serde_json::Map;
-use spiffe_ca::jwt::JwtSigningAuthority;
+use spiffe_ca::jwt::JwtSvidIssuer;
 use spiffe_ca::keys::{KeyType, Signer, SigningScheme, SoftwareSigner};
-use spiffe_ca::x509::{X509Authority, X509SvidRequest};
+use spiffe_ca::x509::{X509SvidIssuer, X509SvidRequest};
+use spiffe_core::json::JsonObject;
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::{SpiffeId, TrustDomain};
 
@@ -27,8 +27,8 @@ fn mint(c: &mut Criterion) {
     let id = SpiffeId::new("spiffe://example.org/ns/default/sa/web").unwrap();
     let ca_key: Arc<dyn Signer> =
         Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).unwrap());
-    let ca = X509Authority::self_signed(&td, ca_key.clone(), now, later).unwrap();
-    let jwt = JwtSigningAuthority::new(&td, ca_key.clone(), later).unwrap();
+    let ca = X509SvidIssuer::self_signed(&td, ca_key.clone(), now, later).unwrap();
+    let jwt = JwtSvidIssuer::new(&td, ca_key.clone(), later).unwrap();
     let workload = SoftwareSigner::generate("w", KeyType::EcP256).unwrap();
     let request =
         X509SvidRequest::new(id.clone(), workload.public_key(), Duration::from_secs(3600));
@@ -69,7 +69,7 @@ fn mint(c: &mut Criterion) {
         })
     });
     group.bench_function("jwt_es256", |b| {
-        let extra = Map::new();
+        let extra = JsonObject::new();
         b.iter(|| {
             jwt.mint(
                 &id,

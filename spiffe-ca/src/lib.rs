@@ -1,12 +1,4 @@
-//! # spiffe-ca
-//!
-//! The SPIFFE certificate authority as a library: key managers (memory, disk, PKCS#11), X.509
-//! and JWT authorities that mint SVIDs, and CA rotation.
-//!
-//! Signing is synchronous on a [`Signer`](keys::Signer) (a software signature costs tens of
-//! microseconds; an async hop would cost as much), while key management
-//! ([`KeyManager`](keys::KeyManager)) is async because it may touch disks and HSMs. Time is always
-//! passed in (or read from a [`Clock`]), so rotation can be tested with a controllable clock.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 mod clock;
@@ -15,6 +7,7 @@ mod error;
 pub mod jwt;
 pub mod keys;
 pub mod manager;
+pub mod secret_file;
 pub mod x509;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spiffe_ca::keys::{KeyType, SoftwareSigner};
-use spiffe_ca::x509::X509Authority;
+use spiffe_ca::x509::X509SvidIssuer;
 use spiffe_ca::CaError;
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::x509::CertificateRequest;
@@ -90,7 +90,7 @@ fn seeds_have_their_verdicts() {
     let later = UnixTime::since_unix_epoch(Duration::from_secs(1_800_003_600));
     let td = TrustDomain::new("td").unwrap();
     let signer = Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).unwrap());
-    let ca = X509Authority::self_signed(&td, signer, now, later).unwrap();
+    let ca = X509SvidIssuer::self_signed(&td, signer, now, later).unwrap();
     let id = SpiffeId::new("spiffe://td/w").unwrap();
 
     let mut count = 0;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spiffe_ca::keys::{KeyType, SoftwareSigner};
-use spiffe_ca::x509::{X509Authority, X509SvidRequest};
+use spiffe_ca::x509::{X509SvidIssuer, X509SvidRequest};
 use spiffe_ca::CaError;
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::x509::{CertificateRequest, PublicKeyAlgorithm};
@@ -28,9 +28,9 @@ fn id() -> SpiffeId {
     SpiffeId::new("spiffe://example.org/db").unwrap()
 }
 
-fn ca() -> X509Authority {
+fn ca() -> X509SvidIssuer {
     let signer = Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).unwrap());
-    X509Authority::self_signed(&td(), signer, at(NOW - 3600), at(NOW + 3600)).unwrap()
+    X509SvidIssuer::self_signed(&td(), signer, at(NOW - 3600), at(NOW + 3600)).unwrap()
 }
 
 /// A DER CSR made by `openssl req` with a new key (`newkey`, e.g. `rsa:2048`), with a subject

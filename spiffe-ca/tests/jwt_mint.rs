@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Map, Value};
-use spiffe_ca::jwt::JwtSigningAuthority;
+use spiffe_ca::jwt::JwtSvidIssuer;
 use spiffe_ca::keys::{KeyType, SoftwareSigner};
 use spiffe_ca::CaError;
+use spiffe_core::json::JsonObject;
 use spiffe_core::jwt::{JwtAlg, JwtSvid, JwtSvidError, JwtValidationOptions};
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::{JwtBundle, SpiffeId, TrustDomain, UnverifiedJwtSvid};
@@ -27,22 +27,18 @@ fn id() -> SpiffeId {
     SpiffeId::new("spiffe://example.org/web").unwrap()
 }
 
-fn authority(key_type: KeyType) -> JwtSigningAuthority {
+fn authority(key_type: KeyType) -> JwtSvidIssuer {
     let signer = Arc::new(SoftwareSigner::generate("jwt", key_type).unwrap());
-    JwtSigningAuthority::new(&td(), signer, at(NOW + 86_400)).unwrap()
+    JwtSvidIssuer::new(&td(), signer, at(NOW + 86_400)).unwrap()
 }
 
-fn bundle(authority: &JwtSigningAuthority) -> Arc<JwtBundle> {
+fn bundle(authority: &JwtSvidIssuer) -> Arc<JwtBundle> {
     let mut bundle = JwtBundle::new(td());
     bundle.insert(authority.jwt_authority());
     Arc::new(bundle)
 }
 
-fn validate(
-    token: &str,
-    authority: &JwtSigningAuthority,
-    aud: &[&str],
-) -> Result<JwtSvid, JwtSvidError> {
+fn validate(token: &str, authority: &JwtSvidIssuer, aud: &[&str]) -> Result<JwtSvid, JwtSvidError> {
     JwtSvid::validate(
         token,
         &bundle(authority),
@@ -70,7 +66,7 @@ fn every_algorithm_validates() {
                 &id(),
                 &["api"],
                 Duration::from_secs(300),
-                &Map::new(),
+                &JsonObject::new(),
                 at(NOW),
             )
             .unwrap();
@@ -80,7 +76,7 @@ fn every_algorithm_validates() {
         assert_eq!(svid.spiffe_id(), &id());
         assert_eq!(svid.audience(), ["api"]);
         assert_eq!(svid.expiry(), at(NOW + 300));
-        assert_eq!(svid.claims()["iat"], json!(NOW));
+        assert_eq!(svid.claims().get_u64("iat"), Some(NOW));
         let header = UnverifiedJwtSvid::parse_insecure(&token).unwrap();
         assert_eq!(header.typ(), Some("JWT"));
         // Another trust domain's bundle does not validate it; a wrong audience neither.
@@ -96,20 +92,22 @@ fn every_algorithm_validates() {
 #[test]
 fn audiences_extra_claims_and_expiry() {
     let authority = authority(KeyType::EcP256);
-    let extra = json!({ "iss": "https://example.org", "team": ["a", "b"] });
+    let mut extra = JsonObject::new();
+    extra.insert_str("iss", "https://example.org");
+    extra.insert_strs("team", ["a", "b"]);
     let token = authority
         .mint(
             &id(),
             &["a1", "a2"],
             Duration::from_secs(10 * 86_400),
-            extra.as_object().unwrap(),
+            &extra,
             at(NOW),
         )
         .unwrap();
     let svid = validate(&token, &authority, &["a2"]).unwrap();
     assert_eq!(svid.audience(), ["a1", "a2"]);
-    assert_eq!(svid.claims()["team"], json!(["a", "b"]));
-    assert_eq!(svid.claims()["iss"], json!("https://example.org"));
+    assert_eq!(svid.claims().get_strs("team"), Some(vec!["a", "b"]));
+    assert_eq!(svid.claims().get_str("iss"), Some("https://example.org"));
     // Clamped to the authority's end.
     assert_eq!(svid.expiry(), authority.not_after());
 }
@@ -125,12 +123,18 @@ fn bundle_round_trips_through_jwks() {
     let parsed = Arc::new(parsed);
     for authority in [&ec, &rsa] {
         let token = authority
-            .mint(&id(), &["x"], Duration::from_secs(60), &Map::new(), at(NOW))
+            .mint(
+                &id(),
+                &["x"],
+                Duration::from_secs(60),
+                &JsonObject::new(),
+                at(NOW),
+            )
             .unwrap();
         JwtSvid::validate(&token, &parsed, &["x"], &JwtValidationOptions::new(at(NOW))).unwrap();
     }
-    assert_eq!(ec.jwt_authority().jwk()["crv"], json!("P-384"));
-    assert_eq!(rsa.jwt_authority().jwk()["kty"], json!("RSA"));
+    assert_eq!(ec.jwt_authority().jwk().get_str("crv"), Some("P-384"));
+    assert_eq!(rsa.jwt_authority().jwk().get_str("kty"), Some("RSA"));
 }
 
 #[test]
@@ -143,7 +147,13 @@ fn kid_can_be_set_and_is_random_by_default() {
     assert_eq!(a.kid(), "my-kid");
     assert_eq!(a.jwt_authority().kid(), "my-kid");
     let token = a
-        .mint(&id(), &["x"], Duration::from_secs(60), &Map::new(), at(NOW))
+        .mint(
+            &id(),
+            &["x"],
+            Duration::from_secs(60),
+            &JsonObject::new(),
+            at(NOW),
+        )
         .unwrap();
     assert_eq!(validate(&token, &a, &["x"]).unwrap().kid(), "my-kid");
 }
@@ -151,12 +161,12 @@ fn kid_can_be_set_and_is_random_by_default() {
 #[test]
 fn bad_input_is_a_clear_error() {
     let authority = authority(KeyType::EcP256);
-    let mint = |id: &SpiffeId, aud: &[&str], ttl: u64, extra: &Map<String, Value>, now: u64| {
+    let mint = |id: &SpiffeId, aud: &[&str], ttl: u64, extra: &JsonObject, now: u64| {
         authority
             .mint(id, aud, Duration::from_secs(ttl), extra, at(now))
             .unwrap_err()
     };
-    let none = Map::new();
+    let none = JsonObject::new();
     assert!(matches!(
         mint(&id(), &[], 60, &none, NOW),
         CaError::NoAudience
@@ -179,8 +189,9 @@ fn bad_input_is_a_clear_error() {
         CaError::IdWithoutPath
     ));
     for claim in ["sub", "aud", "exp", "iat", "nbf"] {
-        let extra = json!({ claim: "x" });
-        match mint(&id(), &["a"], 60, extra.as_object().unwrap(), NOW) {
+        let mut extra = JsonObject::new();
+        extra.insert_str(claim, "x");
+        match mint(&id(), &["a"], 60, &extra, NOW) {
             CaError::ReservedClaim { claim: named } => assert_eq!(named, claim),
             other => panic!("unexpected {other:?}"),
         }

@@ -252,3 +252,39 @@ fn disk_manager_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<DiskKeyManager>();
 }
+
+/// File I/O and key generation run on the blocking pool: on a single-threaded runtime another
+/// task keeps running meanwhile (run in place, it would not run once).
+#[tokio::test(flavor = "current_thread")]
+async fn file_io_does_not_block_the_executor() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let dir = scratch("blocking");
+    let keys = DiskKeyManager::open(&dir).expect("open");
+    let ticks = Arc::new(AtomicU64::new(0));
+    let ticker = tokio::spawn({
+        let ticks = ticks.clone();
+        async move {
+            loop {
+                ticks.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    keys.generate_key("rsa", KeyType::Rsa2048)
+        .await
+        .expect("generate");
+    let after_generate = ticks.load(Ordering::Relaxed);
+    assert!(
+        after_generate > 0,
+        "the executor was blocked during generate"
+    );
+    assert!(keys.delete_key("rsa").await.expect("delete"));
+    assert!(
+        ticks.load(Ordering::Relaxed) > after_generate,
+        "the executor was blocked during delete"
+    );
+    ticker.abort();
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -115,3 +115,30 @@ fn managers_are_object_safe_and_shareable() {
     assert_send_sync::<MemoryKeyManager>();
     let _boxed: Box<dyn KeyManager> = Box::new(MemoryKeyManager::new());
 }
+
+/// Key generation runs on the blocking pool: on a single-threaded runtime, another task keeps
+/// running while an RSA key is generated. Run in place, the generation would finish within the
+/// first poll and the other task would not have run once.
+#[tokio::test(flavor = "current_thread")]
+async fn generation_does_not_block_the_executor() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let ticks = Arc::new(AtomicU64::new(0));
+    let ticker = tokio::spawn({
+        let ticks = ticks.clone();
+        async move {
+            loop {
+                ticks.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    let keys = MemoryKeyManager::new();
+    keys.generate_key("rsa", KeyType::Rsa2048)
+        .await
+        .expect("generate");
+    let during = ticks.load(Ordering::Relaxed);
+    ticker.abort();
+    assert!(during > 0, "the executor was blocked during key generation");
+}

@@ -48,8 +48,8 @@ async fn a_restart_resumes_the_same_authorities() {
     assert!(manager.rotate().await.expect("rotate"));
     let x509 = manager.x509_authorities();
     let jwt = manager.jwt_authorities();
-    let active = manager.x509_authority().authority_id().to_owned();
-    let kid = manager.jwt_authority().kid().to_owned();
+    let active = manager.x509_svid_issuer().authority_id().to_owned();
+    let kid = manager.jwt_svid_issuer().kid().to_owned();
     let bundle = manager.bundle();
     assert_eq!(x509.len(), 2);
     let mode = fs::metadata(dir.join("journal.json"))
@@ -60,8 +60,8 @@ async fn a_restart_resumes_the_same_authorities() {
     drop(manager);
 
     let resumed = open(&dir, "example.org", &clock).await.expect("resume");
-    assert_eq!(resumed.x509_authority().authority_id(), active);
-    assert_eq!(resumed.jwt_authority().kid(), kid);
+    assert_eq!(resumed.x509_svid_issuer().authority_id(), active);
+    assert_eq!(resumed.jwt_svid_issuer().kid(), kid);
     assert_eq!(resumed.x509_authorities(), x509);
     assert_eq!(resumed.jwt_authorities(), jwt);
     // Same content, same sequence: a restart is not a bundle change.
@@ -76,7 +76,7 @@ async fn a_restart_resumes_the_same_authorities() {
         .expect("prepared")
         .id
         .clone();
-    assert_eq!(resumed.x509_authority().authority_id(), next);
+    assert_eq!(resumed.x509_svid_issuer().authority_id(), next);
     // No stray temporary files beside the journal.
     let names: Vec<_> = fs::read_dir(&dir)
         .expect("dir")

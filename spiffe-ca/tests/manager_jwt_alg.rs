@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use spiffe_ca::keys::{DiskKeyManager, KeyType, MemoryKeyManager};
 use spiffe_ca::manager::{CaManager, CaManagerConfig, FileJournal, ManagerError, MemoryJournal};
 use spiffe_ca::{CaError, Clock, ManualClock};
@@ -50,7 +50,12 @@ async fn open(
 fn mint_and_validate(manager: &CaManager, clock: &ManualClock) -> JwtAlg {
     let id = SpiffeId::new("spiffe://example.org/web").expect("id");
     let token = manager
-        .mint_jwt_svid(&id, &["api"], Duration::from_secs(300), &Map::new())
+        .mint_jwt_svid(
+            &id,
+            &["api"],
+            Duration::from_secs(300),
+            &spiffe_core::json::JsonObject::new(),
+        )
         .expect("mint");
     let bundle = Arc::new(manager.bundle().jwt_authorities().clone());
     let svid = JwtSvid::validate(
@@ -71,9 +76,9 @@ async fn a_ps256_manager_restarted_on_disk_still_mints_ps256() {
     let manager = open(&dir, rsa_config(Some(JwtAlg::Ps256)), &clock)
         .await
         .expect("init");
-    assert_eq!(manager.jwt_authority().alg(), JwtAlg::Ps256);
+    assert_eq!(manager.jwt_svid_issuer().alg(), JwtAlg::Ps256);
     assert_eq!(mint_and_validate(&manager, &clock), JwtAlg::Ps256);
-    let kid = manager.jwt_authority().kid().to_owned();
+    let kid = manager.jwt_svid_issuer().kid().to_owned();
     drop(manager);
 
     let journal: Value =
@@ -85,13 +90,13 @@ async fn a_ps256_manager_restarted_on_disk_still_mints_ps256() {
     let resumed = open(&dir, rsa_config(Some(JwtAlg::Ps256)), &clock)
         .await
         .expect("resume");
-    assert_eq!(resumed.jwt_authority().kid(), kid);
+    assert_eq!(resumed.jwt_svid_issuer().kid(), kid);
     assert_eq!(mint_and_validate(&resumed, &clock), JwtAlg::Ps256);
     drop(resumed);
 
     // Even a configuration that no longer names PS256 keeps the journaled key's algorithm.
     let resumed = open(&dir, rsa_config(None), &clock).await.expect("resume");
-    assert_eq!(resumed.jwt_authority().kid(), kid);
+    assert_eq!(resumed.jwt_svid_issuer().kid(), kid);
     assert_eq!(mint_and_validate(&resumed, &clock), JwtAlg::Ps256);
 }
 
@@ -102,13 +107,13 @@ async fn rotated_keys_use_the_configured_algorithm() {
     let manager = open(&dir, rsa_config(Some(JwtAlg::Ps256)), &clock)
         .await
         .expect("init");
-    let first = manager.jwt_authority().kid().to_owned();
+    let first = manager.jwt_svid_issuer().kid().to_owned();
     // Past 5/6 of the 24 h lifetime: the next key is prepared and activated.
     clock.set(at(T0 + 13 * 3600));
     manager.rotate().await.expect("prepare");
     clock.set(at(T0 + 21 * 3600));
     manager.rotate().await.expect("activate");
-    assert_ne!(manager.jwt_authority().kid(), first);
+    assert_ne!(manager.jwt_svid_issuer().kid(), first);
     assert_eq!(mint_and_validate(&manager, &clock), JwtAlg::Ps256);
     drop(manager);
 
@@ -126,7 +131,7 @@ async fn a_journal_without_algorithms_resumes_with_the_key_type_default() {
     let manager = open(&dir, rsa_config(Some(JwtAlg::Ps256)), &clock)
         .await
         .expect("init");
-    let kid = manager.jwt_authority().kid().to_owned();
+    let kid = manager.jwt_svid_issuer().kid().to_owned();
     drop(manager);
 
     // A journal as written before the algorithm was recorded.
@@ -141,7 +146,7 @@ async fn a_journal_without_algorithms_resumes_with_the_key_type_default() {
     let resumed = open(&dir, rsa_config(Some(JwtAlg::Ps256)), &clock)
         .await
         .expect("resume");
-    assert_eq!(resumed.jwt_authority().kid(), kid);
+    assert_eq!(resumed.jwt_svid_issuer().kid(), kid);
     assert_eq!(mint_and_validate(&resumed, &clock), JwtAlg::Rs256);
 }
 
@@ -213,6 +218,6 @@ async fn an_algorithm_that_does_not_suit_the_key_type_is_refused() {
         )
         .await
         .expect("accepted");
-        assert_eq!(manager.jwt_authority().alg(), alg);
+        assert_eq!(manager.jwt_svid_issuer().alg(), alg);
     }
 }

@@ -41,7 +41,7 @@ async fn manager() -> (
 #[tokio::test]
 async fn manual_x509_rotation_taint_and_revoke() {
     let (manager, _clock, keys, journal) = manager().await;
-    let first = manager.x509_authority().authority_id().to_owned();
+    let first = manager.x509_svid_issuer().authority_id().to_owned();
     let seq0 = manager.bundle().sequence().expect("seq");
 
     // Nothing prepared yet.
@@ -57,7 +57,7 @@ async fn manual_x509_rotation_taint_and_revoke() {
     // Published at once (a new bundle sequence), not signing yet.
     assert_eq!(manager.bundle().x509_authorities().len(), 2);
     assert_eq!(manager.bundle().sequence(), Some(seq0 + 1));
-    assert_eq!(manager.x509_authority().authority_id(), first);
+    assert_eq!(manager.x509_svid_issuer().authority_id(), first);
     // Journaled before it took effect.
     let saved = journal.snapshot().expect("journal");
     assert!(saved.x509.iter().any(|r| r.authority_id == next.id));
@@ -81,7 +81,7 @@ async fn manual_x509_rotation_taint_and_revoke() {
     let activated = manager.activate_x509().await.expect("activate");
     assert_eq!(activated.id, next.id);
     assert_eq!(activated.status, AuthorityStatus::Active);
-    assert_eq!(manager.x509_authority().authority_id(), next.id);
+    assert_eq!(manager.x509_svid_issuer().authority_id(), next.id);
     let statuses: Vec<_> = manager
         .x509_authorities()
         .into_iter()
@@ -113,7 +113,7 @@ async fn manual_x509_rotation_taint_and_revoke() {
     assert_eq!(manager.bundle().x509_authorities().len(), 1);
     assert_eq!(
         manager.bundle().x509_authorities().authorities()[0],
-        *manager.x509_authority().trust_anchor()
+        *manager.x509_svid_issuer().trust_anchor()
     );
     assert_eq!(manager.bundle().sequence(), Some(seq0 + 2));
     let saved = journal.snapshot().expect("journal");
@@ -138,7 +138,7 @@ async fn manual_x509_rotation_taint_and_revoke() {
 #[tokio::test]
 async fn manual_jwt_rotation_taint_and_revoke() {
     let (manager, _clock, _keys, _journal) = manager().await;
-    let first = manager.jwt_authority().kid().to_owned();
+    let first = manager.jwt_svid_issuer().kid().to_owned();
     assert!(matches!(
         manager.activate_jwt().await,
         Err(ManagerError::NothingPrepared {
@@ -155,7 +155,7 @@ async fn manual_jwt_rotation_taint_and_revoke() {
         })
     ));
     manager.activate_jwt().await.expect("activate");
-    assert_eq!(manager.jwt_authority().kid(), next.id);
+    assert_eq!(manager.jwt_svid_issuer().kid(), next.id);
     assert!(matches!(
         manager.revoke_jwt(&first).await,
         Err(ManagerError::NotTainted { .. })
@@ -165,6 +165,56 @@ async fn manual_jwt_rotation_taint_and_revoke() {
     let bundle = manager.bundle();
     assert!(bundle.jwt_authorities().get(&first).is_none());
     assert_eq!(bundle.jwt_authorities().len(), 1);
+}
+
+/// SPIRE's Activate*Authority name the authority: only the prepared one is activated.
+#[tokio::test]
+async fn activation_by_id_needs_the_prepared_authority() {
+    let (manager, _clock, _keys, _journal) = manager().await;
+    let first = manager.x509_svid_issuer().authority_id().to_owned();
+    let next = manager.prepare_x509().await.expect("prepare");
+    let err = manager
+        .activate_x509_authority(&first)
+        .await
+        .expect_err("the active authority is not the prepared one");
+    assert!(matches!(
+        err,
+        ManagerError::WrongStatus {
+            operation: "activate",
+            status: AuthorityStatus::Active,
+            required: AuthorityStatus::Prepared,
+            ..
+        }
+    ));
+    assert!(
+        err.to_string().ends_with("to be prepared; it is active"),
+        "{err}"
+    );
+    assert!(matches!(
+        manager.activate_x509_authority("nope").await,
+        Err(ManagerError::UnknownAuthority { .. })
+    ));
+    assert_eq!(manager.x509_svid_issuer().authority_id(), first);
+    let activated = manager
+        .activate_x509_authority(&next.id)
+        .await
+        .expect("activate");
+    assert_eq!(activated.status, AuthorityStatus::Active);
+    assert_eq!(manager.x509_svid_issuer().authority_id(), next.id);
+
+    let kid = manager.prepare_jwt().await.expect("prepare jwt").id;
+    manager
+        .activate_jwt_authority(&kid)
+        .await
+        .expect("activate jwt");
+    assert_eq!(manager.jwt_svid_issuer().kid(), kid);
+    assert!(matches!(
+        manager.activate_jwt_authority(&kid).await,
+        Err(ManagerError::WrongStatus {
+            status: AuthorityStatus::Active,
+            ..
+        })
+    ));
 }
 
 #[tokio::test]

@@ -212,8 +212,8 @@ async fn four_days_of_rotation_never_break_a_fresh_svid() {
         jwt = jwt_now;
 
         // The active authorities are the ones the accessors return.
-        assert_eq!(manager.x509_authority().authority_id(), active(&x509).id);
-        assert_eq!(manager.jwt_authority().kid(), active(&jwt).id);
+        assert_eq!(manager.x509_svid_issuer().authority_id(), active(&x509).id);
+        assert_eq!(manager.jwt_svid_issuer().kid(), active(&jwt).id);
 
         // What was minted one step ago still verifies, and so does a fresh SVID.
         verify(&previous, &bundle, now);
@@ -283,11 +283,11 @@ async fn an_expired_active_authority_is_replaced_at_once() {
     )
     .await
     .expect("init");
-    let first = manager.x509_authority().authority_id().to_owned();
+    let first = manager.x509_svid_issuer().authority_id().to_owned();
     // The CA was not rotated for three days.
     clock.set(at(T0 + 72 * HOUR));
     assert!(manager.rotate().await.expect("rotate"));
-    assert_ne!(manager.x509_authority().authority_id(), first);
+    assert_ne!(manager.x509_svid_issuer().authority_id(), first);
     assert_eq!(
         manager.x509_authorities().len(),
         1,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
-use spiffe_ca::x509::{MintedX509Svid, SubjectName, X509Authority, X509SvidRequest};
+use spiffe_ca::x509::{MintedX509Svid, SubjectName, X509SvidIssuer, X509SvidRequest};
 use spiffe_ca::CaError;
 use spiffe_core::pki_types::{CertificateDer, UnixTime};
 use spiffe_core::{x509, Certificate, SpiffeId, TrustDomain, X509Bundle};
@@ -28,12 +28,12 @@ fn id(path: &str) -> SpiffeId {
     SpiffeId::new(&format!("spiffe://example.org{path}")).unwrap()
 }
 
-fn ca(key_type: KeyType) -> X509Authority {
+fn ca(key_type: KeyType) -> X509SvidIssuer {
     let signer = Arc::new(SoftwareSigner::generate("ca", key_type).unwrap());
-    X509Authority::self_signed(&td(), signer, at(NOW - DAY), at(NOW + DAY)).unwrap()
+    X509SvidIssuer::self_signed(&td(), signer, at(NOW - DAY), at(NOW + DAY)).unwrap()
 }
 
-fn bundle(ca: &X509Authority) -> Arc<X509Bundle> {
+fn bundle(ca: &X509SvidIssuer) -> Arc<X509Bundle> {
     Arc::new(X509Bundle::from_authorities(
         td(),
         vec![ca.trust_anchor().clone()],
@@ -340,7 +340,7 @@ fn bad_input_is_a_clear_error() {
 fn self_signed_rejects_an_empty_validity() {
     let signer = Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).unwrap());
     assert!(matches!(
-        X509Authority::self_signed(&td(), signer, at(NOW), at(NOW)).unwrap_err(),
+        X509SvidIssuer::self_signed(&td(), signer, at(NOW), at(NOW)).unwrap_err(),
         CaError::EmptyValidity
     ));
 }
@@ -351,7 +351,7 @@ fn from_parts_checks_signer_and_certificate() {
     let cert = ca.certificate().clone();
     // Reloaded with its own key: mints SVIDs that verify against the original anchor.
     let again =
-        X509Authority::from_parts(td(), ca.signer().clone(), vec![cert.clone()], cert.clone())
+        X509SvidIssuer::from_parts(td(), ca.signer().clone(), vec![cert.clone()], cert.clone())
             .unwrap();
     let key = SoftwareSigner::generate("w", KeyType::EcP256).unwrap();
     let svid = again.mint(&request(&key, "/w", 60), at(NOW)).unwrap();
@@ -359,18 +359,18 @@ fn from_parts_checks_signer_and_certificate() {
     // Another key: refused.
     let other: Arc<dyn Signer> = Arc::new(SoftwareSigner::generate("x", KeyType::EcP256).unwrap());
     assert!(matches!(
-        X509Authority::from_parts(td(), other, vec![cert.clone()], cert.clone()).unwrap_err(),
+        X509SvidIssuer::from_parts(td(), other, vec![cert.clone()], cert.clone()).unwrap_err(),
         CaError::SignerMismatch
     ));
     // A leaf is not a CA; a CA of another trust domain is not this one's.
     let leaf = parse(svid.leaf());
     let leaf_signer: Arc<dyn Signer> = Arc::new(key);
     assert!(matches!(
-        X509Authority::from_parts(td(), leaf_signer, vec![leaf.clone()], leaf).unwrap_err(),
+        X509SvidIssuer::from_parts(td(), leaf_signer, vec![leaf.clone()], leaf).unwrap_err(),
         CaError::NotACa
     ));
     assert!(matches!(
-        X509Authority::from_parts(
+        X509SvidIssuer::from_parts(
             TrustDomain::new("other.org").unwrap(),
             ca.signer().clone(),
             vec![cert.clone()],

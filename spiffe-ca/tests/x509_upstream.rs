@@ -13,7 +13,7 @@ use rcgen::{
     KeyUsagePurpose,
 };
 use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
-use spiffe_ca::x509::{DiskUpstreamAuthority, X509Authority, X509SvidRequest};
+use spiffe_ca::x509::{DiskUpstreamAuthority, X509SvidIssuer, X509SvidRequest};
 use spiffe_ca::CaError;
 use spiffe_core::pki_types::{CertificateDer, UnixTime};
 use spiffe_core::{x509, Certificate, SpiffeId, TrustDomain, X509Bundle};
@@ -95,9 +95,9 @@ impl Upstream {
     }
 }
 
-async fn intermediate(up: &DiskUpstreamAuthority, key_type: KeyType, ttl: u64) -> X509Authority {
+async fn intermediate(up: &DiskUpstreamAuthority, key_type: KeyType, ttl: u64) -> X509SvidIssuer {
     let signer = Arc::new(SoftwareSigner::generate("ca", key_type).unwrap());
-    X509Authority::intermediate(&td(), signer, up, Duration::from_secs(ttl), at(NOW))
+    X509SvidIssuer::intermediate(&td(), signer, up, Duration::from_secs(ttl), at(NOW))
         .await
         .unwrap()
 }
@@ -117,7 +117,7 @@ fn write_pems(path: &Path, certs: &[CertificateDer<'static>]) {
     std::fs::write(path, out).unwrap();
 }
 
-fn mint_and_check(up: &Upstream, ca: &X509Authority, presented_len: usize) {
+fn mint_and_check(up: &Upstream, ca: &X509SvidIssuer, presented_len: usize) {
     let key = SoftwareSigner::generate("w", KeyType::EcP256).unwrap();
     let id = SpiffeId::new("spiffe://example.org/w").unwrap();
     let svid = ca
@@ -257,7 +257,7 @@ async fn bad_upstream_files_are_errors() {
     let signer: Arc<dyn Signer> =
         Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).unwrap());
     let late = disk.certificate().not_after().as_secs() + 1;
-    let err = X509Authority::intermediate(&td(), signer, &disk, Duration::from_secs(60), at(late))
+    let err = X509SvidIssuer::intermediate(&td(), signer, &disk, Duration::from_secs(60), at(late))
         .await
         .unwrap_err();
     assert!(matches!(err, CaError::AuthorityExpired { .. }));

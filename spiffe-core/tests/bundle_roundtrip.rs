@@ -323,10 +323,10 @@ fn plain_jwks_and_any_format() {
         (3, 3)
     );
     let (bundle, format) = SpiffeBundle::parse_any(t.clone(), &data("ca-rsa.pem")).unwrap();
-    assert_eq!(format, BundleFormat::Certificates);
+    assert_eq!(format, BundleFormat::Pem);
     assert_eq!(bundle.x509_authorities().len(), 1);
     let der = roots(&t, &["p256"]).to_der();
     let (bundle, format) = SpiffeBundle::parse_any(t, &der).unwrap();
-    assert_eq!(format, BundleFormat::Certificates);
+    assert_eq!(format, BundleFormat::Der);
     assert_eq!(bundle.x509_authorities().len(), 1);
 }

@@ -164,11 +164,8 @@ fn jwt_7_typ_jwt_jose_or_absent() {
 fn jwt_8_private_claims_allowed_and_exposed() {
     let vectors = load_vectors();
     let svid = validate_case(&vectors, "99").unwrap();
-    assert_eq!(
-        svid.claims().get("group").and_then(|v| v.as_str()),
-        Some("admin")
-    );
-    assert!(svid.claims().contains_key("iat"));
+    assert_eq!(svid.claims().get_str("group"), Some("admin"));
+    assert!(svid.claims().contains("iat"));
     assert_eq!(svid.claims().len(), 5);
 }
 
@@ -266,7 +263,14 @@ fn jwt_13_exp_and_nbf_with_leeway() {
 #[test]
 fn jwt_16_bundle_keys_need_a_unique_kid() {
     let issuer = Issuer::new("td");
-    let jwk = issuer.bundle.authorities().next().unwrap().to_jwk();
+    let jwk = issuer
+        .bundle
+        .authorities()
+        .next()
+        .unwrap()
+        .to_jwk()
+        .to_json();
+    let jwk: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&jwk).unwrap();
     let td = TrustDomain::new("td").unwrap();
 
     let mut no_kid = jwk.clone();
@@ -304,7 +308,7 @@ fn jwt_18_jti_allowed_and_not_tracked() {
         issuer.sign_claims(r#"{"sub":"spiffe://td/w","aud":"svc","exp":4102444800,"jti":"abc"}"#);
     for _ in 0..2 {
         let svid = JwtSvid::validate(&token, &issuer.bundle, &["svc"], &at(0)).unwrap();
-        assert_eq!(svid.claims()["jti"], "abc");
+        assert_eq!(svid.claims().get_str("jti"), Some("abc"));
     }
 }
 
@@ -343,4 +347,26 @@ fn errors_name_their_requirement() {
             );
         }
     }
+}
+
+#[test]
+fn validate_now_checks_at_the_current_time_without_leeway() {
+    let issuer = Issuer::new("td");
+    let now = UnixTime::now().as_secs();
+    let claims = |exp: u64| format!(r#"{{"sub":"spiffe://td/w","aud":"svc","exp":{exp}}}"#);
+    let valid = issuer.sign_claims(&claims(now + 600));
+    let svid = JwtSvid::validate_now(&valid, &issuer.bundle, &["svc"]).unwrap();
+    assert_eq!(svid.spiffe_id().as_str(), "spiffe://td/w");
+    assert!(matches!(
+        JwtSvid::validate_now(&valid, &issuer.bundle, &["other"]),
+        Err(JwtSvidError::AudienceMismatch)
+    ));
+    // Expired a second ago: refused with no leeway, where a 5 s leeway would accept it.
+    let just_expired = issuer.sign_claims(&claims(now - 1));
+    assert!(matches!(
+        JwtSvid::validate_now(&just_expired, &issuer.bundle, &["svc"]),
+        Err(JwtSvidError::Expired { .. })
+    ));
+    let lenient = JwtValidationOptions::new(UnixTime::now()).with_leeway(Duration::from_secs(5));
+    assert!(JwtSvid::validate(&just_expired, &issuer.bundle, &["svc"], &lenient).is_ok());
 }

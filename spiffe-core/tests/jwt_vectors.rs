@@ -37,7 +37,7 @@ fn jwt_vectors() {
                 assert_eq!(svid.audience(), &expected.aud[..], "case {}", case.id);
                 assert_eq!(svid.token(), case.token, "case {}", case.id);
                 assert_eq!(
-                    svid.claims().get("sub").and_then(|v| v.as_str()),
+                    svid.claims().get_str("sub"),
                     Some(expected.sub.as_str()),
                     "case {}",
                     case.id

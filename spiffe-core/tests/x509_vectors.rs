@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use spiffe_core::pki_types::{CertificateDer, UnixTime};
-use spiffe_core::x509::{self, parse_certificates, X509Error, X509VerifyError};
+use spiffe_core::x509::{self, parse_certificates, X509Error, X509VerifyError, X509VerifyOptions};
 use spiffe_core::{Certificate, TrustDomain, X509Bundle, X509BundleSource, X509Svid};
 
 fn data_dir() -> PathBuf {
@@ -132,6 +132,14 @@ fn assert_verify(id: &str, want: &str) {
     assert_eq!(verdict(&verify_vector(&vector(id))), want, "vector #{id}");
 }
 
+/// The vector's verdict with go-spiffe `Verify`'s leniency on the leaf's keyUsage.
+fn assert_verify_lenient(id: &str, want: &str) {
+    let v = vector(id);
+    let lenient = X509VerifyOptions::new().accept_leaves_without_digital_signature();
+    let result = x509::verify_with(&chain_ders(&v), &bundles(&v), time(&v), &lenient);
+    assert_eq!(verdict(&result), want, "vector #{id}, lenient");
+}
+
 fn assert_svid(id: &str, want: &str) {
     assert_eq!(verdict(&svid_vector(&vector(id))), want, "vector #{id}");
 }
@@ -238,6 +246,10 @@ fn x509_14_uri_name_constraints() {
 fn x509_15_key_usage_present_and_critical() {
     assert_svid("49a", "LeafKeyUsageNotCritical");
     assert_svid("49b", "LeafKeyUsageNotCritical");
+    // A peer's leaf without keyUsage has no digitalSignature either (X509-17): rejected unless
+    // the caller opts into go-spiffe `Verify`'s leniency. Criticality is not checked on peers.
+    assert_verify("49a", "LeafMissingKeyUsage");
+    assert_verify_lenient("49a", "accept");
     assert_verify("49b", "accept");
 }
 
@@ -250,6 +262,16 @@ fn x509_16_intermediate_key_cert_sign() {
 #[test]
 fn x509_17_leaf_key_usage_bits() {
     assert_svid("48", "LeafMissingDigitalSignature");
+    assert_verify("48", "LeafMissingDigitalSignature");
+    let err = verify_vector(&vector("48")).expect_err("#48 rejected");
+    assert_eq!(
+        err.to_string(),
+        "leaf keyUsage lacks digitalSignature (X509-17)"
+    );
+    assert_verify_lenient("48", "accept");
+    // The lenient option relaxes digitalSignature only, never the signing bits (X509-22).
+    assert_verify_lenient("46", "LeafCanSign");
+    assert_verify_lenient("47", "LeafCanSign");
     assert_svid("46", "LeafHasCertSign");
     assert_svid("47", "LeafHasCertSign");
 }
@@ -373,6 +395,13 @@ fn encrypted_pkcs8_like() -> Vec<u8> {
 #[test]
 fn wapi_13_key_must_match_leaf() {
     assert_svid("65", "KeyMismatch");
+    // The key carries the leaf's public point, but its scalar is another key's.
+    assert_svid("65b", "KeyMismatch");
+    // Twice: a key found consistent once is remembered; the forged one never is.
+    assert_svid("65b", "KeyMismatch");
+    assert_svid("36", "accept");
+    assert_svid("36", "accept");
+    assert_svid("65b", "KeyMismatch");
 }
 
 #[test]

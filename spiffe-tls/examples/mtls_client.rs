@@ -16,10 +16,9 @@ mod common;
 use std::net::SocketAddr;
 
 use clap::Parser;
-use rustls::pki_types::ServerName;
-use spiffe_tls::tokio::{mtls_connector, PeerSpiffeId};
+use spiffe_tls::mtls_client_config;
+use spiffe_tls::tokio::{dial, PeerSpiffeId};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 /// mTLS echo client keyed on SPIFFE IDs; SVID and bundles from the Workload API (`--socket`)
 /// or from files (`--svid`, `--key`, `--bundle`).
@@ -50,21 +49,19 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<(), common::Error> {
     let identity = cli.identity.load().await?;
-    let connector = mtls_connector(
+    let config = mtls_client_config(
         common::provider(),
         identity.svids,
         identity.bundles,
         identity.authorizer,
     )?;
-    let tcp = TcpStream::connect(cli.connect).await?;
-    // The SPIFFE verifier authenticates the server by its SPIFFE ID; the name is not checked.
-    let stream = connector
-        .connect(ServerName::from(cli.connect.ip()), tcp)
-        .await
-        .map_err(|e| match spiffe_tls::PeerRejected::from_io(&e) {
+    // The SPIFFE verifier authenticates the server by its SPIFFE ID; no server name is needed.
+    let stream = dial(cli.connect, config).await.map_err(|e| {
+        match spiffe_tls::PeerRejected::from_io(&e) {
             Some(rejected) => format!("server refused: {rejected}").into(),
             None => common::Error::from(e),
-        })?;
+        }
+    })?;
     match stream.peer_spiffe_id() {
         Some(id) => println!("server: {id}"),
         None => println!("server: no SPIFFE ID"),

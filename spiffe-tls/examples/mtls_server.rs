@@ -16,9 +16,9 @@ mod common;
 use std::net::SocketAddr;
 
 use clap::Parser;
-use spiffe_tls::tokio::{mtls_acceptor, PeerSpiffeId};
+use spiffe_tls::tokio::{listen, PeerSpiffeId};
+use spiffe_tls::{mtls_server_config, PeerRejected};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
 
 /// mTLS echo server keyed on SPIFFE IDs; SVID and bundles from the Workload API (`--socket`)
 /// or from files (`--svid`, `--key`, `--bundle`).
@@ -46,28 +46,27 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> Result<(), common::Error> {
     let identity = cli.identity.load().await?;
     println!("serving as {}", identity.spiffe_id());
-    let acceptor = mtls_acceptor(
+    let config = mtls_server_config(
         common::provider(),
         identity.svids,
         identity.bundles,
         identity.authorizer,
     )?;
-    let listener = TcpListener::bind(cli.listen).await?;
-    println!("listening on {}", listener.local_addr()?);
+    // Handshakes run concurrently, each within the default time limit; refused clients are
+    // logged here and never accepted.
+    let mut listener = listen(cli.listen, config)
+        .await?
+        .on_handshake_error(|addr, e| match PeerRejected::from_io(e) {
+            Some(rejected) => println!("{addr}: client refused: {rejected}"),
+            None => println!("{addr}: handshake failed: {e}"),
+        });
+    println!(
+        "listening on {}",
+        listener.local_addr().ok_or("no local address")?
+    );
     loop {
-        let (tcp, addr) = listener.accept().await?;
-        let acceptor = acceptor.clone();
+        let (stream, addr) = listener.accept().await?;
         tokio::spawn(async move {
-            let stream = match acceptor.accept(tcp).await {
-                Ok(stream) => stream,
-                Err(e) => {
-                    match spiffe_tls::PeerRejected::from_io(&e) {
-                        Some(rejected) => println!("{addr}: client refused: {rejected}"),
-                        None => println!("{addr}: handshake failed: {e}"),
-                    }
-                    return;
-                }
-            };
             match stream.peer_spiffe_id() {
                 Some(id) => println!("{addr}: peer {id}"),
                 None => println!("{addr}: peer without a SPIFFE ID"),

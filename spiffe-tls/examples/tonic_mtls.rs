@@ -6,10 +6,11 @@
 //! cargo run -p spiffe-tls --example tonic_mtls -- --calls 3
 //! ```
 //!
-//! Server side: `spiffe_tls::hyper::TlsIncoming`, wrapped so that each stream implements
-//! tonic's `Connected` (see `grpc_echo/mod.rs`: spiffe-tls does not depend on tonic), served by
-//! `Server::serve_with_incoming`; the handler finds the caller's `PeerIdentity` in the request
-//! extensions. Client side: `Endpoint::connect_with_connector(SpiffeConnector)`.
+//! Server side: `spiffe_tls::hyper::TlsIncoming`, each stream mapped into the type
+//! `spiffe_tls::tonic_connection!` declares (it implements tonic's `Connected`; spiffe-tls does
+//! not depend on tonic), served by `Server::serve_with_incoming`; the handler finds the
+//! caller's `PeerIdentity` in the request extensions. Client side:
+//! `Endpoint::connect_with_connector(SpiffeConnector)`.
 #![allow(missing_docs)]
 
 mod demo;
@@ -45,7 +46,7 @@ async fn main() -> Result<(), demo::Error> {
     )?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let incoming = grpc_echo::incoming(TlsIncoming::new(listener, Arc::new(config)));
+    let incoming = TlsIncoming::new(listener, Arc::new(config)).map_into::<grpc_echo::GrpcConn>();
     tokio::spawn(
         Server::builder()
             .add_service(grpc_echo::GreeterServer)

@@ -1,29 +1,28 @@
 //! Why a peer was rejected, as carried inside a `rustls::Error`.
 
+use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
 use rustls::{CertificateError, OtherError};
 use spiffe_core::x509::X509VerifyError;
 use spiffe_core::SpiffeId;
-use thiserror::Error;
 
 /// Why a peer's certificate was rejected by a SPIFFE verifier.
 ///
-/// Its `Debug` form is its message: rustls shows a `CertificateError::Other` through
-/// `Debug`, and the application should see why its peer was refused.
-///
 /// The verifiers return it to rustls as
-/// `rustls::Error::InvalidCertificate(CertificateError::Other(..))`, so the message reaches the
-/// application unchanged; [`PeerRejected::from_rustls`] gets the structured value back.
-#[derive(Clone, PartialEq, Eq, Error)]
+/// `rustls::Error::InvalidCertificate(CertificateError::Other(..))`; rustls shows it through
+/// its structured `Debug` form (`Unauthorized { spiffe_id: SpiffeId("spiffe://…") }`), and
+/// [`PeerRejected::from_rustls`] or [`PeerRejected::from_io`] get the value back. Its `Display`
+/// says what was refused and why in one line; for [`Svid`](Self::Svid) the
+/// [`source`](Error::source) is the cause of the verification error, if it has one, so no
+/// message is printed twice along the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PeerRejected {
     /// The peer's chain is not a valid X.509-SVID of a trusted trust domain.
-    #[error("peer X.509-SVID did not verify: {0}")]
-    Svid(#[source] X509VerifyError),
+    Svid(X509VerifyError),
     /// The peer's X.509-SVID verified, but the authorizer refused its SPIFFE ID.
-    #[error("peer SPIFFE ID {spiffe_id} is not authorized")]
     Unauthorized {
         /// The verified SPIFFE ID that was refused.
         spiffe_id: SpiffeId,
@@ -53,14 +52,62 @@ impl PeerRejected {
     }
 }
 
-impl fmt::Debug for PeerRejected {
+impl fmt::Display for PeerRejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
+        match self {
+            Self::Svid(error) => write!(f, "peer X.509-SVID did not verify: {error}"),
+            Self::Unauthorized { spiffe_id } => {
+                write!(f, "peer SPIFFE ID {spiffe_id} is not authorized")
+            }
+        }
+    }
+}
+
+impl Error for PeerRejected {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            // The verification error's own message is part of ours; its cause comes next.
+            Self::Svid(error) => error.source(),
+            Self::Unauthorized { .. } => None,
+        }
     }
 }
 
 impl From<PeerRejected> for rustls::Error {
     fn from(value: PeerRejected) -> Self {
         rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(value))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_say_why_once_and_debug_is_structured() {
+        let malformed = PeerRejected::Svid(X509VerifyError::Malformed {
+            index: 1,
+            source: spiffe_core::x509::X509Error::MalformedCertificate,
+        });
+        let top = malformed.to_string();
+        assert!(top.contains("certificate 1 is malformed"), "{top}");
+        let cause = malformed.source().map(ToString::to_string);
+        let cause = cause.as_deref().unwrap_or_default();
+        assert!(!cause.is_empty() && !top.contains(cause), "{top} / {cause}");
+
+        let expired = PeerRejected::Svid(X509VerifyError::Expired { index: 0 });
+        assert!(expired.source().is_none());
+        assert_eq!(format!("{expired:?}"), "Svid(Expired { index: 0 })");
+
+        let spiffe_id = SpiffeId::new("spiffe://a.test/x").expect("a valid ID");
+        let refused = PeerRejected::Unauthorized { spiffe_id };
+        assert_eq!(
+            format!("{refused:?}"),
+            r#"Unauthorized { spiffe_id: SpiffeId("spiffe://a.test/x") }"#
+        );
+        assert_eq!(
+            refused.to_string(),
+            "peer SPIFFE ID spiffe://a.test/x is not authorized"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! tonic over the hyper helpers (feature `hyper`), loopback TCP: `TlsIncoming` served by
-//! `Server::serve_with_incoming` (with the `Connected` glue of `examples/grpc_echo`) and a
+//! `Server::serve_with_incoming` (with the type of `spiffe_tls::tonic_connection!`) and a
 //! channel from `Endpoint::connect_with_connector(SpiffeConnector)`; the handler sees the
 //! caller's SPIFFE ID; a client the server refuses gets no answer.
 #![allow(clippy::unwrap_used)]
@@ -24,7 +24,7 @@ async fn start_server(ca: &Ca, authorizer: Authorizer) -> SocketAddr {
         mtls_server_config(provider(), ca.svid(SERVER), bundles(&[ca]), authorizer).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let incoming = grpc_echo::incoming(TlsIncoming::new(listener, Arc::new(config)));
+    let incoming = TlsIncoming::new(listener, Arc::new(config)).map_into::<grpc_echo::GrpcConn>();
     tokio::spawn(
         Server::builder()
             .add_service(grpc_echo::GreeterServer)

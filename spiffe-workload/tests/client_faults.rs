@@ -10,15 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{id, Ca};
-use serde_json::Map;
 use spiffe_core::pki_types::{PrivateKeyDer, UnixTime};
-use spiffe_workload::client::{BackoffConfig, ClientError, MalformedResponse, WorkloadApiClient};
 use spiffe_workload::proto;
 use spiffe_workload::proto::spiffe_workload_api_server::{
     SpiffeWorkloadApi, SpiffeWorkloadApiServer,
 };
-use spiffe_workload::source::{SourceError, X509Source};
 use spiffe_workload::EndpointAddress;
+use spiffe_workload::{BackoffConfig, ClientError, MalformedResponse, WorkloadApiClient};
+use spiffe_workload::{SourceError, X509Source};
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Code, Request, Response, Status};
 
@@ -185,7 +184,7 @@ async fn start(mode: Mode) -> (Fake, WorkloadApiClient, tempfile::TempDir) {
     (fake, client, dir)
 }
 
-async fn next<T>(watch: &mut spiffe_workload::client::Watch<T>) -> Option<Result<T, ClientError>> {
+async fn next<T>(watch: &mut spiffe_workload::Watch<T>) -> Option<Result<T, ClientError>> {
     tokio::time::timeout(Duration::from_secs(5), watch.next())
         .await
         .expect("an item within 5 s")
@@ -372,7 +371,7 @@ async fn malformed_unary_answers_are_refused() {
             &id("spiffe://example.org/a"),
             &["aud"],
             Duration::from_secs(300),
-            &Map::new(),
+            &spiffe_core::json::JsonObject::new(),
             UnixTime::now(),
         )
         .unwrap();

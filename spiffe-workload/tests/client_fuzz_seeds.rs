@@ -11,10 +11,9 @@ use std::time::Duration;
 
 use common::{id, Ca};
 use prost::Message;
-use serde_json::Map;
 use spiffe_core::pki_types::{PrivateKeyDer, UnixTime};
-use spiffe_workload::client::response;
 use spiffe_workload::proto;
+use spiffe_workload::response;
 
 fn seed_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/wapi_response")
@@ -63,7 +62,7 @@ fn seeds() -> Vec<(&'static str, u8, Vec<u8>)> {
             &id("spiffe://example.org/workload"),
             &["aud"],
             Duration::from_secs(300),
-            &Map::new(),
+            &spiffe_core::json::JsonObject::new(),
             UnixTime::now(),
         )
         .unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{id, Ca, Material, Running, StaticProvider};
 use spiffe_core::{JwtBundleSource, TrustDomain, X509BundleSource};
-use spiffe_workload::client::{BackoffConfig, ClientError, WorkloadApiClient};
+use spiffe_workload::{BackoffConfig, ClientError, WorkloadApiClient};
 use spiffe_workload::{EndpointAddress, X509Context, X509SvidEntry};
 
 fn example() -> (Ca, Ca, std::sync::Arc<StaticProvider>) {
@@ -159,11 +159,11 @@ async fn fetch_and_validate_jwt_svids() {
         .unwrap();
     assert_eq!(validated.spiffe_id, wanted);
     assert_eq!(
-        validated.claims["sub"],
-        serde_json::json!("spiffe://example.org/workload")
+        validated.claims.get_str("sub"),
+        Some("spiffe://example.org/workload")
     );
-    assert_eq!(validated.claims["aud"], serde_json::json!(["api", "db"]));
-    assert!(validated.claims["exp"].is_u64());
+    assert_eq!(validated.claims.get_strs("aud"), Some(vec!["api", "db"]));
+    assert!(validated.claims.get_u64("exp").is_some());
 
     // A token for other audiences fails with INVALID_ARGUMENT, never echoing the token.
     let err = client
@@ -334,16 +334,47 @@ async fn watch_streams_deliver_every_rotation() {
 }
 
 #[tokio::test]
-async fn connect_errors() {
+async fn connect_errors_say_what_and_where() {
     let dir = tempfile::tempdir().unwrap();
-    let missing = EndpointAddress::Unix(dir.path().join("nothing.sock"));
+    // No socket file: named by path, retryable (an agent may still come up).
+    let path = dir.path().join("nothing.sock");
+    let missing = EndpointAddress::Unix(path.clone());
     let err = WorkloadApiClient::connect(&missing)
         .await
-        .expect_err("nothing listens");
-    assert!(matches!(err, ClientError::Connect(_)), "{err:?}");
+        .expect_err("no socket");
+    assert!(
+        matches!(&err, ClientError::SocketNotFound { path: p } if *p == path),
+        "{err:?}"
+    );
     assert!(err.is_retryable());
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+
+    // A socket file nobody listens on: the address in the message, the cause in `source()`.
+    let stale = EndpointAddress::Unix(dir.path().join("stale.sock"));
+    drop(std::os::unix::net::UnixListener::bind(stale.unix_path().unwrap()).unwrap());
+    let err = WorkloadApiClient::connect(&stale)
+        .await
+        .expect_err("nothing listens");
+    assert!(
+        matches!(&err, ClientError::Connect { address, .. } if *address == stale),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("cannot reach the Workload API at {stale}")
+    );
+    let cause = std::error::Error::source(&err)
+        .expect("a cause")
+        .to_string();
+    assert!(!err.to_string().contains(&cause), "{err} / {cause}");
+    assert!(err.is_retryable());
+
     // A lazy client fails on use, not on creation.
     let lazy = WorkloadApiClient::connect_lazy(&missing).unwrap();
+    assert_eq!(lazy.address(), Some(&missing));
     let err = lazy
         .fetch_x509_context()
         .await
@@ -352,7 +383,7 @@ async fn connect_errors() {
 }
 
 /// The next watch item within 5 s.
-async fn next<T>(watch: &mut spiffe_workload::client::Watch<T>) -> Result<T, ClientError> {
+async fn next<T>(watch: &mut spiffe_workload::Watch<T>) -> Result<T, ClientError> {
     tokio::time::timeout(Duration::from_secs(5), watch.next())
         .await
         .expect("an update within 5 s")

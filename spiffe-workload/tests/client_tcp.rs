@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::{Ca, Running, StaticProvider};
 use spiffe_core::X509SvidSource;
-use spiffe_workload::client::{BackoffConfig, WorkloadApiClient};
-use spiffe_workload::source::X509Source;
+use spiffe_workload::X509Source;
+use spiffe_workload::{BackoffConfig, WorkloadApiClient};
 use spiffe_workload::{EndpointAddress, X509SvidEntry};
 use tokio::net::{TcpListener, UnixStream};
 

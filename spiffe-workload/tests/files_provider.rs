@@ -9,15 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{id, Ca};
-use serde_json::Map;
-use spiffe_ca::jwt::JwtSigningAuthority;
+use spiffe_ca::jwt::JwtSvidIssuer;
 use spiffe_ca::keys::{KeyType, SoftwareSigner};
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::x509::X509Error;
-use spiffe_core::{JwtAuthority, SpiffeBundle, SpiffeId, TrustDomain, X509Svid};
+use spiffe_core::{BoxError, JwtAuthority, SpiffeBundle, SpiffeId, TrustDomain, X509Svid};
 use spiffe_workload::provider::files::{
-    BoxError, FileIdentityConfig, FileIdentityProvider, FileProviderError, JwtSvidMinter,
-    ReloadOutcome,
+    FileIdentityConfig, FileIdentityProvider, FileProviderError, JwtSvidMinter, ReloadOutcome,
 };
 use spiffe_workload::{CallerInfo, IdentityProvider, ProviderError};
 
@@ -86,7 +84,7 @@ impl Files {
 }
 
 /// The minter the CLI builds, in miniature: spiffe-ca's authority with kid `k1`.
-struct Minter(JwtSigningAuthority);
+struct Minter(JwtSvidIssuer);
 
 impl JwtSvidMinter for Minter {
     fn jwt_authority(&self) -> JwtAuthority {
@@ -99,7 +97,7 @@ impl JwtSvidMinter for Minter {
             spiffe_id,
             &audience,
             Duration::from_secs(300),
-            &Map::new(),
+            &spiffe_core::json::JsonObject::new(),
             UnixTime::now(),
         )?)
     }
@@ -108,7 +106,7 @@ impl JwtSvidMinter for Minter {
 fn load_jwt_key(td: &TrustDomain, data: &[u8]) -> Result<Arc<dyn JwtSvidMinter>, BoxError> {
     let signer = Arc::new(SoftwareSigner::from_pkcs8("jwt", KeyType::EcP256, data)?);
     let not_after = common::at(UnixTime::now().as_secs() + common::DAY);
-    let authority = JwtSigningAuthority::new(td, signer, not_after)?.with_kid("k1")?;
+    let authority = JwtSvidIssuer::new(td, signer, not_after)?.with_kid("k1")?;
     Ok(Arc::new(Minter(authority)))
 }
 

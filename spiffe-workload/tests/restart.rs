@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::{Ca, StaticProvider};
 use spiffe_core::{JwtBundleSource, TrustDomain, X509BundleSource, X509SvidSource};
-use spiffe_workload::client::{BackoffConfig, WorkloadApiClient};
-use spiffe_workload::source::{BundleSource, JwtSource, X509Source};
+use spiffe_workload::{BackoffConfig, WorkloadApiClient};
+use spiffe_workload::{BundleSource, JwtSource, X509Source};
 use spiffe_workload::{EndpointAddress, ServeError, WorkloadApiServer};
 use tokio::net::UnixListener;
 use tokio::sync::oneshot;
@@ -126,7 +126,7 @@ async fn sources_recover_after_the_agent_restarts_with_rotated_material() {
         .is_none());
     // Unary calls on the same client work again too.
     let token = jwt.fetch_jwt_svid(&["after-restart"]).await.unwrap();
-    assert_eq!(token.spiffe_id.as_str(), "spiffe://example.org/workload");
+    assert_eq!(token.spiffe_id().as_str(), "spiffe://example.org/workload");
     agent.stop().await;
 }
 

@@ -113,7 +113,8 @@ async fn attested_peer_gets_its_svid_and_the_provider_sees_the_attested_caller()
     assert!(seen[0].ip().is_loopback());
     assert_ne!(seen[0].port(), server.addr.port(), "the peer's address");
 
-    // Unary RPCs are attested the same way.
+    // Unary RPCs on the same connection are served as the same caller, attested once, when
+    // the connection was accepted.
     let jwt = client
         .fetch_jwtsvid(request(
             proto::JwtsvidRequest {
@@ -126,7 +127,7 @@ async fn attested_peer_gets_its_svid_and_the_provider_sees_the_attested_caller()
         .unwrap()
         .into_inner();
     assert_eq!(jwt.svids.len(), 1);
-    assert_eq!(server.seen.lock().unwrap().len(), 2);
+    assert_eq!(server.seen.lock().unwrap().len(), 1);
 
     drop(stream);
     server.shutdown().await;
@@ -167,12 +168,12 @@ async fn unattested_peer_is_permission_denied() {
 }
 
 #[tokio::test]
-async fn security_header_is_checked_before_attestation() {
+async fn security_header_is_checked_before_the_provider() {
     let (ca, other) = (Ca::new("example.org"), Ca::new("other.org"));
     let provider = StaticProvider::example(&ca, &other);
-    let server = TcpServer::start(provider, loopback_is_uid_1000).await;
+    let server = TcpServer::start(provider.clone(), loopback_is_uid_1000).await;
     let mut client = server.client().await;
-    // WEP-5, WEP-6: INVALID_ARGUMENT over TCP too, and the attestor is not consulted.
+    // WEP-5, WEP-6: INVALID_ARGUMENT over TCP too, and the provider is not consulted.
     for header in [&[][..], &["True"], &["true", "true"]] {
         let status = client
             .fetch_x509svid(request(proto::X509svidRequest {}, header))
@@ -180,7 +181,7 @@ async fn security_header_is_checked_before_attestation() {
             .expect_err("rejected");
         assert_eq!(status.code(), Code::InvalidArgument, "{header:?}");
     }
-    assert!(server.seen.lock().unwrap().is_empty());
+    assert!(provider.callers.lock().unwrap().is_empty());
     server.shutdown().await;
 }
 

@@ -8,11 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{id, Ca, Material, Running, StaticProvider};
-use spiffe_core::jwt::JwtValidationOptions;
-use spiffe_core::pki_types::UnixTime;
 use spiffe_core::{JwtBundleSource, JwtSvid, TrustDomain, X509BundleSource, X509SvidSource};
-use spiffe_workload::client::{BackoffConfig, ClientError, WorkloadApiClient};
-use spiffe_workload::source::{BundleSource, JwtSource, SourceError, X509Source};
+use spiffe_workload::{BackoffConfig, ClientError, WorkloadApiClient};
+use spiffe_workload::{BundleSource, JwtSource, SourceError, X509Source};
 use spiffe_workload::{EndpointAddress, X509Context, X509SvidEntry};
 use tokio::sync::watch;
 
@@ -190,6 +188,7 @@ async fn source_waits_for_an_identity_then_times_out() {
     let SourceError::Timeout {
         timeout,
         last_error,
+        ..
     } = err
     else {
         panic!("timeout expected: {err:?}");
@@ -198,28 +197,68 @@ async fn source_waits_for_an_identity_then_times_out() {
     assert!(last_error.unwrap().is_permission_denied());
     server.shutdown().await;
 
-    // Nothing listening: retried (WEP-14) until the timeout.
+    // No socket at the path: fails at once, naming the path, instead of waiting.
     let dir = tempfile::tempdir().unwrap();
-    let lazy =
-        WorkloadApiClient::connect_lazy(&EndpointAddress::Unix(dir.path().join("none.sock")))
+    let missing = dir.path().join("none.sock");
+    let lazy = || {
+        WorkloadApiClient::connect_lazy(&EndpointAddress::Unix(missing.clone()))
             .unwrap()
-            .with_backoff(fast());
+            .with_backoff(fast())
+    };
+    let started = std::time::Instant::now();
     let err = BundleSource::builder()
-        .with_client(lazy)
+        .with_client(lazy())
+        .build()
+        .await
+        .expect_err("no socket");
+    assert!(started.elapsed() < Duration::from_secs(5), "failed fast");
+    assert!(
+        matches!(&err, SourceError::Client(ClientError::SocketNotFound { path }) if *path == missing),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("Workload API socket {} does not exist", missing.display())
+    );
+
+    // Told to wait for the socket: retried (WEP-14) until the timeout, which names the
+    // endpoint; the last failure is the source.
+    let err = BundleSource::builder()
+        .with_client(lazy())
+        .wait_for_socket()
         .with_timeout(Some(Duration::from_millis(500)))
         .build()
         .await
         .expect_err("nothing listens");
+    let SourceError::Timeout {
+        endpoint: Some(EndpointAddress::Unix(path)),
+        last_error: Some(_),
+        ..
+    } = &err
+    else {
+        panic!("timeout expected: {err:?}");
+    };
+    assert_eq!(*path, missing);
     assert!(
-        matches!(
-            err,
-            SourceError::Timeout {
-                last_error: Some(_),
-                ..
-            }
-        ),
-        "{err:?}"
+        err.to_string().contains(&missing.display().to_string()),
+        "{err}"
     );
+    assert!(std::error::Error::source(&err).is_some());
+
+    // A stale socket file where nobody listens: retried too.
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let err = X509Source::builder()
+        .with_client(
+            WorkloadApiClient::connect_lazy(&EndpointAddress::Unix(stale))
+                .unwrap()
+                .with_backoff(fast()),
+        )
+        .with_timeout(Some(Duration::from_millis(300)))
+        .build()
+        .await
+        .expect_err("nothing listens");
+    assert!(matches!(err, SourceError::Timeout { .. }), "{err:?}");
 }
 
 #[tokio::test]
@@ -256,28 +295,23 @@ async fn jwt_source_caches_tokens_and_follows_bundles() {
     let source = JwtSource::new(client(&server).await).await.unwrap();
 
     let first = source.fetch_jwt_svid(&["api"]).await.unwrap();
-    assert_eq!(first.spiffe_id, id("spiffe://example.org/workload"));
+    assert_eq!(first.spiffe_id(), &id("spiffe://example.org/workload"));
+    assert_eq!(first.audience(), ["api"]);
     // Cached until half-life: the same token again, also for the same set in another order.
     let again = source.fetch_jwt_svid(&["api"]).await.unwrap();
-    assert_eq!(again.token, first.token);
+    assert_eq!(again.token(), first.token());
     let both = source.fetch_jwt_svids(&["b", "a"], None).await.unwrap();
     let same = source
         .fetch_jwt_svids(&["a", "b", "a"], None)
         .await
         .unwrap();
     assert_eq!(both[0].token, same[0].token);
-    assert_ne!(both[0].token, first.token);
+    assert_ne!(both[0].token, first.token());
 
     // The token verifies against the source's JWT bundles: the bundle of the token's own
     // trust domain (JWT-20, WAPI-23).
-    let svid = JwtSvid::validate(
-        &first.token,
-        &source,
-        &["api"],
-        &JwtValidationOptions::new(UnixTime::now()),
-    )
-    .unwrap();
-    assert_eq!(svid.spiffe_id(), &first.spiffe_id);
+    let svid = JwtSvid::validate_now(first.token(), &source, &["api"]).unwrap();
+    assert_eq!(svid.spiffe_id(), first.spiffe_id());
     assert!(source.jwt_bundle_for(&td("other.org")).is_some());
 
     // Errors are not cached; WAPI-20 not-entitled is PERMISSION_DENIED.

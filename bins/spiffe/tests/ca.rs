@@ -177,6 +177,61 @@ fn mint_from_a_csr_writes_no_key() {
     assert!(out.status.success(), "{}", stdout(&out));
 }
 
+/// `x509 mint` replaces an existing key file (its old 0644 mode does not survive) and a
+/// symlink at the key path (the file it points to is untouched).
+#[test]
+fn mint_replaces_an_old_key_file_and_never_follows_a_symlink() {
+    use std::os::unix::fs::symlink;
+
+    let dir = scratch("key-file");
+    let ca = dir.join("ca");
+    assert!(run(&[
+        "ca",
+        "init",
+        "--trust-domain",
+        "example.org",
+        "--dir",
+        &s(&ca)
+    ])
+    .status
+    .success());
+    let mode =
+        |p: &std::path::Path| fs::symlink_metadata(p).expect("stat").permissions().mode() & 0o777;
+
+    // A world-readable key left by something else.
+    let out = dir.join("old");
+    fs::create_dir_all(&out).expect("mkdir");
+    fs::write(out.join("svid.key"), b"old key").expect("write");
+    fs::set_permissions(out.join("svid.key"), fs::Permissions::from_mode(0o644)).expect("chmod");
+    mint_x509(&ca, &out);
+    let key = fs::read_to_string(out.join("svid.key")).expect("key");
+    assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{key}");
+    assert_eq!(mode(&out.join("svid.key")), 0o600);
+    let inspect = run(&[
+        "x509",
+        "inspect",
+        "--key",
+        &s(&out.join("svid.key")),
+        &s(&out.join("svid.pem")),
+    ]);
+    assert!(inspect.status.success(), "{}", stdout(&inspect));
+
+    // A symlink planted at the key path, pointing at a file someone wants overwritten (or
+    // readable later).
+    let out = dir.join("link");
+    fs::create_dir_all(&out).expect("mkdir");
+    let victim = dir.join("victim");
+    fs::write(&victim, b"precious").expect("write");
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o644)).expect("chmod");
+    symlink(&victim, out.join("svid.key")).expect("symlink");
+    mint_x509(&ca, &out);
+    assert_eq!(fs::read(&victim).expect("victim"), b"precious");
+    assert_eq!(mode(&victim), 0o644);
+    let meta = fs::symlink_metadata(out.join("svid.key")).expect("stat");
+    assert!(meta.file_type().is_file(), "the symlink was replaced");
+    assert_eq!(mode(&out.join("svid.key")), 0o600);
+}
+
 #[test]
 fn errors_are_clear() {
     let dir = scratch("errors");
@@ -367,7 +422,7 @@ fn local_authority_cycle_prepare_activate_taint_revoke() {
     // The active authority cannot be tainted; an unknown id is named.
     let out = run(&["ca", "taint", "--dir", &s(&ca), &second]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("needs an old"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("to be old"), "{}", stderr(&out));
     let out = run(&["ca", "taint", "--dir", &s(&ca), "00ff"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("\"00ff\""), "{}", stderr(&out));

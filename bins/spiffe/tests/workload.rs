@@ -302,8 +302,13 @@ fn fetch_and_watch_commands() {
     let listening = server.event();
     assert_eq!(listening["event"], "listening");
 
-    // fetch x509 --write: SPIRE's file layout, the key owner-only.
+    // fetch x509 --write: SPIRE's file layout, the key owner-only. A symlink planted at the
+    // key path is replaced, not written through.
     let out_dir = pki.path("fetched");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let victim = pki.path("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::os::unix::fs::symlink(&victim, out_dir.join("svid.0.key")).unwrap();
     let fetched = run(&[
         "--output",
         "json",
@@ -331,6 +336,11 @@ fn fetch_and_watch_commands() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(std::fs::symlink_metadata(out_dir.join("svid.0.key"))
+        .unwrap()
+        .file_type()
+        .is_file());
     assert!(out_dir.join("bundle.pem").exists());
     assert!(out_dir.join("federated.other.org.pem").exists());
 
@@ -466,4 +476,95 @@ fn fetch_waits_for_the_agent_to_come_up() {
         "{}",
         String::from_utf8_lossy(&fetched.stdout)
     );
+}
+
+/// Runs openssl with `args`, failing the test if it fails.
+fn openssl(args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// WAPI-14: a SEC1 (EC) or PKCS#1 (RSA) key file is served as PKCS#8, so every fetch works
+/// (before, every fetch failed with INTERNAL "SVID key is not PKCS#8").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sec1_and_pkcs1_keys_are_served_as_pkcs8() {
+    let pki = Pki::new();
+    // EC: the minted PKCS#8 key rewritten as SEC1 ("EC PRIVATE KEY") by openssl.
+    let sec1 = s(&pki.path("svid/svid-sec1.key"));
+    openssl(&["ec", "-in", &s(&pki.path("svid/svid.key")), "-out", &sec1]);
+    assert!(std::fs::read_to_string(&sec1)
+        .unwrap()
+        .contains("BEGIN EC PRIVATE KEY"));
+    // RSA: a 2048-bit key from openssl, certified through a CSR, then written as PKCS#1.
+    let rsa_dir = pki.path("rsa");
+    std::fs::create_dir_all(&rsa_dir).unwrap();
+    let (rsa_key, csr) = (s(&rsa_dir.join("rsa.key")), s(&rsa_dir.join("rsa.csr")));
+    openssl(&[
+        "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", &rsa_key, "-subj", "/CN=w",
+        "-out", &csr,
+    ]);
+    let (ca, out) = (s(&pki.path("ca")), s(&rsa_dir));
+    let minted = run(&[
+        "x509",
+        "mint",
+        "--ca",
+        &ca,
+        "--id",
+        "spiffe://example.org/rsa",
+        "--csr",
+        &csr,
+        "--out",
+        &out,
+    ]);
+    assert!(minted.status.success(), "{}", stderr(&minted));
+    let pkcs1 = s(&rsa_dir.join("rsa-pkcs1.key"));
+    openssl(&["rsa", "-in", &rsa_key, "-traditional", "-out", &pkcs1]);
+    assert!(std::fs::read_to_string(&pkcs1)
+        .unwrap()
+        .contains("BEGIN RSA PRIVATE KEY"));
+
+    for (svid, key, id) in [
+        (
+            s(&pki.path("svid/svid.pem")),
+            sec1,
+            "spiffe://example.org/web",
+        ),
+        (
+            s(&rsa_dir.join("svid.pem")),
+            pkcs1,
+            "spiffe://example.org/rsa",
+        ),
+    ] {
+        let socket = pki.path("converted.sock");
+        let args: Vec<String> = [
+            "--output",
+            "json",
+            "workload",
+            "serve",
+            "--socket",
+            &s(&socket),
+            "--svid",
+            &svid,
+            "--key",
+            &key,
+            "--bundle",
+            &s(&pki.path("ca/bundle.json")),
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut server = Server::start(&args, socket);
+        assert_eq!(server.event()["event"], "listening");
+        let client = client(&server).await;
+        let fetched = client.fetch_x509_svid().await.expect("served as PKCS#8");
+        assert_eq!(fetched.spiffe_id().to_string(), id);
+        drop(client);
+        assert!(server.sigterm().success());
+    }
 }

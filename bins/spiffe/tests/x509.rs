@@ -322,7 +322,7 @@ fn inspect_describes_every_certificate() {
     ]);
     let key_type = answer(&out)["certificates"][0]["key_type"].clone();
     assert!(
-        key_type.as_str().expect("kt").starts_with("RSA "),
+        key_type.as_str().expect("kt").starts_with("RSA-"),
         "{key_type}"
     );
 }
@@ -413,4 +413,30 @@ fn help_has_examples() {
             "{text}"
         );
     }
+}
+
+/// Case 48 (no digitalSignature): refused with the requirement id, accepted with the named
+/// go-spiffe `Verify` leniency.
+#[test]
+fn verify_names_x509_17_and_has_a_named_lenient_flag() {
+    let v = all_vectors()
+        .into_iter()
+        .find(|v| v["id"] == "48")
+        .expect("vector 48");
+    let at = rfc3339(v["time"].as_u64().expect("time"));
+    let chain = data(&format!("x509/{}", v["chain"].as_str().expect("chain")));
+    let mut args = vec!["x509".to_owned(), "verify".into()];
+    args.extend(bundle_flags(&v));
+    args.extend(["--at".into(), at.to_owned(), chain]);
+
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.starts_with("INVALID"), "{text}");
+    assert!(text.contains("lacks digitalSignature (X509-17)"), "{text}");
+
+    args.push("--allow-leaf-without-digital-signature".into());
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).starts_with("VALID"), "{}", stdout(&out));
 }

@@ -22,7 +22,9 @@ use spiffe_core::SpiffeId;
 pub mod join_token;
 pub mod x509pop;
 
-use crate::{AttestError, BoxFuture, Selector};
+use spiffe_core::BoxFuture;
+
+use crate::{AttestError, Selector};
 
 pub mod tpm;
 

@@ -1,5 +1,5 @@
-//! JWT-SVIDs: the [`JwtSigningAuthority`] that mints them and publishes its public key.
+//! JWT-SVIDs: the [`JwtSvidIssuer`] that mints them and publishes its public key.
 
-mod authority;
+mod issuer;
 
-pub use authority::JwtSigningAuthority;
+pub use issuer::JwtSvidIssuer;

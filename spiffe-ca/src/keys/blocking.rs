@@ -1,7 +1,8 @@
 //! What the built-in key managers share: their operations are synchronous (memory, files, a
-//! blocking PKCS#11 library), so each implements [`BlockingKeyManager`] and gets its async
-//! [`KeyManager`](super::KeyManager) from [`blocking_key_manager!`]; and they all check ids
-//! with [`validate_id`].
+//! blocking PKCS#11 library, key generation), so each keeps its state in an `Arc` of a
+//! [`BlockingKeyManager`] and gets its async [`KeyManager`](super::KeyManager) from
+//! [`blocking_key_manager!`], which runs every operation on Tokio's blocking thread pool; and
+//! they all check ids with [`validate_id`].
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ const MAX_ID_LEN: usize = 128;
 
 /// A key manager whose operations complete without waiting on anything async; the
 /// [`KeyManager`](super::KeyManager) methods of the same names run these.
-pub(super) trait BlockingKeyManager {
+pub(super) trait BlockingKeyManager: Send + Sync + 'static {
     /// Generates a key of `key_type` under `id`, replacing any key with that id.
     fn generate(&self, id: &str, key_type: KeyType) -> Result<Arc<dyn Signer>, KeyError>;
 
@@ -26,45 +27,74 @@ pub(super) trait BlockingKeyManager {
     fn delete(&self, id: &str) -> Result<bool, KeyError>;
 }
 
-/// Implements [`KeyManager`](super::KeyManager) for a [`BlockingKeyManager`].
+/// Runs a key manager's operation on Tokio's blocking thread pool: file I/O, PKCS#11 calls
+/// and key generation (seconds for RSA-4096) must not stall the executor. A panic in `op` is
+/// resumed in the caller, as if `op` had run in place.
+pub(super) async fn run_blocking<T, F>(op: F) -> Result<T, KeyError>
+where
+    F: FnOnce() -> Result<T, KeyError> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(op).await {
+        Ok(result) => result,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => Err(KeyError::Interrupted),
+    }
+}
+
+/// Implements [`KeyManager`](super::KeyManager) for a type whose field `$state` is an
+/// `Arc` of a [`BlockingKeyManager`]: each method runs on the blocking pool
+/// ([`run_blocking`]) with a clone of that `Arc`.
 macro_rules! blocking_key_manager {
-    ($manager:ty) => {
+    ($manager:ty, $state:ident) => {
         impl $crate::keys::KeyManager for $manager {
             fn generate_key<'a>(
                 &'a self,
                 id: &'a str,
                 key_type: $crate::keys::KeyType,
-            ) -> $crate::keys::BoxFuture<
+            ) -> spiffe_core::BoxFuture<
                 'a,
                 Result<::std::sync::Arc<dyn $crate::keys::Signer>, $crate::keys::KeyError>,
             > {
-                Box::pin(async move { BlockingKeyManager::generate(self, id, key_type) })
+                let (state, id) = (::std::sync::Arc::clone(&self.$state), id.to_owned());
+                Box::pin($crate::keys::blocking::run_blocking(move || {
+                    BlockingKeyManager::generate(&*state, &id, key_type)
+                }))
             }
 
             fn get_key<'a>(
                 &'a self,
                 id: &'a str,
-            ) -> $crate::keys::BoxFuture<
+            ) -> spiffe_core::BoxFuture<
                 'a,
                 Result<Option<::std::sync::Arc<dyn $crate::keys::Signer>>, $crate::keys::KeyError>,
             > {
-                Box::pin(async move { BlockingKeyManager::get(self, id) })
+                let (state, id) = (::std::sync::Arc::clone(&self.$state), id.to_owned());
+                Box::pin($crate::keys::blocking::run_blocking(move || {
+                    BlockingKeyManager::get(&*state, &id)
+                }))
             }
 
             fn list_keys(
                 &self,
-            ) -> $crate::keys::BoxFuture<
+            ) -> spiffe_core::BoxFuture<
                 '_,
                 Result<Vec<$crate::keys::KeyInfo>, $crate::keys::KeyError>,
             > {
-                Box::pin(async move { BlockingKeyManager::list(self) })
+                let state = ::std::sync::Arc::clone(&self.$state);
+                Box::pin($crate::keys::blocking::run_blocking(move || {
+                    BlockingKeyManager::list(&*state)
+                }))
             }
 
             fn delete_key<'a>(
                 &'a self,
                 id: &'a str,
-            ) -> $crate::keys::BoxFuture<'a, Result<bool, $crate::keys::KeyError>> {
-                Box::pin(async move { BlockingKeyManager::delete(self, id) })
+            ) -> spiffe_core::BoxFuture<'a, Result<bool, $crate::keys::KeyError>> {
+                let (state, id) = (::std::sync::Arc::clone(&self.$state), id.to_owned());
+                Box::pin($crate::keys::blocking::run_blocking(move || {
+                    BlockingKeyManager::delete(&*state, &id)
+                }))
             }
         }
     };

@@ -14,26 +14,26 @@
 //!
 //! # Crash safety
 //!
-//! A key is written to `<dir>/.tmp-<id>.<nonce>` (created exclusively, mode 0600), flushed to
-//! disk, renamed over `<id>.key`, and the directory is flushed, so after a crash a key file is
-//! either the old one or the new one, never a mix. [`DiskKeyManager::open`] removes leftover
+//! A key is written with [`secret_file::write`](crate::secret_file::write): to
+//! `<dir>/.tmp-<id>.key.<nonce>` (created exclusively, mode 0600), flushed to disk, renamed over
+//! `<id>.key`, and the directory is flushed, so after a crash a key file is either the old one or
+//! the new one, never a mix, and a symlink planted at `<id>.key` is replaced, never followed. [`DiskKeyManager::open`] removes leftover
 //! `.tmp-*` files and reports (never skips, never overwrites) a key file it cannot read.
 //!
 //! # Blocking
 //!
-//! The async [`KeyManager`] methods do their (small, infrequent) file I/O synchronously when
-//! polled, so this crate needs no async runtime; an embedder that minds a few milliseconds of
-//! `fsync` on its executor can call them through its runtime's `spawn_blocking`.
+//! The async [`KeyManager`](super::KeyManager) methods run their file I/O (and the key
+//! generation, which takes seconds for RSA-4096) on Tokio's blocking thread pool, so `fsync`
+//! never stalls the executor; they must be awaited inside a Tokio runtime.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -43,14 +43,12 @@ use super::{KeyError, KeyInfo, KeyType, Signer, SoftwareSigner};
 
 const FORMAT: &str = "spiffe-ca-key/1";
 const SUFFIX: &str = ".key";
-const TMP_PREFIX: &str = ".tmp-";
+const TMP_PREFIX: &str = crate::secret_file::TEMP_PREFIX;
 /// A key file larger than this is not one of ours (an RSA-4096 key is about 3.3 KB).
 const MAX_FILE_LEN: u64 = 64 * 1024;
 
-/// A [`KeyManager`] that keeps [`SoftwareSigner`] keys in files under a directory (see the
-/// module docs for the format and the crash-safety guarantees). `Debug` shows the directory
-/// and the number of keys only.
-pub struct DiskKeyManager {
+/// The state of a [`DiskKeyManager`], shared with the blocking tasks that do its file I/O.
+struct DiskKeys {
     dir: PathBuf,
     /// Serialises writers (a generate and a delete of the same id) and caches loaded keys.
     keys: Mutex<HashMap<String, Arc<SoftwareSigner>>>,
@@ -67,11 +65,40 @@ struct KeyFile {
 
 // === impl DiskKeyManager ===
 
+/// A [`KeyManager`](super::KeyManager) that keeps [`SoftwareSigner`] keys in files under a directory (see the
+/// module docs for the format and the crash-safety guarantees). `Debug` shows the directory
+/// and the number of keys only.
+pub struct DiskKeyManager {
+    keys: Arc<DiskKeys>,
+}
+
 impl DiskKeyManager {
     /// Opens (creating it with mode 0700 if missing) the key directory `dir` and loads every
     /// key in it. Leftover temporary files from an interrupted write are removed; a key file
     /// that cannot be read fails the whole open with [`KeyError::CorruptKeyFile`].
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, KeyError> {
+        let keys = Arc::new(DiskKeys::open(dir)?);
+        Ok(Self { keys })
+    }
+
+    /// The key directory.
+    pub fn dir(&self) -> &Path {
+        &self.keys.dir
+    }
+}
+
+blocking_key_manager!(DiskKeyManager, keys);
+
+impl fmt::Debug for DiskKeyManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.keys, f)
+    }
+}
+
+// === impl DiskKeys ===
+
+impl DiskKeys {
+    fn open(dir: impl Into<PathBuf>) -> Result<Self, KeyError> {
         let dir = dir.into();
         match fs::metadata(&dir) {
             Ok(meta) => {
@@ -122,50 +149,25 @@ impl DiskKeyManager {
         })
     }
 
-    /// The key directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn path_of(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}{SUFFIX}"))
     }
 
     fn write_atomically(&self, id: &str, contents: &[u8]) -> Result<(), KeyError> {
-        let mut nonce = [0u8; 8];
-        SystemRandom::new()
-            .fill(&mut nonce)
-            .map_err(|_| io_err("write key file", io::Error::other("no randomness")))?;
-        let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
-        let tmp = self.dir.join(format!("{TMP_PREFIX}{id}.{nonce}"));
-
-        let result = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            file.write_all(contents)?;
-            file.sync_all()?;
-            drop(file);
-            fs::rename(&tmp, self.path_of(id))?;
-            sync_dir(&self.dir)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map_err(|e| io_err("write key file", e))
+        // Temporary file `.tmp-<id>.key.<nonce>`, removed by `open` if a crash leaves it.
+        crate::secret_file::write(&self.path_of(id), contents)
+            .map_err(|e| io_err("write key file", e))
     }
 }
 
-impl BlockingKeyManager for DiskKeyManager {
+impl BlockingKeyManager for DiskKeys {
     fn generate(&self, id: &str, key_type: KeyType) -> Result<Arc<dyn Signer>, KeyError> {
         validate_id(id)?;
         let signer = SoftwareSigner::generate(id, key_type)?;
         let file = KeyFile {
             format: FORMAT.to_owned(),
             id: id.to_owned(),
-            key_type: key_type_name(key_type).to_owned(),
+            key_type: key_type.name().to_owned(),
             pkcs8: BASE64.encode(signer.to_pkcs8()?),
         };
         let json = serde_json::to_vec(&file).map_err(|_| KeyError::MalformedKey { key_type })?;
@@ -201,9 +203,7 @@ impl BlockingKeyManager for DiskKeyManager {
     }
 }
 
-blocking_key_manager!(DiskKeyManager);
-
-impl fmt::Debug for DiskKeyManager {
+impl fmt::Debug for DiskKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self
             .keys
@@ -241,7 +241,7 @@ fn load(path: &Path, id: &str) -> Result<SoftwareSigner, KeyError> {
     if parsed.id != id {
         return Err(corrupt("id does not match the file name"));
     }
-    let key_type = key_type_from_name(&parsed.key_type).ok_or(corrupt("unknown key type"))?;
+    let key_type = KeyType::from_name(&parsed.key_type).ok_or(corrupt("unknown key type"))?;
     let pkcs8 = BASE64
         .decode(parsed.pkcs8.as_bytes())
         .map_err(|_| corrupt("key is not base64"))?;
@@ -257,39 +257,15 @@ fn io_err(operation: &'static str, source: io::Error) -> KeyError {
     KeyError::Io { operation, source }
 }
 
-fn key_type_name(key_type: KeyType) -> &'static str {
-    match key_type {
-        KeyType::EcP256 => "ec-p256",
-        KeyType::EcP384 => "ec-p384",
-        KeyType::Rsa2048 => "rsa-2048",
-        KeyType::Rsa4096 => "rsa-4096",
-    }
-}
-
-fn key_type_from_name(name: &str) -> Option<KeyType> {
-    Some(match name {
-        "ec-p256" => KeyType::EcP256,
-        "ec-p384" => KeyType::EcP384,
-        "rsa-2048" => KeyType::Rsa2048,
-        "rsa-4096" => KeyType::Rsa4096,
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn key_type_names_round_trip() {
-        for t in [
-            KeyType::EcP256,
-            KeyType::EcP384,
-            KeyType::Rsa2048,
-            KeyType::Rsa4096,
-        ] {
-            assert_eq!(key_type_from_name(key_type_name(t)), Some(t));
+        for t in KeyType::ALL {
+            assert_eq!(KeyType::from_name(t.name()), Some(t));
         }
-        assert_eq!(key_type_from_name("ed25519"), None);
+        assert_eq!(KeyType::from_name("ed25519"), None);
     }
 }

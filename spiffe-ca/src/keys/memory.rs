@@ -8,7 +8,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use super::blocking::{blocking_key_manager, sorted_key_infos, validate_id, BlockingKeyManager};
 use super::{KeyError, KeyInfo, KeyType, Signer, SoftwareSigner};
 
-/// A [`KeyManager`] whose keys live in memory ([`SoftwareSigner`]s) and vanish with it.
+/// A [`KeyManager`](super::KeyManager) whose keys live in memory ([`SoftwareSigner`]s) and
+/// vanish with it. Key generation runs on Tokio's blocking thread pool (an RSA-4096 key takes
+/// seconds), so its futures must be awaited inside a Tokio runtime.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -23,6 +25,12 @@ use super::{KeyError, KeyInfo, KeyType, Signer, SoftwareSigner};
 /// ```
 #[derive(Default)]
 pub struct MemoryKeyManager {
+    keys: Arc<MemoryKeys>,
+}
+
+/// The keys of a [`MemoryKeyManager`], shared with the blocking tasks that generate keys.
+#[derive(Default)]
+struct MemoryKeys {
     keys: RwLock<HashMap<String, Arc<SoftwareSigner>>>,
 }
 
@@ -36,6 +44,22 @@ impl MemoryKeyManager {
 
     /// Adds an existing key under its id, replacing any key with that id.
     pub fn insert(&self, signer: SoftwareSigner) -> Result<Arc<SoftwareSigner>, KeyError> {
+        self.keys.insert(signer)
+    }
+}
+
+blocking_key_manager!(MemoryKeyManager, keys);
+
+impl fmt::Debug for MemoryKeyManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.keys, f)
+    }
+}
+
+// === impl MemoryKeys ===
+
+impl MemoryKeys {
+    fn insert(&self, signer: SoftwareSigner) -> Result<Arc<SoftwareSigner>, KeyError> {
         validate_id(signer.id())?;
         let signer = Arc::new(signer);
         self.keys
@@ -46,7 +70,7 @@ impl MemoryKeyManager {
     }
 }
 
-impl BlockingKeyManager for MemoryKeyManager {
+impl BlockingKeyManager for MemoryKeys {
     fn generate(&self, id: &str, key_type: KeyType) -> Result<Arc<dyn Signer>, KeyError> {
         validate_id(id)?;
         let signer = self.insert(SoftwareSigner::generate(id, key_type)?)?;
@@ -69,9 +93,7 @@ impl BlockingKeyManager for MemoryKeyManager {
     }
 }
 
-blocking_key_manager!(MemoryKeyManager);
-
-impl fmt::Debug for MemoryKeyManager {
+impl fmt::Debug for MemoryKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self
             .keys

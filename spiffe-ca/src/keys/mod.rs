@@ -1,16 +1,17 @@
 //! Keys: the [`Signer`] handle the certificate and JWT builders sign with, and the
 //! [`KeyManager`]s that create, keep and delete keys (memory, disk, PKCS#11).
 //!
-//! CONTRACT (skeleton): the key-manager work fills in the implementations; the types and trait
-//! signatures below are what the minting and rotation code builds on.
+//! Signing is synchronous (microseconds in software; one blocking call into an HSM). Key
+//! management is async: the built-in managers run their file I/O, PKCS#11 calls and key
+//! generation on Tokio's blocking thread pool, so their futures must be awaited inside a Tokio
+//! runtime.
 
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 
+use spiffe_core::{BoxError, BoxFuture};
 use thiserror::Error;
 
 mod blocking;
@@ -26,9 +27,6 @@ pub use memory::MemoryKeyManager;
 pub use pkcs11::{PinSource, Pkcs11Config, Pkcs11KeyManager, Pkcs11Signer};
 pub use software::SoftwareSigner;
 
-/// A boxed, `Send` future, as returned by [`KeyManager`] methods (object-safe async).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
 /// The key types a CA can generate (SPIRE's `ec-p256`, `ec-p384`, `rsa-2048`, `rsa-4096`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -41,6 +39,35 @@ pub enum KeyType {
     Rsa2048,
     /// RSA with a 4096-bit modulus.
     Rsa4096,
+}
+
+// === impl KeyType ===
+
+impl KeyType {
+    /// Every key type.
+    pub const ALL: [Self; 4] = [Self::EcP256, Self::EcP384, Self::Rsa2048, Self::Rsa4096];
+
+    /// SPIRE's name: `ec-p256`, `ec-p384`, `rsa-2048` or `rsa-4096` (also the name in key
+    /// files and the `spiffe ca` configuration).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::EcP256 => "ec-p256",
+            Self::EcP384 => "ec-p384",
+            Self::Rsa2048 => "rsa-2048",
+            Self::Rsa4096 => "rsa-4096",
+        }
+    }
+
+    /// The key type of SPIRE's name `name` (case-sensitive), if there is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// How a signature is computed and encoded.
@@ -200,6 +227,10 @@ pub enum KeyError {
         /// Its permission bits.
         mode: u32,
     },
+    /// The blocking task that ran the operation was cancelled (the Tokio runtime is shutting
+    /// down); the operation may or may not have happened.
+    #[error("key operation interrupted: its blocking task was cancelled")]
+    Interrupted,
     /// The PIN could not be read from its file or environment variable.
     #[error("reading the PKCS#11 PIN failed")]
     PinUnavailable {
@@ -223,6 +254,6 @@ pub enum KeyError {
         operation: &'static str,
         /// The module's error.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: BoxError,
     },
 }

@@ -63,8 +63,15 @@ pub struct Pkcs11Config {
     pub key_label_prefix: String,
 }
 
-/// A [`KeyManager`] over a PKCS#11 token.
+/// A [`KeyManager`](super::KeyManager) over a PKCS#11 token. Its operations are blocking
+/// library calls and run on Tokio's blocking thread pool, so its futures must be awaited inside
+/// a Tokio runtime.
 pub struct Pkcs11KeyManager {
+    keys: Arc<Pkcs11Keys>,
+}
+
+/// The token and configuration of a [`Pkcs11KeyManager`], shared with its blocking tasks.
+struct Pkcs11Keys {
     token: Arc<Token>,
     config: Pkcs11Config,
 }
@@ -137,6 +144,23 @@ impl PinSource {
 impl Pkcs11KeyManager {
     /// Loads the module (once per process), finds the token by label and logs in.
     pub fn open(config: Pkcs11Config) -> Result<Self, KeyError> {
+        let keys = Arc::new(Pkcs11Keys::open(config)?);
+        Ok(Self { keys })
+    }
+}
+
+blocking_key_manager!(Pkcs11KeyManager, keys);
+
+impl fmt::Debug for Pkcs11KeyManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.keys, f)
+    }
+}
+
+// === impl Pkcs11Keys ===
+
+impl Pkcs11Keys {
+    fn open(config: Pkcs11Config) -> Result<Self, KeyError> {
         let pin = config.pin.read()?;
         let ctx = context(&config.module)?;
         let slot = find_slot(&ctx, &config.token_label)?;
@@ -197,7 +221,7 @@ impl Pkcs11KeyManager {
     }
 }
 
-impl BlockingKeyManager for Pkcs11KeyManager {
+impl BlockingKeyManager for Pkcs11Keys {
     fn generate(&self, id: &str, key_type: KeyType) -> Result<Arc<dyn Signer>, KeyError> {
         validate_id(id)?;
         let label = self.label(id);
@@ -328,9 +352,7 @@ impl BlockingKeyManager for Pkcs11KeyManager {
     }
 }
 
-blocking_key_manager!(Pkcs11KeyManager);
-
-impl fmt::Debug for Pkcs11KeyManager {
+impl fmt::Debug for Pkcs11Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pkcs11KeyManager")
             .field("module", &self.config.module)

@@ -9,9 +9,9 @@ use std::time::Duration;
 use rustls_pki_types::UnixTime;
 use spiffe_core::SpiffeBundle;
 
-use crate::jwt::JwtSigningAuthority;
+use crate::jwt::JwtSvidIssuer;
 use crate::keys::KeyManager;
-use crate::x509::X509Authority;
+use crate::x509::X509SvidIssuer;
 use crate::Clock;
 
 use super::error::AuthorityKind;
@@ -38,6 +38,11 @@ pub struct AuthorityInfo {
     pub not_before: UnixTime,
     /// End of validity.
     pub not_after: UnixTime,
+    /// For an X.509 authority under an upstream authority: the id of the upstream root it
+    /// chains to (its subject key identifier in hex, SPIRE's
+    /// `upstream_authority_subject_key_id`), which is what the bundle holds for it. `None`
+    /// for self-signed X.509 authorities and JWT keys.
+    pub upstream_authority_id: Option<String>,
 }
 
 /// The CA of one trust domain: current and next X.509 and JWT authorities, rotated as time
@@ -49,7 +54,11 @@ pub struct AuthorityInfo {
 ///   stays in the bundle until it expires.
 /// - [`prepare_x509`](Self::prepare_x509), [`activate_x509`](Self::activate_x509),
 ///   [`taint_x509`](Self::taint_x509), [`revoke_x509`](Self::revoke_x509) and their JWT twins
-///   are SPIRE's local-authority operations.
+///   are SPIRE's local-authority operations. Under an upstream authority the bundle holds the
+///   upstream root, not the intermediates, so X.509 taint and revoke act on upstream roots:
+///   [`taint_x509_upstream`](Self::taint_x509_upstream) and
+///   [`revoke_x509_upstream`](Self::revoke_x509_upstream) (SPIRE's
+///   `TaintX509UpstreamAuthority` and `RevokeX509UpstreamAuthority`).
 /// - Every change is saved to the [`Journal`] before callers can observe it; a manager built on
 ///   the same journal and key manager resumes the same authorities.
 ///
@@ -114,6 +123,8 @@ impl CaManager {
                 jwt: Vec::new(),
                 revoked_x509: Vec::new(),
                 revoked_jwt: Vec::new(),
+                tainted_upstream: Vec::new(),
+                revoked_upstream: Vec::new(),
             },
         };
         let core = Core {
@@ -147,13 +158,13 @@ impl CaManager {
         })
     }
 
-    /// The active X.509 authority (signs new X.509-SVIDs).
-    pub fn x509_authority(&self) -> Arc<X509Authority> {
+    /// The issuer of the active X.509 authority (signs new X.509-SVIDs).
+    pub fn x509_svid_issuer(&self) -> Arc<X509SvidIssuer> {
         self.snapshot().active_x509.clone()
     }
 
-    /// The active JWT authority (signs new JWT-SVIDs).
-    pub fn jwt_authority(&self) -> Arc<JwtSigningAuthority> {
+    /// The issuer of the active JWT authority (signs new JWT-SVIDs).
+    pub fn jwt_svid_issuer(&self) -> Arc<JwtSvidIssuer> {
         self.snapshot().active_jwt.clone()
     }
 
@@ -220,6 +231,7 @@ pub(super) fn info<E: Entry>(entry: &E, kind: AuthorityKind) -> AuthorityInfo {
         tainted: entry.tainted(),
         not_before: secs(entry.not_before()),
         not_after: secs(entry.not_after()),
+        upstream_authority_id: entry.upstream_id().map(str::to_owned),
     }
 }
 

@@ -162,8 +162,8 @@ impl fmt::Debug for CaManagerConfig {
 /// The algorithm a JWT key of `key_type` signs with when none is configured or journaled.
 pub(super) fn default_jwt_alg(key_type: KeyType) -> JwtAlg {
     match key_type {
+        KeyType::EcP256 => JwtAlg::Es256,
         KeyType::EcP384 => JwtAlg::Es384,
         KeyType::Rsa2048 | KeyType::Rsa4096 => JwtAlg::Rs256,
-        _ => JwtAlg::Es256,
     }
 }

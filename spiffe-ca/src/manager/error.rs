@@ -19,6 +19,9 @@ pub enum AuthorityKind {
     X509,
     /// A JWT signing key (identified by its `kid`).
     Jwt,
+    /// An upstream root that X.509 authorities chain to (identified by its subject key
+    /// identifier in hex).
+    X509Upstream,
 }
 
 impl fmt::Display for AuthorityKind {
@@ -26,6 +29,7 @@ impl fmt::Display for AuthorityKind {
         f.write_str(match self {
             Self::X509 => "X.509 authority",
             Self::Jwt => "JWT authority",
+            Self::X509Upstream => "upstream X.509 authority",
         })
     }
 }
@@ -118,9 +122,9 @@ pub enum ManagerError {
         /// The authority kind.
         kind: AuthorityKind,
     },
-    /// The operation needs an authority in another status (taint needs an old authority:
-    /// never the active or a prepared one).
-    #[error("{operation} needs an old {kind}; {id:?} is {status}")]
+    /// The operation needs an authority in another status (taint needs an old authority,
+    /// never the active or a prepared one; activating by id needs the prepared one).
+    #[error("{operation} needs {kind} {id:?} to be {required}; it is {status}")]
     WrongStatus {
         /// The operation.
         operation: &'static str,
@@ -130,6 +134,8 @@ pub enum ManagerError {
         id: String,
         /// Its status.
         status: AuthorityStatus,
+        /// The status the operation needs.
+        required: AuthorityStatus,
     },
     /// The authority is already tainted.
     #[error("{kind} {id:?} is already tainted")]
@@ -154,6 +160,43 @@ pub enum ManagerError {
         journal: String,
         /// The configured trust domain.
         configured: spiffe_core::TrustDomain,
+    },
+    /// The X.509 authorities are intermediates under an upstream authority: one cannot be
+    /// tainted or revoked alone, because the bundle holds the upstream root they all chain to,
+    /// so SVIDs of a "revoked" intermediate would still verify. Taint and revoke the upstream
+    /// root instead ([`taint_x509_upstream`](super::CaManager::taint_x509_upstream),
+    /// [`revoke_x509_upstream`](super::CaManager::revoke_x509_upstream)).
+    #[error(
+        "cannot {operation} one X.509 authority under an upstream authority: the bundle holds \
+         the upstream root every intermediate chains to; {operation} the upstream authority \
+         instead"
+    )]
+    UpstreamConfigured {
+        /// The operation refused (`taint` or `revoke`).
+        operation: &'static str,
+    },
+    /// An upstream-authority operation on a self-signed CA.
+    #[error("cannot {operation} an upstream X.509 authority: no upstream authority is configured")]
+    NoUpstreamAuthority {
+        /// The operation refused (`taint` or `revoke`).
+        operation: &'static str,
+    },
+    /// The upstream authority signed the new X.509 authority under a root the operator tainted
+    /// or revoked; nothing was changed. The upstream must move to another root first.
+    #[error("the upstream authority signed under root {id:?}, which is {state}; no new X.509 authority may chain to it")]
+    UpstreamRootDistrusted {
+        /// The root's id (subject key identifier in hex).
+        id: String,
+        /// `tainted` or `revoked`.
+        state: &'static str,
+    },
+    /// The upstream root is still the anchor of the active or a prepared X.509 authority.
+    #[error("upstream X.509 authority {id:?} still anchors the {status} X.509 authority")]
+    UpstreamAuthorityInUse {
+        /// The root's id.
+        id: String,
+        /// The status of the authority chaining to it.
+        status: AuthorityStatus,
     },
     /// A TTL in the configuration is zero.
     #[error("the configured {kind} TTL is zero")]

@@ -1,10 +1,10 @@
 //! A [`Journal`] kept as one JSON file, replaced atomically on every save.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::keys::BoxFuture;
+use spiffe_core::BoxFuture;
 
 use super::journal::{Journal, JournalState, JOURNAL_FORMAT};
 use super::JournalError;
@@ -77,51 +77,11 @@ impl Journal for FileJournal {
     }
 }
 
-/// Replaces `path` with `contents`: temporary file in the same directory (mode 0600), fsync,
-/// rename, fsync of the directory.
+/// Replaces `path` with `contents` with [`secret_file::write`](crate::secret_file::write):
+/// temporary file in the same directory (mode 0600), fsync, rename, fsync of the directory.
 pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), JournalError> {
-    let io = |operation| move |source| JournalError::Io { operation, source };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().ok_or(JournalError::Io {
-        operation: "name journal file",
-        source: io::Error::from(io::ErrorKind::InvalidInput),
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp.{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = (|| {
-        let mut file = options.open(&tmp).map_err(io("create temporary journal"))?;
-        file.write_all(contents)
-            .map_err(io("write temporary journal"))?;
-        file.sync_all().map_err(io("sync temporary journal"))?;
-        drop(file);
-        fs::rename(&tmp, path).map_err(io("rename journal"))?;
-        sync_dir(&dir).map_err(io("sync journal directory"))
-    })();
-    if result.is_err() {
-        // Best effort: a leftover temporary file is harmless but untidy.
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (dir, File::open);
-        Ok(())
-    }
+    crate::secret_file::write(path, contents).map_err(|source| JournalError::Io {
+        operation: "write journal",
+        source,
+    })
 }

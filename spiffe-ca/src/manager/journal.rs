@@ -5,9 +5,9 @@ use std::fmt;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::keys::BoxFuture;
+use spiffe_core::json::JsonObject;
+use spiffe_core::BoxFuture;
 
 use super::JournalError;
 
@@ -55,6 +55,14 @@ pub struct JournalState {
     pub revoked_x509: Vec<String>,
     /// Key ids (`kid`) of revoked JWT keys.
     pub revoked_jwt: Vec<String>,
+    /// Ids (subject key identifiers, lowercase hex) of tainted upstream roots: no new X.509
+    /// authority may chain to them. Absent from journals written before upstream taint existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tainted_upstream_x509: Vec<String>,
+    /// Ids of revoked upstream roots: they left the bundle with every authority that chained to
+    /// them, and no new X.509 authority may chain to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_upstream_x509: Vec<String>,
 }
 
 impl JournalState {
@@ -101,7 +109,7 @@ pub struct JwtKeyRecord {
     /// The id of the key in the key manager.
     pub key_id: String,
     /// The public key as a JWK (published in the bundle).
-    pub public_jwk: Map<String, Value>,
+    pub public_jwk: JsonObject,
     /// The JWS algorithm the key signs with (e.g. `"PS256"`). Absent in journals written
     /// before it was recorded: such a key resumes with its key type's default (ES256, ES384,
     /// RS256).

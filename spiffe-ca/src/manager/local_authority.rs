@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use rustls_pki_types::UnixTime;
 
-use crate::jwt::JwtSigningAuthority;
-use crate::x509::X509Authority;
+use crate::jwt::JwtSvidIssuer;
+use crate::x509::X509SvidIssuer;
 
 use super::ca_manager::{after, info, AuthorityInfo, CaManager, Change, Core};
 use super::error::AuthorityKind;
@@ -48,9 +48,32 @@ impl CaManager {
             .await
     }
 
-    /// Taints the old X.509 authority `authority_id`: SVIDs it signed should be replaced. Only
-    /// an old authority can be tainted (never the active or a prepared one).
+    /// Activates the prepared X.509 authority if it is `authority_id`, as SPIRE's
+    /// `ActivateX509Authority` requires (the caller names what it prepared, so an authority
+    /// prepared meanwhile by rotation or another operator is not activated by mistake).
+    /// [`ManagerError::WrongStatus`] when `authority_id` is not the prepared authority.
+    pub async fn activate_x509_authority(
+        &self,
+        authority_id: &str,
+    ) -> Result<AuthorityInfo, ManagerError> {
+        self.manual(|state| activate_id(&mut state.x509, AuthorityKind::X509, authority_id))
+            .await
+    }
+
+    /// Activates the prepared JWT key if it is `kid` (SPIRE's `ActivateJWTAuthority`).
+    pub async fn activate_jwt_authority(&self, kid: &str) -> Result<AuthorityInfo, ManagerError> {
+        self.manual(|state| activate_id(&mut state.jwt, AuthorityKind::Jwt, kid))
+            .await
+    }
+
+    /// Taints the old self-signed X.509 authority `authority_id`: SVIDs it signed should be
+    /// replaced. Only an old authority can be tainted (never the active or a prepared one).
+    ///
+    /// Refused with [`ManagerError::UpstreamConfigured`] under an upstream authority (as
+    /// SPIRE's `TaintX509Authority`): taint the upstream root with
+    /// [`taint_x509_upstream`](Self::taint_x509_upstream).
     pub async fn taint_x509(&self, authority_id: &str) -> Result<AuthorityInfo, ManagerError> {
+        self.refuse_under_upstream("taint")?;
         self.manual(|state| taint(&mut state.x509, AuthorityKind::X509, authority_id))
             .await
     }
@@ -61,9 +84,16 @@ impl CaManager {
             .await
     }
 
-    /// Revokes the tainted X.509 authority `authority_id`: it leaves the bundle and its key is
-    /// deleted. Only a tainted authority can be revoked.
+    /// Revokes the tainted self-signed X.509 authority `authority_id`: it leaves the bundle
+    /// (SVIDs it signed no longer verify against it) and its key is deleted. Only a tainted
+    /// authority can be revoked.
+    ///
+    /// Refused with [`ManagerError::UpstreamConfigured`] under an upstream authority (as
+    /// SPIRE's `RevokeX509Authority`): the bundle holds the upstream root, shared by every
+    /// intermediate, so removing one intermediate would revoke nothing. Revoke the upstream
+    /// root with [`revoke_x509_upstream`](Self::revoke_x509_upstream).
     pub async fn revoke_x509(&self, authority_id: &str) -> Result<AuthorityInfo, ManagerError> {
+        self.refuse_under_upstream("revoke")?;
         self.manual(|state| {
             let info = revoke(&mut state.x509, AuthorityKind::X509, authority_id)?;
             state.revoked_x509.push(info.0.id.clone());
@@ -80,6 +110,13 @@ impl CaManager {
             Ok(info)
         })
         .await
+    }
+
+    fn refuse_under_upstream(&self, operation: &'static str) -> Result<(), ManagerError> {
+        match self.core.config.upstream() {
+            Some(_) => Err(ManagerError::UpstreamConfigured { operation }),
+            None => Ok(()),
+        }
     }
 
     /// A change that needs no new key: `op` edits the state and names the affected authority.
@@ -115,14 +152,14 @@ impl Core {
         change.created.push(key_id.clone());
         let authority = match config.upstream() {
             Some(upstream) => {
-                X509Authority::intermediate(td, signer, upstream.as_ref(), config.x509_ttl(), now)
+                X509SvidIssuer::intermediate(td, signer, upstream.as_ref(), config.x509_ttl(), now)
                     .await?
             }
-            None => X509Authority::self_signed(td, signer, now, after(now, config.x509_ttl()))?,
+            None => X509SvidIssuer::self_signed(td, signer, now, after(now, config.x509_ttl()))?,
         };
         let certificate = authority.certificate();
-        let entry = X509Entry {
-            record: X509AuthorityRecord {
+        let entry = X509Entry::new(
+            X509AuthorityRecord {
                 authority_id: authority.authority_id().to_owned(),
                 key_id,
                 chain: authority.chain().iter().map(|c| c.der().to_vec()).collect(),
@@ -132,8 +169,26 @@ impl Core {
                 status: AuthorityStatus::Prepared,
                 tainted: false,
             },
-            authority: Arc::new(authority),
-        };
+            Arc::new(authority),
+        );
+        // Under an upstream authority: never chain to a root the operator tainted or revoked
+        // (a revoked root would come back into the bundle, and with it every SVID revoked).
+        if let Some(id) = entry.upstream_id.as_deref() {
+            let state = &change.state;
+            let distrust = if state.revoked_upstream.iter().any(|r| r == id) {
+                Some("revoked")
+            } else if state.tainted_upstream.iter().any(|t| t == id) {
+                Some("tainted")
+            } else {
+                None
+            };
+            if let Some(state) = distrust {
+                return Err(ManagerError::UpstreamRootDistrusted {
+                    id: id.to_owned(),
+                    state,
+                });
+            }
+        }
         let info = info(&entry, AuthorityKind::X509);
         replace_prepared(&mut change.state.x509, entry, &mut change.retired);
         Ok(info)
@@ -152,7 +207,7 @@ impl Core {
             .await?;
         change.created.push(key_id.clone());
         let not_after = after(now, config.jwt_ttl());
-        let authority = JwtSigningAuthority::new(config.trust_domain(), signer, not_after)?
+        let authority = JwtSvidIssuer::new(config.trust_domain(), signer, not_after)?
             .with_alg(config.jwt_alg())?;
         let entry = JwtEntry {
             record: JwtKeyRecord {
@@ -193,6 +248,24 @@ fn activate<E: Entry>(
     Ok((info(&entries[next], kind), None))
 }
 
+fn activate_id<E: Entry>(
+    entries: &mut [E],
+    kind: AuthorityKind,
+    id: &str,
+) -> Result<(AuthorityInfo, Option<String>), ManagerError> {
+    let status = entries[find(entries, kind, id)?].status();
+    if status != AuthorityStatus::Prepared {
+        return Err(ManagerError::WrongStatus {
+            operation: "activate",
+            kind,
+            id: id.to_owned(),
+            status,
+            required: AuthorityStatus::Prepared,
+        });
+    }
+    activate(entries, kind)
+}
+
 fn find<E: Entry>(entries: &[E], kind: AuthorityKind, id: &str) -> Result<usize, ManagerError> {
     entries
         .iter()
@@ -215,6 +288,7 @@ fn taint<E: Entry>(
             kind,
             id: id.to_owned(),
             status: entry.status(),
+            required: AuthorityStatus::Old,
         });
     }
     if entry.tainted() {

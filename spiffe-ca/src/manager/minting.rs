@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use spiffe_core::json::JsonObject;
 use spiffe_core::SpiffeId;
 
 use crate::x509::{MintedX509Svid, X509SvidRequest};
@@ -33,7 +33,7 @@ impl CaManager {
         request: &X509SvidRequest,
     ) -> Result<MintedX509Svid, ManagerError> {
         let max = self.max_svid_ttl();
-        let authority = self.x509_authority();
+        let authority = self.x509_svid_issuer();
         let now = self.core.clock.now();
         let minted = if request.ttl() > max {
             let mut clamped = X509SvidRequest::from_spki_der(
@@ -59,10 +59,10 @@ impl CaManager {
         spiffe_id: &SpiffeId,
         audiences: &[&str],
         ttl: Duration,
-        extra_claims: &Map<String, Value>,
+        extra_claims: &JsonObject,
     ) -> Result<String, ManagerError> {
         let ttl = ttl.min(self.max_jwt_svid_ttl());
-        let authority = self.jwt_authority();
+        let authority = self.jwt_svid_issuer();
         Ok(authority.mint(
             spiffe_id,
             audiences,

@@ -7,9 +7,9 @@ use rustls_pki_types::CertificateDer;
 use spiffe_core::jwt::JwtAlg;
 use spiffe_core::Certificate;
 
-use crate::jwt::JwtSigningAuthority;
+use crate::jwt::JwtSvidIssuer;
 use crate::keys::{KeyManager, Signer};
-use crate::x509::X509Authority;
+use crate::x509::X509SvidIssuer;
 use crate::CaError;
 
 use super::ca_manager::secs;
@@ -44,7 +44,7 @@ pub(super) async fn resume(
             .collect::<Result<Vec<_>, _>>()?;
         let anchor = parse_certificate(&record.trust_anchor)?;
         let authority =
-            X509Authority::from_parts(td.clone(), signer, chain, anchor).map_err(|e| match e {
+            X509SvidIssuer::from_parts(td.clone(), signer, chain, anchor).map_err(|e| match e {
                 CaError::SignerMismatch => ManagerError::KeyMismatch {
                     kind: AuthorityKind::X509,
                     key_id: record.key_id.clone(),
@@ -56,17 +56,14 @@ pub(super) async fn resume(
                 reason: "an X.509 authority id does not match its certificate",
             });
         }
-        x509.push(X509Entry {
-            record: record.clone(),
-            authority: Arc::new(authority),
-        });
+        x509.push(X509Entry::new(record.clone(), Arc::new(authority)));
     }
 
     let mut jwt = Vec::with_capacity(saved.jwt.len());
     for record in &saved.jwt {
         let signer = fetch(key_manager, AuthorityKind::Jwt, &record.key_id).await?;
-        let mut authority = JwtSigningAuthority::new(td, signer, secs(record.not_after))?
-            .with_kid(record.kid.clone())?;
+        let mut authority =
+            JwtSvidIssuer::new(td, signer, secs(record.not_after))?.with_kid(record.kid.clone())?;
         // Without a journaled algorithm the key keeps its type's default (what `new` chose).
         if let Some(name) = &record.alg {
             let alg = JwtAlg::from_name(name).ok_or(ManagerError::InconsistentJournal {
@@ -97,6 +94,8 @@ pub(super) async fn resume(
         jwt,
         revoked_x509: saved.revoked_x509.clone(),
         revoked_jwt: saved.revoked_jwt.clone(),
+        tainted_upstream: saved.tainted_upstream_x509.clone(),
+        revoked_upstream: saved.revoked_upstream_x509.clone(),
     })
 }
 

@@ -5,8 +5,8 @@ use std::sync::{Arc, PoisonError};
 
 use spiffe_core::SpiffeBundle;
 
-use crate::jwt::JwtSigningAuthority;
-use crate::x509::X509Authority;
+use crate::jwt::JwtSvidIssuer;
+use crate::x509::X509SvidIssuer;
 
 use super::ca_manager::{CaManager, Change, Core};
 use super::journal::AuthorityStatus;
@@ -16,8 +16,8 @@ use super::ManagerError;
 /// One consistent view, replaced as a whole on every change.
 pub(super) struct Snapshot {
     pub(super) state: State,
-    pub(super) active_x509: Arc<X509Authority>,
-    pub(super) active_jwt: Arc<JwtSigningAuthority>,
+    pub(super) active_x509: Arc<X509SvidIssuer>,
+    pub(super) active_jwt: Arc<JwtSvidIssuer>,
     pub(super) bundle: Arc<SpiffeBundle>,
 }
 

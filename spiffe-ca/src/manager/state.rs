@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use rustls_pki_types::UnixTime;
-use spiffe_core::{JwtBundle, SpiffeBundle, TrustDomain, X509Bundle};
+use spiffe_core::{Certificate, JwtBundle, SpiffeBundle, TrustDomain, X509Bundle};
 
-use crate::jwt::JwtSigningAuthority;
-use crate::x509::X509Authority;
+use crate::jwt::JwtSvidIssuer;
+use crate::x509::X509SvidIssuer;
 
 use super::journal::{AuthorityStatus, JournalState, JwtKeyRecord, X509AuthorityRecord};
 
@@ -15,14 +15,17 @@ use super::journal::{AuthorityStatus, JournalState, JwtKeyRecord, X509AuthorityR
 #[derive(Debug, Clone)]
 pub(crate) struct X509Entry {
     pub(crate) record: X509AuthorityRecord,
-    pub(crate) authority: Arc<X509Authority>,
+    pub(crate) authority: Arc<X509SvidIssuer>,
+    /// The id of the upstream root it chains to (the trust anchor it puts in the bundle);
+    /// `None` when self-signed.
+    pub(crate) upstream_id: Option<String>,
 }
 
 /// A JWT key: its journal record and the signing authority built from it.
 #[derive(Debug, Clone)]
 pub(crate) struct JwtEntry {
     pub(crate) record: JwtKeyRecord,
-    pub(crate) authority: Arc<JwtSigningAuthority>,
+    pub(crate) authority: Arc<JwtSvidIssuer>,
 }
 
 /// Common view of both entry kinds, for the slot logic.
@@ -35,10 +38,14 @@ pub(crate) trait Entry {
     fn set_tainted(&mut self);
     fn not_before(&self) -> u64;
     fn not_after(&self) -> u64;
+    /// The upstream root an X.509 authority chains to; `None` for self-signed and JWT.
+    fn upstream_id(&self) -> Option<&str> {
+        None
+    }
 }
 
 macro_rules! impl_entry {
-    ($ty:ty, $id:ident) => {
+    ($ty:ty, $id:ident { $($extra:tt)* }) => {
         impl Entry for $ty {
             fn id(&self) -> &str {
                 &self.record.$id
@@ -64,12 +71,50 @@ macro_rules! impl_entry {
             fn not_after(&self) -> u64 {
                 self.record.not_after
             }
+            $($extra)*
         }
     };
 }
 
-impl_entry!(X509Entry, authority_id);
-impl_entry!(JwtEntry, kid);
+impl_entry!(X509Entry, authority_id {
+    fn upstream_id(&self) -> Option<&str> {
+        self.upstream_id.as_deref()
+    }
+});
+impl_entry!(JwtEntry, kid {});
+
+// === impl X509Entry ===
+
+impl X509Entry {
+    pub(crate) fn new(record: X509AuthorityRecord, authority: Arc<X509SvidIssuer>) -> Self {
+        let upstream_id = (authority.certificate() != authority.trust_anchor())
+            .then(|| upstream_authority_id(authority.trust_anchor()));
+        Self {
+            record,
+            authority,
+            upstream_id,
+        }
+    }
+}
+
+/// The id of an upstream root: its subjectKeyIdentifier in lowercase hex (what SPIRE calls the
+/// upstream authority's subject key id), or, for a root without one, the SHA-1 of its public
+/// key (RFC 5280 §4.2.1.2 method 1), as an SKI would be computed.
+pub(crate) fn upstream_authority_id(root: &Certificate) -> String {
+    let computed;
+    let id = match root.subject_key_id() {
+        Some(id) => id,
+        None => {
+            let key_bits = crate::x509::spki::read(root.subject_public_key_info())
+                .map(|key| key.key_bits)
+                .unwrap_or_else(|_| root.subject_public_key_info());
+            computed =
+                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, key_bits);
+            computed.as_ref()
+        }
+    };
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// Everything the manager knows; replaced as a whole on every change.
 #[derive(Debug, Clone)]
@@ -79,6 +124,10 @@ pub(crate) struct State {
     pub(crate) jwt: Vec<JwtEntry>,
     pub(crate) revoked_x509: Vec<String>,
     pub(crate) revoked_jwt: Vec<String>,
+    /// Upstream roots tainted by the operator: no new authority may chain to them.
+    pub(crate) tainted_upstream: Vec<String>,
+    /// Upstream roots revoked by the operator: no new authority may chain to them.
+    pub(crate) revoked_upstream: Vec<String>,
 }
 
 // === impl State ===
@@ -92,11 +141,15 @@ impl State {
         journal.jwt = self.jwt.iter().map(|e| e.record.clone()).collect();
         journal.revoked_x509 = self.revoked_x509.clone();
         journal.revoked_jwt = self.revoked_jwt.clone();
+        journal.tainted_upstream_x509 = self.tainted_upstream.clone();
+        journal.revoked_upstream_x509 = self.revoked_upstream.clone();
         journal
     }
 
-    /// The trust bundle: every authority held (revoked ones are no longer held; expired ones
-    /// are pruned by rotation) in creation order, with the sequence number.
+    /// The trust bundle: the trust anchor of every authority held (revoked ones are no longer
+    /// held; expired ones are pruned by rotation) in creation order, with the sequence number.
+    /// Under an upstream authority the anchor is the upstream root, shared by every intermediate
+    /// it signed: it leaves the bundle only when no authority held chains to it.
     pub(crate) fn bundle(&self, trust_domain: &TrustDomain) -> SpiffeBundle {
         let mut x509 = X509Bundle::new(trust_domain.clone());
         for entry in &self.x509 {

@@ -55,10 +55,11 @@ const GN_DNS: u8 = tag::context_primitive(2);
 
 /// How a key of each type signs certificates.
 pub(crate) fn signature_params(key_type: KeyType) -> (SigningScheme, &'static [u8]) {
+    // Exhaustive: a new key type must say how it signs, not fall back to P-256.
     match key_type {
+        KeyType::EcP256 => (SigningScheme::EcdsaP256Sha256Asn1, ECDSA_SHA256),
         KeyType::EcP384 => (SigningScheme::EcdsaP384Sha384Asn1, ECDSA_SHA384),
         KeyType::Rsa2048 | KeyType::Rsa4096 => (SigningScheme::RsaPkcs1Sha256, SHA256_WITH_RSA),
-        _ => (SigningScheme::EcdsaP256Sha256Asn1, ECDSA_SHA256),
     }
 }
 
@@ -248,7 +249,7 @@ pub(crate) fn leaf_fixed_extensions(key_type: KeyType) -> Vec<u8> {
     // key transport); never keyCertSign or cRLSign.
     let usage = match key_type {
         KeyType::Rsa2048 | KeyType::Rsa4096 => KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT,
-        _ => KU_DIGITAL_SIGNATURE,
+        KeyType::EcP256 | KeyType::EcP384 => KU_DIGITAL_SIGNATURE,
     };
     extension(&mut w, oid::KEY_USAGE, true, |w| w.named_bits(usage));
     // X509-18: serverAuth and clientAuth.

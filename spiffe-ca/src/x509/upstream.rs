@@ -10,12 +10,12 @@ use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::signature::{self, EcdsaKeyPair, RsaKeyPair};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use spiffe_core::x509::{parse_certificates, PublicKeyAlgorithm};
-use spiffe_core::{Certificate, TrustDomain, X509Svid};
+use spiffe_core::{BoxFuture, Certificate, TrustDomain, X509Svid};
 
-use crate::keys::{BoxFuture, KeyType, PublicKey, Signer, SoftwareSigner};
+use crate::keys::{KeyType, PublicKey, Signer, SoftwareSigner};
 use crate::CaError;
 
-use super::authority::check_validity;
+use super::issuer::check_validity;
 use super::profile::{self, Fields, Issuer};
 use super::spki;
 

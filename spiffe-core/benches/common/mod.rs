@@ -2,6 +2,8 @@
 //! minimal DER walk. Nothing here is measured.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub(crate) mod svid;
+
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -226,11 +226,29 @@ impl Gen {
         fs::write(self.dir.join("64-key.pkcs8.der"), key.serialize_der())?;
         let key = p256();
         let pem = sign(&leaf_params("spiffe://td/w"), &key, td);
-        let files = self.chain("65", &pem, &p256(), &[]);
+        let other = p256();
+        let files = self.chain("65", &pem, &other, &[]);
         self.vector(
             "65",
             "WAPI-13",
             "key does not match leaf",
+            files,
+            b_td.clone(),
+            Some("accept"),
+            Some("KeyMismatch"),
+            false,
+        );
+        // 65b: another key's scalar carrying the leaf's public point (RFC 5915 `publicKey`):
+        // a matcher that trusts the carried point is fooled.
+        let files = self.chain("65b", &pem, &key, &[]);
+        self.write(
+            &files.1,
+            &pem_armour("PRIVATE KEY", &forged_pkcs8(&other, &key)?),
+        )?;
+        self.vector(
+            "65b",
+            "WAPI-13",
+            "key carries the leaf's public point but another scalar",
             files,
             b_td.clone(),
             Some("accept"),
@@ -292,4 +310,32 @@ impl Gen {
         let _ = (&td.params, &td.key);
         Ok(())
     }
+}
+
+/// A P-256 PKCS#8 key (RFC 5208 / RFC 5915) with the scalar of `secret` and the public point of
+/// `public`.
+fn forged_pkcs8(
+    secret: &rcgen::KeyPair,
+    public: &rcgen::KeyPair,
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &secret.serialize_der())?;
+    let scalar =
+        aws_lc_rs::encoding::AsBigEndian::<aws_lc_rs::encoding::EcPrivateKeyBin<'_>>::as_be_bytes(
+            &pair.private_key(),
+        )?;
+    let point = public.public_key_raw();
+    assert_eq!(point.len(), 65, "uncompressed P-256 point");
+    let mut bits = vec![0];
+    bits.extend_from_slice(point);
+    let mut ec = tlv(0x02, &[1]);
+    ec.extend(tlv(0x04, scalar.as_ref()));
+    ec.extend(tlv(0xa1, &tlv(0x03, &bits)));
+    // id-ecPublicKey, prime256v1.
+    let mut alg = tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]);
+    alg.extend(tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]));
+    let mut info = tlv(0x02, &[0]);
+    info.extend(tlv(0x30, &alg));
+    info.extend(tlv(0x04, &tlv(0x30, &ec)));
+    Ok(tlv(0x30, &info))
 }

@@ -188,9 +188,9 @@ impl Gen {
             "X509-17",
             "no digitalSignature",
             p,
-            Some("accept"),
             Some("LeafMissingDigitalSignature"),
-            true,
+            Some("LeafMissingDigitalSignature"),
+            false, // a SPIFFE leaf rule (X509-17), not RFC 5280 path validation
         );
         let mut p = leaf_params("spiffe://td/w");
         p.key_usages = vec![];
@@ -200,9 +200,9 @@ impl Gen {
             "X509-15",
             "no keyUsage",
             p,
-            Some("accept"),
+            Some("LeafMissingKeyUsage"),
             Some("LeafKeyUsageNotCritical"),
-            true,
+            false, // a SPIFFE leaf rule (X509-17), not RFC 5280 path validation
         );
         let mut p = leaf_params("spiffe://td/w");
         p.key_usages = vec![];

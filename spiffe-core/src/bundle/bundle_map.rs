@@ -1,10 +1,11 @@
 use std::collections::btree_map;
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::strict_json::{self, PathSegment};
+use super::strict_json::{self, CheckedValue, PathSegment};
 use super::{BundleError, SpiffeBundle};
+use crate::json::JsonObject;
 use crate::TrustDomain;
 
 const TRUST_DOMAINS: &str = "trust_domains";
@@ -29,7 +30,7 @@ const TRUST_DOMAINS: &str = "trust_domains";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BundleMap {
     bundles: BTreeMap<TrustDomain, SpiffeBundle>,
-    extra: Map<String, Value>,
+    extra: JsonObject,
 }
 
 // === impl BundleMap ===
@@ -42,7 +43,11 @@ impl BundleMap {
 
     /// Parses a Bundle Map document.
     pub fn parse(json: &[u8]) -> Result<Self, BundleError> {
-        let checked = strict_json::parse(json)?;
+        Self::from_checked(strict_json::parse(json).map_err(BundleError::json)?)
+    }
+
+    /// Reads a document already parsed (duplicate member names are an error, BUNDLE-15).
+    pub(super) fn from_checked(checked: CheckedValue) -> Result<Self, BundleError> {
         if let Some(path) = checked.duplicate {
             return Err(duplicate_error(&path));
         }
@@ -69,7 +74,7 @@ impl BundleMap {
         }
         Ok(Self {
             bundles,
-            extra: document,
+            extra: JsonObject::from_map(document),
         })
     }
 
@@ -90,7 +95,7 @@ impl BundleMap {
             .iter()
             .map(|(td, bundle)| (td.as_str().to_owned(), bundle.to_value()))
             .collect();
-        let mut document = self.extra.clone();
+        let mut document = self.extra.as_map().clone();
         document.insert(TRUST_DOMAINS.into(), Value::Object(entries));
         Value::Object(document)
     }
@@ -126,7 +131,7 @@ impl BundleMap {
     }
 
     /// Top-level members other than `trust_domains`, kept as read.
-    pub fn extra_members(&self) -> &Map<String, Value> {
+    pub fn extra_members(&self) -> &JsonObject {
         &self.extra
     }
 }

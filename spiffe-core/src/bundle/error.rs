@@ -97,6 +97,13 @@ pub enum BundleError {
         #[source]
         source: Box<BundleError>,
     },
+    /// A single bundle's trust domain is unknown: none was given and its X.509 authorities
+    /// name none (a bundle does not name its own, BUNDLE-1).
+    #[error("the bundle's trust domain is unknown: give one (BUNDLE-1)")]
+    UnknownTrustDomain,
+    /// A Bundle Map (several trust domains) where one trust domain's bundle was expected.
+    #[error("input is a Bundle Map, not one trust domain's bundle (BUNDLE-14)")]
+    UnexpectedBundleMap,
     /// A PEM section could not be decoded.
     #[error("malformed PEM")]
     MalformedPem,
@@ -120,8 +127,9 @@ impl From<JwtBundleError> for BundleError {
     }
 }
 
-impl From<serde_json::Error> for BundleError {
-    fn from(error: serde_json::Error) -> Self {
+impl BundleError {
+    /// [`BundleError::Json`] at the place serde_json stopped.
+    pub(crate) fn json(error: serde_json::Error) -> Self {
         Self::Json {
             line: error.line(),
             column: error.column(),

@@ -113,11 +113,11 @@ pub(super) fn read_keys(trust_domain: &TrustDomain, keys: &[Value]) -> Result<Ke
         // `use` is consumed here; the authority is the key alone.
         let mut key = jwk.clone();
         key.remove("use");
-        let Ok(authority) = JwtAuthority::from_jwk(&key) else {
+        let Ok(authority) = JwtAuthority::from_jwk_map(&key) else {
             note(KeyIssue::InvalidJwtKey);
             continue;
         };
-        let members = extra_members(jwk, &authority.to_jwk(), &["use", "kid"]);
+        let members = extra_members(jwk, authority.jwk().as_map(), &["use", "kid"]);
         if !members.is_empty() {
             out.jwt_members.insert(authority.kid().to_owned(), members);
         }
@@ -209,7 +209,7 @@ pub(super) fn x509_jwk(authority: &Certificate, members: &X509Members) -> Value 
 /// The JWK of a JWT authority: the key's own members, `use` and `kid` (JWT-16), and any
 /// members kept from parsing.
 pub(super) fn jwt_jwk(authority: &JwtAuthority, members: &JwtMembers) -> Value {
-    let mut jwk = authority.to_jwk();
+    let mut jwk = authority.to_jwk().into_map();
     jwk.insert("use".into(), USE_JWT_SVID.into());
     jwk.insert("kid".into(), authority.kid().into());
     if let Some(extra) = members.get(authority.kid()) {

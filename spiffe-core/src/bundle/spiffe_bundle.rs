@@ -1,10 +1,11 @@
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::jwk::{self, JwtMembers, X509Members};
-use super::strict_json::{self, PathSegment};
+use super::strict_json::{self, CheckedValue, PathSegment};
 use super::{BundleError, KeyDiagnostic};
+use crate::json::JsonObject;
 use crate::{JwtBundle, TrustDomain, X509Bundle};
 
 const KEYS: &str = "keys";
@@ -40,8 +41,8 @@ pub struct SpiffeBundle {
     jwt: JwtBundle,
     sequence: Option<u64>,
     refresh_hint_secs: Option<u64>,
-    extra: Map<String, Value>,
-    other_keys: Vec<Map<String, Value>>,
+    extra: JsonObject,
+    other_keys: Vec<JsonObject>,
     x509_members: X509Members,
     jwt_members: JwtMembers,
 }
@@ -56,7 +57,7 @@ impl SpiffeBundle {
             jwt: JwtBundle::new(trust_domain),
             sequence: None,
             refresh_hint_secs: None,
-            extra: Map::new(),
+            extra: JsonObject::new(),
             other_keys: Vec::new(),
             x509_members: X509Members::new(),
             jwt_members: JwtMembers::new(),
@@ -87,7 +88,15 @@ impl SpiffeBundle {
         trust_domain: TrustDomain,
         json: &[u8],
     ) -> Result<(Self, Vec<KeyDiagnostic>), BundleError> {
-        let checked = strict_json::parse(json)?;
+        let checked = strict_json::parse(json).map_err(BundleError::json)?;
+        Self::from_checked(trust_domain, checked)
+    }
+
+    /// Reads a document already parsed (duplicate member names are an error).
+    pub(super) fn from_checked(
+        trust_domain: TrustDomain,
+        checked: CheckedValue,
+    ) -> Result<(Self, Vec<KeyDiagnostic>), BundleError> {
         if let Some(path) = checked.duplicate {
             let in_key = match path.as_slice() {
                 [PathSegment::Member(keys), PathSegment::Index(index), _, ..] if keys == KEYS => {
@@ -132,8 +141,12 @@ impl SpiffeBundle {
             sequence,
             refresh_hint_secs,
             // BUNDLE-4: unknown members are not needed to work; kept for writing back.
-            extra: document,
-            other_keys: keys.other_keys,
+            extra: JsonObject::from_map(document),
+            other_keys: keys
+                .other_keys
+                .into_iter()
+                .map(JsonObject::from_map)
+                .collect(),
             x509_members: keys.x509_members,
             jwt_members: keys.jwt_members,
         };
@@ -154,7 +167,7 @@ impl SpiffeBundle {
 
     /// The document as a JSON value (also used inside a Bundle Map).
     pub(super) fn to_value(&self) -> Value {
-        let mut document = self.extra.clone();
+        let mut document = self.extra.as_map().clone();
         let keys = self
             .x509
             .authorities()
@@ -165,7 +178,11 @@ impl SpiffeBundle {
                     .authorities()
                     .map(|authority| jwk::jwt_jwk(authority, &self.jwt_members)),
             )
-            .chain(self.other_keys.iter().cloned().map(Value::Object))
+            .chain(
+                self.other_keys
+                    .iter()
+                    .map(|k| Value::Object(k.as_map().clone())),
+            )
             .collect();
         document.insert(KEYS.into(), Value::Array(keys));
         if let Some(sequence) = self.sequence {
@@ -213,6 +230,13 @@ impl SpiffeBundle {
         Ok(())
     }
 
+    /// Puts the bundle under another trust domain's name (a bundle does not name its own,
+    /// BUNDLE-1).
+    pub(super) fn relabel(&mut self, trust_domain: TrustDomain) {
+        self.x509.relabel(trust_domain.clone());
+        self.jwt.relabel(trust_domain);
+    }
+
     /// Splits the bundle into its X.509 and JWT authorities.
     pub fn into_parts(self) -> (X509Bundle, JwtBundle) {
         (self.x509, self.jwt)
@@ -252,13 +276,13 @@ impl SpiffeBundle {
 
     /// Top-level members other than `keys`, `spiffe_sequence` and `spiffe_refresh_hint`:
     /// not interpreted (BUNDLE-4), written back by [`to_json`](Self::to_json).
-    pub fn extra_members(&self) -> &Map<String, Value> {
+    pub fn extra_members(&self) -> &JsonObject {
         &self.extra
     }
 
     /// JWKs whose `use` is neither `x509-svid` nor `jwt-svid` (e.g. `wit-svid`): ignored
     /// (BUNDLE-8), written back verbatim by [`to_json`](Self::to_json).
-    pub fn other_keys(&self) -> &[Map<String, Value>] {
+    pub fn other_keys(&self) -> &[JsonObject] {
         &self.other_keys
     }
 
@@ -267,7 +291,7 @@ impl SpiffeBundle {
     /// defines (BUNDLE-11).
     pub fn clear_unknown(&mut self) {
         self.other_keys.clear();
-        self.extra.clear();
+        self.extra = JsonObject::new();
         self.x509_members.clear();
         self.jwt_members.clear();
     }

@@ -2,6 +2,8 @@ use std::fmt;
 
 use aws_lc_rs::signature::{self, EcdsaVerificationAlgorithm, RsaParameters};
 
+use crate::x509::PublicKeyAlgorithm;
+
 /// A JWS `alg` on the JWT-SVID allowlist (JWT-4): RS/ES/PS with SHA-256/384/512.
 ///
 /// Everything else (`none`, `HS*`, `EdDSA`, `ES256K`, …) has no value of this type, so it can
@@ -27,23 +29,6 @@ pub enum JwtAlg {
     Ps384,
     /// RSASSA-PSS with SHA-512 and MGF1 with SHA-512.
     Ps512,
-}
-
-/// The type of a JWT authority's public key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum KeyType {
-    /// EC key on P-256 (for ES256).
-    EcP256,
-    /// EC key on P-384 (for ES384).
-    EcP384,
-    /// EC key on P-521 (for ES512).
-    EcP521,
-    /// RSA key (for RS* and PS*).
-    Rsa {
-        /// The modulus size in bits.
-        modulus_bits: usize,
-    },
 }
 
 // === impl JwtAlg ===
@@ -94,14 +79,16 @@ impl JwtAlg {
         }
     }
 
-    /// Whether `key_type` can verify this algorithm (JWT-13): the exact curve for ES*, any RSA
-    /// key for RS* and PS*.
-    pub fn fits(self, key_type: KeyType) -> bool {
+    /// Whether a key of `algorithm` can verify this algorithm (JWT-13): the exact curve for ES*,
+    /// any RSA key for RS* and PS*.
+    pub fn fits(self, algorithm: PublicKeyAlgorithm) -> bool {
         match self {
-            Self::Es256 => key_type == KeyType::EcP256,
-            Self::Es384 => key_type == KeyType::EcP384,
-            Self::Es512 => key_type == KeyType::EcP521,
-            _ => matches!(key_type, KeyType::Rsa { .. }),
+            Self::Es256 => algorithm == PublicKeyAlgorithm::EcP256,
+            Self::Es384 => algorithm == PublicKeyAlgorithm::EcP384,
+            Self::Es512 => algorithm == PublicKeyAlgorithm::EcP521,
+            Self::Rs256 | Self::Rs384 | Self::Rs512 | Self::Ps256 | Self::Ps384 | Self::Ps512 => {
+                matches!(algorithm, PublicKeyAlgorithm::Rsa { .. })
+            }
         }
     }
 
@@ -135,18 +122,5 @@ pub(super) static RSA_ALGS: [(JwtAlg, &RsaParameters); 6] = [
 impl fmt::Display for JwtAlg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-// === impl KeyType ===
-
-impl fmt::Display for KeyType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::EcP256 => f.write_str("EC P-256"),
-            Self::EcP384 => f.write_str("EC P-384"),
-            Self::EcP521 => f.write_str("EC P-521"),
-            Self::Rsa { modulus_bits } => write!(f, "RSA-{modulus_bits}"),
-        }
     }
 }

@@ -7,7 +7,9 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use super::alg::RSA_ALGS;
-use super::{JwkError, JwtAlg, KeyType};
+use super::{JwkError, JwtAlg};
+use crate::json::JsonObject;
+use crate::x509::PublicKeyAlgorithm;
 
 /// Private-key members of EC and RSA JWKs (RFC 7518 §6.2.2, §6.3.2).
 const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
@@ -24,28 +26,29 @@ const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
 /// parsed. Cloning is cheap (the parsed key is shared).
 ///
 /// ```
-/// use serde_json::json;
-/// use spiffe_core::jwt::{JwtAuthority, KeyType};
-/// let jwk = json!({
+/// use spiffe_core::json::JsonObject;
+/// use spiffe_core::jwt::JwtAuthority;
+/// use spiffe_core::x509::PublicKeyAlgorithm;
+/// let jwk = JsonObject::from_json(br#"{
 ///     "kty": "EC", "kid": "k1", "crv": "P-256",
 ///     "x": "ngLYQnlfF6GsojUwqtcEE3WgTNG2RUlsGhK73RNEl5k",
-///     "y": "tKbiDSUSsQ3F1P7wteeHNXIcU-cx6CgSbroeQrQHTLM",
-/// });
-/// let authority = JwtAuthority::from_jwk(jwk.as_object().unwrap())?;
+///     "y": "tKbiDSUSsQ3F1P7wteeHNXIcU-cx6CgSbroeQrQHTLM"
+/// }"#)?;
+/// let authority = JwtAuthority::from_jwk(&jwk)?;
 /// assert_eq!(authority.kid(), "k1");
-/// assert_eq!(authority.key_type(), KeyType::EcP256);
-/// # Ok::<(), spiffe_core::jwt::JwkError>(())
+/// assert_eq!(authority.public_key_algorithm(), PublicKeyAlgorithm::EcP256);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct JwtAuthority {
     kid: String,
-    jwk: Map<String, Value>,
+    jwk: JsonObject,
     key: Arc<PublicKey>,
 }
 
 /// The pre-parsed public key of an authority.
 struct PublicKey {
-    key_type: KeyType,
+    algorithm: PublicKeyAlgorithm,
     /// The only algorithm allowed, when the JWK names one in `alg`.
     bound_alg: Option<JwtAlg>,
     /// One key for ES*, six (in [`RSA_ALGS`] order) for RSA.
@@ -61,7 +64,12 @@ impl JwtAuthority {
     /// [`JwkError::UnsupportedKeyType`] (which bundle consumers ignore, BUNDLE-12) even when it
     /// also lacks a `kid`. `use` is not looked at: selecting by `use` is the bundle document's
     /// job (JWT-17), and plain JWKS from the Workload API have none.
-    pub fn from_jwk(jwk: &Map<String, Value>) -> Result<Self, JwkError> {
+    pub fn from_jwk(jwk: &JsonObject) -> Result<Self, JwkError> {
+        Self::from_jwk_map(jwk.as_map())
+    }
+
+    /// [`from_jwk`](Self::from_jwk) of a JWK this crate read itself.
+    pub(crate) fn from_jwk_map(jwk: &Map<String, Value>) -> Result<Self, JwkError> {
         let kty = match jwk.get("kty") {
             None => return Err(JwkError::MissingKeyType), // BUNDLE-12
             Some(Value::String(kty)) => kty.as_str(),
@@ -97,9 +105,9 @@ impl JwtAuthority {
         }
         Ok(Self {
             kid,
-            jwk: jwk.clone(),
+            jwk: JsonObject::from_map(jwk.clone()),
             key: Arc::new(PublicKey {
-                key_type: key.0,
+                algorithm: key.0,
                 bound_alg,
                 parsed: key.1,
             }),
@@ -112,18 +120,18 @@ impl JwtAuthority {
     }
 
     /// The JWK, with every member it was parsed from.
-    pub fn to_jwk(&self) -> Map<String, Value> {
+    pub fn to_jwk(&self) -> JsonObject {
         self.jwk.clone()
     }
 
     /// The JWK as parsed, without copying.
-    pub fn jwk(&self) -> &Map<String, Value> {
+    pub fn jwk(&self) -> &JsonObject {
         &self.jwk
     }
 
-    /// The key's type and size.
-    pub fn key_type(&self) -> KeyType {
-        self.key.key_type
+    /// The key's algorithm (curve, or RSA and its modulus size).
+    pub fn public_key_algorithm(&self) -> PublicKeyAlgorithm {
+        self.key.algorithm
     }
 
     /// The algorithm the JWK's own `alg` member binds the key to, if any.
@@ -139,11 +147,11 @@ impl JwtAuthority {
     /// The pre-parsed key for `alg`, or `None` when the key cannot verify it (JWT-13).
     pub(super) fn verifier(&self, alg: JwtAlg) -> Option<&ParsedPublicKey> {
         let key = &*self.key;
-        if key.bound_alg.is_some_and(|bound| bound != alg) || !alg.fits(key.key_type) {
+        if key.bound_alg.is_some_and(|bound| bound != alg) || !alg.fits(key.algorithm) {
             return None;
         }
-        match key.key_type {
-            KeyType::Rsa { .. } => key.parsed.get(alg.rsa_index()?),
+        match key.algorithm {
+            PublicKeyAlgorithm::Rsa { .. } => key.parsed.get(alg.rsa_index()?),
             _ => key.parsed.first(),
         }
     }
@@ -153,7 +161,7 @@ impl fmt::Debug for JwtAuthority {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtAuthority")
             .field("kid", &self.kid)
-            .field("key_type", &self.key.key_type)
+            .field("algorithm", &self.key.algorithm)
             .field("bound_alg", &self.key.bound_alg)
             .finish_non_exhaustive()
     }
@@ -167,13 +175,15 @@ impl PartialEq for JwtAuthority {
 
 impl Eq for JwtAuthority {}
 
-fn parse_ec(jwk: &Map<String, Value>) -> Result<(KeyType, Vec<ParsedPublicKey>), JwkError> {
-    let (key_type, alg, len) = match jwk.get("crv") {
+fn parse_ec(
+    jwk: &Map<String, Value>,
+) -> Result<(PublicKeyAlgorithm, Vec<ParsedPublicKey>), JwkError> {
+    let (algorithm, alg, len) = match jwk.get("crv") {
         None => return Err(JwkError::MissingMember { member: "crv" }),
         Some(Value::String(crv)) => match crv.as_str() {
-            "P-256" => (KeyType::EcP256, JwtAlg::Es256, 32),
-            "P-384" => (KeyType::EcP384, JwtAlg::Es384, 48),
-            "P-521" => (KeyType::EcP521, JwtAlg::Es512, 66),
+            "P-256" => (PublicKeyAlgorithm::EcP256, JwtAlg::Es256, 32),
+            "P-384" => (PublicKeyAlgorithm::EcP384, JwtAlg::Es384, 48),
+            "P-521" => (PublicKeyAlgorithm::EcP521, JwtAlg::Es512, 66),
             _ => return Err(JwkError::UnsupportedCurve),
         },
         Some(_) => return Err(JwkError::MalformedMember { member: "crv" }),
@@ -197,10 +207,12 @@ fn parse_ec(jwk: &Map<String, Value>) -> Result<(KeyType, Vec<ParsedPublicKey>),
     let ecdsa = alg.ecdsa().ok_or(JwkError::InvalidKey)?;
     // aws-lc-rs checks that the point is on the curve.
     let parsed = ParsedPublicKey::new(ecdsa, &point).map_err(|_| JwkError::InvalidKey)?;
-    Ok((key_type, vec![parsed]))
+    Ok((algorithm, vec![parsed]))
 }
 
-fn parse_rsa(jwk: &Map<String, Value>) -> Result<(KeyType, Vec<ParsedPublicKey>), JwkError> {
+fn parse_rsa(
+    jwk: &Map<String, Value>,
+) -> Result<(PublicKeyAlgorithm, Vec<ParsedPublicKey>), JwkError> {
     let n = base64url_member(jwk, "n")?;
     let e = base64url_member(jwk, "e")?;
     // RFC 7518 §6.3.1: Base64urlUInt is the minimal big-endian encoding.
@@ -225,7 +237,10 @@ fn parse_rsa(jwk: &Map<String, Value>) -> Result<(KeyType, Vec<ParsedPublicKey>)
         .map(|(_, params)| components.to_parsed_public_key(params))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| JwkError::InvalidKey)?;
-    Ok((KeyType::Rsa { modulus_bits }, parsed))
+    // At most 8192 bits, checked above.
+    let bits =
+        u32::try_from(modulus_bits).map_err(|_| JwkError::RsaModulusSize { bits: modulus_bits })?;
+    Ok((PublicKeyAlgorithm::Rsa { bits }, parsed))
 }
 
 fn base64url_member(jwk: &Map<String, Value>, member: &'static str) -> Result<Vec<u8>, JwkError> {

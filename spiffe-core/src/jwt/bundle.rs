@@ -43,7 +43,17 @@ impl JwtBundle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn parse_jwks(trust_domain: TrustDomain, json: &[u8]) -> Result<Self, JwtBundleError> {
-        let Ok(Value::Object(mut doc)) = serde_json::from_slice::<Value>(json) else {
+        let document =
+            serde_json::from_slice::<Value>(json).map_err(|_| JwtBundleError::NotJsonObject)?;
+        Self::from_jwks_value(trust_domain, document)
+    }
+
+    /// [`parse_jwks`](Self::parse_jwks) of a document already parsed.
+    pub(crate) fn from_jwks_value(
+        trust_domain: TrustDomain,
+        document: Value,
+    ) -> Result<Self, JwtBundleError> {
+        let Value::Object(mut doc) = document else {
             return Err(JwtBundleError::NotJsonObject);
         };
         let Some(Value::Array(keys)) = doc.remove("keys") else {
@@ -65,7 +75,7 @@ impl JwtBundle {
             if !use_ok {
                 continue;
             }
-            let authority = match JwtAuthority::from_jwk(jwk) {
+            let authority = match JwtAuthority::from_jwk_map(jwk) {
                 Ok(authority) => authority,
                 // BUNDLE-12: a key of a type we do not know is ignored, not an error.
                 Err(e) if e.is_unsupported() => continue,
@@ -88,7 +98,7 @@ impl JwtBundle {
         let keys = self
             .authorities
             .values()
-            .map(|a| Value::Object(a.to_jwk()))
+            .map(|a| Value::Object(a.to_jwk().into_map()))
             .collect();
         let mut doc = Map::new();
         doc.insert("keys".to_owned(), Value::Array(keys));
@@ -99,6 +109,12 @@ impl JwtBundle {
     /// The trust domain these keys belong to.
     pub fn trust_domain(&self) -> &TrustDomain {
         &self.trust_domain
+    }
+
+    /// Puts the keys under another trust domain's name (a bundle file does not name its own,
+    /// BUNDLE-1).
+    pub(crate) fn relabel(&mut self, trust_domain: TrustDomain) {
+        self.trust_domain = trust_domain;
     }
 
     /// Adds or replaces the key with the same `kid`; returns the replaced key.

@@ -2,8 +2,9 @@ use std::fmt;
 
 use thiserror::Error;
 
-use super::{JwtAlg, KeyType};
+use super::JwtAlg;
 use crate::pki_types::UnixTime;
+use crate::x509::PublicKeyAlgorithm;
 use crate::{IdError, TrustDomain};
 
 /// Why a JWK could not be used as a JWT-SVID authority.
@@ -257,12 +258,12 @@ pub enum JwtSvidError {
         trust_domain: TrustDomain,
     },
     /// The key selected by `kid` cannot verify `alg` (JWT-13).
-    #[error("token `alg` {alg} does not fit the {key_type} key of its `kid` (JWT-13)")]
+    #[error("token `alg` {alg} does not fit the {key_algorithm} key of its `kid` (JWT-13)")]
     KeyAlgorithmMismatch {
         /// The token's algorithm.
         alg: JwtAlg,
-        /// The selected key's type.
-        key_type: KeyType,
+        /// The selected key's algorithm.
+        key_algorithm: PublicKeyAlgorithm,
     },
     /// The signature does not verify (JWT-13, RFC 7519 §7.2).
     #[error("token signature is invalid (JWT-13)")]

@@ -21,7 +21,7 @@ mod error;
 mod svid;
 mod token;
 
-pub use alg::{JwtAlg, KeyType};
+pub use alg::JwtAlg;
 pub use authority::JwtAuthority;
 pub use bundle::JwtBundle;
 pub use error::{HeaderParameter, JwkError, JwtBundleError, JwtSvidError, TokenPart};

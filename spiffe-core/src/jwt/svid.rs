@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde_json::{Map, Value};
 
 use super::token::{Decoded, Scratch};
 use super::{JwtAlg, JwtSvidError};
+use crate::json::JsonObject;
 use crate::pki_types::UnixTime;
 use crate::{JwtBundleSource, SpiffeId};
 
@@ -62,7 +62,7 @@ struct Svid {
     audience: Vec<String>,
     expiry: UnixTime,
     not_before: Option<UnixTime>,
-    claims: OnceLock<Map<String, Value>>,
+    claims: OnceLock<JsonObject>,
 }
 
 // === impl JwtSvid ===
@@ -104,7 +104,7 @@ impl JwtSvid {
         let Some(key) = authority.verifier(decoded.alg) else {
             return Err(JwtSvidError::KeyAlgorithmMismatch {
                 alg: decoded.alg,
-                key_type: authority.key_type(),
+                key_algorithm: authority.public_key_algorithm(),
             });
         };
         key.verify_sig(decoded.signing_input.as_bytes(), decoded.signature)
@@ -134,6 +134,35 @@ impl JwtSvid {
         Ok(Self {
             inner: Svid::new(token, decoded),
         })
+    }
+
+    /// [`validate`](Self::validate) at the current time with no clock leeway: the common case
+    /// of checking a token as it arrives.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use spiffe_core::jwt::{JwtSvid, JwtSvidError};
+    /// use spiffe_core::{JwtBundle, TrustDomain};
+    ///
+    /// let bundle = Arc::new(JwtBundle::new(TrustDomain::new("example.org")?));
+    /// // An ES256 token whose `sub` is in example.org; the bundle is empty, so it is untrusted.
+    /// let token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJzcGlmZmU6Ly9leGFtcGxlLm9yZy93\
+    ///              IiwiYXVkIjoic3ZjIiwiZXhwIjo0MTAyNDQ0ODAwfQ.c2ln";
+    /// let err = JwtSvid::validate_now(token, &bundle, &["svc"]).unwrap_err();
+    /// assert!(matches!(err, JwtSvidError::UnknownKid { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn validate_now(
+        token: &str,
+        bundles: &impl JwtBundleSource,
+        audiences: &[&str],
+    ) -> Result<Self, JwtSvidError> {
+        Self::validate(
+            token,
+            bundles,
+            audiences,
+            &JwtValidationOptions::new(UnixTime::now()),
+        )
     }
 
     /// The SPIFFE ID in `sub`.
@@ -168,7 +197,7 @@ impl JwtSvid {
 
     /// Every claim of the token, built on first use. Claims other than `sub`, `aud`, `exp` and
     /// `nbf` were not checked; a claim from a foreign trust domain deserves no trust (JWT-8).
-    pub fn claims(&self) -> &Map<String, Value> {
+    pub fn claims(&self) -> &JsonObject {
         self.inner.claims()
     }
 
@@ -234,7 +263,7 @@ impl UnverifiedJwtSvid {
     }
 
     /// Every claim of the token (not authenticated), built on first use.
-    pub fn claims(&self) -> &Map<String, Value> {
+    pub fn claims(&self) -> &JsonObject {
         self.inner.claims()
     }
 
@@ -299,7 +328,7 @@ impl Svid {
         }
     }
 
-    fn claims(&self) -> &Map<String, Value> {
+    fn claims(&self) -> &JsonObject {
         self.claims.get_or_init(|| {
             // The claims decoded and parsed as an object when the token was read; this only
             // fails for JSON nested deeper than serde_json's limit, which gives an empty map.
@@ -308,7 +337,7 @@ impl Svid {
             URL_SAFE_NO_PAD
                 .decode(claims_b64)
                 .ok()
-                .and_then(|json| serde_json::from_slice(&json).ok())
+                .and_then(|json| JsonObject::from_json(&json).ok())
                 .unwrap_or_default()
         })
     }

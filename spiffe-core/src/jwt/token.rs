@@ -12,12 +12,14 @@ use crate::SpiffeId;
 /// The longest token accepted (64 KiB); a JWT-SVID is normally well under 2 KiB.
 pub(super) const MAX_TOKEN_LEN: usize = 64 * 1024;
 
-/// Reusable decode buffers: typical headers, claims and signatures (up to RSA-8192) decode on
-/// the stack; larger ones spill to the vectors.
+/// Reusable decode buffers: typical headers, claims and signatures (up to RSA-4096) decode on
+/// the stack; larger ones spill to the vectors. The arrays are zeroed on every validation, so
+/// they are sized for common tokens, not the largest (a JWT-SVID header is ~60 bytes, its
+/// claims ~200).
 pub(super) struct Scratch {
-    header: [u8; 256],
-    claims: [u8; 1024],
-    signature: [u8; 1024],
+    header: [u8; 128],
+    claims: [u8; 512],
+    signature: [u8; 512],
     header_heap: Vec<u8>,
     claims_heap: Vec<u8>,
     signature_heap: Vec<u8>,
@@ -44,9 +46,9 @@ pub(super) struct Decoded<'t, 's> {
 impl Scratch {
     pub(super) fn new() -> Self {
         Self {
-            header: [0; 256],
-            claims: [0; 1024],
-            signature: [0; 1024],
+            header: [0; 128],
+            claims: [0; 512],
+            signature: [0; 512],
             header_heap: Vec::new(),
             claims_heap: Vec::new(),
             signature_heap: Vec::new(),
@@ -174,16 +176,21 @@ struct Parts<'t> {
 
 /// Splits `header.claims.signature` (JWT-1, JWT-2).
 fn split(token: &str) -> Result<Parts<'_>, JwtSvidError> {
-    let mut dots = token.bytes().enumerate().filter(|(_, b)| *b == b'.');
-    let first = dots.next().map(|(i, _)| i);
-    let second = dots.next().map(|(i, _)| i);
-    let (Some(first), Some(second), None) = (first, second, dots.next()) else {
+    // `str::find` on a char runs a word-at-a-time search: the token is scanned once.
+    let first = token.find('.');
+    let second = first.and_then(|f| token[f + 1..].find('.').map(|s| f + 1 + s));
+    let (Some(first), Some(second)) = (first, second) else {
+        return Err(JwtSvidError::PartCount {
+            parts: token.bytes().filter(|b| *b == b'.').count() + 1,
+        });
+    };
+    if token[second + 1..].contains('.') {
         let parts = token.bytes().filter(|b| *b == b'.').count() + 1;
         if parts == 5 {
             return Err(JwtSvidError::Encrypted); // JWT-2: a compact JWE
         }
         return Err(JwtSvidError::PartCount { parts }); // JWT-1
-    };
+    }
     let bytes = token.as_bytes();
     Ok(Parts {
         header: &bytes[..first],
@@ -250,6 +257,25 @@ mod tests {
             decode_part(b"-_8", &mut stack, &mut heap),
             Some(&[0xfb, 0xff][..])
         );
+    }
+
+    /// Parts larger than the stack buffers (RSA-8192 signatures, long claims) spill to the heap;
+    /// parts of exactly the buffer size (RSA-4096 signatures) stay on the stack.
+    #[test]
+    fn large_parts_decode_on_the_heap() {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k"}"#);
+        let extra = "x".repeat(600);
+        let claims = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"sub":"spiffe://td/w","aud":"a","exp":1,"note":"{extra}"}}"#
+        ));
+        for len in [256, 511, 512, 513, 1024] {
+            let signature: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let token = format!("{header}.{claims}.{}", URL_SAFE_NO_PAD.encode(&signature));
+            let mut scratch = Scratch::new();
+            let decoded = scratch.decode(&token).expect("decodes");
+            assert_eq!(decoded.signature, &signature[..], "{len}-byte signature");
+            assert_eq!(decoded.spiffe_id.as_str(), "spiffe://td/w");
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Signature and public-key algorithms (RFC 5280 `AlgorithmIdentifier`), recognised by their
 //! exact DER encodings as rustls-webpki does, and their mapping to aws-lc-rs.
 
+use std::fmt;
+
 use aws_lc_rs::signature::{self, VerificationAlgorithm};
 
 use crate::der::{tag, Reader};
@@ -33,7 +35,10 @@ pub enum SignatureAlgorithm {
     Other,
 }
 
-/// The algorithm of a certificate's subject public key.
+/// The algorithm of a public key: a certificate's or CSR's subject public key, or the key of a
+/// JWT authority (a JWK; only the EC curves and RSA occur there).
+///
+/// Displays as `EC P-256`, `EC P-384`, `EC P-521`, `RSA-2048` (any size), `Ed25519` or `other`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PublicKeyAlgorithm {
@@ -163,6 +168,21 @@ const CURVE_P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
 const RSA_ENCRYPTION: &[u8] = &[
     0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
 ];
+
+// === impl PublicKeyAlgorithm ===
+
+impl fmt::Display for PublicKeyAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::EcP256 => f.write_str("EC P-256"),
+            Self::EcP384 => f.write_str("EC P-384"),
+            Self::EcP521 => f.write_str("EC P-521"),
+            Self::Rsa { bits } => write!(f, "RSA-{bits}"),
+            Self::Ed25519 => f.write_str("Ed25519"),
+            Self::Other => f.write_str("other"),
+        }
+    }
+}
 
 // === impl KeyKind ===
 

@@ -50,6 +50,12 @@ impl X509Bundle {
         &self.trust_domain
     }
 
+    /// Puts the authorities under another trust domain's name (a bundle file does not name
+    /// its own, BUNDLE-1).
+    pub(crate) fn relabel(&mut self, trust_domain: TrustDomain) {
+        self.trust_domain = trust_domain;
+    }
+
     /// The authorities, in the order added.
     pub fn authorities(&self) -> &[Certificate] {
         &self.authorities

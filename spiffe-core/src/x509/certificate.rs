@@ -254,9 +254,20 @@ impl Certificate {
         trimmed.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// The subject as an RFC 4514-style string, for display.
+    /// The subject as an RFC 4514-style string, for display. Attribute strings are read by one
+    /// rule: UTF8String as UTF-8, PrintableString/IA5String/VisibleString as ASCII,
+    /// TeletexString as Latin-1, BMPString as UTF-16BE; a value that does not decode is shown
+    /// as `#` and the hex of its DER (RFC 4514 §2.4).
     pub fn subject(&self) -> String {
         name::to_rfc4514(self.subject_der())
+    }
+
+    /// The subject's common name: its last commonName attribute, as Go's
+    /// `pkix.Name.CommonName` (attestors select on it); `Ok(None)` without one. Fails with
+    /// [`X509Error::MalformedCertificate`] when the subject is not a well-formed `Name` or that
+    /// attribute's string does not decode (see the string rules of [`subject`](Self::subject)).
+    pub fn subject_common_name(&self) -> Result<Option<String>, X509Error> {
+        name::common_name(self.subject_der()).map_err(|()| X509Error::MalformedCertificate)
     }
 
     /// The issuer as an RFC 4514-style string, for display.

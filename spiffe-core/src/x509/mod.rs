@@ -16,6 +16,7 @@ mod svid;
 mod time;
 mod verify;
 mod verify_error;
+mod verify_options;
 
 pub use algorithm::{PublicKeyAlgorithm, SignatureAlgorithm};
 pub use bundle::X509Bundle;
@@ -26,5 +27,8 @@ pub use extensions::{ExtendedKeyUsage, KeyUsage};
 pub use pem::parse_certificates;
 pub use spki::{RsaPublicKey, SubjectPublicKeyInfo};
 pub use svid::X509Svid;
-pub use verify::{verify, verify_parsed, verify_path, VerifiedX509Svid};
+pub use verify::{
+    verify, verify_parsed, verify_parsed_with, verify_path, verify_with, VerifiedX509Svid,
+};
 pub use verify_error::X509VerifyError;
+pub use verify_options::X509VerifyOptions;

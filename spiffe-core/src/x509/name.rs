@@ -1,5 +1,10 @@
-//! Distinguished names (RFC 5280 `Name`) rendered as RFC 4514-style strings, for display only.
-//! Verification compares names as raw DER and never goes through this.
+//! Distinguished names (RFC 5280 `Name`): rendered as RFC 4514-style strings for display, and
+//! the subject common name that attestors select on. Verification compares names as raw DER
+//! and never goes through this.
+//!
+//! One rule for attribute strings: UTF8String must be UTF-8; PrintableString, IA5String and
+//! VisibleString must be ASCII; TeletexString is read as Latin-1; BMPString as UTF-16BE.
+//! Anything else does not decode.
 
 use std::fmt::Write;
 
@@ -45,6 +50,31 @@ fn render(name_der: &[u8]) -> Option<String> {
     // RFC 4514 §2.1: the last RDN of the sequence comes first.
     parts.reverse();
     Some(parts.join(","))
+}
+
+/// `id-at-commonName` (2.5.4.3), DER-encoded OID contents.
+const COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
+
+/// The last commonName attribute of a DER `Name` (as Go's `pkix.Name.CommonName`), or
+/// `Ok(None)` when there is none; `Err` when the name is malformed or that string does not
+/// decode.
+pub(crate) fn common_name(name_der: &[u8]) -> Result<Option<String>, ()> {
+    let rdns = crate::der::read_single(name_der, tag::SEQUENCE).map_err(|_| ())?;
+    let mut reader = Reader::new(rdns);
+    let mut found = None;
+    while !reader.is_empty() {
+        let mut set = Reader::new(reader.read(tag::SET).map_err(|_| ())?);
+        while !set.is_empty() {
+            let mut atv = Reader::new(set.read(tag::SEQUENCE).map_err(|_| ())?);
+            let oid = atv.read(tag::OID).map_err(|_| ())?;
+            let (value_tag, value, _) = atv.read_any().map_err(|_| ())?;
+            atv.finish().map_err(|_| ())?;
+            if oid == COMMON_NAME {
+                found = Some(decode_string(value_tag, value).ok_or(())?);
+            }
+        }
+    }
+    Ok(found)
 }
 
 fn attribute_name(oid: &[u8]) -> Option<&'static str> {
@@ -95,8 +125,13 @@ pub(crate) fn oid_to_dotted(oid: &[u8]) -> Option<String> {
 
 fn decode_string(value_tag: u8, value: &[u8]) -> Option<String> {
     match value_tag {
-        // UTF8String, PrintableString, IA5String, VisibleString, TeletexString (as Latin-1).
-        0x0c | 0x13 | 0x16 | 0x1a => std::str::from_utf8(value).ok().map(str::to_owned),
+        // UTF8String.
+        0x0c => std::str::from_utf8(value).ok().map(str::to_owned),
+        // PrintableString, IA5String, VisibleString: ASCII subsets.
+        0x13 | 0x16 | 0x1a if value.is_ascii() => {
+            std::str::from_utf8(value).ok().map(str::to_owned)
+        }
+        // TeletexString, as Latin-1.
         0x14 => Some(value.iter().map(|&b| char::from(b)).collect()),
         // BMPString: UTF-16BE.
         0x1e if value.len() % 2 == 0 => {
@@ -146,6 +181,57 @@ mod tests {
         assert_eq!(to_rfc4514(&name), "1.2=x,O=a\\,b,C=US");
         assert_eq!(to_rfc4514(&[0x30, 0x00]), "");
         assert_eq!(to_rfc4514(&[0x30, 0x01]), "<malformed name>");
+    }
+
+    /// `SET { SEQUENCE { oid, tag value } }`.
+    fn atv(oid: &[u8], tag: u8, value: &[u8]) -> Vec<u8> {
+        let mut inner = vec![0x06, oid.len() as u8];
+        inner.extend_from_slice(oid);
+        inner.extend_from_slice(&[tag, value.len() as u8]);
+        inner.extend_from_slice(value);
+        let mut seq = vec![0x30, inner.len() as u8];
+        seq.extend(inner);
+        let mut set = vec![0x31, seq.len() as u8];
+        set.extend(seq);
+        set
+    }
+
+    fn name(rdns: &[Vec<u8>]) -> Vec<u8> {
+        let body: Vec<u8> = rdns.concat();
+        let mut out = vec![0x30, body.len() as u8];
+        out.extend(body);
+        out
+    }
+
+    #[test]
+    fn common_name_is_the_last_one() {
+        let org = atv(&[0x55, 4, 10], 0x0c, b"org");
+        let n = name(&[
+            org.clone(),
+            atv(COMMON_NAME, 0x13, b"first"),
+            atv(COMMON_NAME, 0x0c, "zweite-\u{f6}".as_bytes()),
+        ]);
+        assert_eq!(common_name(&n), Ok(Some("zweite-\u{f6}".to_owned())));
+        assert_eq!(common_name(&name(&[org])), Ok(None));
+        let bmp = name(&[atv(COMMON_NAME, 0x1e, &[0, b'h', 0, b'i'])]);
+        assert_eq!(common_name(&bmp), Ok(Some("hi".to_owned())));
+        let teletex = name(&[atv(COMMON_NAME, 0x14, &[b'c', 0xe9])]);
+        assert_eq!(common_name(&teletex), Ok(Some("c\u{e9}".to_owned())));
+    }
+
+    #[test]
+    fn common_name_rejects_malformed_names_and_strings() {
+        assert!(common_name(&[]).is_err());
+        assert!(common_name(&[0x30, 0x05, 0x31]).is_err());
+        // A PrintableString is ASCII; an unknown string type does not decode.
+        assert!(common_name(&name(&[atv(COMMON_NAME, 0x13, &[0xc3, 0xa9])])).is_err());
+        assert!(common_name(&name(&[atv(COMMON_NAME, 0x04, b"x")])).is_err());
+        let mut trailing = name(&[]);
+        trailing.push(0);
+        assert!(common_name(&trailing).is_err());
+        // The display rendering shows what does not decode as hex instead.
+        let bad = name(&[atv(COMMON_NAME, 0x13, &[0xc3, 0xa9])]);
+        assert_eq!(to_rfc4514(&bad), "CN=#1302c3a9");
     }
 
     #[test]

@@ -1,15 +1,28 @@
 //! Private keys of X.509-SVIDs: checking that a key belongs to the leaf certificate (WAPI-13).
 //!
-//! The check compares the key's public half with the leaf's public key. Most keys carry it:
-//! an RSA private key holds its modulus and exponent, and EC keys written by SPIRE, Go, OpenSSL
-//! and aws-lc carry the public point next to the scalar (RFC 5915 `publicKey`). That is read with
-//! the crate's DER reader, which costs nanoseconds, where deriving the public key (a scalar
-//! multiplication, several microseconds) would dominate the whole SVID parse. Keys without
-//! their public half are loaded with aws-lc-rs and the public key derived. Whether the private
-//! scalar agrees with the public point it carries is checked by the crypto backend when the key
-//! is loaded for signing (aws-lc's `EC_KEY_check_key`, as rustls' providers do), so an
-//! inconsistent key file fails there, before it signs anything.
+//! A key file carries more than its secret: an RSA private key holds its modulus and exponent,
+//! and EC keys written by SPIRE, Go, OpenSSL and aws-lc carry the public point next to the
+//! scalar (RFC 5915 `publicKey`). That public half is only a claim: a key whose carried point
+//! is the leaf's but whose scalar is another key's would pass a comparison of the carried point
+//! alone (conformance vector 65b). So a key matches the leaf when
+//!
+//! 1. its carried public half equals the leaf's public key (read with the crate's DER reader,
+//!    nanoseconds; a difference is a mismatch at once), and
+//! 2. the secret produces that public half: aws-lc loads the key, which recomputes the EC point
+//!    from the scalar (a P-256 base-point multiplication, ~7 µs) or checks the RSA primes
+//!    against the modulus, and rejects a key whose parts disagree.
+//!
+//! Step 2 is done once per key: the SHA-256 of every key encoding that passed it is remembered
+//! (a bounded set, see [`CheckedKeys`]), so a key parsed again (the Workload API resends the
+//! same SVID and key with every bundle update) costs a hash instead of a scalar multiplication.
+//! The digest covers every byte of the key, so a key that differs in any byte, scalar or
+//! carried point, is checked afresh. Keys without a carried public half (EC keys without
+//! `publicKey`, Ed25519) are loaded and their public key derived every time.
 
+use std::collections::BTreeSet;
+use std::sync::{Mutex, PoisonError};
+
+use aws_lc_rs::digest::{digest, SHA256};
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use rustls_pki_types::PrivateKeyDer;
 
@@ -27,9 +40,28 @@ const SECP256R1: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const SECP384R1: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
 const SECP521R1: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23];
 
+/// Key encodings remembered as consistent, per generation; see [`CheckedKeys`].
+const CHECKED_KEYS_PER_GENERATION: usize = 512;
+
+/// The key encodings whose secret was found to produce their carried public half: SHA-256
+/// digests of the whole DER, in two generations (when the current one is full it becomes the
+/// previous one, and the old previous one is dropped), so the set stays under
+/// `2 * CHECKED_KEYS_PER_GENERATION` entries and a key in use is seen again before it ages out.
+/// Only successes are remembered; a digest reveals nothing of the key.
+struct CheckedKeys {
+    current: BTreeSet<[u8; 32]>,
+    previous: BTreeSet<[u8; 32]>,
+}
+
+static CHECKED_KEYS: Mutex<CheckedKeys> = Mutex::new(CheckedKeys {
+    current: BTreeSet::new(),
+    previous: BTreeSet::new(),
+});
+
 /// Checks that `key` is the private half of `cert`'s public key.
 ///
-/// `KeyMismatch` when the key loads but belongs to another public key (or another key type);
+/// `KeyMismatch` when the key belongs to another public key (or another key type), including a
+/// key whose carried public half is the leaf's but whose secret does not produce it;
 /// `MalformedPrivateKey` when it does not load at all (including encrypted keys).
 pub(crate) fn check_key_matches(
     cert: &Certificate,
@@ -37,15 +69,31 @@ pub(crate) fn check_key_matches(
 ) -> Result<(), X509Error> {
     match carried_public_key(key) {
         Ok(Some(carried)) => {
-            return if carried.matches(cert) {
-                Ok(())
-            } else {
-                Err(X509Error::KeyMismatch)
-            };
+            if !carried.matches(cert) {
+                return Err(X509Error::KeyMismatch);
+            }
+            // The carried public half is the leaf's; the secret must produce it (WAPI-13).
+            let fingerprint = fingerprint(key);
+            if CheckedKeys::contains(&fingerprint) {
+                return Ok(());
+            }
+            match public_key_of(key, cert.key_kind()) {
+                Some(public) if public == cert.key_bits() => {
+                    CheckedKeys::insert(fingerprint);
+                    Ok(())
+                }
+                // aws-lc refuses a key whose scalar (or RSA primes) disagree with the public
+                // half it carries: that secret is not the leaf's.
+                _ => Err(X509Error::KeyMismatch),
+            }
         }
-        Ok(None) => {} // no public half inside: derive it below
-        Err(_) => return Err(X509Error::MalformedPrivateKey),
+        Ok(None) => derived_key_matches(cert, key),
+        Err(_) => Err(X509Error::MalformedPrivateKey),
     }
+}
+
+/// The match for a key without a carried public half: derive it.
+fn derived_key_matches(cert: &Certificate, key: &PrivateKeyDer<'_>) -> Result<(), X509Error> {
     match public_key_of(key, cert.key_kind()) {
         Some(public) if public == cert.key_bits() => Ok(()),
         Some(_) => Err(X509Error::KeyMismatch),
@@ -65,6 +113,29 @@ pub(crate) fn check_key_matches(
                 X509Error::MalformedPrivateKey
             })
         }
+    }
+}
+
+fn fingerprint(key: &PrivateKeyDer<'_>) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, key.secret_der()).as_ref());
+    out
+}
+
+// === impl CheckedKeys ===
+
+impl CheckedKeys {
+    fn contains(fingerprint: &[u8; 32]) -> bool {
+        let keys = CHECKED_KEYS.lock().unwrap_or_else(PoisonError::into_inner);
+        keys.current.contains(fingerprint) || keys.previous.contains(fingerprint)
+    }
+
+    fn insert(fingerprint: [u8; 32]) {
+        let mut keys = CHECKED_KEYS.lock().unwrap_or_else(PoisonError::into_inner);
+        if keys.current.len() >= CHECKED_KEYS_PER_GENERATION {
+            keys.previous = std::mem::take(&mut keys.current);
+        }
+        keys.current.insert(fingerprint);
     }
 }
 
@@ -291,6 +362,19 @@ mod tests {
             check_key_matches(leaf, &pkcs8(&other_scalar, None)),
             Err(X509Error::KeyMismatch)
         );
+        // Another key's scalar carrying the leaf's point: the carried point is a lie. Checked
+        // before and after the genuine key was remembered as consistent.
+        let forged = pkcs8(&other_scalar, Some(&point));
+        assert_eq!(
+            check_key_matches(leaf, &forged),
+            Err(X509Error::KeyMismatch)
+        );
+        assert_eq!(check_key_matches(leaf, &key), Ok(()));
+        assert_eq!(check_key_matches(leaf, &key), Ok(()));
+        assert_eq!(
+            check_key_matches(leaf, &forged),
+            Err(X509Error::KeyMismatch)
+        );
         // A truncated key is malformed, not a mismatch.
         let der = key.secret_der();
         let truncated =
@@ -298,6 +382,56 @@ mod tests {
         assert_eq!(
             check_key_matches(leaf, &truncated),
             Err(X509Error::MalformedPrivateKey)
+        );
+    }
+
+    /// `RSAPrivateKey` (RFC 8017 §A.1.2) with the modulus and public exponent of `public` and
+    /// every secret field of `secret`, as PKCS#8.
+    fn rsa_spliced(public: &[u8], secret: &[u8]) -> PrivateKeyDer<'static> {
+        let fields = |pkcs8: &[u8]| -> Vec<Vec<u8>> {
+            let mut info = Reader::new(der::read_single(pkcs8, tag::SEQUENCE).unwrap());
+            info.read(tag::INTEGER).unwrap();
+            info.read(tag::SEQUENCE).unwrap();
+            let rsa = info.read(tag::OCTET_STRING).unwrap();
+            let mut seq = Reader::new(der::read_single(rsa, tag::SEQUENCE).unwrap());
+            (0..9)
+                .map(|_| seq.read(tag::INTEGER).unwrap().to_vec())
+                .collect()
+        };
+        let (public, secret) = (fields(public), fields(secret));
+        let mut rsa = Vec::new();
+        for (i, field) in secret.iter().enumerate() {
+            let field = if i == 1 || i == 2 { &public[i] } else { field };
+            rsa.extend(tlv(tag::INTEGER, field));
+        }
+        let mut alg = tlv(tag::OID, RSA_ENCRYPTION);
+        alg.extend([0x05, 0x00]);
+        let mut info = tlv(tag::INTEGER, &[0]);
+        info.extend(tlv(tag::SEQUENCE, &alg));
+        info.extend(tlv(tag::OCTET_STRING, &tlv(tag::SEQUENCE, &rsa)));
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(tlv(tag::SEQUENCE, &info)))
+    }
+
+    #[test]
+    fn wapi_13_an_rsa_key_carrying_the_leafs_modulus_with_other_primes_is_refused() {
+        const RSA_LEAF: &[u8] = include_bytes!("../../tests/data/x509/alg-rsa-chain.pem");
+        const RSA_KEY: &[u8] = include_bytes!("../../tests/data/x509/alg-rsa-key.pem");
+        let leaf = &parse_certificates(RSA_LEAF).unwrap()[0];
+        let key = PrivateKeyDer::from_pem_slice(RSA_KEY).unwrap();
+        assert_eq!(check_key_matches(leaf, &key), Ok(()));
+        let other = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let other =
+            aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(&other)
+                .unwrap();
+        // Sanity: the splice itself is sound (the genuine fields give the genuine key).
+        assert_eq!(
+            check_key_matches(leaf, &rsa_spliced(key.secret_der(), key.secret_der())),
+            Ok(())
+        );
+        let forged = rsa_spliced(key.secret_der(), other.as_ref());
+        assert_eq!(
+            check_key_matches(leaf, &forged),
+            Err(X509Error::KeyMismatch)
         );
     }
 }

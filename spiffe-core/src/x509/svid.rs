@@ -18,7 +18,9 @@ use super::{parse_certificates, Certificate, X509Error};
 /// (X509-13), keyUsage present and critical (X509-15) with digitalSignature and without
 /// keyCertSign/cRLSign (X509-17), extendedKeyUsage (if present) with serverAuth and
 /// clientAuth (X509-18), intermediates that are CAs with keyCertSign (X509-12/16), and a
-/// private key that belongs to the leaf (WAPI-13). `Debug` never prints the key.
+/// private key that belongs to the leaf (WAPI-13: its secret produces the leaf's public key,
+/// checked by aws-lc the first time a key is seen, not only the public half the key file
+/// carries). `Debug` never prints the key.
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {

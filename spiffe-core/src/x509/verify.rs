@@ -1,5 +1,5 @@
-//! The X.509-SVID verifier: SPIFFE leaf checks (X509-21..25), bundle selection by the leaf's
-//! trust domain (WAPI-11), then RFC 5280 path validation to an authority of that bundle
+//! The X.509-SVID verifier: SPIFFE leaf checks (X509-17, X509-21..25), bundle selection by the
+//! leaf's trust domain (WAPI-11), then RFC 5280 path validation to an authority of that bundle
 //! (X509-20), with a path-building budget.
 
 use rustls_pki_types::{CertificateDer, UnixTime};
@@ -8,7 +8,7 @@ use crate::{SpiffeId, X509BundleSource};
 
 use super::certificate::SignatureError;
 use super::name_constraints::{self, NameConstraintError};
-use super::{Certificate, X509Error, X509VerifyError};
+use super::{Certificate, X509Error, X509VerifyError, X509VerifyOptions};
 
 /// Longest path: the leaf, this many intermediates, and the anchor.
 const MAX_INTERMEDIATES: usize = 8;
@@ -63,6 +63,17 @@ pub fn verify(
     bundles: &impl X509BundleSource,
     now: UnixTime,
 ) -> Result<VerifiedX509Svid, X509VerifyError> {
+    verify_with(chain, bundles, now, &X509VerifyOptions::new())
+}
+
+/// [`verify`] with `options` (e.g. accepting leaves without `digitalSignature`, as go-spiffe's
+/// `x509svid.Verify` does).
+pub fn verify_with(
+    chain: &[CertificateDer<'_>],
+    bundles: &impl X509BundleSource,
+    now: UnixTime,
+    options: &X509VerifyOptions,
+) -> Result<VerifiedX509Svid, X509VerifyError> {
     let parsed = chain
         .iter()
         .enumerate()
@@ -71,22 +82,33 @@ pub fn verify(
                 .map_err(|source| X509VerifyError::Malformed { index, source })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    verify_parsed(&parsed, bundles, now)
+    verify_parsed_with(&parsed, bundles, now, options)
 }
 
 /// Verifies an already parsed chain (leaf first, then intermediates in any order) against
 /// the bundle of the leaf's trust domain, at time `now`.
 ///
 /// Order (SPIFFE-CONFORMANCE §1.2): exactly one URI SAN that is a SPIFFE ID with a path
-/// (X509-23/24/25), leaf not a CA and not a signer (X509-21/22), the bundle of the leaf's
-/// trust domain only (WAPI-11), then RFC 5280 path validation (X509-20).
+/// (X509-23/24/25), leaf not a CA and not a signer (X509-21/22), leaf keyUsage with
+/// `digitalSignature` (X509-15/17; relaxed only by [`verify_parsed_with`]), the bundle of the
+/// leaf's trust domain only (WAPI-11), then RFC 5280 path validation (X509-20).
 pub fn verify_parsed(
     chain: &[Certificate],
     bundles: &impl X509BundleSource,
     now: UnixTime,
 ) -> Result<VerifiedX509Svid, X509VerifyError> {
+    verify_parsed_with(chain, bundles, now, &X509VerifyOptions::new())
+}
+
+/// [`verify_parsed`] with `options`.
+pub fn verify_parsed_with(
+    chain: &[Certificate],
+    bundles: &impl X509BundleSource,
+    now: UnixTime,
+    options: &X509VerifyOptions,
+) -> Result<VerifiedX509Svid, X509VerifyError> {
     let leaf = chain.first().ok_or(X509VerifyError::EmptyChain)?;
-    let spiffe_id = leaf_checks(leaf)?;
+    let spiffe_id = leaf_checks(leaf, options)?;
 
     // WAPI-11: the bundle of the leaf's trust domain, never a pool of all authorities.
     let trust_domain = spiffe_id.trust_domain();
@@ -146,7 +168,10 @@ pub fn verify_path(
 }
 
 /// The SPIFFE checks on the leaf, before any bundle is consulted.
-fn leaf_checks(leaf: &Certificate) -> Result<SpiffeId, X509VerifyError> {
+fn leaf_checks(
+    leaf: &Certificate,
+    options: &X509VerifyOptions,
+) -> Result<SpiffeId, X509VerifyError> {
     // X509-1/2/25 count raw URI SAN entries; X509-23 parses the single one as a SPIFFE ID.
     let spiffe_id = match leaf.spiffe_id() {
         Ok(Some(id)) => id,
@@ -171,6 +196,18 @@ fn leaf_checks(leaf: &Certificate) -> Result<SpiffeId, X509VerifyError> {
         .is_some_and(|ku| ku.key_cert_sign() || ku.crl_sign())
     {
         return Err(X509VerifyError::LeafCanSign);
+    }
+    // X509-17: digitalSignature MUST be set (X509-15: keyUsage MUST be present), as
+    // go-spiffe's ParseRaw and the `spiffe` crate require; go-spiffe's Verify does not check it,
+    // hence the named option.
+    if options.requires_leaf_digital_signature() {
+        match leaf.key_usage() {
+            None => return Err(X509VerifyError::LeafMissingKeyUsage),
+            Some(ku) if !ku.digital_signature() => {
+                return Err(X509VerifyError::LeafMissingDigitalSignature)
+            }
+            Some(_) => {}
+        }
     }
     Ok(spiffe_id)
 }

@@ -45,6 +45,15 @@ pub enum X509VerifyError {
     /// The leaf's keyUsage has keyCertSign or cRLSign (X509-22).
     #[error("leaf keyUsage has keyCertSign or cRLSign (X509-22)")]
     LeafCanSign,
+    /// The leaf has no keyUsage extension, so no `digitalSignature` (X509-15, X509-17).
+    /// Accepted with
+    /// [`X509VerifyOptions::accept_leaves_without_digital_signature`](super::X509VerifyOptions::accept_leaves_without_digital_signature).
+    #[error("leaf has no keyUsage extension, so no digitalSignature (X509-15, X509-17)")]
+    LeafMissingKeyUsage,
+    /// The leaf's keyUsage lacks `digitalSignature` (X509-17). Accepted with
+    /// [`X509VerifyOptions::accept_leaves_without_digital_signature`](super::X509VerifyOptions::accept_leaves_without_digital_signature).
+    #[error("leaf keyUsage lacks digitalSignature (X509-17)")]
+    LeafMissingDigitalSignature,
     /// No bundle for the leaf's trust domain (WAPI-11).
     #[error("no X.509 bundle for trust domain {trust_domain} (WAPI-11)")]
     NoBundle {

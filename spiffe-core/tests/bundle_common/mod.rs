@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use serde_json::{Map, Value};
+use spiffe_core::json::JsonObject;
 use spiffe_core::{JwtAuthority, JwtBundle, TrustDomain, X509Bundle};
 
 pub(crate) fn data(name: &str) -> Vec<u8> {
@@ -37,7 +38,8 @@ pub(crate) fn jwk(name: &str) -> Map<String, Value> {
 pub(crate) fn jwt_bundle(trust_domain: &TrustDomain, names: &[&str]) -> JwtBundle {
     let mut bundle = JwtBundle::new(trust_domain.clone());
     for name in names {
-        bundle.insert(JwtAuthority::from_jwk(&jwk(name)).unwrap());
+        let jwk = JsonObject::from_json(&serde_json::to_vec(&jwk(name)).unwrap()).unwrap();
+        bundle.insert(JwtAuthority::from_jwk(&jwk).unwrap());
     }
     bundle
 }

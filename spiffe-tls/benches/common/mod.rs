@@ -17,7 +17,7 @@ use rustls::{
     ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection, StreamOwned,
 };
 use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
-use spiffe_ca::x509::{X509Authority, X509SvidRequest};
+use spiffe_ca::x509::{X509SvidIssuer, X509SvidRequest};
 use spiffe_core::pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime,
 };
@@ -40,7 +40,7 @@ pub type Configs = (Arc<ClientConfig>, Arc<ServerConfig>);
 /// One authority, a client SVID and a server SVID (with a DNS SAN), shared by every bench.
 pub struct Fixtures {
     pub provider: Arc<CryptoProvider>,
-    pub ca: X509Authority,
+    pub ca: X509SvidIssuer,
     pub client: Arc<X509Svid>,
     pub server: Arc<X509Svid>,
 }
@@ -50,7 +50,7 @@ impl Fixtures {
         let td = TrustDomain::new(TRUST_DOMAIN).unwrap();
         let now = UnixTime::now().as_secs();
         let key = Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).unwrap());
-        let ca = X509Authority::self_signed(
+        let ca = X509SvidIssuer::self_signed(
             &td,
             key,
             UnixTime::since_unix_epoch(Duration::from_secs(now - 3600)),
@@ -275,7 +275,7 @@ impl IdentityProvider for Fixed {
     }
 }
 
-fn mint(ca: &X509Authority, spiffe_id: &str, dns: &[&str]) -> Arc<X509Svid> {
+fn mint(ca: &X509SvidIssuer, spiffe_id: &str, dns: &[&str]) -> Arc<X509Svid> {
     let key = SoftwareSigner::generate("w", KeyType::EcP256).unwrap();
     let request = X509SvidRequest::new(
         SpiffeId::new(spiffe_id).unwrap(),

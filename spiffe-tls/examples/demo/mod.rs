@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
-use spiffe_ca::x509::{X509Authority, X509SvidRequest};
+use spiffe_ca::x509::{X509SvidIssuer, X509SvidRequest};
 use spiffe_core::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use spiffe_core::{BundleSet, Certificate, SpiffeId, TrustDomain, X509Bundle, X509Svid};
 
@@ -33,7 +33,7 @@ impl Pki {
         let trust_domain = TrustDomain::new(TRUST_DOMAIN)?;
         let now = UnixTime::now().as_secs();
         let key = Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256)?);
-        let ca = X509Authority::self_signed(
+        let ca = X509SvidIssuer::self_signed(
             &trust_domain,
             key,
             UnixTime::since_unix_epoch(Duration::from_secs(now - 60)),
@@ -53,7 +53,7 @@ impl Pki {
     }
 }
 
-fn mint(ca: &X509Authority, spiffe_id: &str) -> Result<Arc<X509Svid>, Error> {
+fn mint(ca: &X509SvidIssuer, spiffe_id: &str) -> Result<Arc<X509Svid>, Error> {
     let key = SoftwareSigner::generate("svid", KeyType::EcP256)?;
     let request = X509SvidRequest::new(
         SpiffeId::new(spiffe_id)?,

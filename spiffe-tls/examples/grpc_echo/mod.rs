@@ -1,18 +1,14 @@
 //! A one-method gRPC service written by hand against tonic's server and client building blocks
 //! (what `tonic-build` would generate for `service Greeter { rpc SayHello(HelloRequest)
-//! returns (HelloReply); }`), and the tonic glue for `spiffe_tls::hyper::TlsIncoming`: the
-//! `Connected` implementation that puts the client's `PeerIdentity` in every request's
-//! extensions. Shared by `examples/tonic_mtls.rs` and `tests/tonic.rs`.
+//! returns (HelloReply); }`), served over `spiffe_tls::hyper::TlsIncoming` with the connection
+//! type `spiffe_tls::tonic_connection!` declares. Shared by `examples/tonic_mtls.rs` and
+//! `tests/tonic.rs`.
 #![allow(dead_code)]
 
 use std::convert::Infallible;
-use std::io;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use spiffe_tls::hyper::{PeerIdentity, ServerTlsStream, TlsIncoming};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio_stream::{Stream, StreamExt};
+use spiffe_tls::hyper::PeerIdentity;
 use tonic::codegen::{http, BoxFuture, Service, StdError};
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
@@ -41,53 +37,11 @@ const SAY_HELLO: &str = "/demo.Greeter/SayHello";
 
 // === the tonic glue ===
 
-/// tonic's `serve_with_incoming` wants an IO type implementing tonic's `Connected`; this
-/// newtype provides it and hands tonic the client's `PeerIdentity`, which tonic inserts into
-/// every request's extensions.
-pub(crate) struct GrpcConn(pub(crate) ServerTlsStream);
-
-impl tonic::transport::server::Connected for GrpcConn {
-    type ConnectInfo = PeerIdentity;
-
-    fn connect_info(&self) -> PeerIdentity {
-        self.0.peer_identity().clone()
-    }
-}
-
-/// The incoming connections, ready for `Server::serve_with_incoming`.
-pub(crate) fn incoming(
-    incoming: TlsIncoming,
-) -> impl Stream<Item = io::Result<GrpcConn>> + Send + 'static {
-    incoming.map(|accepted| accepted.map(GrpcConn))
-}
-
-impl AsyncRead for GrpcConn {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for GrpcConn {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-}
+spiffe_tls::tonic_connection!(
+    /// An mTLS connection as tonic serves it: tonic puts its client's `PeerIdentity` in every
+    /// request's extensions.
+    pub(crate) struct GrpcConn;
+);
 
 // === the server ===
 

@@ -14,15 +14,13 @@ use hyper_util::rt::TokioIo;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
-use spiffe_core::{SpiffeId, X509BundleSource, X509SvidSource};
+use spiffe_core::{BoxError, SpiffeId, X509BundleSource, X509SvidSource};
 use thiserror::Error;
 use tokio_rustls::TlsConnector;
 use tower_service::Service;
 
 use super::PeerIdentity;
 use crate::{mtls_client_config, peer_spiffe_id, Authorizer};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A `tower_service::Service<http::Uri>` that connects with an inner connector (by default
 /// hyper-util's `HttpConnector`) and then runs a TLS handshake with a configuration of this

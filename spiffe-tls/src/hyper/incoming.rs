@@ -1,6 +1,7 @@
 //! The server side: a stream of established mTLS connections.
 
 use std::io;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,150 +13,96 @@ use rustls::ServerConfig;
 use spiffe_core::SpiffeId;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tokio_rustls::TlsAcceptor;
 
 use super::PeerIdentity;
 use crate::peer_spiffe_id;
+use crate::tokio::TlsListener;
 
-/// How long [`TlsIncoming::new`] lets a client take for its TLS handshake.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Connections whose handshake is done but that the consumer has not taken yet.
-const BACKLOG: usize = 64;
-
-/// A stream of established server-side TLS connections from a `TcpListener`:
-/// `Stream<Item = io::Result<ServerTlsStream>>`.
+/// A stream of established server-side TLS connections:
+/// `Stream<Item = io::Result<S>>`, by default of [`ServerTlsStream`]s, each with its client's
+/// [`PeerIdentity`].
 ///
-/// A background task accepts TCP connections (with `TCP_NODELAY` set) and runs each TLS
-/// handshake in its own task, so a slow or silent client holds up no one; only completed
-/// handshakes are yielded. A handshake that fails (a client the verifier refused, a timeout)
-/// closes that connection and is not yielded. An error of the listener itself (such as running
-/// out of file descriptors) is yielded, and accepting resumes after a short pause. The stream
-/// never ends on its own; dropping it stops the accepting and closes the listener.
+/// It is a [`TlsListener`] as a `Stream`: handshakes run concurrently with a time limit, only
+/// completed ones are yielded, errors of the listener itself are yielded and accepting goes
+/// on. The stream never ends on its own; dropping it stops the accepting and closes the
+/// listener.
 ///
-/// Serve it with tonic's `Server::serve_with_incoming` (after wrapping each stream in a
-/// newtype implementing tonic's `Connected`; see the [module documentation](super)) or take
-/// connections one by one and hand `hyper_util::rt::TokioIo::new(stream)` to hyper.
-pub struct TlsIncoming {
-    connections: mpsc::Receiver<io::Result<ServerTlsStream>>,
-    accept_task: JoinHandle<()>,
-    local_addr: Option<SocketAddr>,
+/// Serve it with tonic's `Server::serve_with_incoming` after
+/// [`map_into`](Self::map_into) a type made by [`tonic_connection!`](crate::tonic_connection)
+/// (see the [module documentation](super)), or take connections one by one and hand
+/// `hyper_util::rt::TokioIo::new(stream)` to hyper.
+pub struct TlsIncoming<S = ServerTlsStream> {
+    listener: TlsListener,
+    item: PhantomData<fn() -> S>,
 }
 
 // === impl TlsIncoming ===
 
 impl TlsIncoming {
     /// Accepts on `listener` with `config` (for example [`mtls_server_config`]'s), allowing
-    /// each handshake [`DEFAULT_HANDSHAKE_TIMEOUT`].
-    ///
-    /// # Panics
-    ///
-    /// Outside a tokio runtime: the accepting runs in a spawned task.
+    /// each handshake [`DEFAULT_HANDSHAKE_TIMEOUT`](crate::tokio::DEFAULT_HANDSHAKE_TIMEOUT).
     ///
     /// [`mtls_server_config`]: crate::mtls_server_config
     pub fn new(listener: TcpListener, config: Arc<ServerConfig>) -> Self {
-        Self::with_handshake_timeout(listener, config, DEFAULT_HANDSHAKE_TIMEOUT)
+        TlsListener::new(listener, config).into()
     }
 
     /// As [`Self::new`], with the time a client may take for its handshake.
-    ///
-    /// # Panics
-    ///
-    /// Outside a tokio runtime: the accepting runs in a spawned task.
     pub fn with_handshake_timeout(
         listener: TcpListener,
         config: Arc<ServerConfig>,
         timeout: Duration,
     ) -> Self {
-        let local_addr = listener.local_addr().ok();
-        let (tx, connections) = mpsc::channel(BACKLOG);
-        let accept_task = tokio::spawn(accept_loop(
-            listener,
-            TlsAcceptor::from(config),
-            timeout,
-            tx,
-        ));
-        Self {
-            connections,
-            accept_task,
-            local_addr,
+        TlsListener::new(listener, config)
+            .with_handshake_timeout(timeout)
+            .into()
+    }
+}
+
+impl<S> TlsIncoming<S> {
+    /// The same connections as `T`s, for example a [`tonic_connection!`](crate::tonic_connection)
+    /// type for tonic's `serve_with_incoming`.
+    pub fn map_into<T: From<ServerTlsStream>>(self) -> TlsIncoming<T> {
+        TlsIncoming {
+            listener: self.listener,
+            item: PhantomData,
         }
     }
 
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.local_addr
+        self.listener.local_addr()
     }
 }
 
-impl Stream for TlsIncoming {
-    type Item = io::Result<ServerTlsStream>;
+impl From<TlsListener> for TlsIncoming {
+    fn from(listener: TlsListener) -> Self {
+        Self {
+            listener,
+            item: PhantomData,
+        }
+    }
+}
+
+impl<S: From<ServerTlsStream>> Stream for TlsIncoming<S> {
+    type Item = io::Result<S>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.connections.poll_recv(cx)
+        self.listener.poll_accept(cx).map(|accepted| {
+            Some(accepted.map(|(inner, remote_addr)| {
+                let peer = PeerIdentity::new(peer_spiffe_id(inner.get_ref().1), Some(remote_addr));
+                S::from(ServerTlsStream { inner, peer })
+            }))
+        })
     }
 }
 
-impl Drop for TlsIncoming {
-    fn drop(&mut self) {
-        // Handshakes already running finish on their own (or time out) and find the channel
-        // closed.
-        self.accept_task.abort();
-    }
-}
-
-impl std::fmt::Debug for TlsIncoming {
+impl<S> std::fmt::Debug for TlsIncoming<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsIncoming")
-            .field("local_addr", &self.local_addr)
-            .finish_non_exhaustive()
+            .field("listener", &self.listener)
+            .finish()
     }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    timeout: Duration,
-    tx: mpsc::Sender<io::Result<ServerTlsStream>>,
-) {
-    loop {
-        let (tcp, remote_addr) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) if is_per_connection(&e) => continue,
-            Err(e) => {
-                if tx.send(Err(e)).await.is_err() {
-                    return;
-                }
-                // EMFILE and friends: give the process a moment to close something.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let Ok(Ok(inner)) = tokio::time::timeout(timeout, acceptor.accept(tcp)).await else {
-                return;
-            };
-            let peer = PeerIdentity::new(peer_spiffe_id(inner.get_ref().1), Some(remote_addr));
-            let _ = tx.send(Ok(ServerTlsStream { inner, peer })).await;
-        });
-    }
-}
-
-/// Accept errors that concern one connection only, not the listener.
-fn is_per_connection(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    )
 }
 
 /// An established server-side TLS connection from [`TlsIncoming`], with its client's

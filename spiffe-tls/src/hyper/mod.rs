@@ -11,11 +11,11 @@
 //!
 //! This crate does not depend on tonic. tonic's `serve_with_incoming` wants its IO type to
 //! implement tonic's own `Connected` trait, which (foreign trait, foreign type) only the
-//! application can implement — on a newtype around [`ServerTlsStream`], returning the stream's
-//! [`PeerIdentity`], which tonic then puts in every request's extensions. See
-//! `examples/tonic_mtls.rs` for the ten lines. With a custom connector, give tonic an `http://`
-//! URI: the connector makes it TLS, and tonic refuses `https://` URIs without its own TLS
-//! configuration when one of its TLS features is enabled.
+//! application can implement: [`tonic_connection!`](crate::tonic_connection) writes that type
+//! in the application's crate, a newtype around [`ServerTlsStream`] returning the stream's
+//! [`PeerIdentity`], which tonic then puts in every request's extensions. With a custom
+//! connector, give tonic an `http://` URI: the connector makes it TLS, and tonic refuses
+//! `https://` URIs without its own TLS configuration when one of its TLS features is enabled.
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -46,7 +46,10 @@
 mod connector;
 mod incoming;
 mod peer;
+mod tonic_connection;
 
 pub use connector::{ClientTlsStream, ConnectError, Connecting, SpiffeConnector};
-pub use incoming::{ServerTlsStream, TlsIncoming, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use incoming::{ServerTlsStream, TlsIncoming};
 pub use peer::PeerIdentity;
+#[doc(hidden)]
+pub use tonic_connection::__private;

@@ -28,10 +28,11 @@ impl PeerIdentity {
         }
     }
 
-    /// The SPIFFE ID of the peer's leaf certificate, as
-    /// [`peer_spiffe_id`](crate::peer_spiffe_id) gives it: with this crate's verifiers, the
-    /// authenticated and authorized identity. `None` when the peer presented no certificate
-    /// (a TLS server without client authentication).
+    /// The peer's SPIFFE ID, as [`peer_spiffe_id`](crate::peer_spiffe_id) gives it: the
+    /// identity a SPIFFE verifier of this crate authenticated and its authorizer allowed.
+    /// `None` when the peer presented no certificate (a TLS server without client
+    /// authentication) or was verified by another verifier (a mixed mode with Web PKI), even if
+    /// its certificate carries a `spiffe://` URI.
     pub fn spiffe_id(&self) -> Option<&SpiffeId> {
         self.spiffe_id.as_ref()
     }

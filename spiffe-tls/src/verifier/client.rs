@@ -7,6 +7,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use rustls_pki_types::{CertificateDer, UnixTime};
+use spiffe_core::x509::X509VerifyOptions;
 use spiffe_core::X509BundleSource;
 
 use super::peer::PeerVerifier;
@@ -35,6 +36,17 @@ impl SpiffeClientCertVerifier {
     ) -> Self {
         Self {
             peer: PeerVerifier::new(Arc::new(bundles), authorizer, provider),
+        }
+    }
+
+    /// Verifies peers' X.509-SVIDs with `options` instead of the strict defaults of
+    /// `spiffe_core::x509::verify`, e.g.
+    /// [`accept_leaves_without_digital_signature`](X509VerifyOptions::accept_leaves_without_digital_signature)
+    /// for peers whose leaves only go-spiffe's `Verify` accepts.
+    #[must_use]
+    pub fn with_verify_options(self, options: X509VerifyOptions) -> Self {
+        Self {
+            peer: self.peer.with_options(options),
         }
     }
 }

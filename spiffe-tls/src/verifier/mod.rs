@@ -4,7 +4,10 @@
 mod cache;
 mod client;
 mod peer;
+mod registry;
 mod server;
 
 pub use client::SpiffeClientCertVerifier;
 pub use server::SpiffeServerCertVerifier;
+
+pub(crate) use registry::was_verified;

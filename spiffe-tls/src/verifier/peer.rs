@@ -7,9 +7,11 @@ use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, UnixTime};
-use spiffe_core::{x509, VerifiedX509Svid, X509BundleSource};
+use spiffe_core::x509::{self, X509VerifyOptions};
+use spiffe_core::{VerifiedX509Svid, X509BundleSource};
 
 use super::cache::{Recording, VerifiedCache};
+use super::registry;
 use crate::{Authorizer, PeerRejected};
 
 /// The bundle source a verifier reads on every handshake.
@@ -21,6 +23,7 @@ pub(crate) struct PeerVerifier {
     bundles: BundleSource,
     authorizer: Authorizer,
     provider: Arc<CryptoProvider>,
+    options: X509VerifyOptions,
     cache: Arc<VerifiedCache>,
 }
 
@@ -36,14 +39,26 @@ impl PeerVerifier {
             bundles,
             authorizer,
             provider,
+            options: X509VerifyOptions::new(),
             cache: Arc::default(),
+        }
+    }
+
+    /// The same verifier with `options` and an empty cache (cached verifications were made
+    /// with the previous options).
+    pub(crate) fn with_options(self, options: X509VerifyOptions) -> Self {
+        Self {
+            options,
+            cache: Arc::default(),
+            ..self
         }
     }
 
     /// Verifies the presented chain against the newest bundle of the leaf's trust domain
     /// (X509-20..25, WAPI-11), then asks the authorizer. A chain that verified before against
     /// the same bundle object is taken from the cache after its validity is checked at `now`
-    /// (see `cache.rs`); the authorizer always runs.
+    /// (see `cache.rs`); the authorizer always runs. A chain that passes both is recorded (see
+    /// `registry.rs`), so `peer_spiffe_id` reports its ID.
     pub(crate) fn verify(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -62,7 +77,8 @@ impl PeerVerifier {
             Some(verified) => verified,
             None => {
                 let recording = Recording::new(&*self.bundles);
-                let verified = x509::verify(&chain, &recording, now).map_err(PeerRejected::Svid)?;
+                let verified = x509::verify_with(&chain, &recording, now, &self.options)
+                    .map_err(PeerRejected::Svid)?;
                 if let Some(bundle) = recording.used() {
                     self.cache.insert(key, bundle, verified.clone());
                 }
@@ -70,6 +86,7 @@ impl PeerVerifier {
             }
         };
         self.authorizer.authorize(&verified)?;
+        registry::record_verified_leaf(end_entity.as_ref());
         Ok(verified)
     }
 

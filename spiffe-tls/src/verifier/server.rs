@@ -6,6 +6,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use spiffe_core::x509::X509VerifyOptions;
 use spiffe_core::X509BundleSource;
 
 use super::peer::PeerVerifier;
@@ -34,6 +35,17 @@ impl SpiffeServerCertVerifier {
     ) -> Self {
         Self {
             peer: PeerVerifier::new(Arc::new(bundles), authorizer, provider),
+        }
+    }
+
+    /// Verifies peers' X.509-SVIDs with `options` instead of the strict defaults of
+    /// `spiffe_core::x509::verify`, e.g.
+    /// [`accept_leaves_without_digital_signature`](X509VerifyOptions::accept_leaves_without_digital_signature)
+    /// for peers whose leaves only go-spiffe's `Verify` accepts.
+    #[must_use]
+    pub fn with_verify_options(self, options: X509VerifyOptions) -> Self {
+        Self {
+            peer: self.peer.with_options(options),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
 use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
-use spiffe_ca::x509::{X509Authority, X509SvidRequest};
+use spiffe_ca::x509::{X509SvidIssuer, X509SvidRequest};
 use spiffe_core::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use spiffe_core::{
     BundleSet, Certificate, SpiffeId, TrustDomain, X509Bundle, X509Svid, X509SvidSource,
@@ -34,7 +34,7 @@ pub fn id(s: &str) -> SpiffeId {
 
 /// A self-signed CA of a trust domain, valid from ten days ago for twenty days.
 pub struct Ca {
-    pub authority: X509Authority,
+    pub authority: X509SvidIssuer,
 }
 
 impl Ca {
@@ -43,7 +43,7 @@ impl Ca {
         let key = Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).unwrap());
         let start = now().as_secs() - 10 * DAY;
         let authority =
-            X509Authority::self_signed(&td, key, at(start), at(start + 20 * DAY)).unwrap();
+            X509SvidIssuer::self_signed(&td, key, at(start), at(start + 20 * DAY)).unwrap();
         Self { authority }
     }
 

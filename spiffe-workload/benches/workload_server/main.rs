@@ -9,11 +9,14 @@
 //! Measured: (a) FetchX509SVID first-response latency (request sent to first message received,
 //! on a fresh stream) p50/p99 while 1, 100 and 1,000 other streams are open; (b) JWT-SVID fetch
 //! rate; (c) time from the provider's change notification to the last of 10,000 open streams
-//! receiving the new message; (d) server RSS per idle stream at 10,000 streams.
+//! receiving the new message; (d) server RSS per idle stream at 10,000 streams; (e) (a)'s p99
+//! for a well-behaved client while another process of the same uid floods the server with idle
+//! connections and slow-loris clients (`flood.rs`), against the same figure quiet.
 //!
 //! Without `--bench` (e.g. `cargo test --benches`) it runs a small smoke version.
 #![allow(clippy::unwrap_used)]
 
+mod flood;
 mod provider;
 
 use std::io::{BufRead, BufReader, Write};
@@ -32,12 +35,16 @@ use tonic::transport::Channel;
 
 type Client = SpiffeWorkloadApiClient<Channel>;
 
+/// The server's descriptor limit in (e).
+const FLOOD_SERVER_DESCRIPTORS: usize = 1024;
+
 /// Streams per HTTP/2 connection (the server's default per-connection limit is 1024).
 const STREAMS_PER_CONNECTION: usize = 1000;
 
 struct Sizes {
     latency_streams: &'static [usize],
     latency_samples: usize,
+    flood_connections: usize,
     rotation_streams: usize,
     rotation_rounds: usize,
     jwt_seconds: f64,
@@ -46,6 +53,7 @@ struct Sizes {
 const FULL: Sizes = Sizes {
     latency_streams: &[1, 100, 1000],
     latency_samples: 5000,
+    flood_connections: 2000,
     rotation_streams: 10_000,
     rotation_rounds: 10,
     jwt_seconds: 5.0,
@@ -54,6 +62,7 @@ const FULL: Sizes = Sizes {
 const SMOKE: Sizes = Sizes {
     latency_streams: &[1, 10],
     latency_samples: 50,
+    flood_connections: 100,
     rotation_streams: 50,
     rotation_rounds: 2,
     jwt_seconds: 0.2,
@@ -63,6 +72,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--server-child") {
         server_child(Path::new(&args[i + 1]));
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--flood-child") {
+        flood::flood_child(Path::new(&args[i + 1]), args[i + 2].parse().unwrap());
         return;
     }
     let full = args.iter().any(|a| a == "--bench");
@@ -102,9 +115,13 @@ fn server_child(socket: &Path) {
         let _guard = runtime.enter();
         let listener = tokio::net::UnixListener::bind(socket).unwrap();
         runtime.spawn(
-            WorkloadApiServer::new(provider.clone()).serve_unix(listener, async move {
-                let _ = stopped.await;
-            }),
+            // One client process opens all 10,000 streams: give it every stream slot rather
+            // than the default caller share.
+            WorkloadApiServer::new(provider.clone())
+                .with_max_streams_per_caller(spiffe_workload::DEFAULT_MAX_STREAMS)
+                .serve_unix(listener, async move {
+                    let _ = stopped.await;
+                }),
         )
     };
     println!("ready");
@@ -130,9 +147,25 @@ struct ServerProcess {
 
 impl ServerProcess {
     fn start() -> Self {
+        Self::start_with_descriptors(None)
+    }
+
+    /// A server child, with its descriptor limit set to `descriptors` if given.
+    fn start_with_descriptors(descriptors: Option<usize>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("agent.sock");
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        let exe = std::env::current_exe().unwrap();
+        let mut command = match descriptors {
+            None => Command::new(exe),
+            Some(limit) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!(r#"ulimit -n {limit} && exec "$0" "$@""#))
+                    .arg(exe);
+                sh
+            }
+        };
+        let mut child = command
             .arg("--server-child")
             .arg(&socket)
             .stdin(Stdio::piped())
@@ -356,7 +389,7 @@ fn mint_rate(seconds: f64) -> f64 {
                 &provider.jwt_id,
                 &["bench"],
                 Duration::from_secs(300),
-                &Map::new(),
+                &spiffe_core::json::JsonObject::new(),
                 UnixTime::now(),
             )
             .unwrap();
@@ -372,11 +405,41 @@ async fn parent(sizes: &Sizes) -> Value {
         json!({ "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) }),
     );
 
-    if std::env::var("WAPI_BENCH_ONLY").as_deref() != Ok("latency") {
+    let only = std::env::var("WAPI_BENCH_ONLY").ok();
+    if only.is_none() {
         rotation_and_memory(sizes, &mut results).await;
     }
-    latency_and_jwt(sizes, &mut results).await;
+    if only.as_deref() != Some("flood") {
+        latency_and_jwt(sizes, &mut results).await;
+    }
+    if only.as_deref() != Some("latency") {
+        under_flood(sizes, &mut results).await;
+    }
     Value::Object(results)
+}
+
+/// (e) (a)'s figures on a fresh server, quiet and then under a flood.
+async fn under_flood(sizes: &Sizes, results: &mut Map<String, Value>) {
+    // 1024: the usual soft limit of a service; the flood holds more connections than that.
+    let server = ServerProcess::start_with_descriptors(Some(FLOOD_SERVER_DESCRIPTORS));
+    let quiet = first_response_latency(&server.socket, sizes.latency_samples).await;
+    let flood = flood::Flood::start(&server.socket, sizes.flood_connections);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let flooded = first_response_latency(&server.socket, sizes.latency_samples).await;
+    flood.stop();
+    let ratio = flooded["p99_us"].as_f64().unwrap() / quiet["p99_us"].as_f64().unwrap();
+    results.insert(
+        "x509_first_response_under_flood".into(),
+        json!({
+            "flood_connections": sizes.flood_connections,
+            "server_descriptor_limit": FLOOD_SERVER_DESCRIPTORS,
+            "slow_loris": 5,
+            "quiet": quiet,
+            "flooded": flooded,
+            "p99_ratio": ratio,
+        }),
+    );
+    server.stop();
 }
 
 /// (c) and (d) on a fresh server: memory before and after opening the streams, then rotations.

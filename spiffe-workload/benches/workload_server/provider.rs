@@ -4,10 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Map;
-use spiffe_ca::jwt::JwtSigningAuthority;
+use spiffe_ca::jwt::JwtSvidIssuer;
 use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
-use spiffe_ca::x509::{X509Authority, X509SvidRequest};
+use spiffe_ca::x509::{X509SvidIssuer, X509SvidRequest};
 use spiffe_core::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use spiffe_core::{Certificate, SpiffeId, TrustDomain, X509Bundle, X509Svid};
 use spiffe_workload::{
@@ -20,7 +19,7 @@ use tokio::sync::watch;
 pub(crate) struct BenchProvider {
     contexts: [X509Context; 2],
     current: Mutex<usize>,
-    pub(crate) jwt: JwtSigningAuthority,
+    pub(crate) jwt: JwtSvidIssuer,
     pub(crate) jwt_id: SpiffeId,
     jwt_bundles: JwtBundles,
     changes: watch::Sender<()>,
@@ -55,7 +54,7 @@ impl IdentityProvider for BenchProvider {
                 &self.jwt_id,
                 &audience,
                 Duration::from_secs(300),
-                &Map::new(),
+                &spiffe_core::json::JsonObject::new(),
                 UnixTime::now(),
             )
             .map_err(|e| ProviderError::Internal(Box::new(e)))?;
@@ -79,20 +78,20 @@ fn at(secs: u64) -> UnixTime {
     UnixTime::since_unix_epoch(Duration::from_secs(secs))
 }
 
-fn x509_authority(td: &TrustDomain) -> X509Authority {
+fn x509_authority(td: &TrustDomain) -> X509SvidIssuer {
     let start = UnixTime::now().as_secs() - 86_400;
     let key = Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).unwrap());
-    X509Authority::self_signed(td, key, at(start), at(start + 20 * 86_400)).unwrap()
+    X509SvidIssuer::self_signed(td, key, at(start), at(start + 20 * 86_400)).unwrap()
 }
 
-fn bundle(ca: &X509Authority) -> Arc<X509Bundle> {
+fn bundle(ca: &X509SvidIssuer) -> Arc<X509Bundle> {
     Arc::new(X509Bundle::from_authorities(
         ca.trust_domain().clone(),
         vec![ca.trust_anchor().clone()],
     ))
 }
 
-fn svid(ca: &X509Authority, spiffe_id: &SpiffeId) -> Arc<X509Svid> {
+fn svid(ca: &X509SvidIssuer, spiffe_id: &SpiffeId) -> Arc<X509Svid> {
     let key = SoftwareSigner::generate("w", KeyType::EcP256).unwrap();
     let request = X509SvidRequest::new(
         spiffe_id.clone(),
@@ -120,7 +119,7 @@ pub(crate) fn bench_provider() -> Arc<BenchProvider> {
     };
     let jwt_key = Arc::new(SoftwareSigner::generate("jwt", KeyType::EcP256).unwrap());
     let not_after = at(UnixTime::now().as_secs() + 20 * 86_400);
-    let jwt = JwtSigningAuthority::new(&td, jwt_key, not_after).unwrap();
+    let jwt = JwtSvidIssuer::new(&td, jwt_key, not_after).unwrap();
     let mut jwt_bundle = spiffe_core::JwtBundle::new(td.clone());
     jwt_bundle.insert(jwt.jwt_authority());
     Arc::new(BenchProvider {

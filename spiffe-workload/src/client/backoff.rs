@@ -25,7 +25,7 @@ pub struct BackoffConfig {
 ///
 /// ```
 /// use std::time::Duration;
-/// use spiffe_workload::client::{Backoff, BackoffConfig};
+/// use spiffe_workload::{Backoff, BackoffConfig};
 ///
 /// let config = BackoffConfig::new(Duration::from_millis(100), Duration::from_secs(30))
 ///     .with_jitter(0.0);

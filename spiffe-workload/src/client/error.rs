@@ -1,10 +1,12 @@
 //! What can go wrong talking to the Workload API, and whether it is worth retrying.
 
+use std::path::PathBuf;
+
 use spiffe_core::jwt::{JwtBundleError, JwtSvidError};
 use spiffe_core::x509::X509Error;
 use spiffe_core::{IdError, TrustDomain};
 
-use crate::endpoint::EndpointError;
+use crate::endpoint::{EndpointAddress, EndpointError};
 
 /// The longest server status message kept in an error; longer ones are cut (never echoed whole).
 const MAX_MESSAGE_LEN: usize = 256;
@@ -17,12 +19,26 @@ const MAX_MESSAGE_LEN: usize = 256;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// No usable endpoint address (WEP-8..11).
-    #[error("invalid Workload API endpoint: {0}")]
+    /// No usable endpoint address (WEP-8..11); shown as the [`EndpointError`] itself, which
+    /// names the rule broken.
+    #[error(transparent)]
     Endpoint(#[from] EndpointError),
-    /// The endpoint could not be reached or the connection broke (WEP-14: retry with backoff).
-    #[error("cannot reach the Workload API")]
-    Connect(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The endpoint is a Unix socket path where nothing exists: a wrong address, or an agent
+    /// not started yet (retried by `watch_*` streams, WEP-14).
+    #[error("Workload API socket {} does not exist", path.display())]
+    SocketNotFound {
+        /// The socket path.
+        path: PathBuf,
+    },
+    /// The endpoint could not be reached (WEP-14: retry with backoff).
+    #[error("cannot reach the Workload API at {address}")]
+    Connect {
+        /// The endpoint dialled.
+        address: EndpointAddress,
+        /// Why the connection failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The server answered UNAVAILABLE, e.g. while starting (WEP-14: retry with backoff).
     #[error("Workload API unavailable (UNAVAILABLE): {message}")]
     Unavailable {
@@ -54,8 +70,9 @@ pub enum ClientError {
         /// The server's status message.
         message: String,
     },
-    /// The server answered with a message the standard does not allow (WAPI-10: discarded).
-    #[error("malformed Workload API response")]
+    /// The server answered with a message the standard does not allow (WAPI-10: discarded);
+    /// shown as the [`MalformedResponse`] itself.
+    #[error(transparent)]
     Malformed(#[from] MalformedResponse),
     /// A watch stream ended and the retry budget ran out, or the client was closed.
     #[error("Workload API watch closed")]
@@ -67,13 +84,13 @@ pub enum ClientError {
 #[non_exhaustive]
 pub enum MalformedResponse {
     /// `svids` is empty (WAPI-12, WAPI-19).
-    #[error("response has no SVIDs (WAPI-12, WAPI-19)")]
+    #[error("Workload API response has no SVIDs (WAPI-12, WAPI-19)")]
     NoSvids,
     /// `bundles` is empty (WAPI-18, WAPI-21).
-    #[error("response has no bundles (WAPI-18, WAPI-21)")]
+    #[error("Workload API response has no bundles (WAPI-18, WAPI-21)")]
     NoBundles,
     /// A mandatory field has its default (empty) value (WAPI-10, WAPI-13, WAPI-19, WAPI-22).
-    #[error("mandatory field `{field}` is empty (WAPI-10){}", at(*index))]
+    #[error("Workload API response has an empty mandatory field `{field}`{} (WAPI-10)", at(*index))]
     MissingField {
         /// The proto field name.
         field: &'static str,
@@ -81,7 +98,7 @@ pub enum MalformedResponse {
         index: Option<usize>,
     },
     /// A `spiffe_id` field is not a SPIFFE ID.
-    #[error("invalid SPIFFE ID{}", at(*index))]
+    #[error("Workload API response has an invalid SPIFFE ID{}", at(*index))]
     SpiffeId {
         /// The index of the SVID in `svids`, if the field belongs to one.
         index: Option<usize>,
@@ -90,7 +107,7 @@ pub enum MalformedResponse {
         source: IdError,
     },
     /// An X.509-SVID's chain or key is not valid DER / not a valid SVID (WAPI-14).
-    #[error("invalid X.509-SVID at index {index} (WAPI-14)")]
+    #[error("Workload API response has an invalid X.509-SVID at index {index} (WAPI-14)")]
     X509Svid {
         /// The index in `svids`.
         index: usize,
@@ -99,7 +116,7 @@ pub enum MalformedResponse {
         source: X509Error,
     },
     /// A JWT-SVID token is malformed (its text is never shown).
-    #[error("invalid JWT-SVID at index {index}")]
+    #[error("Workload API response has an invalid JWT-SVID at index {index}")]
     JwtSvid {
         /// The index in `svids`.
         index: usize,
@@ -108,16 +125,16 @@ pub enum MalformedResponse {
         source: JwtSvidError,
     },
     /// The SVID's certificate or token names another SPIFFE ID than its `spiffe_id` field.
-    #[error("SVID at index {index} does not match its spiffe_id field")]
+    #[error("Workload API response has an SVID at index {index} that does not match its spiffe_id field")]
     SpiffeIdMismatch {
         /// The index in `svids`.
         index: usize,
     },
     /// A bundle map key is neither `spiffe://<td>` nor a bare trust domain name (WAPI-26).
-    #[error("invalid trust domain in a bundle map key (WAPI-26)")]
+    #[error("Workload API response has an invalid trust domain in a bundle map key (WAPI-26)")]
     BundleKey(#[source] IdError),
     /// An X.509 bundle is not concatenated DER certificates (WAPI-14).
-    #[error("invalid X.509 bundle of {trust_domain} (WAPI-14)")]
+    #[error("Workload API response has an invalid X.509 bundle of {trust_domain} (WAPI-14)")]
     X509Bundle {
         /// The bundle's trust domain.
         trust_domain: TrustDomain,
@@ -126,7 +143,7 @@ pub enum MalformedResponse {
         source: X509Error,
     },
     /// A JWT bundle is not a valid JWK Set (WAPI-21).
-    #[error("invalid JWT bundle of {trust_domain} (WAPI-21)")]
+    #[error("Workload API response has an invalid JWT bundle of {trust_domain} (WAPI-21)")]
     JwtBundle {
         /// The bundle's trust domain.
         trust_domain: TrustDomain,
@@ -135,7 +152,7 @@ pub enum MalformedResponse {
         source: JwtBundleError,
     },
     /// A `ValidateJWTSVID` claim value cannot be represented as JSON (a non-finite number).
-    #[error("claim `{claim}` is not representable as JSON")]
+    #[error("Workload API response has claim `{claim}`, which is not representable as JSON")]
     Claim {
         /// The claim name.
         claim: String,
@@ -220,6 +237,44 @@ mod tests {
             assert!(ClientError::from(tonic::Status::new(code, "x")).is_retryable());
         }
         assert!(ClientError::from(tonic::Status::permission_denied("x")).is_permission_denied());
+    }
+
+    /// Every message in a chain of these errors is printed once: a wrapper that shows its
+    /// inner error's text does not also return it from `source()`.
+    #[test]
+    fn no_message_is_printed_twice_along_the_chain() {
+        use std::error::Error;
+        let errors = [
+            ClientError::Endpoint(EndpointError::NotConfigured),
+            ClientError::Malformed(MalformedResponse::X509Svid {
+                index: 0,
+                source: X509Error::MalformedCertificate,
+            }),
+            ClientError::SocketNotFound {
+                path: PathBuf::from("/run/agent.sock"),
+            },
+        ];
+        for error in &errors {
+            let top = error.to_string();
+            let mut source = error.source();
+            while let Some(inner) = source {
+                let text = inner.to_string();
+                assert!(!top.contains(&text), "{top:?} repeats {text:?}");
+                source = inner.source();
+            }
+        }
+        assert_eq!(
+            errors[0].to_string(),
+            "no Workload API endpoint configured and SPIFFE_ENDPOINT_SOCKET is unset (WEP-8)"
+        );
+        assert_eq!(
+            errors[1].to_string(),
+            "Workload API response has an invalid X.509-SVID at index 0 (WAPI-14)"
+        );
+        assert_eq!(
+            errors[1].source().map(ToString::to_string).as_deref(),
+            Some("malformed certificate DER")
+        );
     }
 
     #[test]

@@ -8,8 +8,9 @@ pub mod response;
 mod watch;
 
 use std::fmt;
+use std::path::Path;
 
-use serde_json::{Map, Value};
+use spiffe_core::json::JsonObject;
 use spiffe_core::{BundleSet, SpiffeId, X509Svid};
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint, Uri};
@@ -34,10 +35,10 @@ pub const SECURITY_HEADER: &str = "workload.spiffe.io";
 /// (WAPI-5) and stop only on final errors (INVALID_ARGUMENT, UNIMPLEMENTED).
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), spiffe_workload::client::ClientError> {
-/// use spiffe_workload::client::WorkloadApiClient;
+/// # async fn run() -> Result<(), spiffe_workload::ClientError> {
+/// use spiffe_workload::WorkloadApiClient;
 ///
-/// let client = WorkloadApiClient::connect_env().await?;
+/// let client = WorkloadApiClient::from_env().await?;
 /// let context = client.fetch_x509_context().await?;
 /// println!("default identity: {}", context.svids[0].svid.spiffe_id());
 /// let tokens = client.fetch_jwt_svids(&["my-service"], None).await?;
@@ -48,6 +49,7 @@ pub const SECURITY_HEADER: &str = "workload.spiffe.io";
 pub struct WorkloadApiClient {
     inner: SpiffeWorkloadApiClient<Channel>,
     backoff: BackoffConfig,
+    address: Option<EndpointAddress>,
 }
 
 /// A JWT-SVID the Workload API validated (`ValidateJWTSVID`, WAPI-22).
@@ -57,33 +59,34 @@ pub struct ValidatedJwtSvid {
     /// The token's subject.
     pub spiffe_id: SpiffeId,
     /// The claims the server returned (at least `sub`, `aud` and `exp`).
-    pub claims: Map<String, Value>,
+    pub claims: JsonObject,
 }
 
 // === impl WorkloadApiClient ===
 
 impl WorkloadApiClient {
-    /// Connects to `address` now; fails with [`ClientError::Connect`] when nothing listens.
+    /// Connects to `address` now. A Unix socket that does not exist fails with
+    /// [`ClientError::SocketNotFound`] naming its path; an address where nothing answers with
+    /// [`ClientError::Connect`] naming the address.
     pub async fn connect(address: &EndpointAddress) -> Result<Self, ClientError> {
+        check_socket(address)?;
+        let connect_error = |e: tonic::transport::Error| ClientError::Connect {
+            address: address.clone(),
+            source: Box::new(e),
+        };
         let channel = match address {
-            EndpointAddress::Unix(path) => {
-                let path = path.clone();
-                base_endpoint()
-                    .connect_with_connector(tower::service_fn(move |_: Uri| {
-                        let path = path.clone();
-                        async move {
-                            let stream = tokio::net::UnixStream::connect(path).await?;
-                            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
-                        }
-                    }))
-                    .await
-            }
-            EndpointAddress::Tcp(addr) => tcp_endpoint(*addr)?.connect().await,
+            EndpointAddress::Unix(path) => base_endpoint()
+                .connect_with_connector(unix_connector(path))
+                .await
+                .map_err(connect_error)?,
+            EndpointAddress::Tcp(addr) => tcp_endpoint(*addr)?
+                .connect()
+                .await
+                .map_err(connect_error)?,
             #[allow(unreachable_patterns)]
             _ => return Err(ClientError::Endpoint(unsupported())),
-        }
-        .map_err(|e| ClientError::Connect(Box::new(e)))?;
-        Ok(Self::from_channel(channel))
+        };
+        Ok(Self::from_channel(channel).at(address))
     }
 
     /// A client for `address` that connects on first use (and after each disconnection), so
@@ -91,25 +94,19 @@ impl WorkloadApiClient {
     pub fn connect_lazy(address: &EndpointAddress) -> Result<Self, ClientError> {
         let channel = match address {
             EndpointAddress::Unix(path) => {
-                let path = path.clone();
-                base_endpoint().connect_with_connector_lazy(tower::service_fn(move |_: Uri| {
-                    let path = path.clone();
-                    async move {
-                        let stream = tokio::net::UnixStream::connect(path).await?;
-                        Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
-                    }
-                }))
+                base_endpoint().connect_with_connector_lazy(unix_connector(path))
             }
             EndpointAddress::Tcp(addr) => tcp_endpoint(*addr)?.connect_lazy(),
             #[allow(unreachable_patterns)]
             _ => return Err(ClientError::Endpoint(unsupported())),
         };
-        Ok(Self::from_channel(channel))
+        Ok(Self::from_channel(channel).at(address))
     }
 
-    /// Connects to the address in `SPIFFE_ENDPOINT_SOCKET` (WEP-8); an unset or invalid value
-    /// is a [`ClientError::Endpoint`] naming the rule broken (WEP-8..11).
-    pub async fn connect_env() -> Result<Self, ClientError> {
+    /// Connects to the address in `SPIFFE_ENDPOINT_SOCKET` (WEP-8), as [`Self::connect`]; an
+    /// unset or invalid value is a [`ClientError::Endpoint`] naming the rule broken
+    /// (WEP-8..11).
+    pub async fn from_env() -> Result<Self, ClientError> {
         Self::connect(&EndpointAddress::from_env()?).await
     }
 
@@ -118,7 +115,27 @@ impl WorkloadApiClient {
         Self {
             inner: SpiffeWorkloadApiClient::new(channel),
             backoff: BackoffConfig::default(),
+            address: None,
         }
+    }
+
+    /// The endpoint this client talks to; `None` for a client made [`from_channel`](Self::from_channel).
+    pub fn address(&self) -> Option<&EndpointAddress> {
+        self.address.as_ref()
+    }
+
+    /// Fails with [`ClientError::SocketNotFound`] when the client's endpoint is a Unix socket
+    /// path where nothing exists.
+    pub(crate) fn check_socket(&self) -> Result<(), ClientError> {
+        match &self.address {
+            Some(address) => check_socket(address),
+            None => Ok(()),
+        }
+    }
+
+    fn at(mut self, address: &EndpointAddress) -> Self {
+        self.address = Some(address.clone());
+        self
     }
 
     /// The same client with `backoff` for the `watch_*` streams and the sources built on it.
@@ -287,6 +304,7 @@ impl WorkloadApiClient {
 impl fmt::Debug for WorkloadApiClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkloadApiClient")
+            .field("address", &self.address)
             .field("backoff", &self.backoff)
             .finish_non_exhaustive()
     }
@@ -299,7 +317,48 @@ fn base_endpoint() -> Endpoint {
 
 fn tcp_endpoint(addr: std::net::SocketAddr) -> Result<Endpoint, ClientError> {
     // WEP-7: plaintext HTTP/2 (prior knowledge), no TLS.
-    Endpoint::from_shared(format!("http://{addr}")).map_err(|e| ClientError::Connect(Box::new(e)))
+    Endpoint::from_shared(format!("http://{addr}")).map_err(|e| ClientError::Connect {
+        address: EndpointAddress::Tcp(addr),
+        source: Box::new(e),
+    })
+}
+
+/// A connector dialling the Unix socket at `path` whatever URI tonic hands it.
+fn unix_connector(
+    path: &Path,
+) -> impl tower::Service<
+    Uri,
+    Response = hyper_util::rt::TokioIo<tokio::net::UnixStream>,
+    Error = std::io::Error,
+    Future = impl Send,
+> + Clone
+       + Send
+       + 'static {
+    let path = path.to_path_buf();
+    tower::service_fn(move |_: Uri| {
+        let path = path.clone();
+        async move {
+            let stream = tokio::net::UnixStream::connect(path).await?;
+            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+        }
+    })
+}
+
+/// [`ClientError::SocketNotFound`] for a Unix address with nothing at its path.
+fn check_socket(address: &EndpointAddress) -> Result<(), ClientError> {
+    let Some(path) = address.unix_path() else {
+        return Ok(());
+    };
+    match std::fs::metadata(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(ClientError::SocketNotFound {
+                path: path.to_path_buf(),
+            })
+        }
+        // Anything else (a permission problem, a file that is no socket) is reported by the
+        // connection attempt itself.
+        _ => Ok(()),
+    }
 }
 
 fn unsupported() -> crate::endpoint::EndpointError {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use prost_types::value::Kind;
 use serde_json::{Map, Number, Value};
+use spiffe_core::json::JsonObject;
 use spiffe_core::x509::{parse_certificates, X509Error};
 use spiffe_core::{BundleSet, JwtBundle, SpiffeId, TrustDomain, UnverifiedJwtSvid};
 use spiffe_core::{X509Bundle, X509Svid};
@@ -177,7 +178,7 @@ pub fn validated_jwt_svid(
     };
     Ok(ValidatedJwtSvid {
         spiffe_id,
-        claims: json_object(claims.fields)?,
+        claims: claims_object(claims.fields)?,
     })
 }
 
@@ -204,6 +205,18 @@ fn x509_bundle(trust_domain: TrustDomain, der: &[u8]) -> Result<X509Bundle, Malf
             source,
         }),
     }
+}
+
+/// The claims as our `JsonObject`, through the JSON text of the converted `Struct`.
+fn claims_object(
+    fields: impl IntoIterator<Item = (String, prost_types::Value)>,
+) -> Result<JsonObject, MalformedResponse> {
+    let map = json_object(fields)?;
+    // A `Map` of finite numbers always serializes, and its text is an object.
+    let text = serde_json::to_vec(&map).unwrap_or_default();
+    JsonObject::from_json(&text).map_err(|_| MalformedResponse::Claim {
+        claim: String::from("claims"),
+    })
 }
 
 fn json_object(
@@ -373,10 +386,11 @@ mod tests {
             }),
         };
         let ok = validated_jwt_svid(response).unwrap();
-        assert_eq!(ok.claims["exp"], serde_json::json!(1_700_000_000u64));
-        assert_eq!(ok.claims["ratio"], serde_json::json!(1.5));
-        assert_eq!(ok.claims["neg"], serde_json::json!(-3));
-        assert_eq!(ok.claims["aud"], serde_json::json!(["a"]));
+        assert_eq!(ok.claims.get_u64("exp"), Some(1_700_000_000));
+        assert_eq!(ok.claims.get_f64("ratio"), Some(1.5));
+        assert_eq!(ok.claims.get_i64("neg"), Some(-3));
+        assert_eq!(ok.claims.get_json("neg").as_deref(), Some("-3"));
+        assert_eq!(ok.claims.get_strs("aud"), Some(vec!["a"]));
         let no_claims = proto::ValidateJwtsvidResponse {
             spiffe_id: "spiffe://example.org/w".into(),
             claims: None,

@@ -24,5 +24,5 @@ pub enum ProviderError {
     InvalidJwtSvid(#[source] JwtSvidError),
     /// Minting or another internal step failed (INTERNAL).
     #[error("identity provider failed")]
-    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Internal(#[source] spiffe_core::BoxError),
 }

@@ -5,6 +5,7 @@
 mod config;
 mod error;
 mod minter;
+mod pkcs8;
 
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -13,12 +14,13 @@ use std::time::Duration;
 use spiffe_core::{SpiffeId, X509Svid};
 use tokio::sync::watch;
 
-use super::{CallerInfo, IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, X509Context};
+use super::{IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, X509Context};
+use crate::CallerInfo;
 use config::Material;
 
 pub use config::FileIdentityConfig;
 pub use error::FileProviderError;
-pub use minter::{BoxError, JwtKeyLoader, JwtSvidMinter};
+pub use minter::{JwtKeyLoader, JwtSvidMinter};
 
 /// How often [`FileIdentityProvider::watch_files`] looks at the files, unless told otherwise.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);

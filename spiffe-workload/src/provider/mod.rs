@@ -1,6 +1,5 @@
 //! What a Workload API server serves: the [`IdentityProvider`] trait and its material.
 
-mod caller;
 mod error;
 pub mod files;
 mod material;
@@ -8,12 +7,12 @@ mod material;
 use std::future::Future;
 use std::sync::Arc;
 
+use spiffe_attest::workload::CallerInfo;
 use spiffe_core::jwt::{JwtSvid, JwtValidationOptions};
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::{BundleSet, SpiffeId};
 use tokio::sync::watch;
 
-pub use caller::CallerInfo;
 pub use error::ProviderError;
 pub use material::{JwtBundles, JwtSvidEntry, X509Context, X509SvidEntry};
 

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use prost_types::value::Kind;
 use serde_json::{Map, Value};
+use spiffe_core::json::JsonObject;
 use spiffe_core::pki_types::PrivateKeyDer;
 use spiffe_core::X509Bundle;
 use tonic::Status;
@@ -118,7 +119,14 @@ fn concat_der<'a>(certs: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
     out
 }
 
-/// JSON claims as a `google.protobuf.Struct` (WAPI-22: `claims` is always filled).
+/// A token's claims as a `google.protobuf.Struct` (WAPI-22: `claims` is always filled).
+pub(crate) fn claims_object_struct(claims: &JsonObject) -> prost_types::Struct {
+    // Our own object's JSON text: it parses back.
+    let map: Map<String, Value> = serde_json::from_str(&claims.to_json()).unwrap_or_default();
+    claims_struct(&map)
+}
+
+/// JSON claims as a `google.protobuf.Struct`.
 pub(crate) fn claims_struct(claims: &Map<String, Value>) -> prost_types::Struct {
     prost_types::Struct {
         fields: claims

@@ -2,12 +2,10 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use spiffe_core::SpiffeId;
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
-use tonic::transport::server::TcpConnectInfo;
+use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use super::convert;
@@ -17,61 +15,36 @@ use super::peer::PeerCaller;
 use super::stream::{watch_stream, ResponseStream};
 use crate::proto;
 use crate::proto::spiffe_workload_api_server::SpiffeWorkloadApi;
-use crate::provider::{CallerInfo, IdentityProvider, ProviderError};
-
-/// Maps a TCP peer's address to the caller it is (WEP-4), or `None` for an unknown peer.
-pub(crate) type TcpAttestor = Arc<dyn Fn(SocketAddr) -> Option<CallerInfo> + Send + Sync>;
+use crate::provider::{IdentityProvider, ProviderError};
+use crate::CallerInfo;
 
 /// The service state shared by every request.
 pub(crate) struct WorkloadApiService<P> {
     pub(crate) provider: Arc<P>,
     pub(crate) shutdown: watch::Receiver<bool>,
-    pub(crate) streams: Arc<Semaphore>,
-    /// Present when serving TCP.
-    pub(crate) attest: Option<TcpAttestor>,
 }
 
 // === impl WorkloadApiService ===
 
 impl<P: IdentityProvider> WorkloadApiService<P> {
-    /// Checks the header and finds the caller: a [`CallerInfo`] a custom transport put in the
-    /// request extensions, the kernel's peer credentials of the Unix socket (WEP-12), or the
-    /// operator's attestation of a TCP peer address (WEP-4).
+    /// Checks the header and finds the caller the connection was attested as when accepted:
+    /// the kernel's peer credentials of a Unix socket (WEP-12), or the operator's attestation
+    /// of a TCP peer address (WEP-4).
     fn caller<T>(&self, request: &Request<T>) -> Result<CallerInfo, Status> {
         check_security_header(request.metadata())?;
-        let extensions = request.extensions();
-        if let Some(caller) = extensions.get::<CallerInfo>() {
-            return Ok(*caller);
-        }
-        if let Some(PeerCaller(caller)) = extensions.get::<PeerCaller>() {
-            return match caller {
-                Some(caller) => Ok(*caller),
-                // Without peer credentials the caller cannot be attested.
-                None => Err(Status::unavailable("caller credentials unavailable")),
-            };
-        }
-        let peer = extensions
-            .get::<TcpConnectInfo>()
-            .and_then(TcpConnectInfo::remote_addr);
-        match (&self.attest, peer) {
-            // WEP-4: a TCP caller is who the network says its address is; WEP-15: an unknown
-            // address has no identity.
-            (Some(attest), Some(peer)) => {
-                attest(peer).ok_or_else(|| Status::permission_denied("caller not attested"))
+        match request.extensions().get::<PeerCaller>() {
+            Some(PeerCaller::Attested(caller)) => Ok(*caller),
+            // WEP-15: a TCP peer the operator does not know has no identity.
+            Some(PeerCaller::Unknown) => Err(Status::permission_denied("caller not attested")),
+            // Without peer credentials (or a start time) the caller cannot be attested.
+            Some(PeerCaller::Unavailable) | None => {
+                Err(Status::unavailable("caller credentials unavailable"))
             }
-            _ => Err(Status::unavailable("caller credentials unavailable")),
         }
     }
 
-    fn stream_permit(&self) -> Result<OwnedSemaphorePermit, Status> {
-        self.streams
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Status::resource_exhausted("too many open streams"))
-    }
-
-    /// Opens one server stream for `request`: attests the caller, takes a stream permit,
-    /// subscribes to provider changes (before the first answer, so none is missed) and
+    /// Opens one server stream for `request` (the connection layer has admitted it within the
+    /// stream bounds): attests the caller, subscribes to provider changes (before the first answer, so none is missed) and
     /// answers with `answer(provider, caller)` now and on every change.
     fn watch<R, T, F, Fut>(
         &self,
@@ -84,13 +57,11 @@ impl<P: IdentityProvider> WorkloadApiService<P> {
         Fut: Future<Output = Result<T, Status>> + Send + 'static,
     {
         let caller = self.caller(request)?;
-        let permit = self.stream_permit()?;
         let provider = self.provider.clone();
         let changes = provider.changes();
         Ok(Response::new(watch_stream(
             changes,
             self.shutdown.clone(),
-            permit,
             move || answer(provider.clone(), caller),
         )))
     }
@@ -212,7 +183,7 @@ impl<P: IdentityProvider> SpiffeWorkloadApi for WorkloadApiService<P> {
         // WAPI-22: `claims` is always filled (the `spiffe` crate rejects an answer without it).
         Ok(Response::new(proto::ValidateJwtsvidResponse {
             spiffe_id: svid.spiffe_id().as_str().to_owned(),
-            claims: Some(convert::claims_struct(svid.claims())),
+            claims: Some(convert::claims_object_struct(svid.claims())),
         }))
     }
 

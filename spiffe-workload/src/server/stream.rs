@@ -11,7 +11,7 @@ use std::hash::RandomState;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::sync::{watch, OwnedSemaphorePermit};
+use tokio::sync::watch;
 use tokio_stream::Stream;
 use tonic::Status;
 
@@ -23,12 +23,10 @@ pub(crate) type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>>
 /// The stream of `answer`s: the first at once, then one per provider change whose answer
 /// differs from the last sent. `changes` must be subscribed before the call, so no change
 /// between subscribing and the first answer is missed. The stream ends when the server shuts
-/// down or `answer` fails (that status is its last item); dropping it (the client went away)
-/// releases `permit`.
+/// down or `answer` fails (that status is its last item).
 pub(crate) fn watch_stream<T, F, Fut>(
     mut changes: watch::Receiver<()>,
     shutdown: watch::Receiver<bool>,
-    permit: OwnedSemaphorePermit,
     answer: F,
 ) -> ResponseStream<T>
 where
@@ -40,7 +38,6 @@ where
     let state = Watch {
         changes,
         shutdown,
-        _permit: permit,
         answer,
         keys: RandomState::new(),
         last: None,
@@ -58,7 +55,6 @@ where
 struct Watch<F> {
     changes: watch::Receiver<()>,
     shutdown: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
     answer: F,
     keys: RandomState,
     /// The fingerprint of the last message sent.

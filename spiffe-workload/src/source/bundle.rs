@@ -2,13 +2,13 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use spiffe_core::X509BundleSource;
 use spiffe_core::{BundleSet, JwtBundle, JwtBundleSource, TrustDomain, X509Bundle};
 use tokio::sync::watch;
 
-use super::{apply, client_or_env, first_update, SourceError, TaskGuard, DEFAULT_INITIAL_TIMEOUT};
+use super::latest::apply;
+use super::{Latest, SourceBuilder, SourceError};
 use crate::client::WorkloadApiClient;
 
 /// The trust bundles of every trust domain the workload trusts, from the `FetchX509Bundles`
@@ -20,7 +20,7 @@ use crate::client::WorkloadApiClient;
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use spiffe_core::{TrustDomain, X509BundleSource};
-/// use spiffe_workload::source::BundleSource;
+/// use spiffe_workload::BundleSource;
 ///
 /// let source = BundleSource::from_env().await?;
 /// let td = TrustDomain::new("example.org")?;
@@ -29,148 +29,111 @@ use crate::client::WorkloadApiClient;
 /// ```
 #[derive(Clone)]
 pub struct BundleSource {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    bundles: watch::Receiver<Arc<BundleSet>>,
-    task: TaskGuard,
-}
-
-/// Options for a [`BundleSource`].
-#[derive(Debug)]
-#[must_use]
-pub struct BundleSourceBuilder {
-    client: Option<WorkloadApiClient>,
-    timeout: Option<Duration>,
+    latest: Arc<Latest<BundleSet>>,
 }
 
 // === impl BundleSource ===
 
 impl BundleSource {
     /// A source on `client`, once the first X.509 and JWT bundles arrived (at most
-    /// [`DEFAULT_INITIAL_TIMEOUT`]).
+    /// [`DEFAULT_INITIAL_TIMEOUT`](super::DEFAULT_INITIAL_TIMEOUT)).
     pub async fn new(client: WorkloadApiClient) -> Result<Self, SourceError> {
         Self::builder().with_client(client).build().await
     }
 
-    /// A source on the endpoint in `SPIFFE_ENDPOINT_SOCKET` (WEP-8).
+    /// A source on the endpoint in `SPIFFE_ENDPOINT_SOCKET` (WEP-8), once the first bundles
+    /// arrived. Fails at once when the variable is unset or invalid, or names a Unix socket
+    /// that does not exist.
     pub async fn from_env() -> Result<Self, SourceError> {
         Self::builder().build().await
     }
 
     /// Options for a source.
-    pub fn builder() -> BundleSourceBuilder {
-        BundleSourceBuilder {
-            client: None,
-            timeout: Some(DEFAULT_INITIAL_TIMEOUT),
-        }
+    pub fn builder() -> SourceBuilder<Self> {
+        SourceBuilder::new()
     }
 
     /// The newest bundles, X.509 and JWT, by trust domain.
     pub fn bundles(&self) -> Arc<BundleSet> {
-        self.inner.bundles.borrow().clone()
+        self.latest.get()
     }
 
     /// A receiver that sees every new bundle set; `changed()` fails once the source is closed.
     pub fn subscribe(&self) -> watch::Receiver<Arc<BundleSet>> {
-        let mut receiver = self.inner.bundles.clone();
-        receiver.mark_unchanged();
-        receiver
+        self.latest.subscribe()
     }
 
     /// Stops the background task; the bundles held stay as they were.
     pub fn close(&self) {
-        self.inner.task.close();
+        self.latest.close();
     }
 
     /// Whether the source stopped (closed, or ended by a final error on both streams).
     pub fn is_closed(&self) -> bool {
-        self.inner.task.is_closed()
+        self.latest.is_closed()
     }
 }
 
 /// The X.509 bundle of exactly the asked trust domain (WAPI-11).
 impl X509BundleSource for BundleSource {
     fn x509_bundle_for(&self, trust_domain: &TrustDomain) -> Option<Arc<X509Bundle>> {
-        self.inner.bundles.borrow().x509_bundle_for(trust_domain)
+        self.latest.borrow().x509_bundle_for(trust_domain)
     }
 }
 
 /// The JWT bundle of exactly the asked trust domain (JWT-20).
 impl JwtBundleSource for BundleSource {
     fn jwt_bundle_for(&self, trust_domain: &TrustDomain) -> Option<Arc<JwtBundle>> {
-        self.inner.bundles.borrow().jwt_bundle_for(trust_domain)
+        self.latest.borrow().jwt_bundle_for(trust_domain)
     }
 }
 
 impl fmt::Debug for BundleSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BundleSource")
-            .field("trust_domains", &self.inner.bundles.borrow().len())
+            .field("trust_domains", &self.latest.borrow().len())
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
     }
 }
 
-// === impl BundleSourceBuilder ===
+// === impl SourceBuilder<BundleSource> ===
 
-impl BundleSourceBuilder {
-    /// Uses `client` (default: a lazy client on `SPIFFE_ENDPOINT_SOCKET`).
-    pub fn with_client(mut self, client: WorkloadApiClient) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// How long to wait for the first bundles; `None` waits as long as it takes.
-    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Opens both streams, waits for the first update of each, and starts the background
-    /// task.
-    pub async fn build(self) -> Result<BundleSource, SourceError> {
-        let client = client_or_env(self.client)?;
-        let started = tokio::time::Instant::now();
-        let mut x509_watch = client.watch_x509_bundles();
-        let mut jwt_watch = client.watch_jwt_bundles();
-        let mut x509 = first_update(&mut x509_watch, self.timeout).await?;
-        let left = self.timeout.map(|t| {
-            t.saturating_sub(started.elapsed())
-                .max(Duration::from_millis(1))
-        });
-        let mut jwt = first_update(&mut jwt_watch, left).await?;
-        let (sender, bundles) = watch::channel(Arc::new(merge(&x509, &jwt)));
-        let task = tokio::spawn(async move {
+impl SourceBuilder<BundleSource> {
+    /// Opens both streams, waits for the first update of each (within one timeout), and
+    /// starts the background task.
+    pub async fn build(mut self) -> Result<BundleSource, SourceError> {
+        let start = self.start()?;
+        let mut x509_watch = start.client.watch_x509_bundles();
+        let mut jwt_watch = start.client.watch_jwt_bundles();
+        let mut x509 = start.first_update(&mut x509_watch).await?;
+        let mut jwt = start.first_update(&mut jwt_watch).await?;
+        let latest = Latest::spawn(merge(&x509, &jwt), |sender| async move {
             let (mut x509_open, mut jwt_open) = (true, true);
             while x509_open || jwt_open {
-                tokio::select! {
+                let changed = tokio::select! {
                     item = x509_watch.next(), if x509_open => match item {
-                        None => x509_open = false,
-                        Some(item) => {
-                            if !apply(&mut x509, item) {
-                                continue;
-                            }
+                        None => {
+                            x509_open = false;
+                            false
                         }
+                        Some(item) => apply(&mut x509, item),
                     },
                     item = jwt_watch.next(), if jwt_open => match item {
-                        None => jwt_open = false,
-                        Some(item) => {
-                            if !apply(&mut jwt, item) {
-                                continue;
-                            }
+                        None => {
+                            jwt_open = false;
+                            false
                         }
+                        Some(item) => apply(&mut jwt, item),
                     },
+                };
+                if changed {
+                    sender.send_replace(Arc::new(merge(&x509, &jwt)));
                 }
-                sender.send_replace(Arc::new(merge(&x509, &jwt)));
             }
         });
         Ok(BundleSource {
-            inner: Arc::new(Inner {
-                bundles,
-                task: TaskGuard(task),
-            }),
+            latest: Arc::new(latest),
         })
     }
 }

@@ -15,7 +15,7 @@ const MAX_ENTRIES: usize = 256;
 /// the earliest `exp` of its tokens, so callers never get a token close to expiry. Pure: the
 /// time is passed in.
 #[derive(Debug, Default)]
-pub struct JwtSvidCache {
+pub(super) struct JwtSvidCache {
     entries: HashMap<Key, Entry>,
 }
 
@@ -33,12 +33,12 @@ struct Entry {
 
 impl JwtSvidCache {
     /// An empty cache.
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self::default()
     }
 
     /// The cached answer for `audience` and `spiffe_id`, if still fresh at `now`.
-    pub fn get(
+    pub(super) fn get(
         &self,
         audience: &[&str],
         spiffe_id: Option<&SpiffeId>,
@@ -50,7 +50,7 @@ impl JwtSvidCache {
 
     /// Caches `svids`, fetched at `now`, for `audience` and `spiffe_id`. Tokens whose expiry
     /// cannot be read are not cached.
-    pub fn insert(
+    pub(super) fn insert(
         &mut self,
         audience: &[&str],
         spiffe_id: Option<&SpiffeId>,
@@ -86,17 +86,19 @@ impl JwtSvidCache {
     }
 
     /// How many requests are cached.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// Drops everything, e.g. after the identity was redacted.
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.entries.clear();
     }
 

@@ -2,12 +2,11 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use spiffe_core::{TrustDomain, X509Bundle, X509BundleSource, X509Svid, X509SvidSource};
 use tokio::sync::watch;
 
-use super::{client_or_env, first_update, follow, SourceError, TaskGuard, DEFAULT_INITIAL_TIMEOUT};
+use super::{Latest, SourceBuilder, SourceError};
 use crate::client::WorkloadApiClient;
 use crate::provider::{X509Context, X509SvidEntry};
 
@@ -18,17 +17,19 @@ type PickFn = dyn Fn(&[X509SvidEntry]) -> Option<usize> + Send + Sync;
 /// current by a background task: the default SVID for TLS (the first, WAPI-24, or one chosen
 /// by hint or picker) and one bundle per trust domain (WAPI-11) for verifying peers.
 ///
-/// Clones share one stream. Use [`subscribe`](Self::subscribe) to learn of rotations, e.g. to
-/// rebuild a TLS configuration.
+/// It implements `spiffe-core`'s `X509SvidSource` and `X509BundleSource`, so `spiffe-tls`
+/// configurations built on it present and verify with the newest material: a rotation needs no
+/// new configuration and no restart. Clones share one stream. Use
+/// [`subscribe`](Self::subscribe) to learn of rotations.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use spiffe_core::X509SvidSource;
-/// use spiffe_workload::source::X509Source;
+/// use spiffe_workload::X509Source;
 ///
 /// // SPIFFE_ENDPOINT_SOCKET=unix:///run/spire/agent.sock
 /// let source = X509Source::from_env().await?;
-/// let svid = source.x509_svid().expect("an SVID after the first update");
+/// let svid = source.x509_svid().ok_or("identity redacted")?;
 /// println!("I am {}", svid.spiffe_id());
 /// let mut updates = source.subscribe();
 /// while updates.changed().await.is_ok() {
@@ -42,14 +43,13 @@ pub struct X509Source {
 }
 
 struct Inner {
-    updates: watch::Receiver<Arc<X509Context>>,
+    latest: Latest<X509Context>,
     picker: Picker,
-    task: TaskGuard,
 }
 
 /// How an [`X509Source`] picks the SVID it hands out.
 #[derive(Clone)]
-enum Picker {
+pub(super) enum Picker {
     /// The first (WAPI-24).
     Default,
     /// The first with this hint (WAPI-15: the first of duplicates).
@@ -58,46 +58,36 @@ enum Picker {
     Custom(Arc<PickFn>),
 }
 
-/// Options for an [`X509Source`]: the client, which SVID to use, how long to wait.
-#[must_use]
-pub struct X509SourceBuilder {
-    client: Option<WorkloadApiClient>,
-    picker: Picker,
-    timeout: Option<Duration>,
-}
-
 // === impl X509Source ===
 
 impl X509Source {
     /// A source on `client`, once the first update arrived (at most
-    /// [`DEFAULT_INITIAL_TIMEOUT`]).
+    /// [`DEFAULT_INITIAL_TIMEOUT`](super::DEFAULT_INITIAL_TIMEOUT)).
     pub async fn new(client: WorkloadApiClient) -> Result<Self, SourceError> {
         Self::builder().with_client(client).build().await
     }
 
-    /// A source on the endpoint in `SPIFFE_ENDPOINT_SOCKET` (WEP-8).
+    /// A source on the endpoint in `SPIFFE_ENDPOINT_SOCKET` (WEP-8), once the first update
+    /// arrived. Fails at once when the variable is unset or invalid, or names a Unix socket
+    /// that does not exist.
     pub async fn from_env() -> Result<Self, SourceError> {
         Self::builder().build().await
     }
 
     /// Options for a source.
-    pub fn builder() -> X509SourceBuilder {
-        X509SourceBuilder {
-            client: None,
-            picker: Picker::Default,
-            timeout: Some(DEFAULT_INITIAL_TIMEOUT),
-        }
+    pub fn builder() -> SourceBuilder<Self> {
+        SourceBuilder::new()
     }
 
     /// The newest complete X.509 context: every SVID with its hint, and the bundles. After
     /// a redaction (WAPI-16) it holds no SVIDs.
     pub fn context(&self) -> Arc<X509Context> {
-        self.inner.updates.borrow().clone()
+        self.inner.latest.get()
     }
 
     /// The newest SVID carrying `hint` (the first of duplicates, WAPI-15).
     pub fn svid_by_hint(&self, hint: &str) -> Option<Arc<X509Svid>> {
-        let context = self.inner.updates.borrow();
+        let context = self.inner.latest.borrow();
         let entry = context.svids.iter().find(|e| e.hint == hint)?;
         Some(entry.svid.clone())
     }
@@ -105,25 +95,23 @@ impl X509Source {
     /// A receiver that sees every new context; the one current when subscribing is marked
     /// seen. `changed()` fails once the source is closed.
     pub fn subscribe(&self) -> watch::Receiver<Arc<X509Context>> {
-        let mut receiver = self.inner.updates.clone();
-        receiver.mark_unchanged();
-        receiver
+        self.inner.latest.subscribe()
     }
 
     /// Stops the background task; the material held stays as it was.
     pub fn close(&self) {
-        self.inner.task.close();
+        self.inner.latest.close();
     }
 
     /// Whether the source stopped (closed, or ended by a final error).
     pub fn is_closed(&self) -> bool {
-        self.inner.task.is_closed()
+        self.inner.latest.is_closed()
     }
 }
 
 impl X509SvidSource for X509Source {
     fn x509_svid(&self) -> Option<Arc<X509Svid>> {
-        let context = self.inner.updates.borrow();
+        let context = self.inner.latest.borrow();
         let index = match &self.inner.picker {
             // WAPI-24: the default identity is the first.
             Picker::Default => 0,
@@ -137,7 +125,7 @@ impl X509SvidSource for X509Source {
 /// The bundle of exactly the asked trust domain (WAPI-11), own or federated.
 impl X509BundleSource for X509Source {
     fn x509_bundle_for(&self, trust_domain: &TrustDomain) -> Option<Arc<X509Bundle>> {
-        let context = self.inner.updates.borrow();
+        let context = self.inner.latest.borrow();
         context
             .bundles
             .iter()
@@ -148,7 +136,7 @@ impl X509BundleSource for X509Source {
 
 impl fmt::Debug for X509Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let context = self.inner.updates.borrow();
+        let context = self.inner.latest.borrow();
         f.debug_struct("X509Source")
             .field("svids", &context.svids.len())
             .field("bundles", &context.bundles.len())
@@ -157,15 +145,9 @@ impl fmt::Debug for X509Source {
     }
 }
 
-// === impl X509SourceBuilder ===
+// === impl SourceBuilder<X509Source> ===
 
-impl X509SourceBuilder {
-    /// Uses `client` (default: a lazy client on `SPIFFE_ENDPOINT_SOCKET`).
-    pub fn with_client(mut self, client: WorkloadApiClient) -> Self {
-        self.client = Some(client);
-        self
-    }
-
+impl SourceBuilder<X509Source> {
     /// Hands out the first SVID with `hint` instead of the first SVID; none while no SVID
     /// carries it.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -182,34 +164,17 @@ impl X509SourceBuilder {
         self
     }
 
-    /// How long to wait for the first update; `None` waits as long as it takes.
-    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Opens the stream, waits for the first update, and starts the background task.
-    pub async fn build(self) -> Result<X509Source, SourceError> {
-        let client = client_or_env(self.client)?;
-        let mut watch = client.watch_x509_context();
-        let first = first_update(&mut watch, self.timeout).await?;
-        let (sender, updates) = watch::channel(Arc::new(first));
-        let task = follow(watch, sender);
+    /// Opens the `FetchX509SVID` stream, waits for the first update, and starts the
+    /// background task.
+    pub async fn build(mut self) -> Result<X509Source, SourceError> {
+        let start = self.start()?;
+        let mut watch = start.client.watch_x509_context();
+        let first = start.first_update(&mut watch).await?;
         Ok(X509Source {
             inner: Arc::new(Inner {
-                updates,
+                latest: Latest::follow(first, watch),
                 picker: self.picker,
-                task,
             }),
         })
-    }
-}
-
-impl fmt::Debug for X509SourceBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("X509SourceBuilder")
-            .field("client", &self.client)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
     }
 }

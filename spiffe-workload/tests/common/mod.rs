@@ -6,10 +6,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Map;
-use spiffe_ca::jwt::JwtSigningAuthority;
+use spiffe_ca::jwt::JwtSvidIssuer;
 use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
-use spiffe_ca::x509::{X509Authority, X509SvidRequest};
+use spiffe_ca::x509::{X509SvidIssuer, X509SvidRequest};
 use spiffe_core::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use spiffe_core::{Certificate, JwtBundle, SpiffeId, TrustDomain, X509Bundle, X509Svid};
 use spiffe_workload::{
@@ -32,8 +31,8 @@ pub fn id(s: &str) -> SpiffeId {
 
 /// A self-signed X.509 CA and a JWT signing authority of one trust domain.
 pub struct Ca {
-    pub x509: X509Authority,
-    pub jwt: JwtSigningAuthority,
+    pub x509: X509SvidIssuer,
+    pub jwt: JwtSvidIssuer,
 }
 
 impl Ca {
@@ -41,9 +40,9 @@ impl Ca {
         let td = TrustDomain::new(td).unwrap();
         let start = UnixTime::now().as_secs() - DAY;
         let key = Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).unwrap());
-        let x509 = X509Authority::self_signed(&td, key, at(start), at(start + 20 * DAY)).unwrap();
+        let x509 = X509SvidIssuer::self_signed(&td, key, at(start), at(start + 20 * DAY)).unwrap();
         let jwt_key = Arc::new(SoftwareSigner::generate("jwt", KeyType::EcP256).unwrap());
-        let jwt = JwtSigningAuthority::new(&td, jwt_key, at(start + 20 * DAY)).unwrap();
+        let jwt = JwtSvidIssuer::new(&td, jwt_key, at(start + 20 * DAY)).unwrap();
         Self { x509, jwt }
     }
 
@@ -80,7 +79,7 @@ impl Ca {
 pub struct Material {
     pub x509: X509Context,
     pub jwt_ids: Vec<SpiffeId>,
-    pub jwt_signer: Option<Arc<JwtSigningAuthority>>,
+    pub jwt_signer: Option<Arc<JwtSvidIssuer>>,
     pub jwt_bundles: JwtBundles,
 }
 
@@ -112,7 +111,7 @@ impl StaticProvider {
             },
             jwt_ids: vec![id("spiffe://example.org/workload")],
             jwt_signer: Some(Arc::new(
-                JwtSigningAuthority::new(
+                JwtSvidIssuer::new(
                     ca.jwt.trust_domain(),
                     ca.jwt.signer().clone(),
                     ca.jwt.not_after(),
@@ -178,7 +177,7 @@ impl IdentityProvider for StaticProvider {
                         id,
                         &audience,
                         Duration::from_secs(300),
-                        &Map::new(),
+                        &spiffe_core::json::JsonObject::new(),
                         UnixTime::now(),
                     )
                     .map_err(|e| ProviderError::Internal(Box::new(e)))?;

@@ -25,7 +25,10 @@
 //!   entry, a node or a bundle increments the single row of `revision_counter`
 //!   (`UPDATE … SET value = value + 1 … RETURNING value`) and appends a [`Change`] with that
 //!   revision to the change log, in the same transaction as the change itself. The changed
-//!   record's `revision_number` is that revision.
+//!   record's `revision_number` is that revision. A batch locks the row once with its first
+//!   statement (`UPDATE … SET value = value RETURNING value`), numbers its items from there, and
+//!   writes the final value and the batch's changes before committing: the same guarantees,
+//!   with two statements per batch instead of two per item.
 //! - **Commit order equals revision order; a reader never sees a gap it could skip.** The
 //!   counter row is the point of serialization. On PostgreSQL, a second writer's `UPDATE` of the
 //!   row waits for the first writer's row lock, which is released only after the first

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use spiffe_attest::node::attest_in_process;
-use spiffe_attest::node::join_token::{JoinToken, JoinTokenAgent, JoinTokenAttestor};
+use spiffe_attest::node::join_token::{JoinToken, JoinTokenAgent, JoinTokenServer};
 use spiffe_server::datastore::{
     DataStore, DataStoreError, DataStoreJoinTokens, JoinTokenUse, Record,
 };
@@ -171,7 +171,7 @@ async fn tokens_are_stored_hashed(backend: Backend) {
 async fn attestor_on_the_datastore(backend: Backend) {
     let t = harness::open(backend).await;
     let tokens = Arc::new(DataStoreJoinTokens::new(t.dyn_store()));
-    let attestor = JoinTokenAttestor::new(td("example.org"), tokens);
+    let attestor = JoinTokenServer::new(td("example.org"), tokens);
     let tok = attestor
         .create_token(std::time::Duration::from_secs(600))
         .await

@@ -72,8 +72,8 @@ async fn ca_manager_resumes_from_the_datastore(backend: Backend) {
     )
     .await
     .expect("init");
-    let authority = manager.x509_authority().authority_id().to_owned();
-    let kid = manager.jwt_authority().kid().to_owned();
+    let authority = manager.x509_svid_issuer().authority_id().to_owned();
+    let kid = manager.jwt_svid_issuer().kid().to_owned();
     drop(manager);
 
     // A restart: a new store on the same database, the same key manager.
@@ -83,6 +83,6 @@ async fn ca_manager_resumes_from_the_datastore(backend: Backend) {
     let resumed = CaManager::load_or_init(config, keys, journal, Arc::new(clock))
         .await
         .expect("resume");
-    assert_eq!(resumed.x509_authority().authority_id(), authority);
-    assert_eq!(resumed.jwt_authority().kid(), kid);
+    assert_eq!(resumed.x509_svid_issuer().authority_id(), authority);
+    assert_eq!(resumed.jwt_svid_issuer().kid(), kid);
 }

@@ -8,6 +8,7 @@ mod concurrency;
 mod crash;
 mod entries;
 mod entry_filters;
+mod errors;
 mod federation;
 mod join_tokens;
 mod journal;

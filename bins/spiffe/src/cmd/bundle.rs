@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
-use serde_json::Value;
-use spiffe_core::bundle::{BundleFormat, KeyDiagnostic, KeyIssue};
-use spiffe_core::{BundleMap, SpiffeBundle, TrustDomain};
+use spiffe_core::bundle::{BundleFile, BundleFormat, KeyIssue};
+use spiffe_core::{BundleMap, Certificate, JwtAuthority, SpiffeBundle, TrustDomain};
 
 use crate::input;
 use crate::output::{error_code, Answer, ErrorChain, Failure, Output};
@@ -93,9 +92,6 @@ pub(crate) enum Target {
     Pem,
 }
 
-/// Placeholder trust domain for parsing when none is given; never shown.
-const PLACEHOLDER_TD: &str = "unknown";
-
 fn parse_trust_domain(s: &str) -> Result<TrustDomain, String> {
     TrustDomain::new(s).map_err(|e| format!("`{s}` is not a valid trust domain name: {e}"))
 }
@@ -117,7 +113,7 @@ impl BundleCommand {
     }
 }
 
-/// `bundle inspect` of the bytes of `file`.
+/// `bundle inspect` of the bytes of `file`: the format recognised and the input parsed once.
 fn inspect(
     file: String,
     trust_domain: Option<TrustDomain>,
@@ -125,66 +121,21 @@ fn inspect(
     data: &[u8],
 ) -> InspectAnswer {
     let mut answer = InspectAnswer::new(file);
-    if map || is_bundle_map(data) {
+    if map {
         match BundleMap::parse(data) {
             Ok(map) => answer.fill_map(&map),
             Err(e) => answer.fail(&e),
         }
         return answer;
     }
-    let given = trust_domain.is_some();
-    let td = match trust_domain {
-        Some(td) => td,
-        None => match TrustDomain::new(PLACEHOLDER_TD) {
-            Ok(td) => td,
-            Err(e) => {
-                answer.fail(&e);
-                return answer;
-            }
+    match BundleFile::parse(data, trust_domain.as_ref()) {
+        Ok(parsed) => match parsed.map() {
+            Some(map) => answer.fill_map(map),
+            None => answer.fill(&parsed),
         },
-    };
-    let (bundle, format) = match SpiffeBundle::parse_any(td.clone(), data) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            answer.fail(&e);
-            return answer;
-        }
-    };
-    let diagnostics = if format == BundleFormat::SpiffeBundle {
-        SpiffeBundle::parse_with_diagnostics(td, data)
-            .map(|(_, diagnostics)| diagnostics)
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    answer.fill(&bundle, format, &diagnostics);
-    answer.trust_domain = if given {
-        Some(bundle.trust_domain().to_string())
-    } else {
-        derive_trust_domain(&bundle)
-    };
-    answer
-}
-
-/// Whether `data` is a JSON object with a `trust_domains` member (a Bundle Map, BUNDLE-14).
-fn is_bundle_map(data: &[u8]) -> bool {
-    data.trim_ascii_start().starts_with(b"{")
-        && serde_json::from_slice::<Value>(data)
-            .is_ok_and(|v| v.get("trust_domains").is_some() && v.get("keys").is_none())
-}
-
-/// The trust domain all X.509 authorities name in their URI SAN, if they agree.
-fn derive_trust_domain(bundle: &SpiffeBundle) -> Option<String> {
-    let mut found: Option<String> = None;
-    for authority in bundle.x509_authorities().authorities() {
-        let id = authority.spiffe_id().ok().flatten()?;
-        match &found {
-            None => found = Some(id.trust_domain_name().to_owned()),
-            Some(td) if td == id.trust_domain_name() => {}
-            Some(_) => return None,
-        }
+        Err(e) => answer.fail(&e),
     }
-    found
+    answer
 }
 
 /// `bundle convert`.
@@ -197,7 +148,7 @@ fn convert<W: Write>(args: &ConvertArgs, out: &mut Output<W>) -> Result<(), Fail
             error: Box::new(e),
         })?;
     let target = args.to.unwrap_or(match format {
-        BundleFormat::Certificates => Target::Json,
+        BundleFormat::Pem | BundleFormat::Der => Target::Json,
         _ => Target::Pem,
     });
     let document = match target {
@@ -342,18 +293,15 @@ impl InspectAnswer {
         self.error = Some(ErrorChain(error).to_string());
     }
 
-    fn fill(&mut self, bundle: &SpiffeBundle, format: BundleFormat, diags: &[KeyDiagnostic]) {
+    fn fill(&mut self, file: &BundleFile) {
         self.valid = true;
-        self.format = Some(match format {
-            BundleFormat::SpiffeBundle => "spiffe-bundle",
-            BundleFormat::Jwks => "jwks",
-            BundleFormat::Certificates => "certificates",
-            _ => "other",
-        });
-        self.x509_authorities = Some(bundle.x509_authorities().len());
-        self.jwt_authorities = Some(bundle.jwt_authorities().len());
-        self.refresh_hint = Some(bundle.refresh_hint_secs());
-        self.sequence = Some(bundle.sequence());
+        self.format = Some(format_name(file.format()));
+        self.trust_domain = file.trust_domain().map(ToString::to_string);
+        self.x509_authorities = Some(file.x509_authorities().len());
+        self.jwt_authorities = Some(file.jwt_authorities().count());
+        self.refresh_hint = Some(file.refresh_hint().map(|hint| hint.as_secs()));
+        self.sequence = Some(file.sequence());
+        let diags = file.diagnostics();
         self.skipped_keys = Some(diags.iter().filter(|d| d.issue.skips_key()).count());
         self.diagnostics = diags
             .iter()
@@ -365,7 +313,7 @@ impl InspectAnswer {
                 skipped: d.issue.skips_key(),
             })
             .collect();
-        self.add_authorities(bundle, "");
+        self.add_authorities(file.x509_authorities(), file.jwt_authorities(), "");
     }
 
     fn fill_map(&mut self, map: &BundleMap) {
@@ -386,23 +334,29 @@ impl InspectAnswer {
         self.jwt_authorities = Some(self.bundles.iter().map(|b| b.jwt_authorities).sum());
         for bundle in map.iter() {
             let prefix = format!("{}: ", bundle.trust_domain());
-            self.add_authorities(bundle, &prefix);
+            let jwt = bundle.jwt_authorities().authorities();
+            self.add_authorities(bundle.x509_authorities().authorities(), jwt, &prefix);
         }
     }
 
-    fn add_authorities(&mut self, bundle: &SpiffeBundle, prefix: &str) {
-        for cert in bundle.x509_authorities().authorities() {
+    fn add_authorities<'a>(
+        &mut self,
+        x509: &[Certificate],
+        jwt: impl Iterator<Item = &'a JwtAuthority>,
+        prefix: &str,
+    ) {
+        for cert in x509 {
             self.authorities.push(format!(
                 "{prefix}X.509 authority {} (until {})",
                 cert.subject().escape_debug(),
                 format_rfc3339(cert.not_after().as_secs())
             ));
         }
-        for authority in bundle.jwt_authorities().authorities() {
+        for authority in jwt {
             self.authorities.push(format!(
                 "{prefix}JWT authority kid {} ({})",
                 authority.kid().escape_debug(),
-                authority.key_type()
+                authority.public_key_algorithm()
             ));
         }
     }
@@ -490,6 +444,17 @@ impl Answer for ConvertAnswer {
             self.x509_authorities,
             self.jwt_authorities
         )
+    }
+}
+
+/// The `format` of the answer.
+fn format_name(format: BundleFormat) -> &'static str {
+    match format {
+        BundleFormat::SpiffeBundle => "spiffe-bundle",
+        BundleFormat::Jwks => "jwks",
+        BundleFormat::Pem | BundleFormat::Der => "certificates",
+        BundleFormat::BundleMap => "bundle-map",
+        _ => "other",
     }
 }
 

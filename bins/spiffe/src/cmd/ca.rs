@@ -169,7 +169,7 @@ fn init(args: &InitArgs) -> Result<InitAnswer, Failure> {
     fs::create_dir_all(&args.dir).map_err(file_error(&args.dir, "creating"))?;
     let file = CaFile {
         trust_domain: trust_domain.as_str().to_owned(),
-        key_type: key_type_name(args.key_type).to_owned(),
+        key_type: args.key_type.name().to_owned(),
         ttl_secs: args.ttl.as_secs(),
         jwt_alg: args.jwt_alg.map(|alg| alg.name().to_owned()),
     };
@@ -185,8 +185,8 @@ fn init(args: &InitArgs) -> Result<InitAnswer, Failure> {
         valid: true,
         trust_domain: trust_domain.as_str().to_owned(),
         dir: args.dir.clone(),
-        x509_authority: manager.x509_authority().authority_id().to_owned(),
-        jwt_kid: manager.jwt_authority().kid().to_owned(),
+        x509_authority: manager.x509_svid_issuer().authority_id().to_owned(),
+        jwt_kid: manager.jwt_svid_issuer().kid().to_owned(),
         bundle: args.dir.join("bundle.json"),
     })
 }
@@ -300,15 +300,6 @@ pub(crate) fn file_error<'a>(
     }
 }
 
-fn key_type_name(key_type: KeyType) -> &'static str {
-    match key_type {
-        KeyType::EcP384 => "ec-p384",
-        KeyType::Rsa2048 => "rsa-2048",
-        KeyType::Rsa4096 => "rsa-4096",
-        _ => "ec-p256",
-    }
-}
-
 fn parse_jwt_alg(s: &str) -> Result<JwtAlg, String> {
     JwtAlg::from_name(s)
         .filter(|alg| matches!(alg.name(), "ES256" | "ES384" | "RS256" | "PS256"))
@@ -320,15 +311,8 @@ fn parse_jwt_alg(s: &str) -> Result<JwtAlg, String> {
 }
 
 fn parse_key_type(s: &str) -> Result<KeyType, String> {
-    match s {
-        "ec-p256" => Ok(KeyType::EcP256),
-        "ec-p384" => Ok(KeyType::EcP384),
-        "rsa-2048" => Ok(KeyType::Rsa2048),
-        "rsa-4096" => Ok(KeyType::Rsa4096),
-        _ => Err(format!(
-            "unknown key type `{s}` (ec-p256, ec-p384, rsa-2048, rsa-4096)"
-        )),
-    }
+    KeyType::from_name(s)
+        .ok_or_else(|| format!("unknown key type `{s}` (ec-p256, ec-p384, rsa-2048, rsa-4096)"))
 }
 
 /// A duration like `90s`, `5m`, `1h`, `7d` (a positive whole number and a unit).

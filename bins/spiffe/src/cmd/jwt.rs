@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use spiffe_core::json::JsonObject;
 use spiffe_core::jwt::JwtSvidError;
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::{JwtSvid, JwtValidationOptions, UnverifiedJwtSvid};
@@ -90,7 +90,12 @@ fn mint(args: &MintArgs) -> Result<MintAnswer, Failure> {
     let manager = super::ca::open(&args.ca)?;
     let audiences: Vec<&str> = args.audiences.iter().map(String::as_str).collect();
     let token = manager
-        .mint_jwt_svid(&id, &audiences, args.ttl, &Map::new())
+        .mint_jwt_svid(
+            &id,
+            &audiences,
+            args.ttl,
+            &spiffe_core::json::JsonObject::new(),
+        )
         .map_err(|e| Failure::Input {
             what: format!("minting `{}`", args.id),
             error: Box::new(e),
@@ -196,7 +201,7 @@ struct InspectAnswer {
     #[serde(skip_serializing_if = "Option::is_none")]
     not_before: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    claims: Option<Map<String, Value>>,
+    claims: Option<JsonObject>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -292,7 +297,7 @@ impl Answer for InspectAnswer {
             write!(w, "\n  not before: {nbf}")?;
         }
         if let Some(claims) = &self.claims {
-            write!(w, "\n  claims:     {}", Value::Object(claims.clone()))?;
+            write!(w, "\n  claims:     {}", claims.to_json())?;
         }
         Ok(())
     }
@@ -312,7 +317,7 @@ struct ValidateAnswer {
     #[serde(skip_serializing_if = "Option::is_none")]
     expiry: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    claims: Option<Map<String, Value>>,
+    claims: Option<JsonObject>,
     at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -367,7 +372,7 @@ impl Answer for ValidateAnswer {
                     write!(w, "\n  expires: {expiry}")?;
                 }
                 if let Some(claims) = &self.claims {
-                    write!(w, "\n  claims:  {}", Value::Object(claims.clone()))?;
+                    write!(w, "\n  claims:  {}", claims.to_json())?;
                 }
                 Ok(())
             }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use spiffe_core::pki_types::UnixTime;
-use spiffe_core::x509::{self, Certificate, PublicKeyAlgorithm, SignatureAlgorithm};
+use spiffe_core::x509::{self, Certificate, SignatureAlgorithm};
 use spiffe_core::X509Svid;
 
 use super::x509_mint::{mint, MintArgs};
@@ -71,6 +71,11 @@ pub(crate) struct VerifyArgs {
     /// Verify at this time (RFC 3339, e.g. 2026-01-02T03:04:05Z) instead of now.
     #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
     at: Option<UnixTime>,
+
+    /// Accept a leaf without keyUsage or without digitalSignature (X509-15/17), as go-spiffe's
+    /// x509svid.Verify does. By default such a leaf is refused, as go-spiffe's ParseRaw does.
+    #[arg(long)]
+    allow_leaf_without_digital_signature: bool,
 }
 
 // === impl X509Command ===
@@ -178,7 +183,11 @@ fn verify(args: &VerifyArgs) -> Result<VerifyAnswer, Failure> {
         .first()
         .and_then(|leaf| leaf.spiffe_id().ok().flatten())
         .map(|id| id.to_string());
-    match x509::verify_parsed(&chain, &bundles, now) {
+    let mut options = x509::X509VerifyOptions::new();
+    if args.allow_leaf_without_digital_signature {
+        options = options.accept_leaves_without_digital_signature();
+    }
+    match x509::verify_parsed_with(&chain, &bundles, now, &options) {
         Ok(verified) => {
             answer.valid = true;
             answer.spiffe_id = Some(verified.spiffe_id().to_string());
@@ -268,7 +277,7 @@ impl CertInfo {
             serial: cert.serial_hex(),
             not_before: format_rfc3339(cert.not_before().as_secs()),
             not_after: format_rfc3339(cert.not_after().as_secs()),
-            key_type: key_type(cert.public_key_algorithm()),
+            key_type: cert.public_key_algorithm().to_string(),
             signature_algorithm: signature_algorithm(cert.signature_algorithm()),
             is_ca: cert.is_ca(),
             path_len_constraint: cert.path_len_constraint(),
@@ -385,18 +394,6 @@ impl Answer for VerifyAnswer {
             }
             Some(error) => write!(w, "INVALID {file}: {id}: {error} (at {})", self.at),
         }
-    }
-}
-
-/// A short name of a public-key algorithm.
-fn key_type(alg: PublicKeyAlgorithm) -> String {
-    match alg {
-        PublicKeyAlgorithm::EcP256 => "EC P-256".into(),
-        PublicKeyAlgorithm::EcP384 => "EC P-384".into(),
-        PublicKeyAlgorithm::EcP521 => "EC P-521".into(),
-        PublicKeyAlgorithm::Rsa { bits } => format!("RSA {bits}"),
-        PublicKeyAlgorithm::Ed25519 => "Ed25519".into(),
-        _ => "other".into(),
     }
 }
 

@@ -160,17 +160,8 @@ fn csr_der(data: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// Writes a private key file readable by its owner only.
+/// Writes a private key file readable by its owner only: a new file (mode 0600) renamed over
+/// whatever was at `path`, never written through an existing file or symlink.
 fn write_private(path: &Path, data: &[u8]) -> Result<(), Failure> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let write = || -> io::Result<()> {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)?;
-        file.write_all(data)
-    };
-    write().map_err(super::ca::file_error(path, "writing"))
+    spiffe_ca::secret_file::write(path, data).map_err(super::ca::file_error(path, "writing"))
 }

@@ -15,7 +15,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde_json::{Map, Value};
+use spiffe_core::json::JsonObject;
 use spiffe_core::x509::{PublicKeyAlgorithm, SubjectPublicKeyInfo};
 use spiffe_core::JwtAuthority;
 
@@ -57,8 +57,8 @@ pub(super) fn jwt_authority_from_spki(
         }
     })?;
     let unsupported = || ConvertError::UnsupportedPublicKey { field: field() };
-    let b64 = |bytes: &[u8]| Value::from(URL_SAFE_NO_PAD.encode(bytes));
-    let mut jwk = Map::new();
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let mut jwk = JsonObject::new();
     let crv = match spki.algorithm() {
         PublicKeyAlgorithm::EcP256 => Some("P-256"),
         PublicKeyAlgorithm::EcP384 => Some("P-384"),
@@ -80,19 +80,19 @@ pub(super) fn jwt_authority_from_spki(
                 return Err(unsupported());
             }
             let (x, y) = point.split_at(size);
-            jwk.insert("kty".into(), "EC".into());
-            jwk.insert("crv".into(), crv.into());
-            jwk.insert("x".into(), b64(x));
-            jwk.insert("y".into(), b64(y));
+            jwk.insert_str("kty", "EC");
+            jwk.insert_str("crv", crv);
+            jwk.insert_str("x", b64(x));
+            jwk.insert_str("y", b64(y));
         }
         None => {
             let rsa = spki.rsa_public_key().ok_or_else(unsupported)?;
-            jwk.insert("kty".into(), "RSA".into());
-            jwk.insert("n".into(), b64(rsa.modulus()));
-            jwk.insert("e".into(), b64(rsa.exponent()));
+            jwk.insert_str("kty", "RSA");
+            jwk.insert_str("n", b64(rsa.modulus()));
+            jwk.insert_str("e", b64(rsa.exponent()));
         }
     }
-    jwk.insert("kid".into(), kid.into());
+    jwk.insert_str("kid", kid);
     JwtAuthority::from_jwk(&jwk).map_err(|source| ConvertError::JwtAuthority {
         field: field(),
         source,
@@ -106,19 +106,15 @@ pub(super) fn jwt_authority_to_spki(authority: &JwtAuthority) -> Result<Vec<u8>,
     };
     let jwk = authority.jwk();
     let member = |name: &str| -> Result<Vec<u8>, ConvertError> {
-        jwk.get(name)
-            .and_then(Value::as_str)
+        jwk.get_str(name)
             .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
             .ok_or_else(unsupported)
     };
     let mut algorithm = Vec::new();
     let mut key_bits = vec![0x00]; // no unused bits
-    match jwk.get("kty").and_then(Value::as_str) {
+    match jwk.get_str("kty") {
         Some("EC") => {
-            let crv = jwk
-                .get("crv")
-                .and_then(Value::as_str)
-                .ok_or_else(unsupported)?;
+            let crv = jwk.get_str("crv").ok_or_else(unsupported)?;
             let (_, size, oid) = curve(crv).ok_or_else(unsupported)?;
             let (x, y) = (member("x")?, member("y")?);
             if x.len() != size || y.len() != size {

@@ -12,7 +12,7 @@
 //! # use spiffe_core::pki_types::UnixTime;
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = Arc::new(InMemoryJoinTokenStore::new());
-//! let server = JoinTokenAttestor::new(TrustDomain::new("example.org")?, store.clone());
+//! let server = JoinTokenServer::new(TrustDomain::new("example.org")?, store.clone());
 //! let token = server.create_token(std::time::Duration::from_secs(600)).await?;
 //!
 //! let agent = JoinTokenAgent::new(token.clone());
@@ -37,7 +37,9 @@ use spiffe_core::{SpiffeId, TrustDomain};
 
 use super::{AgentAttestation, AttestedNode, NodeAttestorAgent, NodeAttestorServer};
 use super::{ServerAttestation, ServerStep};
-use crate::{AttestError, BoxFuture};
+use spiffe_core::BoxFuture;
+
+use crate::AttestError;
 
 pub use store::{InMemoryJoinTokenStore, JoinTokenStore};
 pub use token::{JoinToken, MAX_TOKEN_LEN};
@@ -49,15 +51,15 @@ pub const PLUGIN_NAME: &str = "join_token";
 type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
 
 /// The server half: consumes a token from a [`JoinTokenStore`].
-pub struct JoinTokenAttestor {
+pub struct JoinTokenServer {
     trust_domain: TrustDomain,
     store: Arc<dyn JoinTokenStore>,
     clock: Clock,
 }
 
-// === impl JoinTokenAttestor ===
+// === impl JoinTokenServer ===
 
-impl JoinTokenAttestor {
+impl JoinTokenServer {
     /// An attestor for agents of `trust_domain`, with tokens kept in `store`.
     pub fn new(trust_domain: TrustDomain, store: Arc<dyn JoinTokenStore>) -> Self {
         Self {
@@ -115,22 +117,22 @@ impl JoinTokenAttestor {
     }
 }
 
-impl std::fmt::Debug for JoinTokenAttestor {
+impl std::fmt::Debug for JoinTokenServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JoinTokenAttestor")
+        f.debug_struct("JoinTokenServer")
             .field("trust_domain", &self.trust_domain)
             .finish_non_exhaustive()
     }
 }
 
-impl NodeAttestorServer for JoinTokenAttestor {
+impl NodeAttestorServer for JoinTokenServer {
     fn name(&self) -> &'static str {
         PLUGIN_NAME
     }
 
     fn begin(&self) -> Box<dyn ServerAttestation> {
         Box::new(ServerAttempt {
-            attestor: JoinTokenAttestor {
+            attestor: JoinTokenServer {
                 trust_domain: self.trust_domain.clone(),
                 store: self.store.clone(),
                 clock: self.clock.clone(),
@@ -142,7 +144,7 @@ impl NodeAttestorServer for JoinTokenAttestor {
 
 /// One server-side attempt: a single payload, no challenge.
 struct ServerAttempt {
-    attestor: JoinTokenAttestor,
+    attestor: JoinTokenServer,
     done: bool,
 }
 

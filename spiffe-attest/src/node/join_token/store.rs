@@ -7,7 +7,7 @@ use aws_lc_rs::digest;
 use rustls_pki_types::UnixTime;
 
 use super::{JoinToken, JoinTokenError};
-use crate::BoxFuture;
+use spiffe_core::BoxFuture;
 
 /// Storage for outstanding join tokens.
 ///

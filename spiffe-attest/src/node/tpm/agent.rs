@@ -38,14 +38,14 @@ const PCRS_PER_READ: usize = 8;
 /// `device:/dev/tpmrm0`, `swtpm:host=127.0.0.1,port=2321`), creates the EK from the TCG
 /// default RSA-2048 template and a fresh AK under it, and flushes both when it ends.
 #[derive(Debug, Clone)]
-pub struct TpmAttestorAgent {
+pub struct TpmAgent {
     tcti: String,
     ek_cert: Option<Vec<u8>>,
 }
 
-// === impl TpmAttestorAgent ===
+// === impl TpmAgent ===
 
-impl TpmAttestorAgent {
+impl TpmAgent {
     /// An agent using the TPM behind `tcti` (a tpm2-tss TCTI configuration string). The EK
     /// certificate, if the TPM holds one, is read from NV index `0x01c00002`.
     pub fn new(tcti: &str) -> Self {
@@ -75,7 +75,7 @@ impl TpmAttestorAgent {
     }
 }
 
-impl NodeAttestorAgent for TpmAttestorAgent {
+impl NodeAttestorAgent for TpmAgent {
     fn name(&self) -> &'static str {
         PLUGIN
     }
@@ -203,7 +203,7 @@ struct Attempt {
 // === impl Attempt ===
 
 impl Attempt {
-    fn new(config: &TpmAttestorAgent) -> Result<Self, TpmError> {
+    fn new(config: &TpmAgent) -> Result<Self, TpmError> {
         let mut tpm = Tpm::open(&config.tcti)?;
         let ek_handle = tpm.create_ek()?;
         let ek_public = tpm.public_bytes(ek_handle, "read EK public")?;

@@ -15,8 +15,8 @@
 //!    `spiffe://<td>/spire/agent/tpm/<pub hash>` with selector `tpm:pub_hash:<pub hash>`
 //!    (the form of SPIRE's TPM plugin; the hash is the SHA-256 of the EK's PKIX public key).
 //!
-//! The server half ([`TpmAttestorServer`]) is pure Rust and always built; the agent half
-//! (`TpmAttestorAgent`) needs the `tpm` feature (tpm2-tss through `tss-esapi`).
+//! The server half ([`TpmServer`]) is pure Rust and always built; the agent half
+//! (`TpmAgent`) needs the `tpm` feature (tpm2-tss through `tss-esapi`).
 
 mod credential;
 mod ek_cert;
@@ -30,10 +30,10 @@ mod wire;
 mod agent;
 
 #[cfg(feature = "tpm")]
-pub use agent::TpmAttestorAgent;
+pub use agent::TpmAgent;
 pub use error::TpmError;
 pub use pcr::PcrSelection;
-pub use server::TpmAttestorServer;
+pub use server::TpmServer;
 
 /// The plugin name, selector type and agent ID segment.
 const PLUGIN: &str = "tpm";

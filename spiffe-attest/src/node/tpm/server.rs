@@ -18,21 +18,23 @@ use super::{PcrSelection, TpmError, PLUGIN};
 use crate::node::{
     check_message_len, AttestedNode, NodeAttestorServer, ServerAttestation, ServerStep,
 };
-use crate::{AttestError, BoxFuture, Selector};
+use spiffe_core::BoxFuture;
+
+use crate::{AttestError, Selector};
 
 /// Size of the credential secret and of the quote nonce.
 const NONCE_LEN: usize = 32;
 
 /// The server half of the `tpm` node attestor.
 ///
-/// An EK is trusted when its public key hash is pinned ([`TpmAttestorServer::with_pinned_ek_hash`])
+/// An EK is trusted when its public key hash is pinned ([`TpmServer::with_pinned_ek_hash`])
 /// or when the agent sends an EK certificate issued by a configured manufacturer CA
-/// ([`TpmAttestorServer::with_manufacturer_ca`]). The agent's SPIFFE ID is
+/// ([`TpmServer::with_manufacturer_ca`]). The agent's SPIFFE ID is
 /// `spiffe://<trust domain>/spire/agent/tpm/<pub hash>`, its selectors `tpm:pub_hash:<pub hash>`
-/// and, with [`TpmAttestorServer::with_pcr_selectors`], `tpm:pcr:<index>:<sha256 hex>` for each
+/// and, with [`TpmServer::with_pcr_selectors`], `tpm:pcr:<index>:<sha256 hex>` for each
 /// quoted PCR.
 #[derive(Clone)]
-pub struct TpmAttestorServer {
+pub struct TpmServer {
     inner: Arc<Config>,
 }
 
@@ -46,9 +48,9 @@ struct Config {
     now: fn() -> UnixTime,
 }
 
-// === impl TpmAttestorServer ===
+// === impl TpmServer ===
 
-impl TpmAttestorServer {
+impl TpmServer {
     /// A server for `trust_domain` that trusts no EK yet, quoting the default PCRs
     /// ([`PcrSelection::default`]).
     pub fn new(trust_domain: TrustDomain) -> Self {
@@ -70,7 +72,7 @@ impl TpmAttestorServer {
     }
 
     /// Trusts the EK whose public key hash (64 hex digits: SHA-256 of its PKIX
-    /// `SubjectPublicKeyInfo`, as `TpmAttestorAgent::ek_pub_hash` prints it) is `hash`.
+    /// `SubjectPublicKeyInfo`, as `TpmAgent::ek_pub_hash` prints it) is `hash`.
     pub fn with_pinned_ek_hash(mut self, hash: &str) -> Result<Self, TpmError> {
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(TpmError::Config("an EK hash is 64 hex digits"));
@@ -109,7 +111,7 @@ impl TpmAttestorServer {
     }
 }
 
-impl NodeAttestorServer for TpmAttestorServer {
+impl NodeAttestorServer for TpmServer {
     fn name(&self) -> &'static str {
         PLUGIN
     }
@@ -122,9 +124,9 @@ impl NodeAttestorServer for TpmAttestorServer {
     }
 }
 
-impl std::fmt::Debug for TpmAttestorServer {
+impl std::fmt::Debug for TpmServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TpmAttestorServer")
+        f.debug_struct("TpmServer")
             .field("trust_domain", &self.inner.trust_domain)
             .field("pinned", &self.inner.pinned.len())
             .field("cas", &self.inner.cas.len())

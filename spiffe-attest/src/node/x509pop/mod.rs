@@ -19,14 +19,13 @@
 //! certificate.
 
 mod agent;
-mod name;
 mod proof;
 mod server;
 mod template;
 mod wire;
 
 pub use agent::X509PopAgent;
-pub use server::X509PopAttestor;
+pub use server::X509PopServer;
 pub use template::AgentPathTemplate;
 pub use wire::{parse_payload, parse_response, MAX_CHAIN_LEN};
 

@@ -10,9 +10,11 @@ use spiffe_core::{x509, Certificate, SpiffeId, TrustDomain};
 use super::proof::LeafKey;
 use super::template::TemplateFacts;
 use super::wire::{self, ChallengeKind};
-use super::{name, AgentPathTemplate, X509PopError, PLUGIN_NAME};
+use super::{AgentPathTemplate, X509PopError, PLUGIN_NAME};
 use crate::node::{AttestedNode, NodeAttestorServer, ServerAttestation, ServerStep};
-use crate::{AttestError, BoxFuture, Selector};
+use spiffe_core::BoxFuture;
+
+use crate::{AttestError, Selector};
 
 type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
 
@@ -20,15 +22,15 @@ type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
 /// proof of possession of the leaf key.
 ///
 /// ```no_run
-/// # use spiffe_attest::node::x509pop::X509PopAttestor;
+/// # use spiffe_attest::node::x509pop::X509PopServer;
 /// # use spiffe_core::TrustDomain;
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let cas = spiffe_core::x509::parse_certificates(&std::fs::read("/etc/spire/node-ca.pem")?)?;
-/// let attestor = X509PopAttestor::new(TrustDomain::new("example.org")?, cas)?;
+/// let attestor = X509PopServer::new(TrustDomain::new("example.org")?, cas)?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct X509PopAttestor {
+pub struct X509PopServer {
     inner: Arc<Config>,
 }
 
@@ -39,9 +41,9 @@ struct Config {
     clock: Clock,
 }
 
-// === impl X509PopAttestor ===
+// === impl X509PopServer ===
 
-impl X509PopAttestor {
+impl X509PopServer {
     /// An attestor for agents of `trust_domain` whose certificates chain to one of `cas`
     /// (at least one).
     pub fn new(trust_domain: TrustDomain, cas: Vec<Certificate>) -> Result<Self, X509PopError> {
@@ -83,9 +85,9 @@ impl X509PopAttestor {
     }
 }
 
-impl std::fmt::Debug for X509PopAttestor {
+impl std::fmt::Debug for X509PopServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("X509PopAttestor")
+        f.debug_struct("X509PopServer")
             .field("trust_domain", &self.inner.trust_domain)
             .field("cas", &self.inner.cas.len())
             .field("template", &self.inner.template)
@@ -93,7 +95,7 @@ impl std::fmt::Debug for X509PopAttestor {
     }
 }
 
-impl NodeAttestorServer for X509PopAttestor {
+impl NodeAttestorServer for X509PopServer {
     fn name(&self) -> &'static str {
         PLUGIN_NAME
     }
@@ -174,9 +176,10 @@ impl Config {
     fn attested_node(&self, path: &[Certificate]) -> Result<AttestedNode, X509PopError> {
         let leaf = &path[0];
         let leaf_fingerprint = fingerprint(leaf.der());
-        let serial = serial_number_hex(leaf.serial());
-        let cn =
-            name::common_name(leaf.subject_der()).map_err(|()| X509PopError::UnusableFact {
+        let serial = serial_number_hex(&leaf.serial_hex());
+        let cn = leaf
+            .subject_common_name()
+            .map_err(|_| X509PopError::UnusableFact {
                 what: "subject",
                 used_in: "selectors",
             })?;
@@ -250,10 +253,10 @@ fn fingerprint(der: &CertificateDer<'_>) -> String {
     hex(sum.as_ref())
 }
 
-/// The serial number as Go's `%x` of a `big.Int`: lowercase hex, no leading zeros.
-fn serial_number_hex(serial: &[u8]) -> String {
-    let text = hex(serial);
-    match text.trim_start_matches('0') {
+/// The serial number as Go's `%x` of a `big.Int` (SPIRE's selector): lowercase hex without
+/// leading zeros, from the certificate's hex octets.
+fn serial_number_hex(octets_hex: &str) -> String {
+    match octets_hex.trim_start_matches('0') {
         "" => "0".to_owned(),
         trimmed => trimmed.to_owned(),
     }
@@ -274,9 +277,9 @@ mod tests {
 
     #[test]
     fn serial_hex_matches_go() {
-        assert_eq!(serial_number_hex(&[0x00, 0x8f, 0x01]), "8f01");
-        assert_eq!(serial_number_hex(&[0x01]), "1");
-        assert_eq!(serial_number_hex(&[0x00]), "0");
-        assert_eq!(serial_number_hex(&[0x10, 0x00]), "1000");
+        assert_eq!(serial_number_hex("8f01"), "8f01");
+        assert_eq!(serial_number_hex("01"), "1");
+        assert_eq!(serial_number_hex("00"), "0");
+        assert_eq!(serial_number_hex("1000"), "1000");
     }
 }

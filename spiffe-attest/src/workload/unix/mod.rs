@@ -15,9 +15,14 @@
 //!   attestation rather than being hashed in part.
 //! - Pid reuse: the process must still be the one that connected. Its start time is read
 //!   before and after everything else and compared with the one captured at accept
-//!   ([`PeerCredentials::start_time`]); its effective uid and gid must be those of
-//!   `SO_PEERCRED`. A process that has exited (or is a zombie) is an error, never another
-//!   process's selectors.
+//!   ([`CallerInfo::start_time`]); a caller without a pid or without a captured start time is
+//!   refused (fail closed: without it a later process reusing the pid could not be told
+//!   apart). Its effective uid and gid must be those of `SO_PEERCRED`. A process that has
+//!   exited (or is a zombie) is an error, never another process's selectors.
+//! - A process that calls `execve` after connecting keeps its pid and start time (and the
+//!   connection): the attestor describes the binary it runs at attestation time. SPIRE has the
+//!   same limit; a workload that must not be impersonated after an exec should not exec
+//!   untrusted code while holding the connection.
 //!
 //! The reads are blocking file I/O (hashing a binary may read many megabytes): a daemon
 //! calls [`UnixAttestor::attest_blocking`] from a blocking thread, or the trait method from
@@ -31,8 +36,10 @@ use std::path::{Path, PathBuf};
 
 use aws_lc_rs::digest;
 
-use super::{PeerCredentials, WorkloadAttestor};
-use crate::{AttestError, BoxFuture, Selector};
+use super::{CallerInfo, WorkloadAttestor};
+use spiffe_core::BoxFuture;
+
+use crate::{AttestError, Selector};
 
 use names::Names;
 
@@ -44,7 +51,7 @@ pub const DEFAULT_MAX_BINARY_SIZE: u64 = 256 * 1024 * 1024;
 
 /// Reads a process's start time (clock ticks after boot, `/proc/<pid>/stat` field 22). Call
 /// it right after reading `SO_PEERCRED` on accept, and keep the result in
-/// [`PeerCredentials::with_start_time`].
+/// [`CallerInfo::with_start_time`].
 pub fn process_start_time(pid: i32) -> Result<u64, UnixAttestorError> {
     let stat = read_stat(Path::new("/proc"), pid)?;
     if stat.exited() {
@@ -110,20 +117,22 @@ impl UnixAttestor {
         self
     }
 
-    /// The selectors of `peer`'s process, with blocking reads.
-    pub fn attest_blocking(
-        &self,
-        peer: &PeerCredentials,
-    ) -> Result<Vec<Selector>, UnixAttestorError> {
-        let pid = peer.pid;
+    /// The selectors of `caller`'s process, with blocking reads.
+    pub fn attest_blocking(&self, caller: &CallerInfo) -> Result<Vec<Selector>, UnixAttestorError> {
+        let pid = caller.pid.ok_or(UnixAttestorError::NoPid)?;
+        // Fail closed: without the start time captured at accept, a process that took the
+        // caller's pid after it exited could not be told apart from the caller.
+        let start_time = caller
+            .start_time
+            .ok_or(UnixAttestorError::StartTimeUnknown { pid })?;
         let dir = procfs::pid_dir(&self.proc_root, pid)?;
 
-        // The process this attestation is about: the one captured at accept if known.
+        // The process this attestation is about: the one captured at accept.
         let before = read_stat(&self.proc_root, pid)?;
         if before.exited() {
             return Err(UnixAttestorError::ProcessExited { pid });
         }
-        if peer.start_time.is_some_and(|t| t != before.start_time) {
+        if before.start_time != start_time {
             return Err(UnixAttestorError::PidReused { pid });
         }
 
@@ -132,7 +141,7 @@ impl UnixAttestor {
             pid,
             file: "status",
         })?;
-        if status.effective_uid != peer.uid || status.effective_gid != peer.gid {
+        if status.effective_uid != caller.uid || status.effective_gid != caller.gid {
             return Err(UnixAttestorError::CredentialsChanged { pid });
         }
 
@@ -252,10 +261,10 @@ impl WorkloadAttestor for UnixAttestor {
 
     fn attest<'a>(
         &'a self,
-        peer: &'a PeerCredentials,
+        caller: &'a CallerInfo,
     ) -> BoxFuture<'a, Result<Vec<Selector>, AttestError>> {
         let result = self
-            .attest_blocking(peer)
+            .attest_blocking(caller)
             .map_err(|e| AttestError::plugin(PLUGIN_NAME, e));
         Box::pin(std::future::ready(result))
     }
@@ -265,6 +274,16 @@ impl WorkloadAttestor for UnixAttestor {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UnixAttestorError {
+    /// The caller has no process id (a transport without peer credentials).
+    #[error("caller has no process id")]
+    NoPid,
+    /// The caller's process start time was not captured at accept, so a process reusing its
+    /// pid could not be told apart from it.
+    #[error("start time of process {pid} was not captured when it connected")]
+    StartTimeUnknown {
+        /// The caller's pid.
+        pid: i32,
+    },
     /// The pid is zero or negative.
     #[error("pid {pid} is not a process id")]
     InvalidPid {

@@ -137,14 +137,15 @@ impl FileIdentityConfig {
 
     /// Parses a snapshot into material, checking everything before anything is served.
     pub(super) fn parse(&self, snapshot: Snapshot) -> Result<Material, FileProviderError> {
-        // WAPI-13: the key must belong to the leaf (checked by `X509Svid::parse_pem`).
-        let svid = X509Svid::parse_pem(&snapshot.svid, &snapshot.key).map_err(|source| {
-            FileProviderError::Svid {
+        // WAPI-13: the key must belong to the leaf (checked by `X509Svid::parse_pem`); WAPI-14:
+        // it is served as PKCS#8, so a SEC1 or PKCS#1 key is converted once, here.
+        let svid = X509Svid::parse_pem(&snapshot.svid, &snapshot.key)
+            .and_then(super::pkcs8::with_pkcs8_key)
+            .map_err(|source| FileProviderError::Svid {
                 chain: self.svid.clone(),
                 key: self.key.clone(),
                 source,
-            }
-        })?;
+            })?;
         let own = svid.spiffe_id().trust_domain().clone();
         let (own_x509, mut own_jwt) = parse_bundle(&self.bundle, &own, &snapshot.bundle)?;
 

@@ -7,7 +7,7 @@ use spiffe_core::bundle::BundleError;
 use spiffe_core::x509::X509Error;
 use spiffe_core::TrustDomain;
 
-use super::BoxError;
+use spiffe_core::BoxError;
 
 /// Why the files could not be (re)loaded. The provider keeps serving what it had.
 #[derive(Debug, thiserror::Error)]

@@ -2,13 +2,10 @@
 
 use std::sync::Arc;
 
-use spiffe_core::{JwtAuthority, SpiffeId, TrustDomain};
-
-/// A boxed error from code the provider calls but does not own (a JWT key loader or minter).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use spiffe_core::{BoxError, JwtAuthority, SpiffeId, TrustDomain};
 
 /// Mints JWT-SVIDs for the provider's SPIFFE ID. Implemented outside this crate (e.g. with
-/// `spiffe-ca`'s `JwtSigningAuthority`), so the Workload API crate does not depend on minting.
+/// `spiffe-ca`'s `JwtSvidIssuer`), so the Workload API crate does not depend on minting.
 pub trait JwtSvidMinter: Send + Sync + 'static {
     /// The public key tokens are signed with, published in the JWT bundle of the SVID's trust
     /// domain (its `kid` is the one in every token header).

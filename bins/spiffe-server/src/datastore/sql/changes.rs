@@ -139,3 +139,67 @@ pub(super) async fn ping(pools: &Pools) -> Result<(), DataStoreError> {
         .map_err(|e| errors::map(pools.backend(), Record::Entry, e))?;
     Ok(())
 }
+
+/// The revisions of a batch. Its first statement locks the counter row (an `UPDATE` that
+/// changes nothing still takes the row lock until commit), items then take the following
+/// numbers locally, a failed item gives its numbers back, and [`BatchRevisions::finish`] stores
+/// the new counter value and the batch's changes before the commit. Same order and no-gap
+/// guarantees as [`record`], with two statements per batch instead of two per item.
+pub(super) struct BatchRevisions {
+    base: i64,
+    pending: Vec<(i64, ChangeKind, String, ChangeOp)>,
+}
+
+impl BatchRevisions {
+    pub(super) async fn begin(db: &mut Db<'_>) -> Result<Self, sqlx::Error> {
+        let row = db
+            .fetch_one(&Sql::new(
+                "UPDATE revision_counter SET value = value WHERE id = 1 RETURNING value",
+            ))
+            .await?;
+        Ok(Self {
+            base: row.int(0)?,
+            pending: Vec::new(),
+        })
+    }
+
+    /// The next revision, for `op` on the record `id` of `kind`.
+    pub(super) fn take(&mut self, kind: ChangeKind, id: &str, op: ChangeOp) -> i64 {
+        let revision = self.base + self.pending.len() as i64 + 1;
+        self.pending.push((revision, kind, id.to_owned(), op));
+        revision
+    }
+
+    /// A point to return to if the item now starting fails.
+    pub(super) fn mark(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Gives back the revisions taken since `mark`.
+    pub(super) fn rollback(&mut self, mark: usize) {
+        self.pending.truncate(mark);
+    }
+
+    pub(super) async fn finish(self, db: &mut Db<'_>, now: i64) -> Result<(), sqlx::Error> {
+        let Some((last, ..)) = self.pending.last() else {
+            return Ok(());
+        };
+        db.execute(&Sql::new("UPDATE revision_counter SET value = $1 WHERE id = 1").bind(*last))
+            .await?;
+        for chunk in self.pending.chunks(200) {
+            let mut sql =
+                Sql::new("INSERT INTO changes (revision, kind, record_id, op, created_at) VALUES ");
+            for (i, (revision, kind, id, op)) in chunk.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { ", (" });
+                sql.arg(*revision)
+                    .push(", ")
+                    .arg(kind.code())
+                    .push(", ")
+                    .arg(id.as_str());
+                sql.push(", ").arg(op.code()).push(", ").arg(now).push(")");
+            }
+            db.execute(&sql).await?;
+        }
+        Ok(())
+    }
+}

@@ -4,7 +4,7 @@
 use spiffe_attest::{EntryId, RegistrationEntry};
 use spiffe_core::TrustDomain;
 
-use super::changes::record;
+use super::changes::BatchRevisions;
 use super::db::{Db, Sql, Tx};
 use super::entry_read::read_by_ids;
 use super::filter_sql::selector_set_digest;
@@ -19,7 +19,10 @@ pub(super) async fn create(
     entries: Vec<RegistrationEntry>,
 ) -> Result<Vec<ItemResult<RegistrationEntry>>, DataStoreError> {
     let now = now_secs();
-    batch(pools, entries, |db, entry| Box::pin(insert(db, entry, now))).await
+    batch(pools, entries, now, |db, revisions, entry| {
+        Box::pin(insert(db, revisions, entry, now))
+    })
+    .await
 }
 
 pub(super) async fn update(
@@ -28,8 +31,8 @@ pub(super) async fn update(
     mask: EntryMask,
 ) -> Result<Vec<ItemResult<RegistrationEntry>>, DataStoreError> {
     let now = now_secs();
-    batch(pools, entries, move |db, entry| {
-        Box::pin(update_one(db, entry, mask, now))
+    batch(pools, entries, now, move |db, revisions, entry| {
+        Box::pin(update_one(db, revisions, entry, mask, now))
     })
     .await
 }
@@ -39,27 +42,34 @@ pub(super) async fn delete(
     ids: Vec<EntryId>,
 ) -> Result<Vec<ItemResult<()>>, DataStoreError> {
     let now = now_secs();
-    batch(pools, ids, move |db, id| Box::pin(delete_one(db, id, now))).await
+    batch(pools, ids, now, |db, revisions, id| {
+        Box::pin(delete_one(db, revisions, id))
+    })
+    .await
 }
 
 type ItemFuture<'a, T> = crate::datastore::BoxFuture<'a, ItemResult<T>>;
 
 /// Runs `op` on each item in one transaction, each under a savepoint: a failed item is rolled
-/// back alone. Fails as a whole only if the transaction itself fails.
+/// back alone, with the revisions it took. Fails as a whole only if the transaction does.
 async fn batch<I, T>(
     pools: &Pools,
     items: Vec<I>,
-    op: impl for<'a, 'c> Fn(&'a mut Db<'c>, I) -> ItemFuture<'a, T>,
+    now: i64,
+    op: impl for<'a, 'c> Fn(&'a mut Db<'c>, &'a mut BatchRevisions, I) -> ItemFuture<'a, T>,
 ) -> Result<Vec<ItemResult<T>>, DataStoreError> {
     let backend = pools.backend();
     let map = |e| errors::map(backend, Record::Entry, e);
     let mut tx: Tx = pools.write().await?;
+    let mut db = tx.db();
+    let mut revisions = BatchRevisions::begin(&mut db).await.map_err(map)?;
     let mut results = Vec::with_capacity(items.len());
     for item in items {
-        let mut db = tx.db();
         db.execute(&Sql::new("SAVEPOINT item")).await.map_err(map)?;
-        let result = op(&mut db, item).await;
+        let mark = revisions.mark();
+        let result = op(&mut db, &mut revisions, item).await;
         if result.is_err() {
+            revisions.rollback(mark);
             db.execute(&Sql::new("ROLLBACK TO SAVEPOINT item"))
                 .await
                 .map_err(map)?;
@@ -69,12 +79,14 @@ async fn batch<I, T>(
             .map_err(map)?;
         results.push(result);
     }
+    revisions.finish(&mut db, now).await.map_err(map)?;
     tx.commit().await.map_err(map)?;
     Ok(results)
 }
 
 async fn insert(
     db: &mut Db<'_>,
+    revisions: &mut BatchRevisions,
     entry: RegistrationEntry,
     now: i64,
 ) -> ItemResult<RegistrationEntry> {
@@ -82,33 +94,22 @@ async fn insert(
     let map = move |e| errors::map(backend, Record::Entry, e);
     check_bundles_exist(db, entry.federates_with()).await?;
     let digest = selector_set_digest(entry.selectors());
-    if let Some(existing) = similar_entry(db, &entry, &digest, None).await? {
-        return Err(DataStoreError::AlreadyExists {
-            record: Record::Entry,
-            existing: Some(existing),
-        });
-    }
-    let revision = record(
-        db,
-        ChangeKind::Entry,
-        entry.id().as_str(),
-        ChangeOp::Created,
-        now,
-    )
-    .await
-    .map_err(map)?;
+    let revision = revisions.take(ChangeKind::Entry, entry.id().as_str(), ChangeOp::Created);
+    // A conflict on the id or on (SPIFFE ID, parent ID, selectors) inserts nothing instead of
+    // failing the statement, so the transaction stays usable to find out which it was.
     let row = db
-        .fetch_one(
+        .fetch_optional(
             &Sql::new(
                 "INSERT INTO registration_entries (entry_id, spiffe_id, parent_id, selector_set, \
                  x509_svid_ttl, jwt_svid_ttl, admin, downstream, store_svid, hint, expires_at, \
                  revision_number, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING pk",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 ON CONFLICT DO NOTHING RETURNING pk",
             )
             .bind(entry.id().as_str())
             .bind(entry.spiffe_id().as_str())
             .bind(entry.parent_id().as_str())
-            .bind(digest)
+            .bind(digest.as_slice())
             .bind(entry.x509_svid_ttl().map(duration_secs))
             .bind(entry.jwt_svid_ttl().map(duration_secs))
             .bind(entry.admin())
@@ -121,6 +122,12 @@ async fn insert(
         )
         .await
         .map_err(map)?;
+    let Some(row) = row else {
+        return Err(DataStoreError::AlreadyExists {
+            record: Record::Entry,
+            existing: similar_entry(db, &entry, &digest, None).await?,
+        });
+    };
     let pk = row.int(0).map_err(map)?;
     insert_children(db, pk, &entry, EntryMask::all()).await?;
     finish(entry, revision, None, now)
@@ -128,6 +135,7 @@ async fn insert(
 
 async fn update_one(
     db: &mut Db<'_>,
+    revisions: &mut BatchRevisions,
     entry: RegistrationEntry,
     mask: EntryMask,
     now: i64,
@@ -153,15 +161,7 @@ async fn update_one(
     if mask.federates_with {
         check_bundles_exist(db, merged.federates_with()).await?;
     }
-    let revision = record(
-        db,
-        ChangeKind::Entry,
-        merged.id().as_str(),
-        ChangeOp::Updated,
-        now,
-    )
-    .await
-    .map_err(map)?;
+    let revision = revisions.take(ChangeKind::Entry, merged.id().as_str(), ChangeOp::Updated);
     db.execute(
         &Sql::new(
             "UPDATE registration_entries SET spiffe_id = $1, parent_id = $2, selector_set = $3, \
@@ -201,7 +201,11 @@ async fn update_one(
     finish(merged, revision, created_at, now)
 }
 
-async fn delete_one(db: &mut Db<'_>, id: EntryId, now: i64) -> ItemResult<()> {
+async fn delete_one(
+    db: &mut Db<'_>,
+    revisions: &mut BatchRevisions,
+    id: EntryId,
+) -> ItemResult<()> {
     let backend = db.backend();
     let map = move |e| errors::map(backend, Record::Entry, e);
     // Children go with the row (ON DELETE CASCADE).
@@ -214,9 +218,7 @@ async fn delete_one(db: &mut Db<'_>, id: EntryId, now: i64) -> ItemResult<()> {
     if deleted == 0 {
         return Err(DataStoreError::not_found(Record::Entry));
     }
-    record(db, ChangeKind::Entry, id.as_str(), ChangeOp::Deleted, now)
-        .await
-        .map_err(map)?;
+    revisions.take(ChangeKind::Entry, id.as_str(), ChangeOp::Deleted);
     Ok(())
 }
 

@@ -1,25 +1,40 @@
-//! Reading registration entries: one statement for the entry rows of a page and one per child
-//! table (selectors, DNS names, federated trust domains), all in one snapshot, merged in order
-//! of the entries' internal key.
+//! Reading registration entries.
 //!
-//! An unfiltered page (the bulk load at server start) reads the children by key range, a
-//! sequential scan of each child table; a filtered page reads them through the page's subquery.
+//! A page of entries is read with one statement that returns one text value: each entry's
+//! columns and its selectors, DNS names and federated trust domains (through correlated
+//! subqueries on the child tables' primary keys), joined with ASCII separator characters and
+//! aggregated in key order. One statement is one snapshot, so no transaction is needed, and
+//! the page crosses from the driver in one value: sqlx's SQLite driver hands rows over from its
+//! worker thread one at a time, which made a row per entry and child several times slower than
+//! the database itself (the bulk load at server start reads every entry this way).
+//!
+//! The separators cannot occur in the values: every stored text is checked on the way in and
+//! again on the way out (entry ids, SPIFFE IDs, selectors, DNS names, trust domains and hints
+//! reject control characters), so a value holding one fails to parse and reads as corrupt.
 
 use std::time::Duration;
 
 use spiffe_attest::{EntryId, RegistrationEntry, Selector};
 use spiffe_core::{SpiffeId, TrustDomain};
 
-use super::db::{Db, Row, Sql};
+use super::db::{Db, Sql};
 use super::filter_sql::{int_cursor, limit, next_token, push_entry_filter};
 use super::pool::Pools;
 use super::{errors, from_secs, revision};
 use crate::datastore::{DataStoreError, EntryFilter, Page, PageRequest, Record};
 
-const ENTRY_COLUMNS: &str = "pk, entry_id, spiffe_id, parent_id, x509_svid_ttl, jwt_svid_ttl, \
-     admin, downstream, store_svid, hint, expires_at, revision_number, created_at";
+/// Between entries.
+const RECORD_SEP: char = '\u{1e}';
+/// Between an entry's fields.
+const FIELD_SEP: char = '\u{1f}';
+/// Between the items of a list field.
+const ITEM_SEP: char = '\u{1d}';
+/// The fields of a packed entry.
+const FIELDS: usize = 16;
+/// Entries read per statement; a larger page is read in several statements in one snapshot.
+const CHUNK: i64 = 5_000;
 
-/// An entry as read, with the internal key its children refer to.
+/// An entry as read, with its internal key.
 pub(super) struct StoredEntry {
     pub(super) pk: i64,
     pub(super) entry: RegistrationEntry,
@@ -39,25 +54,46 @@ pub(super) async fn list(
     filter: &EntryFilter,
     page: &PageRequest,
 ) -> Result<Page<RegistrationEntry>, DataStoreError> {
-    let cursor = int_cursor(page)?;
-    let mut tx = pools.read_tx().await?;
-    let entries = if filter.is_empty() {
-        read_range(&mut tx.db(), cursor, limit(page)).await?
+    let mut cursor = int_cursor(page)?;
+    let wanted = limit(page);
+    let mut entries: Vec<StoredEntry> = Vec::new();
+    if wanted <= CHUNK {
+        let mut conn = pools.read().await?;
+        entries = read_page(&mut conn.db(), filter, cursor, wanted).await?;
     } else {
-        let mut sub = Sql::new("SELECT e.pk FROM registration_entries e WHERE ");
-        push_entry_filter(&mut sub, filter)?;
-        sub.push(" AND e.pk > ").arg(cursor);
-        sub.push(" ORDER BY e.pk LIMIT ").arg(limit(page));
-        read_matching(&mut tx.db(), &sub).await?
-    };
-    // Read-only: ending it either way releases the snapshot.
-    drop(tx);
+        // Several statements: one snapshot for all of them.
+        let mut tx = pools.read_tx().await?;
+        loop {
+            let room = wanted.saturating_sub(entries.len() as i64).min(CHUNK);
+            let chunk = read_page(&mut tx.db(), filter, cursor, room).await?;
+            let done = (chunk.len() as i64) < room;
+            entries.extend(chunk);
+            match entries.last() {
+                Some(last) if !done && (entries.len() as i64) < wanted => cursor = last.pk,
+                _ => break,
+            }
+        }
+    }
     let last = entries.last().map(|e| e.pk);
     let next = next_token(page, entries.len(), last);
     Ok(Page {
         items: entries.into_iter().map(|e| e.entry).collect(),
         next,
     })
+}
+
+/// At most `limit` entries matching `filter` with keys above `cursor`.
+async fn read_page(
+    db: &mut Db<'_>,
+    filter: &EntryFilter,
+    cursor: i64,
+    limit: i64,
+) -> Result<Vec<StoredEntry>, DataStoreError> {
+    let mut page = Sql::new("SELECT * FROM registration_entries e WHERE ");
+    push_entry_filter(&mut page, filter)?;
+    page.push(" AND e.pk > ").arg(cursor);
+    page.push(" ORDER BY e.pk LIMIT ").arg(limit);
+    read_packed(db, &page).await
 }
 
 pub(super) async fn get_many(
@@ -80,212 +116,155 @@ pub(super) async fn read_by_ids(
     let mut found = Vec::with_capacity(ids.len());
     // Bounded statements: SQLite allows 32766 arguments, PostgreSQL 65535.
     for chunk in ids.chunks(1000) {
-        let mut sub = Sql::new("SELECT e.pk FROM registration_entries e WHERE e.entry_id IN ");
-        sub.arg_list(chunk.iter().map(EntryId::as_str));
-        found.extend(read_matching(db, &sub).await?);
+        let mut page = Sql::new("SELECT * FROM registration_entries e WHERE e.entry_id IN ");
+        page.arg_list(chunk.iter().map(EntryId::as_str));
+        found.extend(read_packed(db, &page).await?);
     }
     found.sort_unstable_by_key(|e| e.pk);
     Ok(found)
 }
 
-/// The entries whose keys the subquery `sub` (`SELECT e.pk …`) returns.
-async fn read_matching(db: &mut Db<'_>, sub: &Sql<'_>) -> Result<Vec<StoredEntry>, DataStoreError> {
+/// The entries of `page` (a `SELECT * FROM registration_entries e …` statement), packed by the
+/// database into one text value and unpacked here.
+async fn read_packed(db: &mut Db<'_>, page: &Sql<'_>) -> Result<Vec<StoredEntry>, DataStoreError> {
     let backend = db.backend();
     let map = move |e| errors::map(backend, Record::Entry, e);
-    let main = Sql::wrap(
-        &format!("SELECT {ENTRY_COLUMNS} FROM registration_entries WHERE pk IN ("),
-        sub,
-        ") ORDER BY pk",
+    let fs = FIELD_SEP;
+    let is = ITEM_SEP;
+    let packed = format!(
+        "SELECT string_agg(\
+         CAST(e.pk AS TEXT) || '{fs}' || e.entry_id || '{fs}' || e.spiffe_id || '{fs}' || e.parent_id \
+         || '{fs}' || COALESCE(CAST(e.x509_svid_ttl AS TEXT), '') \
+         || '{fs}' || COALESCE(CAST(e.jwt_svid_ttl AS TEXT), '') \
+         || '{fs}' || CAST(e.admin AS TEXT) || '{fs}' || CAST(e.downstream AS TEXT) \
+         || '{fs}' || CAST(e.store_svid AS TEXT) || '{fs}' || COALESCE(e.hint, '') \
+         || '{fs}' || COALESCE(CAST(e.expires_at AS TEXT), '') \
+         || '{fs}' || CAST(e.revision_number AS TEXT) || '{fs}' || CAST(e.created_at AS TEXT) \
+         || '{fs}' || COALESCE((SELECT string_agg(s.selector, '{is}') FROM entry_selectors s \
+                                WHERE s.entry_pk = e.pk), '') \
+         || '{fs}' || COALESCE((SELECT string_agg(d.name, '{is}' ORDER BY d.position) \
+                                FROM entry_dns_names d WHERE d.entry_pk = e.pk), '') \
+         || '{fs}' || COALESCE((SELECT string_agg(f.trust_domain, '{is}') \
+                                FROM entry_federates_with f WHERE f.entry_pk = e.pk), ''), \
+         '{RECORD_SEP}' ORDER BY e.pk) FROM ("
     );
-    let rows = db.fetch_all(&main).await.map_err(map)?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let selectors = Sql::wrap(
-        "SELECT entry_pk, selector FROM entry_selectors WHERE entry_pk IN (",
-        sub,
-        ") ORDER BY entry_pk",
-    );
-    let dns = Sql::wrap(
-        "SELECT entry_pk, name FROM entry_dns_names WHERE entry_pk IN (",
-        sub,
-        ") ORDER BY entry_pk, position",
-    );
-    let federates = Sql::wrap(
-        "SELECT entry_pk, trust_domain FROM entry_federates_with WHERE entry_pk IN (",
-        sub,
-        ") ORDER BY entry_pk",
-    );
-    let selectors = db.fetch_all(&selectors).await.map_err(map)?;
-    let dns = db.fetch_all(&dns).await.map_err(map)?;
-    let federates = db.fetch_all(&federates).await.map_err(map)?;
-    assemble(rows, selectors, dns, federates)
-}
-
-/// At most `limit` entries with keys above `cursor`, children read by key range.
-async fn read_range(
-    db: &mut Db<'_>,
-    cursor: i64,
-    limit: i64,
-) -> Result<Vec<StoredEntry>, DataStoreError> {
-    let backend = db.backend();
-    let map = move |e| errors::map(backend, Record::Entry, e);
-    let main = Sql::new(format!(
-        "SELECT {ENTRY_COLUMNS} FROM registration_entries WHERE pk > $1 ORDER BY pk LIMIT $2"
-    ))
-    .bind(cursor)
-    .bind(limit);
-    let rows = db.fetch_all(&main).await.map_err(map)?;
-    let Some(last) = rows.last() else {
+    let sql = Sql::wrap(&packed, page, ") e");
+    let row = db.fetch_one(&sql).await.map_err(map)?;
+    let Some(text) = row.opt_text(0).map_err(map)? else {
         return Ok(Vec::new());
     };
-    // The page holds exactly the entries with keys in (cursor, last].
-    let last = last.int(0).map_err(map)?;
-    let child = |text: &'static str| Sql::new(text).bind(cursor).bind(last);
-    let selectors = db
-        .fetch_all(&child(
-            "SELECT entry_pk, selector FROM entry_selectors \
-             WHERE entry_pk > $1 AND entry_pk <= $2 ORDER BY entry_pk",
-        ))
-        .await
-        .map_err(map)?;
-    let dns = db
-        .fetch_all(&child(
-            "SELECT entry_pk, name FROM entry_dns_names \
-             WHERE entry_pk > $1 AND entry_pk <= $2 ORDER BY entry_pk, position",
-        ))
-        .await
-        .map_err(map)?;
-    let federates = db
-        .fetch_all(&child(
-            "SELECT entry_pk, trust_domain FROM entry_federates_with \
-             WHERE entry_pk > $1 AND entry_pk <= $2 ORDER BY entry_pk",
-        ))
-        .await
-        .map_err(map)?;
-    assemble(rows, selectors, dns, federates)
+    text.split(RECORD_SEP).map(unpack).collect()
 }
 
-/// Child rows `(owner key, text)` sorted by owner key, consumed entry by entry.
-struct Children {
-    rows: std::vec::IntoIter<Row>,
-    peeked: Option<(i64, Row)>,
+fn corrupt(what: &'static str) -> DataStoreError {
+    DataStoreError::corrupt(what)
 }
 
-impl Children {
-    fn new(rows: Vec<Row>) -> Self {
-        Self {
-            rows: rows.into_iter(),
-            peeked: None,
-        }
-    }
-
-    /// Calls `f` with the text of each child row of `pk`.
-    fn take_for(
-        &mut self,
-        pk: i64,
-        mut f: impl FnMut(&str) -> Result<(), DataStoreError>,
-    ) -> Result<(), DataStoreError> {
-        loop {
-            if self.peeked.is_none() {
-                let Some(row) = self.rows.next() else {
-                    return Ok(());
-                };
-                let owner = row.int(0).map_err(corrupt)?;
-                self.peeked = Some((owner, row));
-            }
-            match &self.peeked {
-                Some((owner, _)) if *owner < pk => self.peeked = None,
-                Some((owner, row)) if *owner == pk => {
-                    f(row.text(1).map_err(corrupt)?)?;
-                    self.peeked = None;
-                }
-                _ => return Ok(()),
-            }
-        }
-    }
-}
-
-fn corrupt(e: sqlx::Error) -> DataStoreError {
-    DataStoreError::corrupt_because("registration entry", e)
-}
-
-fn assemble(
-    rows: Vec<Row>,
-    selectors: Vec<Row>,
-    dns: Vec<Row>,
-    federates: Vec<Row>,
-) -> Result<Vec<StoredEntry>, DataStoreError> {
-    let mut selectors = Children::new(selectors);
-    let mut dns = Children::new(dns);
-    let mut federates = Children::new(federates);
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let pk = row.int(0).map_err(corrupt)?;
-        let mut builder = decode_row(&row)?;
-        let mut list = Vec::new();
-        selectors.take_for(pk, |text| {
-            list.push(
-                Selector::parse(text)
-                    .map_err(|e| DataStoreError::corrupt_because("selector", e))?,
-            );
-            Ok(())
-        })?;
-        builder = builder.selectors(list);
-        let mut names = Vec::new();
-        dns.take_for(pk, |text| {
-            names.push(text.to_owned());
-            Ok(())
-        })?;
-        builder = builder.dns_names(names);
-        let mut domains = Vec::new();
-        federates.take_for(pk, |text| {
-            domains.push(
-                TrustDomain::new(text)
-                    .map_err(|e| DataStoreError::corrupt_because("trust domain", e))?,
-            );
-            Ok(())
-        })?;
-        for td in domains {
-            builder = builder.federates_with(td);
-        }
-        let entry = builder
-            .build()
-            .map_err(|e| DataStoreError::corrupt_because("registration entry", e))?;
-        out.push(StoredEntry { pk, entry });
-    }
-    Ok(out)
-}
-
-/// The entry's own columns, in [`ENTRY_COLUMNS`] order.
-fn decode_row(row: &Row) -> Result<spiffe_attest::entry::RegistrationEntryBuilder, DataStoreError> {
-    let id = EntryId::new(row.text(1).map_err(corrupt)?)
-        .map_err(|e| DataStoreError::corrupt_because("entry id", e))?;
-    let spiffe_id = SpiffeId::new(row.text(2).map_err(corrupt)?)
-        .map_err(|e| DataStoreError::corrupt_because("SPIFFE ID", e))?;
-    let parent_id = SpiffeId::new(row.text(3).map_err(corrupt)?)
-        .map_err(|e| DataStoreError::corrupt_because("parent ID", e))?;
-    let ttl = |i| -> Result<Option<Duration>, DataStoreError> {
-        row.opt_int(i)
-            .map_err(corrupt)?
-            .map(|s| u64::try_from(s).map(Duration::from_secs))
+/// One packed entry.
+fn unpack(record: &str) -> Result<StoredEntry, DataStoreError> {
+    let fields: Vec<&str> = record.split(FIELD_SEP).collect();
+    let [pk, id, spiffe_id, parent_id, x509_ttl, jwt_ttl, admin, downstream, store_svid, hint, expires_at, revision_number, created_at, selectors, dns_names, federates_with] =
+        <[&str; FIELDS]>::try_from(fields).map_err(|_| corrupt("registration entry"))?;
+    let int = |text: &str, what| text.parse::<i64>().map_err(|_| corrupt(what));
+    let opt_int = |text: &str, what| (!text.is_empty()).then(|| int(text, what)).transpose();
+    let ttl = |text: &str| -> Result<Option<Duration>, DataStoreError> {
+        opt_int(text, "TTL")?
+            .map(|s| {
+                u64::try_from(s)
+                    .map(Duration::from_secs)
+                    .map_err(|_| corrupt("TTL"))
+            })
             .transpose()
-            .map_err(|_| DataStoreError::corrupt("TTL"))
     };
-    let expires_at = row
-        .opt_int(10)
-        .map_err(corrupt)?
-        .map(|s| from_secs(s, "expires_at"))
-        .transpose()?;
-    let created_at = from_secs(row.int(12).map_err(corrupt)?, "created_at")?;
-    Ok(RegistrationEntry::builder(id, spiffe_id, parent_id)
-        .x509_svid_ttl(ttl(4)?)
-        .jwt_svid_ttl(ttl(5)?)
-        .admin(row.boolean(6).map_err(corrupt)?)
-        .downstream(row.boolean(7).map_err(corrupt)?)
-        .store_svid(row.boolean(8).map_err(corrupt)?)
-        .hint(row.opt_text(9).map_err(corrupt)?.unwrap_or_default())
-        .expires_at(expires_at)
-        .revision_number(revision(row.int(11).map_err(corrupt)?)?)
-        .created_at(Some(created_at)))
+    let id = EntryId::new(id).map_err(|e| DataStoreError::corrupt_because("entry id", e))?;
+    let spiffe_id =
+        SpiffeId::new(spiffe_id).map_err(|e| DataStoreError::corrupt_because("SPIFFE ID", e))?;
+    let parent_id =
+        SpiffeId::new(parent_id).map_err(|e| DataStoreError::corrupt_because("parent ID", e))?;
+    let mut builder = RegistrationEntry::builder(id, spiffe_id, parent_id)
+        .x509_svid_ttl(ttl(x509_ttl)?)
+        .jwt_svid_ttl(ttl(jwt_ttl)?)
+        .admin(boolean(admin)?)
+        .downstream(boolean(downstream)?)
+        .store_svid(boolean(store_svid)?)
+        .hint(hint)
+        .expires_at(
+            opt_int(expires_at, "expires_at")?
+                .map(|s| from_secs(s, "expires_at"))
+                .transpose()?,
+        )
+        .revision_number(revision(int(revision_number, "revision")?)?)
+        .created_at(Some(from_secs(
+            int(created_at, "created_at")?,
+            "created_at",
+        )?))
+        .selectors(
+            items(selectors)
+                .map(|s| {
+                    Selector::parse(s).map_err(|e| DataStoreError::corrupt_because("selector", e))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+        .dns_names(items(dns_names).map(str::to_owned));
+    for td in items(federates_with) {
+        builder = builder.federates_with(
+            TrustDomain::new(td).map_err(|e| DataStoreError::corrupt_because("trust domain", e))?,
+        );
+    }
+    let entry = builder
+        .build()
+        .map_err(|e| DataStoreError::corrupt_because("registration entry", e))?;
+    Ok(StoredEntry {
+        pk: int(pk, "entry key")?,
+        entry,
+    })
+}
+
+fn items(list: &str) -> impl Iterator<Item = &str> {
+    list.split(ITEM_SEP).filter(|s| !s.is_empty())
+}
+
+/// A boolean as text: SQLite's `1`/`0`, PostgreSQL's `true`/`false`.
+fn boolean(text: &str) -> Result<bool, DataStoreError> {
+    match text {
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        _ => Err(corrupt("flag")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpacks_an_entry_and_rejects_malformed_records() {
+        let f = FIELD_SEP;
+        let i = ITEM_SEP;
+        let record = format!(
+            "7{f}e1{f}spiffe://example.org/w{f}spiffe://example.org/a{f}60{f}{f}1{f}false{f}0{f}hint{f}{f}3{f}100\
+             {f}unix:uid:1{i}k8s:ns:x{f}a.example.org{i}b.example.org{f}x.org"
+        );
+        let stored = unpack(&record).expect("unpacks");
+        assert_eq!(stored.pk, 7);
+        let e = stored.entry;
+        assert_eq!(e.id().as_str(), "e1");
+        assert_eq!(e.x509_svid_ttl(), Some(Duration::from_secs(60)));
+        assert_eq!(e.jwt_svid_ttl(), None);
+        assert!(e.admin() && !e.downstream() && !e.store_svid());
+        assert_eq!(e.hint(), Some("hint"));
+        assert_eq!(e.selectors().len(), 2);
+        assert_eq!(e.dns_names(), ["a.example.org", "b.example.org"]);
+        assert_eq!(e.federates_with().len(), 1);
+        assert_eq!(e.revision_number(), 3);
+        for bad in [
+            record.replacen("7", "x", 1),
+            record.replace("false", "maybe"),
+            format!("{record}{f}extra"),
+            record.replace("unix:uid:1", "nocolon"),
+            "".to_owned(),
+        ] {
+            assert!(unpack(&bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -18,10 +18,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::Connection;
 
 use super::db::{Conn, Tx};
 use super::{dsn, errors};
@@ -29,6 +30,8 @@ use crate::datastore::{Backend, DataStoreError, DatabaseType, Record, SqlSetting
 
 /// How long a SQLite writer waits for another process's lock.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How much of a SQLite database file reads map into memory (address space, not memory).
+const MMAP_SIZE: u64 = 1 << 30;
 /// How long an idle connection is kept (SPIRE's fixed `ConnMaxIdleTime`).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -51,7 +54,10 @@ impl Pools {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(BUSY_TIMEOUT)
-                    .foreign_keys(true);
+                    .foreign_keys(true)
+                    // Reads map the file instead of copying it page by page through read(2):
+                    // shared by all connections through the page cache, no per-connection memory.
+                    .pragma("mmap_size", MMAP_SIZE.to_string());
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)
                     .min_connections(1)
@@ -69,13 +75,19 @@ impl Pools {
             }
             DatabaseType::Postgres => {
                 let options = dsn::parse(&settings.connection_string)?;
+                // One attempt up front, so an unreachable server fails the start at once
+                // (the pool itself retries for its whole acquire timeout).
+                PgConnection::connect_with(&options)
+                    .await
+                    .map_err(|e| unavailable(Backend::Postgres, e))?
+                    .close()
+                    .await
+                    .map_err(|e| unavailable(Backend::Postgres, e))?;
                 let pool = PgPoolOptions::new()
                     .max_connections(max)
                     .idle_timeout(IDLE_TIMEOUT)
                     .max_lifetime(settings.conn_max_lifetime)
-                    .connect_with(options)
-                    .await
-                    .map_err(|e| unavailable(Backend::Postgres, e))?;
+                    .connect_lazy_with(options);
                 Ok(Self::Postgres(pool))
             }
         }

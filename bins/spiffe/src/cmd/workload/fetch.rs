@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use spiffe_core::jwt::UnverifiedJwtSvid;
 use spiffe_core::{BundleSet, SpiffeBundle, SpiffeId, X509Bundle};
-use spiffe_workload::client::ClientError;
+use spiffe_workload::ClientError;
 use spiffe_workload::{WorkloadApiClient, X509Context};
 
 use crate::output::{Answer, Failure, Output};
@@ -448,18 +448,8 @@ fn write_svid(
     Ok((cert, key))
 }
 
-/// Writes a private key file readable by its owner only (also when it existed before).
+/// Writes a private key file readable by its owner only: a new file (mode 0600) renamed over
+/// whatever was at `path`, never written through an existing file or symlink.
 fn write_private(path: &Path, data: &[u8]) -> Result<(), Failure> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let write = || -> io::Result<()> {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(data)
-    };
-    write().map_err(crate::cmd::ca::file_error(path, "writing"))
+    spiffe_ca::secret_file::write(path, data).map_err(crate::cmd::ca::file_error(path, "writing"))
 }

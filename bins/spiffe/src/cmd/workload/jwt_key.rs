@@ -1,23 +1,23 @@
 //! The JWT signing key of `spiffe workload serve --jwt-key`: a PKCS#8 key file turned into a
-//! [`JwtSvidMinter`] with spiffe-ca's [`JwtSigningAuthority`] (the provider in spiffe-workload
+//! [`JwtSvidMinter`] with spiffe-ca's [`JwtSvidIssuer`] (the provider in spiffe-workload
 //! does not depend on spiffe-ca; the CLI joins the two).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Map;
-use spiffe_ca::jwt::JwtSigningAuthority;
+use spiffe_ca::jwt::JwtSvidIssuer;
 use spiffe_ca::keys::{KeyType, SoftwareSigner};
 use spiffe_core::pki_types::{PrivateKeyDer, UnixTime};
+use spiffe_core::BoxError;
 use spiffe_core::{JwtAuthority, SpiffeId, TrustDomain, X509Svid};
-use spiffe_workload::provider::files::{BoxError, JwtKeyLoader, JwtSvidMinter};
+use spiffe_workload::provider::files::{JwtKeyLoader, JwtSvidMinter};
 
 /// The signing key never expires on its own: tokens live `ttl`.
 const AUTHORITY_LIFETIME: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 /// Mints with a fixed TTL.
 struct CaMinter {
-    authority: JwtSigningAuthority,
+    authority: JwtSvidIssuer,
     ttl: Duration,
 }
 
@@ -28,9 +28,13 @@ impl JwtSvidMinter for CaMinter {
 
     fn mint(&self, spiffe_id: &SpiffeId, audience: &[String]) -> Result<String, BoxError> {
         let audience: Vec<&str> = audience.iter().map(String::as_str).collect();
-        Ok(self
-            .authority
-            .mint(spiffe_id, &audience, self.ttl, &Map::new(), UnixTime::now())?)
+        Ok(self.authority.mint(
+            spiffe_id,
+            &audience,
+            self.ttl,
+            &spiffe_core::json::JsonObject::new(),
+            UnixTime::now(),
+        )?)
     }
 }
 
@@ -57,7 +61,7 @@ pub(super) fn loader(kid: String, ttl: Duration) -> impl JwtKeyLoader {
             now.saturating_add(AUTHORITY_LIFETIME.as_secs()),
         ));
         let authority =
-            JwtSigningAuthority::new(trust_domain, Arc::new(signer), not_after)?.with_kid(&kid)?;
+            JwtSvidIssuer::new(trust_domain, Arc::new(signer), not_after)?.with_kid(&kid)?;
         Ok(Arc::new(CaMinter { authority, ttl }))
     }
 }

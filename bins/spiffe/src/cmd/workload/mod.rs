@@ -7,7 +7,7 @@ use std::io::Write;
 use clap::{Args, Subcommand};
 use std::time::Duration;
 
-use spiffe_workload::client::{Backoff, ClientError};
+use spiffe_workload::{Backoff, ClientError};
 use spiffe_workload::{EndpointAddress, WorkloadApiClient};
 
 use crate::output::{Failure, Output};

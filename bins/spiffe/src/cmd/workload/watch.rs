@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use clap::{Args, ValueEnum};
-use spiffe_workload::client::ClientError;
+use spiffe_workload::ClientError;
 
 use crate::output::{ErrorChain, Failure, Output};
 

@@ -1,5 +1,7 @@
-//! [tokio-rustls](tokio_rustls) glue (feature `tokio`): acceptors and connectors built from
-//! this crate's configurations, and the peer's SPIFFE ID of an established stream.
+//! [tokio-rustls](tokio_rustls) glue (feature `tokio`): [`listen`] and [`dial`] (go-spiffe's
+//! `spiffetls.Listen` and `Dial`), a [`TlsListener`] that runs handshakes concurrently with a
+//! time limit, acceptors and connectors built from this crate's configurations, and the peer's
+//! SPIFFE ID of an established stream ([`PeerSpiffeId`]).
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -7,16 +9,29 @@
 //! #     provider: Arc<rustls::crypto::CryptoProvider>,
 //! #     svid: Arc<spiffe_core::X509Svid>,
 //! #     bundles: Arc<spiffe_core::BundleSet>,
-//! #     tcp: tokio::net::TcpStream,
 //! # ) -> Result<(), Box<dyn std::error::Error>> {
-//! use spiffe_tls::tokio::{mtls_connector, PeerSpiffeId};
-//! use spiffe_tls::Authorizer;
+//! use spiffe_tls::tokio::{dial, listen, PeerSpiffeId};
+//! use spiffe_tls::{mtls_client_config, mtls_server_config, Authorizer};
 //!
-//! let server_id = "spiffe://example.org/api".parse()?;
-//! let connector = mtls_connector(provider, svid, bundles, Authorizer::exact(server_id))?;
-//! // SPIFFE verifiers ignore the server name; any valid name will do.
-//! let name = rustls::pki_types::ServerName::from(tcp.peer_addr()?.ip());
-//! let stream = connector.connect(name, tcp).await?;
+//! // Server: members of example.org only.
+//! let config = mtls_server_config(
+//!     provider.clone(), svid.clone(), bundles.clone(),
+//!     Authorizer::member_of("example.org".parse()?),
+//! )?;
+//! let mut listener = listen("127.0.0.1:0", config).await?;
+//! let addr = listener.local_addr().ok_or("no local address")?;
+//! tokio::spawn(async move {
+//!     while let Ok((stream, peer)) = listener.accept().await {
+//!         println!("{peer} is {:?}", stream.peer_spiffe_id());
+//!     }
+//! });
+//!
+//! // Client: talks only to spiffe://example.org/api.
+//! let config = mtls_client_config(
+//!     provider, svid, bundles,
+//!     Authorizer::exact("spiffe://example.org/api".parse()?),
+//! )?;
+//! let stream = dial(addr, config).await?;
 //! println!("connected to {:?}", stream.peer_spiffe_id());
 //! # Ok(()) }
 //! ```
@@ -31,6 +46,12 @@ use crate::{
     mtls_client_config, mtls_server_config, peer_spiffe_id, tls_client_config, tls_server_config,
     Authorizer,
 };
+
+mod dial;
+mod listener;
+
+pub use dial::dial;
+pub use listener::{listen, TlsListener, DEFAULT_HANDSHAKE_TIMEOUT};
 
 /// A connector for an mTLS client: see [`mtls_client_config`].
 pub fn mtls_connector(

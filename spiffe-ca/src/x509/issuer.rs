@@ -1,5 +1,6 @@
-//! The X.509 authority of a trust domain: a CA certificate and its signer, minting
-//! X.509-SVIDs.
+//! The X.509-SVID issuer of a trust domain: a CA certificate and its signer, minting
+//! X.509-SVIDs. (An *authority*, in this project's vocabulary, is the public half that goes in
+//! the bundle: here the issuer's [`trust_anchor`](X509SvidIssuer::trust_anchor).)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +20,9 @@ use crate::der_writer::DerWriter;
 /// SPIRE's cushion against clock skew: leaves are valid from 10 s before they are minted.
 const BACKDATE_SECS: u64 = 10;
 
-/// An X.509 CA of one trust domain: a self-signed root, or an intermediate signed by an
-/// [`UpstreamAuthority`]. Mints X.509-SVIDs of its trust domain.
+/// The X.509-SVID issuer of one trust domain: a CA certificate (a self-signed root, or an
+/// intermediate signed by an [`UpstreamAuthority`]) and its signer. Mints X.509-SVIDs of its
+/// trust domain.
 ///
 /// Cheap to clone (the parts are shared).
 ///
@@ -28,14 +30,14 @@ const BACKDATE_SECS: u64 = 10;
 /// # use std::sync::Arc;
 /// # use std::time::Duration;
 /// # use spiffe_ca::keys::{KeyType, SoftwareSigner, Signer};
-/// # use spiffe_ca::x509::{X509Authority, X509SvidRequest};
+/// # use spiffe_ca::x509::{X509SvidIssuer, X509SvidRequest};
 /// # use spiffe_core::pki_types::UnixTime;
 /// # use spiffe_core::{SpiffeId, TrustDomain, X509Bundle};
 /// let td = TrustDomain::new("example.org")?;
 /// let now = UnixTime::now();
 /// let day = UnixTime::since_unix_epoch(Duration::from_secs(now.as_secs() + 86_400));
 /// let ca_key = Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256)?);
-/// let ca = X509Authority::self_signed(&td, ca_key, now, day)?;
+/// let ca = X509SvidIssuer::self_signed(&td, ca_key, now, day)?;
 ///
 /// let workload_key = SoftwareSigner::generate("w", KeyType::EcP256)?;
 /// let id = SpiffeId::new("spiffe://example.org/web")?;
@@ -48,7 +50,7 @@ const BACKDATE_SECS: u64 = 10;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct X509Authority {
+pub struct X509SvidIssuer {
     inner: Arc<Inner>,
 }
 
@@ -69,9 +71,9 @@ struct Inner {
     leaf_fixed: [Vec<u8>; 2],
 }
 
-// === impl X509Authority ===
+// === impl X509SvidIssuer ===
 
-impl X509Authority {
+impl X509SvidIssuer {
     /// A self-signed root CA for `trust_domain` (X509-7..19), valid from `not_before` to
     /// `not_after`, signed by (and certifying) `signer`.
     pub fn self_signed(
@@ -129,7 +131,7 @@ impl X509Authority {
         Self::from_parts(trust_domain.clone(), signer, chain, root)
     }
 
-    /// An authority from existing parts, e.g. reloaded from storage: `chain` is this CA's
+    /// An issuer from existing parts, e.g. reloaded from storage: `chain` is this CA's
     /// certificate followed by any upstream intermediates (not the root), `trust_anchor` the
     /// certificate that belongs in the bundle (this CA's own when self-signed).
     ///
@@ -189,7 +191,7 @@ impl X509Authority {
         })
     }
 
-    /// Restricts the key types of the leaves this authority mints (default: EC P-256,
+    /// Restricts the key types of the leaves this issuer mints (default: EC P-256,
     /// EC P-384, RSA-2048, RSA-4096).
     pub fn with_allowed_key_types(mut self, key_types: &[KeyType]) -> Self {
         Arc::make_mut(&mut self.inner).allowed_key_types = key_types.to_vec();
@@ -217,7 +219,8 @@ impl X509Authority {
         &self.inner.trust_anchor
     }
 
-    /// The authority id: the subjectKeyIdentifier in lowercase hex, as SPIRE names authorities.
+    /// The id of the authority this issuer publishes: the subjectKeyIdentifier in lowercase
+    /// hex, as SPIRE names authorities.
     pub fn authority_id(&self) -> &str {
         &self.inner.authority_id
     }
@@ -269,7 +272,7 @@ impl X509Authority {
         let subject_empty = subject.len() == 2;
         let fixed = match key.key_type {
             KeyType::Rsa2048 | KeyType::Rsa4096 => &inner.leaf_fixed[1],
-            _ => &inner.leaf_fixed[0],
+            KeyType::EcP256 | KeyType::EcP384 => &inner.leaf_fixed[0],
         };
         let key_id = profile::key_id(key.key_bits);
         let der = inner.issuer.issue(
