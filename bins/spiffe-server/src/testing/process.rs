@@ -1,0 +1,1 @@
+//! Starting `spiffe-server run` as a process for tests (filled in below).
