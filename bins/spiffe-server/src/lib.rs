@@ -24,6 +24,7 @@ pub mod authz;
 pub mod ca;
 pub mod cache;
 pub mod caller;
+pub mod cli;
 pub mod config;
 pub mod context;
 pub mod datastore;

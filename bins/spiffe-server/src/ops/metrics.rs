@@ -185,7 +185,7 @@ fn snake(s: &str) -> String {
 }
 
 /// The status name as SPIRE's metrics label it (Go's `codes.Code.String()`).
-pub(crate) fn code_name(code: tonic::Code) -> &'static str {
+pub fn code_name(code: tonic::Code) -> &'static str {
     use tonic::Code::*;
     match code {
         Ok => "OK",

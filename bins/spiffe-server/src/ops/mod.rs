@@ -8,6 +8,6 @@ mod ratelimit;
 mod rpc_layer;
 
 pub use health::Readiness;
-pub use metrics::{ServerMetrics, DEFAULT_PREFIX};
+pub use metrics::{code_name as code_name_of, ServerMetrics, DEFAULT_PREFIX};
 pub use ratelimit::{RateLimitLayer, RateLimited, MAX_WAIT};
 pub use rpc_layer::{RpcLayer, RpcService};
