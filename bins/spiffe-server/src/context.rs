@@ -12,6 +12,7 @@ use spiffe_ca::Clock;
 use crate::cache::EntryCache;
 use crate::config::ServerSettings;
 use crate::datastore::DataStore;
+use crate::ops::ServerMetrics;
 
 /// The server's shared state, handed to every API service.
 pub struct ServerContext {
@@ -29,6 +30,8 @@ pub struct ServerContext {
     pub clock: Arc<dyn Clock>,
     /// When the server started (`Debug.GetInfo` uptime).
     pub started: Instant,
+    /// Metrics: handlers count what they sign here (`ctx.metrics.x509_svids_signed(n)`).
+    pub metrics: Arc<ServerMetrics>,
 }
 
 impl std::fmt::Debug for ServerContext {

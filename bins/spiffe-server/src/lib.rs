@@ -21,10 +21,15 @@
 
 pub mod api;
 pub mod authz;
+pub mod ca;
 pub mod cache;
 pub mod caller;
+pub mod cli;
 pub mod config;
 pub mod context;
 pub mod datastore;
+pub mod endpoints;
+pub mod ops;
+pub mod server;
 #[doc(hidden)]
 pub mod testing;

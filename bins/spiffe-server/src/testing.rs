@@ -27,6 +27,8 @@ use crate::config::ServerSettings;
 use crate::context::ServerContext;
 use crate::datastore::{DataStore, SqlDataStore, SqlSettings};
 
+pub mod process;
+
 /// A context for trust domain `example.org` on a SQLite file in `dir`, with an in-memory CA
 /// (EC P-256, CA TTL 24 h) and no node attestors (tests add theirs to the returned value
 /// before wrapping it in an `Arc`).
@@ -62,6 +64,7 @@ pub async fn context_with(dir: &Path, settings: ServerSettings) -> ServerContext
         node_attestors: HashMap::new(),
         clock,
         started: Instant::now(),
+        metrics: Arc::new(crate::ops::ServerMetrics::detached()),
     }
 }
 

@@ -1,0 +1,247 @@
+//! The `plugins { }` section: which plugins SPIRE's server config may declare here, and the
+//! typed settings of each one this server provides.
+//!
+//! | type | provided | `plugin_data` |
+//! |---|---|---|
+//! | `DataStore` | `sql` | see [`super::datastore`] |
+//! | `KeyManager` | `memory`, `disk`, `pkcs11` | `disk`: `keys_path`; `pkcs11`: `module_path`, `token_label`, `user_pin_path` or `user_pin_env`, `key_label_prefix` |
+//! | `NodeAttestor` | `join_token`, `x509pop`, `tpm` | `x509pop`: `ca_bundle_path(s)`, `agent_path_template`, `mode`; `tpm`: `ca_path`, `hash_path` |
+//! | `UpstreamAuthority` | `disk` | `cert_file_path`, `key_file_path`, `bundle_file_path` |
+//!
+//! Any other SPIRE plugin is an error saying this server does not provide it; a name neither
+//! SPIRE nor this server knows is an unknown plugin; both name the line.
+
+use std::path::PathBuf;
+
+use spire_config::{ConfigError, Decoder, PluginTable};
+
+/// The plugins this server provides, by type.
+pub const PROVIDED_PLUGINS: &PluginTable = &[
+    ("DataStore", &["sql"]),
+    ("KeyManager", &["disk", "memory", "pkcs11"]),
+    ("NodeAttestor", &["join_token", "tpm", "x509pop"]),
+    ("UpstreamAuthority", &["disk"]),
+];
+
+/// `KeyManager`: where the CA's keys live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyManagerConfig {
+    /// `memory`: keys in memory, new ones on every start (the CA's journal then cannot
+    /// resume its authorities; a restarted server starts new ones, as SPIRE's).
+    Memory,
+    /// `disk { keys_path }`: one file per key in the directory `keys_path`.
+    Disk {
+        /// `keys_path`.
+        keys_path: PathBuf,
+    },
+    /// `pkcs11 { … }`: keys in a PKCS#11 token.
+    Pkcs11(Pkcs11Settings),
+}
+
+/// `KeyManager "pkcs11"`'s `plugin_data`. The PIN is never written in the config: it is read
+/// from a file or an environment variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pkcs11Settings {
+    /// `module_path`: the PKCS#11 library.
+    pub module_path: PathBuf,
+    /// `token_label`.
+    pub token_label: String,
+    /// `user_pin_path`: a file whose first line is the user PIN.
+    pub user_pin_path: Option<PathBuf>,
+    /// `user_pin_env`: an environment variable holding the user PIN.
+    pub user_pin_env: Option<String>,
+    /// `key_label_prefix` (default empty): prepended to key labels so several servers can
+    /// share a token.
+    pub key_label_prefix: String,
+}
+
+/// `NodeAttestor`: how agents prove their node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NodeAttestorConfig {
+    /// `join_token`: one-time tokens created through the API (no settings).
+    JoinToken,
+    /// `x509pop`: a certificate chaining to configured CAs, and proof of its key.
+    X509Pop(X509PopSettings),
+    /// `tpm`: a TPM's endorsement key, pinned by hash or certified by a manufacturer CA.
+    Tpm(TpmSettings),
+}
+
+impl NodeAttestorConfig {
+    /// The plugin name (`join_token`, `x509pop`, `tpm`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            NodeAttestorConfig::JoinToken => "join_token",
+            NodeAttestorConfig::X509Pop(_) => "x509pop",
+            NodeAttestorConfig::Tpm(_) => "tpm",
+        }
+    }
+}
+
+/// `NodeAttestor "x509pop"`'s `plugin_data` (SPIRE's `external_pki` mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct X509PopSettings {
+    /// `ca_bundle_path` and `ca_bundle_paths`: PEM files of the trusted CA certificates.
+    pub ca_bundle_paths: Vec<PathBuf>,
+    /// `agent_path_template`, if set (SPIRE's default `{{ .PluginName }}/{{ .Fingerprint }}`).
+    pub agent_path_template: Option<String>,
+}
+
+/// `NodeAttestor "tpm"`'s `plugin_data` (the keys of the community `tpm` plugin).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TpmSettings {
+    /// `ca_path`: a directory of manufacturer CA certificates (PEM or DER) that may certify
+    /// endorsement keys.
+    pub ca_path: Option<PathBuf>,
+    /// `hash_path`: a directory whose file names are the endorsement key hashes allowed.
+    pub hash_path: Option<PathBuf>,
+}
+
+/// `UpstreamAuthority "disk"`'s `plugin_data`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiskUpstreamSettings {
+    /// `cert_file_path`: the upstream CA certificate (then its chain).
+    pub cert_file_path: PathBuf,
+    /// `key_file_path`: its key.
+    pub key_file_path: PathBuf,
+    /// `bundle_file_path`: the upstream roots, when `cert_file_path` is not self-signed.
+    pub bundle_file_path: Option<PathBuf>,
+}
+
+fn required_path(d: &mut Decoder<'_>, key: &str) -> Result<PathBuf, ConfigError> {
+    match d.optional_str(key)?.filter(|s| !s.is_empty()) {
+        Some(p) => Ok(PathBuf::from(p)),
+        None => Err(d.missing(key)),
+    }
+}
+
+fn optional_path(d: &mut Decoder<'_>, key: &str) -> Result<Option<PathBuf>, ConfigError> {
+    Ok(d.optional_str(key)?
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from))
+}
+
+/// Refuses a key whose SPIRE meaning this server does not implement.
+fn refuse(d: &mut Decoder<'_>, key: &str, subject: &str) -> Result<(), ConfigError> {
+    match d.ignore(key) {
+        Some(pos) => Err(ConfigError::NotProvided {
+            subject: format!("{subject} {key}"),
+            what: "setting",
+            pos,
+        }),
+        None => Ok(()),
+    }
+}
+
+// === decoders ===
+
+/// `KeyManager "<name>"`'s `plugin_data`.
+pub(crate) fn key_manager(name: &str, d: &mut Decoder<'_>) -> Result<KeyManagerConfig, ConfigError> {
+    Ok(match name {
+        "memory" => KeyManagerConfig::Memory,
+        "disk" => KeyManagerConfig::Disk {
+            keys_path: required_path(d, "keys_path")?,
+        },
+        _ => {
+            if let Some(pos) = d.ignore("user_pin") {
+                return Err(ConfigError::InvalidValue {
+                    key: "user_pin".into(),
+                    section: spire_config::SectionPath(d.path().to_owned()),
+                    pos,
+                    reason: "a PIN is never written in the config; use user_pin_path or user_pin_env"
+                        .into(),
+                });
+            }
+            let settings = Pkcs11Settings {
+                module_path: required_path(d, "module_path")?,
+                token_label: d
+                    .optional_str("token_label")?
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| d.missing("token_label"))?,
+                user_pin_path: optional_path(d, "user_pin_path")?,
+                user_pin_env: d.optional_str("user_pin_env")?.filter(|s| !s.is_empty()),
+                key_label_prefix: d.optional_str("key_label_prefix")?.unwrap_or_default(),
+            };
+            if settings.user_pin_path.is_some() == settings.user_pin_env.is_some() {
+                return Err(d.invalid(
+                    "user_pin_path",
+                    "exactly one of user_pin_path and user_pin_env must be set",
+                ));
+            }
+            KeyManagerConfig::Pkcs11(settings)
+        }
+    })
+}
+
+/// `NodeAttestor "<name>"`'s `plugin_data`.
+pub(crate) fn node_attestor(
+    name: &str,
+    d: &mut Decoder<'_>,
+) -> Result<NodeAttestorConfig, ConfigError> {
+    Ok(match name {
+        "join_token" => NodeAttestorConfig::JoinToken,
+        "x509pop" => {
+            let subject = "NodeAttestor \"x509pop\"";
+            if let Some(mode) = d.optional_str("mode")? {
+                if mode == "spiffe" {
+                    return Err(ConfigError::NotProvided {
+                        subject: format!("{subject} mode \"spiffe\""),
+                        what: "setting",
+                        pos: d.pos(),
+                    });
+                }
+                if !mode.is_empty() && mode != "external_pki" {
+                    return Err(d.invalid("mode", "must be external_pki or spiffe"));
+                }
+            }
+            refuse(d, "svid_prefix", subject)?;
+            if d.optional_bool("verify_client_ip")? == Some(true) {
+                return Err(ConfigError::NotProvided {
+                    subject: format!("{subject} verify_client_ip"),
+                    what: "setting",
+                    pos: d.pos(),
+                });
+            }
+            // Resource limits: the attestor enforces its own (chain length, key sizes).
+            d.optional_u32("max_intermediates")?;
+            d.optional_u32("max_rsa_key_size")?;
+            let mut paths: Vec<PathBuf> = optional_path(d, "ca_bundle_path")?.into_iter().collect();
+            for p in d.optional_str_list("ca_bundle_paths")?.unwrap_or_default() {
+                paths.push(PathBuf::from(p));
+            }
+            if paths.is_empty() {
+                return Err(d.missing("ca_bundle_path"));
+            }
+            NodeAttestorConfig::X509Pop(X509PopSettings {
+                ca_bundle_paths: paths,
+                agent_path_template: d
+                    .optional_str("agent_path_template")?
+                    .filter(|s| !s.is_empty()),
+            })
+        }
+        _ => {
+            let settings = TpmSettings {
+                ca_path: optional_path(d, "ca_path")?,
+                hash_path: optional_path(d, "hash_path")?,
+            };
+            if settings.ca_path.is_none() && settings.hash_path.is_none() {
+                return Err(d.missing("ca_path"));
+            }
+            NodeAttestorConfig::Tpm(settings)
+        }
+    })
+}
+
+/// `UpstreamAuthority "disk"`'s `plugin_data`.
+pub(crate) fn disk_upstream(d: &mut Decoder<'_>) -> Result<DiskUpstreamSettings, ConfigError> {
+    Ok(DiskUpstreamSettings {
+        cert_file_path: required_path(d, "cert_file_path")?,
+        key_file_path: required_path(d, "key_file_path")?,
+        bundle_file_path: optional_path(d, "bundle_file_path")?,
+    })
+}

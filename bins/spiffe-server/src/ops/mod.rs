@@ -1,0 +1,13 @@
+//! Operations: metrics, readiness, the audit log, rate limits, and the layers that apply them
+//! to every RPC.
+
+mod audit;
+mod health;
+mod metrics;
+mod ratelimit;
+mod rpc_layer;
+
+pub use health::Readiness;
+pub use metrics::{code_name as code_name_of, ServerMetrics, DEFAULT_PREFIX};
+pub use ratelimit::{RateLimitLayer, RateLimited, MAX_WAIT};
+pub use rpc_layer::{RpcLayer, RpcService};
