@@ -254,6 +254,13 @@ impl Certificate {
         trimmed.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// The serial number in decimal, as Go's `big.Int.String()` prints it (SPIRE records agent
+    /// certificates by this string). A negative serial (not allowed by RFC 5280 but seen in the
+    /// wild) is printed with a leading `-`.
+    pub fn serial_decimal(&self) -> String {
+        serial_to_decimal(self.serial())
+    }
+
     /// The subject as an RFC 4514-style string, for display. Attribute strings are read by one
     /// rule: UTF8String as UTF-8, PrintableString/IA5String/VisibleString as ASCII,
     /// TeletexString as Latin-1, BMPString as UTF-16BE; a value that does not decode is shown
@@ -359,6 +366,45 @@ pub(crate) enum SignatureError {
     Invalid,
 }
 
+/// A DER INTEGER's content octets (two's complement, big-endian) in decimal.
+fn serial_to_decimal(bytes: &[u8]) -> String {
+    let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
+    // The magnitude, big-endian: for a negative number, the two's complement of the bytes.
+    let mut magnitude: Vec<u8> = if negative {
+        let mut inverted: Vec<u8> = bytes.iter().map(|b| !b).collect();
+        for byte in inverted.iter_mut().rev() {
+            let (sum, carry) = byte.overflowing_add(1);
+            *byte = sum;
+            if !carry {
+                break;
+            }
+        }
+        inverted
+    } else {
+        bytes.to_vec()
+    };
+    // Repeated division by 10 of the big-endian magnitude; serials are at most 20 octets.
+    let mut digits = Vec::with_capacity(magnitude.len() * 3);
+    while magnitude.iter().any(|&b| b != 0) {
+        let mut remainder = 0u16;
+        for byte in magnitude.iter_mut() {
+            let value = (remainder << 8) | u16::from(*byte);
+            *byte = (value / 10) as u8;
+            remainder = value % 10;
+        }
+        digits.push(b'0' + remainder as u8);
+    }
+    if digits.is_empty() {
+        digits.push(b'0');
+    }
+    if negative {
+        digits.push(b'-');
+    }
+    digits.reverse();
+    // Only ASCII digits and '-' were pushed.
+    String::from_utf8(digits).unwrap_or_default()
+}
+
 fn ascii(bytes: &[u8]) -> Option<&str> {
     bytes
         .is_ascii()
@@ -451,3 +497,29 @@ impl PartialEq for Certificate {
     }
 }
 impl Eq for Certificate {}
+
+#[cfg(test)]
+mod tests {
+    use super::serial_to_decimal;
+
+    #[test]
+    fn serial_in_decimal_as_go_prints_it() {
+        assert_eq!(serial_to_decimal(&[]), "0");
+        assert_eq!(serial_to_decimal(&[0x00]), "0");
+        assert_eq!(serial_to_decimal(&[0x01]), "1");
+        assert_eq!(serial_to_decimal(&[0x00, 0xff]), "255");
+        assert_eq!(serial_to_decimal(&[0x01, 0x00]), "256");
+        assert_eq!(serial_to_decimal(&[0xff]), "-1");
+        assert_eq!(serial_to_decimal(&[0x80]), "-128");
+        assert_eq!(serial_to_decimal(&[0xff, 0x7f]), "-129");
+        // 2^64 and a 20-octet serial (RFC 5280's largest).
+        assert_eq!(
+            serial_to_decimal(&[0x01, 0, 0, 0, 0, 0, 0, 0, 0]),
+            "18446744073709551616"
+        );
+        assert_eq!(
+            serial_to_decimal(&[0x7f; 20]),
+            "727885129180488904360266563744972327436484050815"
+        );
+    }
+}

@@ -4,10 +4,11 @@ use std::fmt;
 
 use aws_lc_rs::signature::UnparsedPublicKey;
 
-use crate::der::{tag, Reader};
+use crate::der::{tag, DerError, Reader};
 
 use super::algorithm::{KeyKind, PublicKeyAlgorithm, SignatureAlgorithm};
 use super::certificate::Span;
+use super::extensions::{check_general_names, general_name};
 use super::spki::SubjectPublicKeyInfo;
 use super::{name, X509Error};
 
@@ -15,14 +16,22 @@ use super::{name, X509Error};
 const MAX_CSR_LEN: usize = 16 * 1024;
 /// Upper bound on the number of attributes walked.
 const MAX_ATTRIBUTES: usize = 32;
+/// Upper bound on the number of requested extensions walked.
+const MAX_REQUESTED_EXTENSIONS: usize = 32;
+/// `pkcs-9-at-extensionRequest` (1.2.840.113549.1.9.14), content octets.
+const EXTENSION_REQUEST: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e];
+/// `id-ce-subjectAltName` (2.5.29.17), content octets.
+const SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
 
 /// A PKCS#10 `CertificationRequest` (RFC 2986 §4) whose self-signature verified.
 ///
 /// [`CertificateRequest::from_der`] is the only constructor, and it checks the signature with
 /// the public key the request carries, so holding one proves the requester has the private key
-/// (proof of possession). Only the public key and subject are exposed: a CA takes the SPIFFE ID
-/// and any SANs from its own policy, never from the request's attributes, which are checked
-/// for structure only.
+/// (proof of possession). A CA normally takes only the public key, and the SPIFFE ID and any
+/// SANs from its own policy. The subjectAltName the requester asks for in an
+/// `extensionRequest` attribute is exposed too ([`uri_sans`](Self::uri_sans),
+/// [`dns_sans`](Self::dns_sans)), for CAs that mint what an authorized caller requests (SPIRE's
+/// `MintX509SVID`); every other attribute is checked for structure only.
 ///
 /// ```
 /// use spiffe_core::x509::{CertificateRequest, X509Error};
@@ -36,6 +45,8 @@ pub struct CertificateRequest {
     key_kind: KeyKind,
     key_bits: Span,
     signature_algorithm: SignatureAlgorithm,
+    /// The `GeneralNames` contents of a requested subjectAltName.
+    san: Option<Span>,
 }
 
 // === impl CertificateRequest ===
@@ -59,6 +70,7 @@ impl CertificateRequest {
             key_kind: parsed.spki.kind(),
             key_bits: Span::of(&der, parsed.spki.key_bits()),
             signature_algorithm: SignatureAlgorithm::from_der(parsed.signature_alg),
+            san: parsed.san.map(|names| Span::of(&der, names)),
             der: Vec::new(),
         };
         let verification = request
@@ -100,6 +112,40 @@ impl CertificateRequest {
     pub fn signature_algorithm(&self) -> SignatureAlgorithm {
         self.signature_algorithm
     }
+
+    /// How many URI entries the requested subjectAltName has (0 without one).
+    pub fn uri_san_count(&self) -> usize {
+        self.san_entries(general_name::URI).count()
+    }
+
+    /// The requested URI SANs, in order (entries that are not ASCII are skipped).
+    pub fn uri_sans(&self) -> impl Iterator<Item = &str> + '_ {
+        self.san_entries(general_name::URI).filter_map(ascii)
+    }
+
+    /// The requested DNS SANs, in order (entries that are not ASCII are skipped).
+    pub fn dns_sans(&self) -> impl Iterator<Item = &str> + '_ {
+        self.san_entries(general_name::DNS).filter_map(ascii)
+    }
+
+    /// Values of the requested SAN entries with tag `wanted` (checked at parse time).
+    fn san_entries(&self, wanted: u8) -> impl Iterator<Item = &[u8]> + '_ {
+        let names = self.san.map(|span| span.get(&self.der)).unwrap_or(&[]);
+        let mut reader = Reader::new(names);
+        std::iter::from_fn(move || loop {
+            let (tag, value, _) = reader.read_any().ok()?;
+            if tag == wanted {
+                return Some(value);
+            }
+        })
+    }
+}
+
+fn ascii(bytes: &[u8]) -> Option<&str> {
+    bytes
+        .is_ascii()
+        .then(|| std::str::from_utf8(bytes).ok())
+        .flatten()
 }
 
 impl fmt::Debug for CertificateRequest {
@@ -119,9 +165,10 @@ struct Parsed<'a> {
     spki: SubjectPublicKeyInfo<'a>,
     signature_alg: &'a [u8],
     signature: &'a [u8],
+    san: Option<&'a [u8]>,
 }
 
-fn parse(der: &[u8]) -> Result<Parsed<'_>, crate::der::DerError> {
+fn parse(der: &[u8]) -> Result<Parsed<'_>, DerError> {
     let mut outer = Reader::new(der);
     let mut request = Reader::new(outer.read(tag::SEQUENCE)?);
     outer.finish()?;
@@ -138,19 +185,29 @@ fn parse(der: &[u8]) -> Result<Parsed<'_>, crate::der::DerError> {
     let (_, subject) = fields.read_with_raw(tag::SEQUENCE)?;
     let spki = SubjectPublicKeyInfo::read(&mut fields)?;
     // attributes [0] IMPLICIT SET OF Attribute: required by RFC 2986, though some encoders
-    // omit it when empty; accepted either way, and walked for structure only.
+    // omit it when empty; accepted either way. Walked for structure; an extensionRequest's
+    // subjectAltName is read.
+    let mut san = None;
     if let Some(attributes) = fields.read_optional(tag::context_constructed(0))? {
         let mut attributes = Reader::new(attributes);
         let mut count = 0;
+        let mut seen_extension_request = false;
         while !attributes.is_empty() {
             count += 1;
             if count > MAX_ATTRIBUTES {
-                return Err(crate::der::DerError::InvalidValue);
+                return Err(DerError::InvalidValue);
             }
             let mut attribute = Reader::new(attributes.read(tag::SEQUENCE)?);
-            attribute.read(tag::OID)?;
-            attribute.read(tag::SET)?;
+            let oid = attribute.read(tag::OID)?;
+            let values = attribute.read(tag::SET)?;
             attribute.finish()?;
+            if oid == EXTENSION_REQUEST {
+                // RFC 2985 §5.4.2: single-valued, so once, with one value.
+                if std::mem::replace(&mut seen_extension_request, true) {
+                    return Err(DerError::InvalidValue);
+                }
+                san = requested_san(crate::der::read_single(values, tag::SEQUENCE)?)?;
+            }
         }
     }
     fields.finish()?;
@@ -160,7 +217,38 @@ fn parse(der: &[u8]) -> Result<Parsed<'_>, crate::der::DerError> {
         spki,
         signature_alg,
         signature,
+        san,
     })
+}
+
+/// The subjectAltName `GeneralNames` contents among requested `Extensions` (RFC 5280 §4.1),
+/// checked as a certificate's are; other extensions are checked for structure only.
+fn requested_san(extensions: &[u8]) -> Result<Option<&[u8]>, DerError> {
+    let mut reader = Reader::new(extensions);
+    let mut san = None;
+    let mut count = 0;
+    while !reader.is_empty() {
+        count += 1;
+        if count > MAX_REQUESTED_EXTENSIONS {
+            return Err(DerError::InvalidValue);
+        }
+        let mut extension = Reader::new(reader.read(tag::SEQUENCE)?);
+        let oid = extension.read(tag::OID)?;
+        if extension.peek_tag() == Some(tag::BOOLEAN) {
+            extension.read_bool()?;
+        }
+        let value = extension.read(tag::OCTET_STRING)?;
+        extension.finish()?;
+        if oid == SUBJECT_ALT_NAME {
+            if san.is_some() {
+                return Err(DerError::InvalidValue); // RFC 5280 §4.2: one instance per extension
+            }
+            let names = crate::der::read_single(value, tag::SEQUENCE)?;
+            check_general_names(names)?;
+            san = Some(names);
+        }
+    }
+    Ok(san)
 }
 
 #[cfg(test)]
@@ -195,6 +283,36 @@ mod tests {
         let der = request(&rcgen::PKCS_ECDSA_P384_SHA384);
         let csr = CertificateRequest::from_der(&der).expect("valid P-384 request");
         assert_eq!(csr.public_key_algorithm(), PublicKeyAlgorithm::EcP384);
+    }
+
+    #[test]
+    fn requested_sans_are_read() {
+        let der = request(&rcgen::PKCS_ECDSA_P256_SHA256);
+        let csr = CertificateRequest::from_der(&der).expect("valid request");
+        assert_eq!(csr.dns_sans().collect::<Vec<_>>(), ["w.example"]);
+        assert_eq!(csr.uri_san_count(), 0);
+
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let mut params = CertificateParams::new(vec!["a.example".into()]).expect("params");
+        for uri in ["spiffe://example.org/a", "spiffe://example.org/b"] {
+            params.subject_alt_names.push(rcgen::SanType::URI(
+                rcgen::string::Ia5String::try_from(uri).expect("uri"),
+            ));
+        }
+        let der = params.serialize_request(&key).expect("csr").der().to_vec();
+        let csr = CertificateRequest::from_der(&der).expect("valid request");
+        assert_eq!(csr.uri_san_count(), 2);
+        assert_eq!(
+            csr.uri_sans().collect::<Vec<_>>(),
+            ["spiffe://example.org/a", "spiffe://example.org/b"]
+        );
+        assert_eq!(csr.dns_sans().collect::<Vec<_>>(), ["a.example"]);
+
+        let bare = CertificateParams::new(Vec::<String>::new()).expect("params");
+        let der = bare.serialize_request(&key).expect("csr").der().to_vec();
+        let csr = CertificateRequest::from_der(&der).expect("valid request");
+        assert_eq!(csr.uri_san_count(), 0);
+        assert_eq!(csr.dns_sans().count(), 0);
     }
 
     #[test]

@@ -328,6 +328,11 @@ pub(crate) mod general_name {
     pub(crate) const REGISTERED_ID: u8 = tag::context_primitive(8);
 }
 
+/// Checks the `GeneralNames` entries' tags (a requested subjectAltName in a CSR).
+pub(crate) fn check_general_names(names: &[u8]) -> Result<(), DerError> {
+    scan_general_names(names, names).map(|_| ())
+}
+
 /// Checks the `GeneralNames` entries' tags; counts URI entries and notes the first one.
 fn scan_general_names(base: &[u8], names: &[u8]) -> Result<(u32, Option<Span>), DerError> {
     use general_name as gn;

@@ -86,3 +86,26 @@ pub(crate) fn agent_denied(
         payload.encode_to_vec().into(),
     )
 }
+
+/// SPIRE's per-item success status in batch responses (`code 0`, message `OK`).
+pub(crate) fn item_ok() -> spire_api_proto::types::Status {
+    spire_api_proto::types::Status {
+        code: Code::Ok as i32,
+        message: "OK".into(),
+    }
+}
+
+/// A per-item failure in batch responses: the status's code and message.
+pub(crate) fn item(status: &Status) -> spire_api_proto::types::Status {
+    spire_api_proto::types::Status {
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+    }
+}
+
+/// INTERNAL with SPIRE's text, `<what>: <cause>` (the cause's own message, which for the
+/// datastore and the CA never carries secrets); the whole error chain is logged.
+pub(crate) fn internal(what: &str, err: &dyn std::error::Error) -> Status {
+    tracing::error!(error = %chain(err), "{what}");
+    Status::internal(format!("{what}: {err}"))
+}
