@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use api_support::*;
 use spiffe_attest::node::join_token::JoinTokenAgent;
-use spiffe_attest::node::x509pop::{X509PopAgent, X509PopAttestor};
+use spiffe_attest::node::x509pop::{X509PopAgent, X509PopServer};
 use spiffe_attest::node::{
     AttestedNode as Attested, NodeAttestorAgent, NodeAttestorServer, ServerAttestation, ServerStep,
 };
-use spiffe_attest::{AttestError, BoxFuture, Selector};
+use spiffe_attest::{AttestError, Selector};
+use spiffe_core::BoxFuture;
 use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
-use spiffe_ca::x509::{X509Authority, X509SvidRequest};
+use spiffe_ca::x509::{X509SvidIssuer, X509SvidRequest};
 use spiffe_core::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use spiffe_core::{Certificate, SpiffeId, TrustDomain};
 use spiffe_server::context::ServerContext;
@@ -273,7 +274,7 @@ fn x509pop() -> X509Pop {
     let now = UnixTime::now();
     let ca_key: Arc<dyn Signer> =
         Arc::new(SoftwareSigner::generate("node-ca", KeyType::EcP256).unwrap());
-    let ca = X509Authority::self_signed(&td, ca_key, now, in_secs(3600)).unwrap();
+    let ca = X509SvidIssuer::self_signed(&td, ca_key, now, in_secs(3600)).unwrap();
     let node_key = SoftwareSigner::generate("node", KeyType::EcP256).unwrap();
     let request = X509SvidRequest::new(
         SpiffeId::new("spiffe://nodes.test/node-1").unwrap(),
@@ -293,7 +294,7 @@ fn x509pop() -> X509Pop {
 async fn x509pop_context(dir: &std::path::Path, pop: &X509Pop) -> Arc<ServerContext> {
     let mut ctx = context(dir).await;
     let attestor =
-        X509PopAttestor::new(ctx.settings.trust_domain.clone(), vec![pop.ca.clone()]).unwrap();
+        X509PopServer::new(ctx.settings.trust_domain.clone(), vec![pop.ca.clone()]).unwrap();
     ctx.node_attestors
         .insert("x509pop".into(), Arc::new(attestor));
     Arc::new(ctx)

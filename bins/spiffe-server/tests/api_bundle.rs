@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use api_support::*;
 use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
-use spiffe_ca::x509::X509Authority;
+use spiffe_ca::x509::X509SvidIssuer;
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::TrustDomain;
 use spiffe_server::context::ServerContext;
@@ -26,7 +26,7 @@ fn ca_der(td: &str) -> Vec<u8> {
     let signer: Arc<dyn Signer> =
         Arc::new(SoftwareSigner::generate("ca", KeyType::EcP256).unwrap());
     let td = TrustDomain::new(td).unwrap();
-    X509Authority::self_signed(&td, signer, UnixTime::now(), in_secs(3600))
+    X509SvidIssuer::self_signed(&td, signer, UnixTime::now(), in_secs(3600))
         .unwrap()
         .certificate()
         .der()

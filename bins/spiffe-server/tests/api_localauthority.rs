@@ -11,7 +11,7 @@ use std::time::Duration;
 use api_support::*;
 use spiffe_ca::keys::{KeyType, MemoryKeyManager, Signer, SoftwareSigner};
 use spiffe_ca::manager::{CaManager, CaManagerConfig, MemoryJournal};
-use spiffe_ca::x509::{DiskUpstreamAuthority, X509Authority};
+use spiffe_ca::x509::{DiskUpstreamAuthority, X509SvidIssuer};
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::{Certificate, TrustDomain};
 use spiffe_server::context::ServerContext;
@@ -80,10 +80,10 @@ async fn a_manual_x509_rotation_with_spires_checks_at_each_step() {
         .unwrap()
         .into_inner();
     let first = state.active.unwrap();
-    assert_eq!(first.authority_id, ctx.ca.x509_authority().authority_id());
+    assert_eq!(first.authority_id, ctx.ca.x509_svid_issuer().authority_id());
     assert_eq!(
         first.expires_at as u64,
-        ctx.ca.x509_authority().not_after().as_secs()
+        ctx.ca.x509_svid_issuer().not_after().as_secs()
     );
     assert!(state.prepared.is_none() && state.old.is_none());
 
@@ -153,7 +153,7 @@ async fn a_manual_x509_rotation_with_spires_checks_at_each_step() {
         .unwrap();
     assert_eq!(activated.authority_id, prepared.authority_id);
     assert_eq!(
-        ctx.ca.x509_authority().authority_id(),
+        ctx.ca.x509_svid_issuer().authority_id(),
         prepared.authority_id
     );
     let state = client
@@ -285,7 +285,7 @@ async fn a_manual_jwt_rotation_with_spires_checks() {
         .into_inner()
         .active
         .unwrap();
-    assert_eq!(first.authority_id, ctx.ca.jwt_authority().kid());
+    assert_eq!(first.authority_id, ctx.ca.jwt_svid_issuer().kid());
 
     let prepared = client
         .prepare_jwt_authority(PrepareJwtAuthorityRequest {})
@@ -422,7 +422,7 @@ async fn under_an_upstream_authority_local_x509_taint_and_revoke_are_refused() {
     let root_key: Arc<dyn Signer> =
         Arc::new(SoftwareSigner::generate("upstream", KeyType::EcP256).unwrap());
     let root =
-        X509Authority::self_signed(&td, root_key.clone(), UnixTime::now(), in_secs(48 * 3600))
+        X509SvidIssuer::self_signed(&td, root_key.clone(), UnixTime::now(), in_secs(48 * 3600))
             .unwrap();
     let upstream =
         DiskUpstreamAuthority::from_parts(root_key, vec![root.certificate().clone()]).unwrap();

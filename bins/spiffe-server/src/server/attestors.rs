@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use spiffe_attest::node::join_token::JoinTokenAttestor;
-use spiffe_attest::node::tpm::TpmAttestorServer;
-use spiffe_attest::node::x509pop::{AgentPathTemplate, X509PopAttestor};
+use spiffe_attest::node::join_token::JoinTokenServer;
+use spiffe_attest::node::tpm::TpmServer;
+use spiffe_attest::node::x509pop::{AgentPathTemplate, X509PopServer};
 use spiffe_attest::node::NodeAttestorServer;
 use spiffe_core::pki_types::CertificateDer;
 use spiffe_core::TrustDomain;
@@ -24,7 +24,7 @@ pub(super) fn build(
     let mut attestors: HashMap<String, Arc<dyn NodeAttestorServer>> = HashMap::new();
     for config in configs {
         let attestor: Arc<dyn NodeAttestorServer> = match config {
-            NodeAttestorConfig::JoinToken => Arc::new(JoinTokenAttestor::new(
+            NodeAttestorConfig::JoinToken => Arc::new(JoinTokenServer::new(
                 trust_domain.clone(),
                 Arc::new(DataStoreJoinTokens::new(datastore.clone())),
             )),
@@ -50,7 +50,7 @@ fn read(plugin: &'static str, path: &Path) -> Result<Vec<u8>, StartError> {
 fn x509pop(
     settings: &X509PopSettings,
     trust_domain: &TrustDomain,
-) -> Result<X509PopAttestor, StartError> {
+) -> Result<X509PopServer, StartError> {
     let mut cas = Vec::new();
     for path in &settings.ca_bundle_paths {
         let pem = read("x509pop", path)?;
@@ -59,7 +59,7 @@ fn x509pop(
         })?;
         cas.extend(certs);
     }
-    let mut attestor = X509PopAttestor::new(trust_domain.clone(), cas)
+    let mut attestor = X509PopServer::new(trust_domain.clone(), cas)
         .map_err(|e| failed("x509pop", e.to_string()))?;
     if let Some(template) = &settings.agent_path_template {
         // SPIRE's templates are written without the leading slash.
@@ -89,8 +89,8 @@ fn files_in(plugin: &'static str, dir: &Path) -> Result<Vec<PathBuf>, StartError
     Ok(files)
 }
 
-fn tpm(settings: &TpmSettings, trust_domain: &TrustDomain) -> Result<TpmAttestorServer, StartError> {
-    let mut server = TpmAttestorServer::new(trust_domain.clone());
+fn tpm(settings: &TpmSettings, trust_domain: &TrustDomain) -> Result<TpmServer, StartError> {
+    let mut server = TpmServer::new(trust_domain.clone());
     if let Some(dir) = &settings.ca_path {
         for path in files_in("tpm", dir)? {
             let bytes = read("tpm", &path)?;

@@ -78,8 +78,8 @@ pub(super) fn spawn(tasks: &mut JoinSet<()>, loops: Loops, stop: watch::Receiver
         async move {
             match ctx.ca.rotate().await {
                 Ok(true) => tracing::info!(
-                    x509_authority = %ctx.ca.x509_authority().authority_id(),
-                    jwt_key = %ctx.ca.jwt_authority().kid(),
+                    x509_authority = %ctx.ca.x509_svid_issuer().authority_id(),
+                    jwt_key = %ctx.ca.jwt_svid_issuer().kid(),
                     "CA rotated"
                 ),
                 Ok(false) => {}
@@ -123,7 +123,7 @@ pub(super) fn spawn(tasks: &mut JoinSet<()>, loops: Loops, stop: watch::Receiver
         async move {
             let ping = tokio::time::timeout(READINESS_INTERVAL, ctx.datastore.ping()).await;
             let datastore_ok = matches!(ping, Ok(Ok(())));
-            let ca_ok = ctx.ca.x509_authority().not_after().as_secs() > now(&ctx).as_secs();
+            let ca_ok = ctx.ca.x509_svid_issuer().not_after().as_secs() > now(&ctx).as_secs();
             let was = readiness.ready();
             readiness.set_datastore(datastore_ok);
             readiness.set_ca(ca_ok);

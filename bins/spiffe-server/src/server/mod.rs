@@ -211,8 +211,8 @@ pub async fn start(config: ServerConfig, log: Option<LogHandle>) -> Result<Runni
 
     let ca = ca::build(&config, datastore.clone(), clock.clone()).await?;
     tracing::info!(
-        x509_authority = %ca.x509_authority().authority_id(),
-        jwt_key = %ca.jwt_authority().kid(),
+        x509_authority = %ca.x509_svid_issuer().authority_id(),
+        jwt_key = %ca.jwt_svid_issuer().kid(),
         "CA active"
     );
     ca::publish(&ca, datastore.as_ref())

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use spiffe_attest::node::join_token::{JoinToken, JoinTokenAttestor};
+use spiffe_attest::node::join_token::{JoinToken, JoinTokenServer};
 use spiffe_attest::node::NodeAttestorAgent;
 use spiffe_attest::{EntryId, RegistrationEntry, Selector};
 use spiffe_core::pki_types::UnixTime;
@@ -33,7 +33,7 @@ pub(crate) async fn context(dir: &Path) -> ServerContext {
     let tokens = Arc::new(DataStoreJoinTokens::new(ctx.datastore.clone()));
     ctx.node_attestors.insert(
         "join_token".into(),
-        Arc::new(JoinTokenAttestor::new(
+        Arc::new(JoinTokenServer::new(
             ctx.settings.trust_domain.clone(),
             tokens,
         )),

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use spiffe_core::json::JsonObject;
 use spiffe_core::{SpiffeId, UnverifiedJwtSvid};
 use spire_api_proto::convert::{spiffe_id_from_proto, spiffe_id_to_proto};
 use spire_api_proto::server::svid::v1::{
@@ -74,9 +74,9 @@ async fn mint(
             "at least one audience is required",
         ));
     }
-    let mut claims = Map::new();
+    let mut claims = JsonObject::new();
     if let Some(issuer) = &ctx.settings.jwt_issuer {
-        claims.insert("iss".into(), Value::from(issuer.as_str()));
+        claims.insert_str("iss", issuer.as_str());
     }
     let ca = ctx.ca.clone();
     let (subject, audience) = (id.clone(), audience.to_vec());
@@ -95,8 +95,7 @@ async fn mint(
         .map_err(|e| Status::internal(format!("failed to get JWT-SVID expiry: {e}")))?;
     let issued_at = parsed
         .claims()
-        .get("iat")
-        .and_then(Value::as_i64)
+        .get_i64("iat")
         .unwrap_or_default();
     let expires_at = i64::try_from(parsed.expiry().as_secs()).unwrap_or(i64::MAX);
     tracing::debug!(spiffe_id = %id, audience = ?parsed.audience(), expires_at, "Server CA successfully signed JWT SVID");
