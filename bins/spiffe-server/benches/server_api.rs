@@ -25,23 +25,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prost::Message;
-use spiffe_attest::node::join_token::{JoinToken, JoinTokenAgent};
-use spiffe_attest::node::NodeAttestorAgent;
 use spiffe_ca::keys::{KeyType, SoftwareSigner};
 use spiffe_ca::x509::X509SvidIssuer;
 use spiffe_core::pki_types::UnixTime;
-use spiffe_core::{Certificate, SpiffeId, TrustDomain, X509Bundle, X509Svid};
+use spiffe_core::{SpiffeId, TrustDomain, X509Bundle, X509Svid};
+use spiffe_server::testing::agent;
 use spiffe_server::testing::process::{ServerConfigFile, ServerProcess};
-use spiffe_tls::hyper::SpiffeConnector;
-use spiffe_tls::{Authorizer, ClientConfigBuilder};
-use spire_api_proto::server::agent::v1::agent_client::AgentClient;
-use spire_api_proto::server::agent::v1::attest_agent_request::{Params, Step as RequestStep};
-use spire_api_proto::server::agent::v1::attest_agent_response::Step as ResponseStep;
-use spire_api_proto::server::agent::v1::{
-    AgentX509svidParams, AttestAgentRequest, CreateJoinTokenRequest,
-};
-use spire_api_proto::server::bundle::v1::bundle_client::BundleClient;
-use spire_api_proto::server::bundle::v1::GetBundleRequest;
 use spire_api_proto::server::entry::v1::entry_client::EntryClient;
 use spire_api_proto::server::entry::v1::{
     BatchCreateEntryRequest, BatchUpdateEntryRequest, GetAuthorizedEntriesRequest,
@@ -51,7 +40,7 @@ use spire_api_proto::server::svid::v1::svid_client::SvidClient;
 use spire_api_proto::server::svid::v1::{BatchNewX509svidRequest, NewX509svidParams};
 use spire_api_proto::types;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 const TD: &str = "example.org";
 /// Entries the measured agent is authorized for.
@@ -70,21 +59,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
-}
-
-fn server_id() -> SpiffeId {
-    SpiffeId::new(&format!("spiffe://{TD}/spire/server")).unwrap()
-}
-
-fn channel(addr: std::net::SocketAddr, mut config: rustls::ClientConfig) -> Channel {
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_with_connector_lazy(SpiffeConnector::new(Arc::new(config)))
 }
 
 /// A CSR for a fresh P-256 key, and the key (PKCS#8 DER).
@@ -147,7 +121,7 @@ impl Bench {
         config.extra_server = "    ratelimit {\n        attestation = false\n    }\n".into();
         let server = ServerProcess::start(&ServerProcess::binary(), &config).expect("server");
         let admin = server.admin_channel().await;
-        let bundle = Self::fetch_bundle(&admin).await;
+        let bundle = agent::x509_bundle(&admin, &TrustDomain::new(TD).unwrap()).await;
         Self {
             server,
             config,
@@ -156,82 +130,25 @@ impl Bench {
         }
     }
 
-    async fn fetch_bundle(admin: &Channel) -> Arc<X509Bundle> {
-        let bundle = BundleClient::new(admin.clone())
-            .get_bundle(GetBundleRequest::default())
-            .await
-            .expect("GetBundle")
-            .into_inner();
-        let roots = bundle
-            .x509_authorities
-            .iter()
-            .map(|a| Certificate::from_der(a.asn1.clone().into()).unwrap())
-            .collect();
-        Arc::new(X509Bundle::from_authorities(
-            TrustDomain::new(TD).unwrap(),
-            roots,
-        ))
-    }
-
     async fn token(&self) -> String {
-        AgentClient::new(self.admin.clone())
-            .create_join_token(CreateJoinTokenRequest {
-                ttl: 600,
-                ..Default::default()
-            })
-            .await
-            .expect("CreateJoinToken")
-            .into_inner()
-            .value
+        agent::create_join_token(&self.admin).await
     }
 
     /// One join_token attestation on a new TLS connection; the agent's SVID.
     async fn attest(&self, token: &str, csr: Vec<u8>, key: Vec<u8>) -> X509Svid {
-        let config = ClientConfigBuilder::new(provider())
-            .verify_server(self.bundle.clone(), Authorizer::exact(server_id()))
-            .without_client_cert()
-            .unwrap();
-        let channel = channel(self.server.tcp_addr(), config);
-        let agent = JoinTokenAgent::new(JoinToken::new(token).expect("token"));
-        let mut attempt = agent.begin().unwrap();
-        let payload = attempt.payload().unwrap();
-        let (tx, rx) = tokio::sync::mpsc::channel(2);
-        tx.send(AttestAgentRequest {
-            step: Some(RequestStep::Params(Params {
-                data: Some(types::AttestationData {
-                    r#type: agent.name().into(),
-                    payload,
-                }),
-                params: Some(AgentX509svidParams { csr }),
-            })),
-        })
+        agent::attest_join_token(
+            self.server.tcp_addr(),
+            self.bundle.clone(),
+            token,
+            csr,
+            &key,
+        )
         .await
-        .unwrap();
-        let mut responses = AgentClient::new(channel)
-            .attest_agent(ReceiverStream::new(rx))
-            .await
-            .expect("AttestAgent")
-            .into_inner();
-        let result = match responses
-            .message()
-            .await
-            .expect("result")
-            .and_then(|m| m.step)
-        {
-            Some(ResponseStep::Result(result)) => result,
-            other => panic!("expected a result, got {other:?}"),
-        };
-        drop(tx);
-        let chain: Vec<u8> = result.svid.expect("svid").cert_chain.concat();
-        X509Svid::parse_der(&chain, &key).expect("agent SVID")
+        .expect("AttestAgent")
     }
 
     fn mtls(&self, svid: &X509Svid) -> Channel {
-        let config = ClientConfigBuilder::new(provider())
-            .verify_server(self.bundle.clone(), Authorizer::exact(server_id()))
-            .with_svid(Arc::new(svid.clone()))
-            .unwrap();
-        channel(self.server.tcp_addr(), config)
+        agent::mtls_channel(self.server.tcp_addr(), self.bundle.clone(), svid)
     }
 
     /// Creates `count` entries under `parent`, `FILL_BATCH` per call; returns their ids.

@@ -27,6 +27,7 @@ use crate::config::ServerSettings;
 use crate::context::ServerContext;
 use crate::datastore::{DataStore, SqlDataStore, SqlSettings};
 
+pub mod agent;
 pub mod process;
 
 /// A context for trust domain `example.org` on a SQLite file in `dir`, with an in-memory CA
