@@ -385,6 +385,14 @@ async fn list_and_count_apply_spires_filters_paging_and_masks() {
             vec!["/a"],
         ),
         (
+            // As SPIRE: an empty hint filters nothing.
+            list_entries_request::Filter {
+                by_hint: Some(String::new()),
+                ..Default::default()
+            },
+            vec!["/a", "/b", "/c"],
+        ),
+        (
             list_entries_request::Filter {
                 by_downstream: Some(false),
                 ..Default::default()

@@ -95,7 +95,8 @@ pub(super) fn entry_filter(
             behavior,
         });
     }
-    filter.by_hint = fields.by_hint.cloned();
+    // As SPIRE's datastore: an empty hint filters nothing.
+    filter.by_hint = fields.by_hint.filter(|h| !h.is_empty()).cloned();
     filter.by_downstream = fields.by_downstream;
     Ok(filter)
 }
