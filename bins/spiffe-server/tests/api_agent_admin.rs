@@ -80,8 +80,19 @@ fn go_time(secs: i64) -> String {
 async fn count_and_list_apply_spires_filters_paging_and_masks() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = Arc::new(context(dir.path()).await);
+    count_and_list(ctx, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn count_and_list_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Arc::new(postgres_context(dir.path()).await);
+    count_and_list(ctx, dir.path()).await;
+}
+
+async fn count_and_list(ctx: Arc<ServerContext>, dir: &std::path::Path) {
     three_agents(&ctx).await;
-    let mut client = admin(&ctx, dir.path()).await;
+    let mut client = admin(&ctx, dir).await;
 
     let filters: Vec<(list_agents_request::Filter, Vec<&str>)> = vec![
         (Default::default(), vec![NODE_1, NODE_2, NODE_3]),
