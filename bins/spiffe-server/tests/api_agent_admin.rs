@@ -524,6 +524,29 @@ async fn join_tokens_are_uuids_or_the_operators_and_the_alias_entry_is_spires() 
         .unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists);
 
+    // Deleting the agent that attested with the token deletes the alias entry (as SPIRE),
+    // not the other entries under the agent.
+    let node7 = "spiffe://example.org/spire/agent/join_token/node-7";
+    attested_agent(&ctx, node7, "77", &[]).await;
+    let workload = entry(&ctx, node7, "spiffe://example.org/w7", |b| b).await;
+    client
+        .delete_agent(DeleteAgentRequest {
+            id: sid("/spire/agent/join_token/node-7"),
+        })
+        .await
+        .unwrap();
+    let left: Vec<String> = ctx
+        .datastore
+        .list_entries(&EntryFilter::default(), &Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|e| e.id().as_str().to_owned())
+        .collect();
+    assert_eq!(left, vec![workload.id().as_str().to_owned()]);
+    assert!(ctx.cache.entry(alias.id().as_str()).is_none());
+
     // The token attests an agent, once.
     let channel = testing::serve_as(ctx.clone(), dir.path(), unauthenticated()).await;
     let agent = JoinTokenAgent::new(JoinToken::new(&generated.value).unwrap());
