@@ -156,8 +156,10 @@ const JOIN_TOKEN: &str = "join_token";
 
 /// Deletes the entries shaped like `CreateJoinToken`'s alias of agent `id`.
 async fn delete_alias_entries(ctx: &ServerContext, id: &SpiffeId) -> Result<(), DataStoreError> {
-    let mut filter = crate::datastore::EntryFilter::default();
-    filter.by_parent_id = Some(id.clone());
+    let filter = crate::datastore::EntryFilter {
+        by_parent_id: Some(id.clone()),
+        ..Default::default()
+    };
     let alias = Selector::new("spiffe_id", id.as_str()).ok();
     let mut page = crate::datastore::PageRequest::first(1_000);
     let mut doomed = Vec::new();
