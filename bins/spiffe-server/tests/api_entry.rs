@@ -883,18 +883,25 @@ async fn sync_large_set(ctx: Arc<ServerContext>, dir: &std::path::Path) {
         result.unwrap();
     }
     ctx.cache.refresh().await.unwrap();
+    let foreign = entry(&ctx, OTHER_AGENT, "spiffe://example.org/not-yours", |b| b).await;
     let mut client = EntryClient::new(testing::serve_as(ctx.clone(), dir, tls(AGENT, "11")).await);
 
-    // First sync: the agent knows nothing and asks for everything.
+    // First sync: the agent knows nothing and asks for everything, and for another agent's
+    // entry, which it does not get.
     let (revisions, entries, responses) = sync(
         &mut client,
         SyncAuthorizedEntriesRequest::default(),
-        |revisions| revisions.iter().map(|r| r.id.clone()).collect(),
+        |revisions| {
+            let mut ids: Vec<String> = revisions.iter().map(|r| r.id.clone()).collect();
+            ids.push(foreign.id().as_str().to_owned());
+            ids
+        },
     )
     .await
     .unwrap();
     assert_eq!(revisions.len(), 620);
     assert_eq!(entries.len(), 620);
+    assert!(entries.iter().all(|e| e.id != foreign.id().as_str()));
     assert_eq!(responses, 4, "two revision pages, two entry pages");
     let known: HashMap<String, i64> = entries
         .iter()
