@@ -83,9 +83,9 @@ pub(super) fn input_mask(mask: Option<&types::FederationRelationshipMask>) -> Fe
     let Some(m) = mask else {
         return FederationMask::all();
     };
-    let mut mask = FederationMask::default();
-    mask.bundle_endpoint_url = m.bundle_endpoint_url;
-    mask.bundle_endpoint_profile = m.bundle_endpoint_profile;
-    mask.trust_domain_bundle = m.trust_domain_bundle;
-    mask
+    FederationMask {
+        bundle_endpoint_url: m.bundle_endpoint_url,
+        bundle_endpoint_profile: m.bundle_endpoint_profile,
+        trust_domain_bundle: m.trust_domain_bundle,
+    }
 }
