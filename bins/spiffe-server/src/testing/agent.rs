@@ -66,6 +66,17 @@ pub async fn create_join_token(admin: &Channel) -> String {
         .value
 }
 
+/// A TLS channel to `addr` without a client certificate (an agent before attestation), the
+/// server verified against `bundle`.
+pub fn tls_channel(addr: SocketAddr, bundle: Arc<X509Bundle>) -> Channel {
+    let trust_domain = bundle.trust_domain().clone();
+    let config = ClientConfigBuilder::new(provider())
+        .verify_server(bundle, Authorizer::exact(server_id(&trust_domain)))
+        .without_client_cert()
+        .expect("TLS config");
+    channel(addr, config)
+}
+
 /// `join_token` attestation on a new TLS connection to `addr` (the server verified against
 /// `bundle`), with `csr` for the key `key_pkcs8`; the agent SVID.
 pub async fn attest_join_token(
@@ -75,11 +86,7 @@ pub async fn attest_join_token(
     csr: Vec<u8>,
     key_pkcs8: &[u8],
 ) -> Result<X509Svid, Status> {
-    let trust_domain = bundle.trust_domain().clone();
-    let config = ClientConfigBuilder::new(provider())
-        .verify_server(bundle, Authorizer::exact(server_id(&trust_domain)))
-        .without_client_cert()
-        .expect("TLS config");
+    let channel = tls_channel(addr, bundle);
     let agent = JoinTokenAgent::new(JoinToken::new(token).expect("join token"));
     let mut attempt = agent.begin().expect("attempt");
     let payload = attempt.payload().expect("payload");
@@ -95,7 +102,7 @@ pub async fn attest_join_token(
     })
     .await
     .expect("queue the first message");
-    let mut responses = AgentClient::new(channel(addr, config))
+    let mut responses = AgentClient::new(channel)
         .attest_agent(ReceiverStream::new(rx))
         .await?
         .into_inner();
