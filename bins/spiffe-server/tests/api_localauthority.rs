@@ -259,7 +259,7 @@ async fn a_manual_x509_rotation_with_spires_checks_at_each_step() {
         .collect();
     assert_eq!(
         ids,
-        [prepared.authority_id.clone()],
+        std::slice::from_ref(&prepared.authority_id),
         "the revoked CA left the stored bundle"
     );
     assert!(ctx
@@ -384,7 +384,7 @@ async fn a_manual_jwt_rotation_with_spires_checks() {
         .into_iter()
         .map(|(kid, _)| kid)
         .collect();
-    assert_eq!(kids, [prepared.authority_id.clone()]);
+    assert_eq!(kids, std::slice::from_ref(&prepared.authority_id));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,8 @@
 //! acknowledged write and keeps the CA; two servers on one PostgreSQL share entries (served to
 //! agents attested to either) and publish both CAs in the one bundle.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -2,6 +2,8 @@
 //! unauthenticated caller, an agent and a banned agent can reach; replayed join tokens; SVIDs
 //! only for entries the agent is authorized for.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use spiffe_core::{TrustDomain, X509Svid};

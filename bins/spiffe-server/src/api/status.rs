@@ -2,8 +2,6 @@
 //! the field or record at fault and never carry SQL, driver text or secrets; the cause is
 //! logged.
 
-use spiffe_ca::manager::ManagerError;
-use spire_api_proto::convert::ConvertError;
 use tonic::{Code, Status};
 
 use crate::datastore::DataStoreError;
@@ -25,18 +23,6 @@ pub(crate) fn datastore(err: &DataStoreError) -> Status {
         }
     };
     Status::new(code, err.to_string())
-}
-
-/// A request field that could not be converted: INVALID_ARGUMENT naming the field.
-pub(crate) fn invalid(err: &ConvertError) -> Status {
-    Status::invalid_argument(err.to_string())
-}
-
-/// A CA failure: INTERNAL, logged with its cause (operator errors such as "no prepared
-/// authority" are FAILED_PRECONDITION).
-pub(crate) fn ca(err: &ManagerError) -> Status {
-    tracing::error!(error = %chain(err), "CA operation failed");
-    Status::internal(err.to_string())
 }
 
 /// An error with its causes, `a: b: c`, for log lines.

@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use spiffe_ca::manager::CaManager;
 use spiffe_core::pki_types::{CertificateDer, UnixTime};
@@ -178,6 +177,3 @@ impl X509BundleSource for TrustBundles {
         Some(Arc::new(merged))
     }
 }
-
-/// How long a trust bundle refresh may wait for the datastore before the next try.
-pub(crate) const REFRESH_TIMEOUT: Duration = Duration::from_secs(30);

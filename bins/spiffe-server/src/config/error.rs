@@ -13,7 +13,7 @@ use thiserror::Error;
 pub enum ServerConfigError {
     /// The file is missing, unreadable or not HCL.
     #[error(transparent)]
-    Load(#[from] LoadError),
+    Load(Box<LoadError>),
     /// The file parses but its content is wrong: an unknown key or plugin, a bad value, a SPIRE
     /// plugin or setting this server does not provide.
     #[error("unable to decode configuration at {}", spire_config::goquote::quote(&path.to_string_lossy()))]
@@ -22,7 +22,7 @@ pub enum ServerConfigError {
         path: PathBuf,
         /// What is wrong, with its line.
         #[source]
-        source: ConfigError,
+        source: Box<ConfigError>,
     },
     /// A `plugin_data_file` could not be read or parsed.
     #[error("unable to load plugin data file of {plugin}")]
@@ -31,7 +31,7 @@ pub enum ServerConfigError {
         plugin: String,
         /// Why.
         #[source]
-        source: LoadError,
+        source: Box<LoadError>,
     },
     /// A required section is absent (SPIRE: `server section must be configured`).
     #[error("{0} section must be configured")]
@@ -70,4 +70,10 @@ pub enum ServerConfigError {
         /// How many are declared (enabled).
         got: usize,
     },
+}
+
+impl From<LoadError> for ServerConfigError {
+    fn from(error: LoadError) -> Self {
+        Self::Load(Box::new(error))
+    }
 }

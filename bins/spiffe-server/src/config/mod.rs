@@ -135,7 +135,7 @@ impl ServerConfig {
         let path = PathBuf::from("server.conf");
         let config = Config::parse(text).map_err(|source| ServerConfigError::Decode {
             path: path.clone(),
-            source,
+            source: Box::new(source),
         })?;
         Self::from_parsed(&config, flags, &path)
     }
@@ -148,7 +148,7 @@ impl ServerConfig {
     ) -> Result<Self, ServerConfigError> {
         let decode_err = |source: ConfigError| ServerConfigError::Decode {
             path: path.to_owned(),
-            source,
+            source: Box::new(source),
         };
         let sections = config
             .decode(|top| {
@@ -271,11 +271,11 @@ impl ServerConfig {
         match &self.federation {
             Some(federation) => Err(ServerConfigError::Decode {
                 path: self.path.clone(),
-                source: ConfigError::NotProvided {
+                source: Box::new(ConfigError::NotProvided {
                     subject: "server.federation (SPIFFE federation, not yet supported)".into(),
                     what: "setting",
                     pos: federation.pos,
-                },
+                }),
             }),
             None => Ok(()),
         }
@@ -322,7 +322,7 @@ fn plugin_settings(
 ) -> Result<Plugins, ServerConfigError> {
     let decode_err = |source: ConfigError| ServerConfigError::Decode {
         path: path.to_owned(),
-        source,
+        source: Box::new(source),
     };
     check_plugins(decls, PROVIDED_PLUGINS, SPIRE_SERVER_PLUGINS).map_err(decode_err)?;
     let mut datastores = Vec::new();
@@ -339,7 +339,7 @@ fn plugin_settings(
                     spire_config::load_file(Path::new(file), expand_env).map_err(|source| {
                         ServerConfigError::PluginDataFile {
                             plugin: decl.describe(),
-                            source,
+                            source: Box::new(source),
                         }
                     })?;
                 loaded = parsed.root();

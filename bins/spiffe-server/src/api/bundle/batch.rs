@@ -74,13 +74,11 @@ pub(super) async fn batch_update(
     let mask = request
         .input_mask
         .as_ref()
-        .map_or_else(BundleMask::all, |m| {
-            let mut mask = BundleMask::default();
-            mask.x509_authorities = m.x509_authorities;
-            mask.jwt_authorities = m.jwt_authorities;
-            mask.refresh_hint = m.refresh_hint;
-            mask.sequence_number = m.sequence_number;
-            mask
+        .map_or_else(BundleMask::all, |m| BundleMask {
+            x509_authorities: m.x509_authorities,
+            jwt_authorities: m.jwt_authorities,
+            refresh_hint: m.refresh_hint,
+            sequence_number: m.sequence_number,
         });
     let mut results = Vec::with_capacity(request.bundle.len());
     for message in &request.bundle {

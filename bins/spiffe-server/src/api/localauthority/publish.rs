@@ -43,10 +43,12 @@ pub(crate) async fn publish_ca_bundle(
             return Ok(stored);
         }
         stored.sequence_number += 1;
-        let mut mask = BundleMask::default();
-        mask.x509_authorities = true;
-        mask.jwt_authorities = true;
-        mask.sequence_number = true;
+        let mask = BundleMask {
+            x509_authorities: true,
+            jwt_authorities: true,
+            sequence_number: true,
+            ..BundleMask::default()
+        };
         return ctx.datastore.update_bundle(stored, mask).await;
     }
     Err(DataStoreError::Conflict(
