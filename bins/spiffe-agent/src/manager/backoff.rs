@@ -55,7 +55,9 @@ mod tests {
     #[test]
     fn grows_by_half_up_to_the_cap_then_resets() {
         let mut backoff = SyncBackoff::new(Duration::from_secs(5), Duration::from_secs(240));
-        let waits: Vec<u64> = (0..12).map(|_| backoff.next_with(0.0).as_millis() as u64).collect();
+        let waits: Vec<u64> = (0..12)
+            .map(|_| backoff.next_with(0.0).as_millis() as u64)
+            .collect();
         assert_eq!(&waits[..4], &[5000, 7500, 11_250, 16_875]);
         assert!(waits.windows(2).all(|w| w[0] <= w[1]));
         assert_eq!(*waits.last().expect("waits"), 240_000);

@@ -150,10 +150,11 @@ impl JwtSvidCache {
     /// Drops the tokens signed by a key `trusted` rejects. A slot being minted into is skipped
     /// (its new token comes from the current key).
     pub(crate) fn retain_signed_by(&self, trusted: impl Fn(&str) -> bool) {
-        self.slots().remove_where(|_, slot| match slot.token.try_lock() {
-            Ok(token) => token.as_ref().is_some_and(|c| !trusted(&c.kid)),
-            Err(_) => false,
-        });
+        self.slots()
+            .remove_where(|_, slot| match slot.token.try_lock() {
+                Ok(token) => token.as_ref().is_some_and(|c| !trusted(&c.kid)),
+                Err(_) => false,
+            });
     }
 
     pub(crate) fn stats(&self) -> JwtCacheStats {

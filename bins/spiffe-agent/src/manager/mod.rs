@@ -45,9 +45,9 @@ mod sync;
 mod view;
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use rustls_pki_types::UnixTime;
 use spiffe_attest::{EntryId, RegistrationEntry, Selector};
@@ -130,7 +130,11 @@ pub struct CacheStats {
 impl AgentManager {
     /// A manager with an empty cache; [`Self::run`] (or [`Self::sync`]) fills it from `server`.
     /// `clock` gives the wall-clock time SVID validity and rotation are judged by.
-    pub fn new(config: ManagerConfig, server: Arc<dyn ServerClient>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        config: ManagerConfig,
+        server: Arc<dyn ServerClient>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let backoff = SyncBackoff::new(config.sync_interval, config.max_sync_backoff());
         Self {
             shared: Arc::new(Shared {

@@ -157,7 +157,8 @@ impl SvidCache {
             .flat_map(|r| r.svid.chain().iter().skip(1))
             .map(|c| c.der().as_ref())
             .collect();
-        self.intermediates.retain(|der, _| used.contains(der.as_ref()));
+        self.intermediates
+            .retain(|der, _| used.contains(der.as_ref()));
     }
 
     /// Number of distinct intermediates held.

@@ -167,7 +167,9 @@ async fn round(shared: &Shared, sync: &mut SyncState) -> Result<SyncReport, Sync
         if own_changed {
             report.untrusted_svids = state.mark_untrusted_svids();
             let bundles = &state.bundles;
-            shared.jwt.retain_signed_by(|kid| bundles.jwt_key_trusted(kid));
+            shared
+                .jwt
+                .retain_signed_by(|kid| bundles.jwt_key_trusted(kid));
         }
         let demand = shared.demand_retain(|id| state.index.get(id.as_str()).is_some());
         let plan = state.plan(now, &demand, config.x509_svid_cache_max_size);

@@ -103,10 +103,8 @@ impl KnownRevisions {
 
     /// Records that `revision` is held.
     pub fn insert(&mut self, revision: EntryRevision) {
-        self.revisions.insert(
-            revision.id,
-            (revision.revision_number, revision.created_at),
-        );
+        self.revisions
+            .insert(revision.id, (revision.revision_number, revision.created_at));
     }
 
     /// Forgets `id`.
@@ -348,6 +346,9 @@ mod tests {
             UnixTime::since_unix_epoch(Duration::from_secs(2)),
         );
         let debug = format!("{svid:?}");
-        assert!(!debug.contains("secret") && debug.contains("redacted"), "{debug}");
+        assert!(
+            !debug.contains("secret") && debug.contains("redacted"),
+            "{debug}"
+        );
     }
 }

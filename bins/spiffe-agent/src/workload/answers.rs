@@ -106,6 +106,9 @@ impl SelectorSets {
 
     /// Number of sets remembered (live or not yet pruned).
     pub(crate) fn len(&self) -> usize {
-        self.sets.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.sets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }

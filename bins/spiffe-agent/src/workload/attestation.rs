@@ -137,13 +137,14 @@ impl CallerCache {
             .with_start_time(caller.start_time);
         let mut selectors: Vec<Selector> = Vec::new();
         for attestor in &self.attestors {
-            let found = attestor
-                .attest(&peer)
-                .await
-                .map_err(|source| AttestationFailed::Attestor {
-                    name: attestor.name(),
-                    source,
-                })?;
+            let found =
+                attestor
+                    .attest(&peer)
+                    .await
+                    .map_err(|source| AttestationFailed::Attestor {
+                        name: attestor.name(),
+                        source,
+                    })?;
             selectors.extend(found);
         }
         let set = self.sets.intern(selectors);
@@ -167,7 +168,10 @@ impl CallerCache {
     /// Starts a sweep of callers whose process is gone, at most every sweep interval.
     fn maybe_sweep(self: &Arc<Self>) {
         {
-            let mut last = self.last_sweep.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut last = self
+                .last_sweep
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             if last.elapsed() < self.sweep_interval {
                 return;
             }

@@ -225,14 +225,13 @@ impl IdentityProvider for AgentIdentityProvider {
         }
         let mut out = Vec::with_capacity(entries.len());
         for entry in entries {
-            let svid = self
-                .manager
-                .fetch_jwt_svid(entry, audience)
-                .await
-                .map_err(|error| match error {
-                    JwtSvidError::Server(_) => ProviderError::Unavailable,
-                    other => ProviderError::Internal(Box::new(other)),
-                })?;
+            let svid =
+                self.manager.fetch_jwt_svid(entry, audience).await.map_err(
+                    |error| match error {
+                        JwtSvidError::Server(_) => ProviderError::Unavailable,
+                        other => ProviderError::Internal(Box::new(other)),
+                    },
+                )?;
             out.push(JwtSvidEntry {
                 spiffe_id: svid.spiffe_id,
                 token: svid.token,

@@ -65,9 +65,13 @@ impl Authorities {
         trust_domain: TrustDomain,
         now: UnixTime,
     ) -> Result<Self, CaError> {
-        let root_key = Arc::new(SoftwareSigner::generate("upstream", KeyType::EcP256).map_err(CaError::Signer)?);
-        let root = X509Authority::self_signed(&trust_domain, root_key.clone(), now, not_after(now))?;
-        let upstream = DiskUpstreamAuthority::from_parts(root_key, vec![root.certificate().clone()])?;
+        let root_key = Arc::new(
+            SoftwareSigner::generate("upstream", KeyType::EcP256).map_err(CaError::Signer)?,
+        );
+        let root =
+            X509Authority::self_signed(&trust_domain, root_key.clone(), now, not_after(now))?;
+        let upstream =
+            DiskUpstreamAuthority::from_parts(root_key, vec![root.certificate().clone()])?;
         let mut authorities = Self::self_signed(trust_domain, now)?;
         let first = intermediate_ca(&authorities.trust_domain, &upstream, now).await?;
         authorities.x509 = vec![X509Slot {
@@ -217,7 +221,10 @@ async fn intermediate_ca(
     X509Authority::intermediate(trust_domain, key, upstream, AUTHORITY_TTL, now).await
 }
 
-fn jwt_authority(trust_domain: &TrustDomain, now: UnixTime) -> Result<JwtSigningAuthority, CaError> {
+fn jwt_authority(
+    trust_domain: &TrustDomain,
+    now: UnixTime,
+) -> Result<JwtSigningAuthority, CaError> {
     let key = Arc::new(SoftwareSigner::generate("jwt", KeyType::EcP256).map_err(CaError::Signer)?);
     JwtSigningAuthority::new(trust_domain, key, not_after(now))
 }

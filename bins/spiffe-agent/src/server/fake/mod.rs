@@ -368,7 +368,11 @@ impl FakeServer {
         Ok(results)
     }
 
-    fn mint_jwt(&self, entry_id: &EntryId, audience: &[String]) -> Result<MintedJwtSvid, ServerError> {
+    fn mint_jwt(
+        &self,
+        entry_id: &EntryId,
+        audience: &[String],
+    ) -> Result<MintedJwtSvid, ServerError> {
         let now = self.clock.now();
         let state = self.state();
         let authorized = Self::authorized(&state, &self.agent_id);
