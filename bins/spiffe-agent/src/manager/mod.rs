@@ -85,6 +85,8 @@ pub(crate) struct Shared {
     state: RwLock<CacheState>,
     changes: watch::Sender<()>,
     status: watch::Sender<SyncStatus>,
+    /// Whether entries and bundles have been synced once.
+    synced: watch::Sender<bool>,
     sync_now: Notify,
     /// Entries a workload waits for an SVID of, and since when: signed even beyond the cache
     /// bound, and not evicted until handed out (or [`DEMAND_TTL`] has passed).
@@ -142,6 +144,7 @@ impl AgentManager {
                 jwt: JwtSvidCache::new(config.jwt_svid_cache_max_size),
                 changes: watch::channel(()).0,
                 status: watch::channel(SyncStatus::default()).0,
+                synced: watch::channel(false).0,
                 sync_now: Notify::new(),
                 demand: Mutex::new(HashMap::new()),
                 sync: tokio::sync::Mutex::new(SyncState {
@@ -204,9 +207,15 @@ impl AgentManager {
         self.shared.status.subscribe()
     }
 
-    /// Whether a round has succeeded yet (before that, the agent knows no entry).
+    /// Whether the entries and bundles have been synced once (before that, the agent knows
+    /// no entry; SVIDs may still be being signed after).
     pub fn is_synced(&self) -> bool {
-        self.shared.status.borrow().successes > 0
+        *self.shared.synced.borrow()
+    }
+
+    /// A receiver of [`Self::is_synced`].
+    pub fn watch_synced(&self) -> watch::Receiver<bool> {
+        self.shared.synced.subscribe()
     }
 
     /// What a workload with `selectors` gets now. The SVIDs in the view count as handed out:
@@ -331,6 +340,11 @@ impl Shared {
 
     fn demand(&self) -> std::sync::MutexGuard<'_, HashMap<EntryId, Instant>> {
         self.demand.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The ids requested now.
+    fn demanded(&self) -> HashSet<EntryId> {
+        self.demand().keys().cloned().collect()
     }
 
     /// Forgets requests older than [`DEMAND_TTL`] and those `keep` rejects; returns the ids

@@ -7,11 +7,13 @@
 //! served as soon as they arrive; last, idle SVIDs beyond the cache bound are evicted. A failure
 //! leaves what was applied in place, and the cached SVIDs keep being served.
 
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::UnixTime;
+use spiffe_attest::{EntryId, RegistrationEntry};
 
 use super::backoff::SyncBackoff;
 use super::error::{SyncError, SyncStage};
@@ -180,9 +182,14 @@ async fn round(shared: &Shared, sync: &mut SyncState) -> Result<SyncReport, Sync
         }
         plan
     };
+    shared
+        .synced
+        .send_if_modified(|synced| !std::mem::replace(synced, true));
 
-    for chunk in plan.chunks(config.batch_size()) {
-        let prepared = minting::prepare(chunk.to_vec(), config.workload_key_type)
+    let mut remaining: VecDeque<Arc<RegistrationEntry>> = plan.into();
+    while !remaining.is_empty() {
+        let chunk = next_batch(&mut remaining, &shared.demanded(), config.batch_size());
+        let prepared = minting::prepare(chunk, config.workload_key_type)
             .await
             .map_err(SyncError::KeyGeneration)?;
         let params: Vec<X509SvidParams> = prepared.iter().map(|p| p.params.clone()).collect();
@@ -212,6 +219,31 @@ async fn round(shared: &Shared, sync: &mut SyncState) -> Result<SyncReport, Sync
         shared.publish(state);
     }
     Ok(report)
+}
+
+/// The next batch: the entries a workload asks for now, if any are left (a workload that
+/// connects during a long first sync gets its SVID after one small batch, not after all of
+/// them), else the next `size` in plan order.
+fn next_batch(
+    remaining: &mut VecDeque<Arc<RegistrationEntry>>,
+    demanded: &HashSet<EntryId>,
+    size: usize,
+) -> Vec<Arc<RegistrationEntry>> {
+    let mut batch = Vec::new();
+    if !demanded.is_empty() {
+        remaining.retain(|entry| {
+            let take = batch.len() < size && demanded.contains(entry.id());
+            if take {
+                batch.push(entry.clone());
+            }
+            !take
+        });
+    }
+    if batch.is_empty() {
+        let take = size.min(remaining.len());
+        batch.extend(remaining.drain(..take));
+    }
+    batch
 }
 
 /// Stores one batch's SVIDs (those whose entry is still the one the CSR was made for) and

@@ -157,11 +157,11 @@ impl AgentIdentityProvider {
     ) -> Result<Arc<Answer>, ProviderError> {
         let set = self.selector_set(caller).await?;
         let deadline = Instant::now() + self.config.svid_wait_timeout;
-        let mut status = self.manager.watch_status();
+        let mut synced = self.manager.watch_synced();
         loop {
             let mut changes = self.manager.changes();
             if !self.manager.is_synced() {
-                let synced = status.wait_for(|s| s.successes > 0);
+                let synced = synced.wait_for(|synced| *synced);
                 if tokio::time::timeout_at(deadline, synced).await.is_err() {
                     return Err(ProviderError::Unavailable);
                 }
