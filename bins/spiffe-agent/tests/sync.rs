@@ -57,8 +57,11 @@ async fn new_entries_are_signed_in_one_batch_then_synced_incrementally() {
         .build()
         .unwrap();
     agent.server.put_entry(changed);
+    let generation = agent.manager.generation();
     let report = agent.manager.sync().await.unwrap();
     assert_eq!((report.entries_fetched, report.svids_signed), (1, 1));
+    // The entry change and its new SVID reach workloads as one change.
+    assert_eq!(agent.manager.generation(), generation + 1);
     let new = agent.manager.x509_svid("w00003").unwrap();
     assert_ne!(old.leaf().serial(), new.leaf().serial());
     assert_eq!(

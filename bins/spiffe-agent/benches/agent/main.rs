@@ -85,7 +85,8 @@ fn main() {
         .unwrap()
         .block_on(parent(&sizes));
     println!("{}", serde_json::to_string_pretty(&results).unwrap());
-    if full {
+    // Only a complete run replaces the recorded figures.
+    if full && std::env::var("AGENT_BENCH_ONLY").is_err() {
         let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/spiffe-agent-bench");
         std::fs::create_dir_all(&out).unwrap();
         std::fs::write(
@@ -148,9 +149,18 @@ async fn parent(sizes: &Sizes) -> Value {
         "machine".into(),
         json!({ "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) }),
     );
-    results.insert("startup".into(), startup(sizes));
-    results.insert("workloads_memory".into(), workloads_memory(sizes).await);
-    latency_and_rotation(sizes, &mut results).await;
+    // `AGENT_BENCH_ONLY=startup|memory|latency` runs one part.
+    let only = std::env::var("AGENT_BENCH_ONLY").ok();
+    let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
+    if runs("startup") {
+        results.insert("startup".into(), startup(sizes));
+    }
+    if runs("memory") {
+        results.insert("workloads_memory".into(), workloads_memory(sizes).await);
+    }
+    if runs("latency") {
+        latency_and_rotation(sizes, &mut results).await;
+    }
     Value::Object(results)
 }
 

@@ -157,7 +157,7 @@ async fn round(shared: &Shared, sync: &mut SyncState) -> Result<SyncReport, Sync
         ..SyncReport::default()
     };
     let now = shared.clock.now();
-    let plan = {
+    let (plan, mut unpublished) = {
         let mut guard = shared.write();
         let state = &mut *guard;
         let changes = entries::apply(&mut state.index, &mut state.svids, &mut sync.known, update);
@@ -177,38 +177,28 @@ async fn round(shared: &Shared, sync: &mut SyncState) -> Result<SyncReport, Sync
         let plan = state.plan(now, &demand, config.x509_svid_cache_max_size);
         report.entries = state.index.len();
         report.entries_removed = changes.removed.len();
-        if !changes.is_empty() || own_changed || federated_changed {
+        let changed = !changes.is_empty() || own_changed || federated_changed;
+        // When signing follows, the change is published with the first batch's SVIDs (a few
+        // milliseconds later): one notification, so open streams re-query once, not twice
+        // (an entry change that re-signs an SVID would otherwise resend nothing the first time).
+        let defer = changed && !plan.is_empty();
+        if changed && !defer {
             shared.publish(state);
         }
-        plan
+        (plan, defer)
     };
     shared
         .synced
         .send_if_modified(|synced| !std::mem::replace(synced, true));
 
-    let mut remaining: VecDeque<Arc<RegistrationEntry>> = plan.into();
-    while !remaining.is_empty() {
-        let chunk = next_batch(&mut remaining, &shared.demanded(), config.batch_size());
-        let prepared = minting::prepare(chunk, config.workload_key_type)
-            .await
-            .map_err(SyncError::KeyGeneration)?;
-        let params: Vec<X509SvidParams> = prepared.iter().map(|p| p.params.clone()).collect();
-        let results = server
-            .batch_new_x509_svid(&params)
-            .await
-            .map_err(SyncError::server(SyncStage::Signing))?;
-        if results.len() != params.len() {
-            return Err(SyncError::BatchMismatch {
-                sent: params.len(),
-                got: results.len(),
-            });
-        }
-        report.batches += 1;
-        store(shared, prepared, results, &mut report);
-    }
-
+    let signed = sign(shared, plan, &mut report, &mut unpublished).await;
     let mut guard = shared.write();
     let state = &mut *guard;
+    if std::mem::take(&mut unpublished) {
+        shared.publish(state);
+    }
+    signed?;
+
     let demand = shared.demand_retain(|_| true);
     let evicted = state.svids.evict(config.x509_svid_cache_max_size, |id| {
         demand.contains(id.as_str())
@@ -219,6 +209,45 @@ async fn round(shared: &Shared, sync: &mut SyncState) -> Result<SyncReport, Sync
         shared.publish(state);
     }
     Ok(report)
+}
+
+/// The most entries in a round's first batch: small, so the first SVIDs (and the change that
+/// came with them) reach workloads within milliseconds, and workloads that wait for the first
+/// sync can ask for theirs before the big batches.
+const FIRST_BATCH_SIZE: usize = 64;
+
+/// Signs `plan` in batches, storing each batch's SVIDs as it arrives.
+async fn sign(
+    shared: &Shared,
+    plan: Vec<Arc<RegistrationEntry>>,
+    report: &mut SyncReport,
+    unpublished: &mut bool,
+) -> Result<(), SyncError> {
+    let config = &shared.config;
+    let mut remaining: VecDeque<Arc<RegistrationEntry>> = plan.into();
+    let mut size = FIRST_BATCH_SIZE.min(config.batch_size());
+    while !remaining.is_empty() {
+        let chunk = next_batch(&mut remaining, &shared.demanded(), size);
+        size = config.batch_size();
+        let prepared = minting::prepare(chunk, config.workload_key_type)
+            .await
+            .map_err(SyncError::KeyGeneration)?;
+        let params: Vec<X509SvidParams> = prepared.iter().map(|p| p.params.clone()).collect();
+        let results = shared
+            .server
+            .batch_new_x509_svid(&params)
+            .await
+            .map_err(SyncError::server(SyncStage::Signing))?;
+        if results.len() != params.len() {
+            return Err(SyncError::BatchMismatch {
+                sent: params.len(),
+                got: results.len(),
+            });
+        }
+        report.batches += 1;
+        store(shared, prepared, results, report, unpublished);
+    }
+    Ok(())
 }
 
 /// The next batch: the entries a workload asks for now, if any are left (a workload that
@@ -247,12 +276,13 @@ fn next_batch(
 }
 
 /// Stores one batch's SVIDs (those whose entry is still the one the CSR was made for) and
-/// notifies the workloads.
+/// notifies the workloads of them and of any change not yet published.
 fn store(
     shared: &Shared,
     prepared: Vec<Prepared>,
     results: Vec<SignedX509Svid>,
     report: &mut SyncReport,
+    unpublished: &mut bool,
 ) {
     let mut guard = shared.write();
     let state = &mut *guard;
@@ -296,7 +326,43 @@ fn store(
         }
     }
     report.svids_signed += stored.len();
-    if !stored.is_empty() {
+    if std::mem::take(unpublished) || !stored.is_empty() {
         shared.publish(state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use spiffe_attest::Selector;
+    use spiffe_core::SpiffeId;
+
+    use super::*;
+
+    fn entry(id: &str) -> Arc<RegistrationEntry> {
+        let spiffe_id = SpiffeId::new(&format!("spiffe://example.org/{id}")).expect("id");
+        let parent = SpiffeId::new("spiffe://example.org/agent").expect("id");
+        Arc::new(
+            RegistrationEntry::builder(id.parse().expect("entry id"), spiffe_id, parent)
+                .selector(Selector::parse("unix:uid:1").expect("selector"))
+                .build()
+                .expect("entry"),
+        )
+    }
+
+    fn ids(batch: &[Arc<RegistrationEntry>]) -> Vec<&str> {
+        batch.iter().map(|e| e.id().as_str()).collect()
+    }
+
+    #[test]
+    fn waited_for_entries_go_first_in_a_batch_of_their_own() {
+        let mut remaining: VecDeque<_> = ["a", "b", "c", "d", "e"].map(entry).into();
+        let none = HashSet::new();
+        assert_eq!(ids(&next_batch(&mut remaining, &none, 2)), ["a", "b"]);
+        let demanded: HashSet<EntryId> =
+            ["e".parse().expect("id"), "x".parse().expect("id")].into();
+        assert_eq!(ids(&next_batch(&mut remaining, &demanded, 2)), ["e"]);
+        // Fulfilled demand is no longer in the plan: plan order again.
+        assert_eq!(ids(&next_batch(&mut remaining, &demanded, 2)), ["c", "d"]);
+        assert!(remaining.is_empty());
     }
 }

@@ -7,6 +7,7 @@
 //!   another key (and the unix attestor refuses to describe it as the caller).
 //! - Concurrent first queries of one caller wait for a single attestation.
 //! - A failed attestation is not cached.
+//! - Attestors run on blocking threads (they read `/proc`, and may hash binaries).
 //! - Callers whose process is gone are forgotten by a sweep every
 //!   [`ProviderConfig::caller_sweep_interval`](super::ProviderConfig::caller_sweep_interval);
 //!   at most [`ProviderConfig::max_callers`](super::ProviderConfig::max_callers) are kept.
@@ -69,6 +70,8 @@ pub(crate) enum AttestationFailed {
         #[source]
         source: spiffe_attest::AttestError,
     },
+    #[error("workload attestor {name} did not complete")]
+    Interrupted { name: &'static str },
 }
 
 /// The attestation cache.
@@ -137,15 +140,7 @@ impl CallerCache {
             .with_start_time(caller.start_time);
         let mut selectors: Vec<Selector> = Vec::new();
         for attestor in &self.attestors {
-            let found =
-                attestor
-                    .attest(&peer)
-                    .await
-                    .map_err(|source| AttestationFailed::Attestor {
-                        name: attestor.name(),
-                        source,
-                    })?;
-            selectors.extend(found);
+            selectors.extend(run_attestor(attestor.clone(), peer).await?);
         }
         let set = self.sets.intern(selectors);
         *slot.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(Attested {
@@ -198,6 +193,20 @@ impl CallerCache {
         }
         self.sets.prune();
     }
+}
+
+/// Runs one attestor on a blocking thread: attestors read `/proc` (the unix attestor may hash
+/// a whole binary) inside their futures, which must not stall the runtime's workers.
+async fn run_attestor(
+    attestor: Arc<dyn WorkloadAttestor>,
+    peer: PeerCredentials,
+) -> Result<Vec<Selector>, AttestationFailed> {
+    let name = attestor.name();
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || runtime.block_on(attestor.attest(&peer)))
+        .await
+        .map_err(|_| AttestationFailed::Interrupted { name })?
+        .map_err(|source| AttestationFailed::Attestor { name, source })
 }
 
 impl std::fmt::Debug for CallerCache {
