@@ -20,7 +20,11 @@ use spiffe_attest::workload::{PeerCredentials, WorkloadAttestor};
 use spiffe_attest::{AttestError, BoxFuture, Selector};
 use spiffe_core::{SpiffeId, TrustDomain};
 use spiffe_workload::proto;
-use spiffe_workload::{CallerInfo, WorkloadApiServer};
+use spiffe_workload::{
+    CallerInfo, IdentityProvider, JwtBundles, JwtSvidEntry, ProviderError, WorkloadApiServer,
+    X509Context,
+};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::client::{connect_unix, request};
@@ -147,11 +151,41 @@ impl WorkloadAttestor for UidAttestor {
     }
 }
 
+/// The server kit alone, for comparison: one fixed answer for every caller.
+struct FixedProvider {
+    context: X509Context,
+    changes: watch::Sender<()>,
+}
+
+impl IdentityProvider for FixedProvider {
+    async fn x509_context(&self, _caller: &CallerInfo) -> Result<X509Context, ProviderError> {
+        Ok(self.context.clone())
+    }
+
+    async fn jwt_svids(
+        &self,
+        _caller: &CallerInfo,
+        _audience: &[String],
+        _spiffe_id: Option<&SpiffeId>,
+    ) -> Result<Vec<JwtSvidEntry>, ProviderError> {
+        Err(ProviderError::NoIdentity)
+    }
+
+    async fn jwt_bundles(&self, _caller: &CallerInfo) -> Result<JwtBundles, ProviderError> {
+        Err(ProviderError::NoIdentity)
+    }
+
+    fn changes(&self) -> watch::Receiver<()> {
+        self.changes.subscribe()
+    }
+}
+
 /// TCP mode: `workloads` entries, one per simulated workload; the k-th distinct client port is
 /// attested as uid `TCP_UID_BASE + k` (so each connection is a distinct workload with its own
 /// entry). Prints a JSON line with the port and its RSS before the manager started and after
-/// every SVID is signed.
-pub(crate) fn tcp_child(workloads: usize) {
+/// every SVID is signed. With `bare`, the server kit serves one fixed answer (the first
+/// workload's) to every connection instead: the transport's share of the memory.
+pub(crate) fn tcp_child(workloads: usize, bare: bool) {
     let rt = runtime();
     let (_server, manager) = agent(workloads, Duration::from_secs(5));
     let _guard = rt.enter();
@@ -160,11 +194,11 @@ pub(crate) fn tcp_child(workloads: usize) {
     rt.block_on(manager.sync()).unwrap();
     spawn_loop(&manager);
     let rss_synced = rss_of(me);
-    let provider = Arc::new(AgentIdentityProvider::new(
+    let agent_provider = AgentIdentityProvider::new(
         manager.clone(),
         vec![Arc::new(UidAttestor)],
         ProviderConfig::default(),
-    ));
+    );
     let pid = me as i32;
     let start_time = process_start_time(pid).unwrap();
     let ports: Mutex<HashMap<u16, u32>> = Mutex::new(HashMap::new());
@@ -179,12 +213,23 @@ pub(crate) fn tcp_child(workloads: usize) {
         .unwrap();
     let port = listener.local_addr().unwrap().port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served =
-        rt.spawn(
-            WorkloadApiServer::new(provider).serve_tcp(listener, attest, async move {
-                let _ = stopped.await;
-            }),
-        );
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let served = if bare {
+        let first =
+            CallerInfo::new(Some(pid), TCP_UID_BASE, TCP_UID_BASE).with_start_time(start_time);
+        let context = rt.block_on(agent_provider.x509_context(&first)).unwrap();
+        drop(agent_provider);
+        let provider = Arc::new(FixedProvider {
+            context,
+            changes: watch::channel(()).0,
+        });
+        rt.spawn(WorkloadApiServer::new(provider).serve_tcp(listener, attest, shutdown))
+    } else {
+        let provider = Arc::new(agent_provider);
+        rt.spawn(WorkloadApiServer::new(provider).serve_tcp(listener, attest, shutdown))
+    };
     say(&json!({
         "port": port,
         "rss_before_agent_bytes": rss_before_agent,

@@ -70,7 +70,8 @@ fn main() {
         return child::unix_child(Path::new(&socket), fillers);
     }
     if let Some(workloads) = arg("--tcp-child") {
-        return child::tcp_child(workloads.parse().unwrap());
+        let bare = args.iter().any(|a| a == "--bare");
+        return child::tcp_child(workloads.parse().unwrap(), bare);
     }
     if let Some(entries) = arg("--startup-child") {
         let first = arg("--position").as_deref() == Some("first");
@@ -156,7 +157,14 @@ async fn parent(sizes: &Sizes) -> Value {
         results.insert("startup".into(), startup(sizes));
     }
     if runs("memory") {
-        results.insert("workloads_memory".into(), workloads_memory(sizes).await);
+        results.insert(
+            "workloads_memory".into(),
+            workloads_memory(sizes, false).await,
+        );
+        results.insert(
+            "kit_only_memory".into(),
+            workloads_memory(sizes, true).await,
+        );
     }
     if runs("latency") {
         latency_and_rotation(sizes, &mut results).await;
@@ -183,9 +191,15 @@ fn startup(sizes: &Sizes) -> Value {
 }
 
 /// (c) RSS of an agent serving `workloads` distinct workloads, one TCP connection and one
-/// FetchX509SVID stream each.
-async fn workloads_memory(sizes: &Sizes) -> Value {
-    let mut child = AgentProcess::start(&["--tcp-child", &sizes.workloads.to_string()]);
+/// FetchX509SVID stream each; with `bare`, of the server kit serving the same connections one
+/// fixed answer (what the transport costs).
+async fn workloads_memory(sizes: &Sizes, bare: bool) -> Value {
+    let workloads = sizes.workloads.to_string();
+    let mut args = vec!["--tcp-child", workloads.as_str()];
+    if bare {
+        args.push("--bare");
+    }
+    let mut child = AgentProcess::start(&args);
     let ready: Value = serde_json::from_str(&child.line()).unwrap();
     let port = u16::try_from(ready["port"].as_u64().unwrap()).unwrap();
     let (sender, mut arrivals) = mpsc::unbounded_channel();
@@ -201,16 +215,15 @@ async fn workloads_memory(sizes: &Sizes) -> Value {
         ids.insert(arrival.spiffe_id);
     }
     let open_all = opened.elapsed();
-    assert_eq!(
-        ids.len(),
-        sizes.workloads,
-        "every workload got its own SVID"
-    );
+    // The agent gives every workload its own SVID; the bare kit the same one to all.
+    let expected = if bare { 1 } else { sizes.workloads };
+    assert_eq!(ids.len(), expected, "SVIDs served");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_serving = child.rss();
     tasks.shutdown().await;
     child.stop();
     json!({
+        "provider": if bare { "one fixed answer (server kit alone)" } else { "spiffe-agent" },
         "workloads": sizes.workloads,
         "distinct_svids_served": ids.len(),
         "connections": sizes.workloads,
