@@ -19,7 +19,7 @@ mod client;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
@@ -299,7 +299,7 @@ async fn latency_and_rotation(sizes: &Sizes, results: &mut Map<String, Value>) {
 
 /// Request to first message on fresh streams of a separate connection, sequentially, while
 /// `background` other streams are open.
-async fn first_response_latency(socket: &PathBuf, samples: usize, background: usize) -> Value {
+async fn first_response_latency(socket: &Path, samples: usize, background: usize) -> Value {
     let mut client = connect_unix(socket).await;
     let mut times = Vec::with_capacity(samples);
     for i in 0..samples + samples / 10 {

@@ -1,9 +1,10 @@
 //! The manager: the agent's cache of authorized entries, X.509-SVIDs, JWT-SVIDs and bundles,
 //! kept in sync with the server and rotated, and what it serves to workloads.
 //!
-//! [`AgentManager::run`] syncs every [`ManagerConfig::sync_interval`] (see [`sync`](self) for a
-//! round). Readers ([`AgentManager::workload_view`], the Workload API) take a shared lock and
-//! never wait for the server; every change they could see bumps the
+//! [`AgentManager::run`] syncs every [`ManagerConfig::sync_interval`]: entries by revision and
+//! bundles, then the SVIDs to sign (new, due for rotation, or of a tainted authority) in
+//! batches; see `docs/agent.md`. Readers ([`AgentManager::workload_view`], the Workload API)
+//! take a shared lock and never wait for the server; every change they could see bumps the
 //! [`generation`](AgentManager::generation) and notifies [`AgentManager::changes`].
 //!
 //! ```no_run

@@ -2,9 +2,10 @@
 //! [`IdentityProvider`], so the server kit serves the agent's cache to workloads.
 //!
 //! A request goes: the caller's kernel credentials ([`CallerInfo`]: pid, uid, gid, process start
-//! time) → selectors from every configured workload attestor, combined (cached per process, see
-//! [`attestation`](self)) → the selector set's answer at the current cache generation (computed
-//! once per change and shared by every caller with those selectors) → the kit's wire message.
+//! time) → selectors from every configured workload attestor, combined (cached per process for
+//! [`ProviderConfig::attestation_ttl`]) → the selector set's answer at the current cache
+//! generation (computed once per change and shared by every caller with those selectors) → the
+//! kit's wire message.
 //!
 //! - A caller no entry matches gets no identity (PERMISSION_DENIED, WAPI-16). Its client
 //!   retries, and gets the SVID once an entry for it exists.
