@@ -162,7 +162,13 @@ async fn a_workload_gets_its_identities_and_another_user_is_denied() {
     assert!(jwt_bundles.jwt_bundle("example.org").is_some());
     assert_eq!(running.agent.server.stats().jwt_svids_minted, 1);
 
-    // Another user on the same socket: attested as uid 65534, which no entry matches.
+    // Another user on the same socket: attested as uid 65534, which no entry matches. Running
+    // a process as another user needs root (which the project's test machines are).
+    if my_uid() != 0 {
+        eprintln!("not root: the second-user check is skipped");
+        running.shutdown().await;
+        return;
+    }
     let out = tokio::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "child_fetches_as_another_user",
