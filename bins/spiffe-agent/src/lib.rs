@@ -50,7 +50,11 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod clock;
+pub mod config;
+pub mod daemon;
 pub mod manager;
+pub mod node;
 pub mod server;
 pub mod workload;

@@ -25,6 +25,7 @@
 mod error;
 #[cfg(feature = "fake-server")]
 pub mod fake;
+mod grpc;
 mod types;
 
 use rustls_pki_types::CertificateDer;
@@ -32,6 +33,7 @@ use spiffe_attest::EntryId;
 use spiffe_core::TrustDomain;
 
 pub use error::ServerError;
+pub use grpc::GrpcServerClient;
 pub use spiffe_core::BoxFuture;
 pub use types::{
     AuthorizedEntries, EntryRevision, KnownRevisions, MintedJwtSvid, ServerBundle, SvidFailure,

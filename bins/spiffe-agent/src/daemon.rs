@@ -1,0 +1,436 @@
+//! `spiffe-agent run`: the daemon. Loads (or obtains by attestation) the agent's identity,
+//! starts the manager's sync with the server, serves the Workload API on `socket_path`, keeps
+//! the agent SVID renewed, and stops on SIGTERM or SIGINT.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use daemon_telemetry::{Health, HealthServer, HealthState};
+use spiffe_attest::node::join_token::{JoinToken, JoinTokenAgent};
+use spiffe_attest::node::x509pop::X509PopAgent;
+use spiffe_attest::node::NodeAttestorAgent;
+use spiffe_attest::workload::unix::UnixAttestor;
+use spiffe_core::pki_types::UnixTime;
+use spiffe_core::{TrustDomain, X509Bundle};
+use spiffe_workload::WorkloadApiServer;
+use thiserror::Error;
+use tokio::net::UnixListener;
+
+use crate::clock::SystemClock;
+use crate::config::{
+    AgentConfig, KeyManagerConfig, NodeAttestorConfig, TrustBundleSource, WorkloadAttestorConfig,
+};
+use crate::manager::{AgentManager, ManagerConfig};
+use crate::node::{
+    attest, bootstrap_channel, mtls_channel, renew, AgentStore, AgentSvid, TrustBundle,
+};
+use crate::server::GrpcServerClient;
+use crate::workload::{AgentIdentityProvider, ProviderConfig};
+
+/// How often exited Workload API callers are forgotten.
+const FORGET_INTERVAL: Duration = Duration::from_secs(30);
+/// The wait before retrying a failed renewal (doubling up to [`MAX_RETRY`]).
+const RETRY: Duration = Duration::from_secs(5);
+const MAX_RETRY: Duration = Duration::from_secs(5 * 60);
+
+/// Why the agent could not start or stopped.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum DaemonError {
+    /// The bootstrap bundle could not be loaded.
+    #[error("failed to load the trust bundle: {0}")]
+    Bundle(String),
+    /// No way to attest (no join token for `join_token`, an unreadable x509pop file…).
+    #[error("node attestor {plugin}: {reason}")]
+    Attestor {
+        /// The plugin.
+        plugin: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// Attestation failed.
+    #[error("failed to attest")]
+    Attest(#[source] crate::node::AttestError),
+    /// The agent's identity could not be stored.
+    #[error("failed to store the agent identity")]
+    Store(#[source] crate::node::StoreError),
+    /// A channel to the server could not be set up.
+    #[error("failed to set up the connection to the server")]
+    Channel(#[source] crate::node::ChannelError),
+    /// A listener could not be bound.
+    #[error("unable to listen on {}", path.display())]
+    Listen {
+        /// The socket or address.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The Workload API server failed.
+    #[error("the Workload API server failed: {0}")]
+    Serve(String),
+    /// The signal handlers could not be installed.
+    #[error("unable to install signal handlers")]
+    Signals(#[source] std::io::Error),
+}
+
+fn now() -> UnixTime {
+    UnixTime::now()
+}
+
+fn node_attestor(config: &AgentConfig) -> Result<Arc<dyn NodeAttestorAgent>, DaemonError> {
+    let plugin = config.node_attestor.name();
+    let fail = |reason: String| DaemonError::Attestor { plugin, reason };
+    match &config.node_attestor {
+        NodeAttestorConfig::JoinToken => {
+            let token = config
+                .join_token
+                .as_deref()
+                .ok_or_else(|| fail("a join token is required (join_token or -joinToken)".into()))?;
+            let token = JoinToken::new(token).map_err(|e| fail(e.to_string()))?;
+            Ok(Arc::new(JoinTokenAgent::new(token)))
+        }
+        NodeAttestorConfig::X509Pop(settings) => {
+            let read = |p: &Path| {
+                std::fs::read(p).map_err(|e| fail(format!("unable to read {}: {e}", p.display())))
+            };
+            let mut chain = read(&settings.certificate_path)?;
+            if let Some(path) = &settings.intermediates_path {
+                chain.extend(read(path)?);
+            }
+            let key = read(&settings.private_key_path)?;
+            let agent = X509PopAgent::from_pem(&chain, &key).map_err(|e| fail(e.to_string()))?;
+            Ok(Arc::new(agent))
+        }
+        NodeAttestorConfig::Tpm { tcti } => tpm_attestor(tcti).map_err(fail),
+    }
+}
+
+#[cfg(feature = "tpm")]
+fn tpm_attestor(tcti: &str) -> Result<Arc<dyn NodeAttestorAgent>, String> {
+    Ok(Arc::new(spiffe_attest::node::tpm::TpmAgent::new(tcti)))
+}
+
+#[cfg(not(feature = "tpm"))]
+fn tpm_attestor(_tcti: &str) -> Result<Arc<dyn NodeAttestorAgent>, String> {
+    Err("this spiffe-agent was built without TPM support (cargo feature `tpm`)".into())
+}
+
+/// The bootstrap bundle: the stored one (kept current by the sync) first, else the configured
+/// file; `None` only with `insecure_bootstrap`.
+fn bootstrap_bundle(
+    config: &AgentConfig,
+    store: &AgentStore,
+) -> Result<Option<X509Bundle>, DaemonError> {
+    let td = &config.trust_domain;
+    if let Some(bundle) = store
+        .load_bundle(td)
+        .map_err(|e| DaemonError::Bundle(e.to_string()))?
+    {
+        return Ok(Some(bundle));
+    }
+    match &config.trust_bundle {
+        TrustBundleSource::Insecure => Ok(None),
+        TrustBundleSource::Path { path, .. } if path.as_os_str().is_empty() => Err(
+            DaemonError::Bundle("no trust bundle: set trust_bundle_path (or -trustBundle), or insecure_bootstrap".into()),
+        ),
+        TrustBundleSource::Path {
+            path,
+            spiffe_format,
+        } => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| DaemonError::Bundle(format!("unable to read {}: {e}", path.display())))?;
+            let bundle = if *spiffe_format {
+                spiffe_core::SpiffeBundle::parse(td.clone(), &bytes)
+                    .map(|b| b.into_parts().0)
+                    .map_err(|e| DaemonError::Bundle(format!("{}: {e}", path.display())))?
+            } else {
+                X509Bundle::parse_pem(td.clone(), &bytes)
+                    .map_err(|e| DaemonError::Bundle(format!("{}: {e}", path.display())))?
+            };
+            if bundle.is_empty() {
+                return Err(DaemonError::Bundle(format!(
+                    "{}: no certificates",
+                    path.display()
+                )));
+            }
+            Ok(Some(bundle))
+        }
+    }
+}
+
+fn key_dir(config: &AgentConfig) -> Option<PathBuf> {
+    match &config.key_manager {
+        KeyManagerConfig::Memory => None,
+        KeyManagerConfig::Disk { directory } => {
+            Some(directory.clone().unwrap_or_else(|| config.data_dir.clone()))
+        }
+    }
+}
+
+/// Attests over the bootstrap channel; with an insecure bootstrap, also fetches the bundle
+/// over it (GetBundle is open to unauthenticated callers).
+async fn attest_node(
+    config: &AgentConfig,
+    store: &AgentStore,
+    bundle: Option<X509Bundle>,
+) -> Result<(AgentSvid, X509Bundle), DaemonError> {
+    let attestor = node_attestor(config)?;
+    let trust = bundle.map(|b| Arc::new(TrustBundle::new(b)));
+    let channel = bootstrap_channel(&config.server_authority(), &config.trust_domain, trust.clone())
+        .map_err(DaemonError::Channel)?;
+    let attested = attest(channel.clone(), attestor, &config.trust_domain)
+        .await
+        .map_err(DaemonError::Attest)?;
+    tracing::info!(
+        spiffe_id = %attested.svid.spiffe_id(),
+        reattestable = attested.reattestable,
+        "Node attestation was successful"
+    );
+    let bundle = match trust {
+        Some(trust) => (*trust.get()).clone(),
+        None => {
+            let client = GrpcServerClient::new(channel, config.trust_domain.clone());
+            let server_bundle = crate::server::ServerClient::get_bundle(&client)
+                .await
+                .map_err(|e| DaemonError::Bundle(format!("GetBundle: {e}")))?;
+            (**server_bundle.x509()).clone()
+        }
+    };
+    store.save_svid(&attested.svid).map_err(DaemonError::Store)?;
+    store.save_bundle(&bundle).map_err(DaemonError::Store)?;
+    Ok((AgentSvid::new(attested.svid), bundle))
+}
+
+/// The agent's identity at start: the stored SVID when usable, else a new attestation.
+async fn identity(
+    config: &AgentConfig,
+    store: &AgentStore,
+) -> Result<(AgentSvid, X509Bundle), DaemonError> {
+    if matches!(config.trust_bundle, TrustBundleSource::Insecure) {
+        tracing::warn!(
+            "Agent is using insecure bootstrap: the server's identity is not verified before attestation. DO NOT USE IN PRODUCTION"
+        );
+    }
+    let bundle = bootstrap_bundle(config, store)?;
+    match store.load_svid(&config.trust_domain, now()) {
+        Ok(Some(svid)) => {
+            if let Some(bundle) = bundle {
+                tracing::info!(spiffe_id = %svid.spiffe_id(), "Using the stored agent SVID; not attesting again");
+                return Ok((AgentSvid::new(svid), bundle));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "Stored agent SVID is unusable; attesting again"),
+    }
+    attest_node(config, store, bundle).await
+}
+
+/// Renews the agent SVID at half its lifetime, for ever.
+async fn renew_loop(
+    config: Arc<AgentConfig>,
+    store: AgentStore,
+    svid: Arc<AgentSvid>,
+    trust: Arc<TrustBundle>,
+    channel: tonic::transport::Channel,
+) {
+    let mut retry = RETRY;
+    loop {
+        let current = svid.get();
+        let leaf = current.leaf();
+        let (start, end) = (leaf.not_before().as_secs(), leaf.not_after().as_secs());
+        let due = start + end.saturating_sub(start) / 2;
+        let wait = due.saturating_sub(now().as_secs());
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        let renewed = match renew(channel.clone(), &config.trust_domain).await {
+            Err(e) if e.must_reattest() => {
+                tracing::info!("Server asks the agent to attest again");
+                let bootstrap = bootstrap_channel(
+                    &config.server_authority(),
+                    &config.trust_domain,
+                    Some(trust.clone()),
+                );
+                match (bootstrap, node_attestor(&config)) {
+                    (Ok(ch), Ok(attestor)) => attest(ch, attestor, &config.trust_domain)
+                        .await
+                        .map(|a| a.svid)
+                        .map_err(|e| e.to_string()),
+                    (Err(e), _) => Err(e.to_string()),
+                    (_, Err(e)) => Err(e.to_string()),
+                }
+            }
+            other => other.map_err(|e| e.to_string()),
+        };
+        match renewed {
+            Ok(new) => {
+                tracing::info!(
+                    spiffe_id = %new.spiffe_id(),
+                    expires_at = new.leaf().not_after().as_secs(),
+                    "Successfully rotated agent SVID"
+                );
+                if let Err(e) = store.save_svid(&new) {
+                    tracing::warn!(error = %e, "Unable to store the renewed agent SVID");
+                }
+                svid.set(new);
+                retry = RETRY;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_secs = retry.as_secs(), "Unable to renew the agent SVID");
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(MAX_RETRY);
+            }
+        }
+    }
+}
+
+fn bind_socket(path: &Path) -> Result<UnixListener, DaemonError> {
+    let err = |source| DaemonError::Listen {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    // A socket left by a previous run.
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
+    }
+    let listener = UnixListener::bind(path).map_err(err)?;
+    // Every local process may call the Workload API; the kernel tells who it is.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).map_err(err)?;
+    Ok(listener)
+}
+
+/// Runs the agent until SIGTERM or SIGINT.
+pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
+    let mut signals = daemon_telemetry::ShutdownSignal::new().map_err(DaemonError::Signals)?;
+    let config = Arc::new(config);
+    let store = AgentStore::new(&config.data_dir, key_dir(&config).as_deref());
+    let (svid, bundle) = tokio::select! {
+        identity = identity(&config, &store) => identity?,
+        signal = signals.recv() => {
+            tracing::info!(?signal, "Stopping agent before attestation completed");
+            return Ok(());
+        }
+    };
+    let agent_id = svid.get().spiffe_id().clone();
+    let svid = Arc::new(svid);
+    let trust = Arc::new(TrustBundle::new(bundle));
+    let authority = config.server_authority();
+    let channel = mtls_channel(&authority, &config.trust_domain, svid.clone(), trust.clone())
+        .map_err(DaemonError::Channel)?;
+    let client = GrpcServerClient::new(channel.clone(), config.trust_domain.clone())
+        .with_trust(trust.clone(), store.clone());
+
+    let mut manager_config = ManagerConfig::new(config.trust_domain.clone(), agent_id.clone());
+    manager_config.sync_interval = config.sync_interval;
+    manager_config.x509_svid_cache_max_size = config.x509_svid_cache_max_size;
+    manager_config.jwt_svid_cache_max_size = config.jwt_svid_cache_max_size;
+    manager_config.workload_key_type = config.workload_key_type;
+    let manager = AgentManager::new(manager_config, Arc::new(client), Arc::new(SystemClock));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let sync_task = tokio::spawn({
+        let manager = manager.clone();
+        let stop = stopped(stop_rx.clone());
+        async move { manager.run(stop).await }
+    });
+    let renew_task = tokio::spawn(renew_loop(
+        config.clone(),
+        store.clone(),
+        svid.clone(),
+        trust.clone(),
+        channel,
+    ));
+
+    let attestors: Vec<Arc<dyn spiffe_attest::workload::WorkloadAttestor>> = config
+        .workload_attestors
+        .iter()
+        .map(|a| match a {
+            WorkloadAttestorConfig::Unix => {
+                Arc::new(UnixAttestor::new()) as Arc<dyn spiffe_attest::workload::WorkloadAttestor>
+            }
+        })
+        .collect();
+    let provider = Arc::new(AgentIdentityProvider::new(
+        manager.clone(),
+        attestors,
+        ProviderConfig::default(),
+    ));
+    let forget_task = tokio::spawn({
+        let provider = provider.clone();
+        async move {
+            let mut tick = tokio::time::interval(FORGET_INTERVAL);
+            loop {
+                tick.tick().await;
+                provider.forget_exited_callers();
+            }
+        }
+    });
+
+    let health = Arc::new(Health::new());
+    {
+        let manager = manager.clone();
+        let _ = health.add_check("agent", move || HealthState {
+            live: true,
+            ready: manager.is_synced(),
+            ..HealthState::default()
+        });
+    }
+    let health_task = if config.health.listener_enabled {
+        let server = HealthServer::bind(&config.health, health.clone())
+            .await
+            .map_err(|source| DaemonError::Listen {
+                path: PathBuf::from(format!(
+                    "{}:{}",
+                    config.health.bind_address, config.health.bind_port
+                )),
+                source,
+            })?;
+        let stop = stopped(stop_rx.clone());
+        Some(tokio::spawn(async move { server.serve(stop).await }))
+    } else {
+        None
+    };
+
+    let listener = bind_socket(&config.socket_path)?;
+    tracing::info!(
+        address = %config.socket_path.display(),
+        network = "unix",
+        "Starting Workload and SDS APIs"
+    );
+    let serve = WorkloadApiServer::new(provider).serve_unix(listener, stopped(stop_rx.clone()));
+    tokio::pin!(serve);
+    let result = tokio::select! {
+        signal = signals.recv() => {
+            tracing::info!(?signal, "Stopping agent");
+            let _ = stop_tx.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(10), &mut serve).await;
+            Ok(())
+        }
+        served = &mut serve => served.map_err(|e| DaemonError::Serve(e.to_string())),
+    };
+    let _ = stop_tx.send(true);
+    renew_task.abort();
+    forget_task.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(5), sync_task).await;
+    if let Some(task) = health_task {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+    let _ = std::fs::remove_file(&config.socket_path);
+    if result.is_ok() {
+        tracing::info!("Agent stopped gracefully");
+    }
+    result
+}
+
+/// The trust domain's server ID (re-exported for the CLI and tests).
+pub fn server_id(trust_domain: &TrustDomain) -> spiffe_core::SpiffeId {
+    crate::node::server_id(trust_domain)
+}
