@@ -1,0 +1,366 @@
+//! The agent as a process against a real `spiffe-server` process: SPIRE's quickstart.
+//!
+//! Needs the server binary: `cargo build -p spiffe-server` first (or `SPIFFE_SERVER_BIN`).
+//! The join token and the workload entry are written to the server's SQLite datastore
+//! directly (the server re-reads other writers' changes every second here), standing in for
+//! `spiffe-server token generate` and `entry create`.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use spiffe_attest::node::join_token::JoinToken;
+use spiffe_attest::{RegistrationEntry, Selector};
+use spiffe_core::pki_types::UnixTime;
+use spiffe_core::{SpiffeId, TrustDomain, X509Svid};
+use spiffe_server::datastore::{new_entry_id, DataStore, SqlDataStore, SqlSettings};
+use spiffe_server::testing::process::{ServerConfigFile, ServerProcess};
+
+const AGENT: &str = env!("CARGO_BIN_EXE_spiffe-agent");
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A running `spiffe-agent run`.
+struct AgentProcess {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl AgentProcess {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(AGENT)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start spiffe-agent");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, lines) = mpsc::channel();
+        let streams: Vec<Box<dyn std::io::Read + Send>> = vec![
+            Box::new(child.stdout.take().unwrap()),
+            Box::new(child.stderr.take().unwrap()),
+        ];
+        for stream in streams {
+            let (log, tx) = (log.clone(), tx.clone());
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    log.lock().unwrap().push(line.clone());
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Self { child, log, lines }
+    }
+
+    fn wait_for_line(&mut self, matches: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + WAIT;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if matches(&line) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    fn output(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the agent did not stop in time");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent_cli(args: &[&str]) -> Output {
+    let mut child = Command::new(AGENT)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: every api command has a -timeout, but never trust a child to end.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+fn agent_config(dir: &Path, server: &ServerConfigFile, bundle: &Path) -> PathBuf {
+    let text = format!(
+        r#"agent {{
+    data_dir = "{data}"
+    log_level = "DEBUG"
+    server_address = "127.0.0.1"
+    server_port = "{port}"
+    socket_path = "{socket}"
+    trust_bundle_path = "{bundle}"
+    trust_domain = "example.org"
+    experimental {{
+        sync_interval = "1s"
+    }}
+}}
+
+plugins {{
+    NodeAttestor "join_token" {{
+        plugin_data {{}}
+    }}
+    KeyManager "disk" {{
+        plugin_data {{
+            directory = "{data}"
+        }}
+    }}
+    WorkloadAttestor "unix" {{
+        plugin_data {{}}
+    }}
+}}
+"#,
+        data = dir.join("data").display(),
+        port = server.bind_port,
+        socket = dir.join("public").join("api.sock").display(),
+        bundle = bundle.display(),
+    );
+    let path = dir.join("agent.conf");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quickstart_join_token_fetch_x509_and_restart_without_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut server_config = ServerConfigFile::new(&dir.join("server"));
+    server_config.cache_reload_interval = Some("1s".into());
+    let mut server = ServerProcess::start(&ServerProcess::binary(), &server_config)
+        .expect("start spiffe-server (build it first: cargo build -p spiffe-server)");
+
+    // What `token generate` and the bootstrap bundle file give an operator.
+    let store = SqlDataStore::open(&SqlSettings::sqlite(server_config.sqlite_path()))
+        .await
+        .unwrap();
+    let token = JoinToken::generate().unwrap();
+    let expires = UnixTime::since_unix_epoch(
+        UnixTime::now().as_secs().checked_add(600).map(Duration::from_secs).unwrap(),
+    );
+    store.create_join_token(&token, expires).await.unwrap();
+    let td = TrustDomain::new("example.org").unwrap();
+    let bundle = store.get_bundle(&td).await.unwrap().expect("the server's bundle");
+    let mut pem = String::new();
+    for authority in &bundle.x509_authorities {
+        let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
+        let one = spiffe_core::X509Bundle::from_authorities(td.clone(), vec![x509]);
+        pem.push_str(&one.to_pem());
+    }
+    let bundle_path = dir.join("bootstrap.crt");
+    std::fs::write(&bundle_path, pem).unwrap();
+
+    let agent_dir = dir.join("agent");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    let config = agent_config(&agent_dir, &server_config, &bundle_path);
+    let socket = agent_dir.join("public").join("api.sock");
+    let socket_arg = socket.to_str().unwrap();
+
+    let mut agent = AgentProcess::start(&[
+        "run",
+        "-config",
+        config.to_str().unwrap(),
+        "-joinToken",
+        token.expose(),
+    ]);
+    assert!(
+        agent.wait_for_line(|l| l.contains("Starting Workload and SDS APIs")),
+        "the agent did not start:\n{}\n--- server ---\n{}",
+        agent.output(),
+        server.output()
+    );
+    let log = agent.output();
+    assert!(log.contains("Node attestation was successful"), "{log}");
+    // The token shows only inside the agent's SPIFFE ID (as in SPIRE; it is spent by then).
+    let agent_path = format!("spire/agent/join_token/{}", token.expose());
+    for line in log.lines().filter(|l| l.contains(token.expose())) {
+        assert_eq!(
+            line.matches(token.expose()).count(),
+            line.matches(&agent_path).count(),
+            "the join token appears outside the agent ID: {line}"
+        );
+    }
+
+    // `entry create -parentID <agent> -spiffeID spiffe://example.org/myservice -selector unix:uid:<uid>`
+    let uid = std::fs::metadata(dir).unwrap().uid();
+    let agent_id = SpiffeId::new(&format!(
+        "spiffe://example.org/spire/agent/join_token/{}",
+        token.expose()
+    ))
+    .unwrap();
+    let entry = RegistrationEntry::builder(
+        new_entry_id().unwrap(),
+        SpiffeId::new("spiffe://example.org/myservice").unwrap(),
+        agent_id,
+    )
+    .selector(Selector::new("unix", &format!("uid:{uid}")).unwrap())
+    .build()
+    .unwrap();
+    let created = store.create_entries(vec![entry]).await.unwrap();
+    assert!(created[0].is_ok(), "{:?}", created[0]);
+
+    // `spiffe-agent api fetch x509 -write DIR`, retried until the entry reached the agent.
+    let out_dir = dir.join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let output = loop {
+        let output = agent_cli(&[
+            "api",
+            "fetch",
+            "x509",
+            "-socketPath",
+            socket_arg,
+            "-write",
+            out_dir.to_str().unwrap(),
+        ]);
+        if output.status.success() {
+            break output;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no SVID: {}\n--- agent ---\n{}",
+            text(&output.stderr),
+            agent.output()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let stdout = text(&output.stdout);
+    assert!(stdout.starts_with("Received 1 svid after "), "{stdout}");
+    assert!(stdout.contains("SPIFFE ID:\t\tspiffe://example.org/myservice"), "{stdout}");
+    assert!(stdout.contains(&format!(
+        "Writing SVID #0 to file {}.",
+        out_dir.join("svid.0.pem").display()
+    )));
+    let svid = X509Svid::parse_pem(
+        &std::fs::read(out_dir.join("svid.0.pem")).unwrap(),
+        &std::fs::read(out_dir.join("svid.0.key")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(svid.spiffe_id().as_str(), "spiffe://example.org/myservice");
+    let key_mode = std::fs::metadata(out_dir.join("svid.0.key")).unwrap().permissions().mode();
+    assert_eq!(key_mode & 0o777, 0o600);
+    let bundle_file = std::fs::read_to_string(out_dir.join("bundle.0.pem")).unwrap();
+    assert!(bundle_file.contains("BEGIN CERTIFICATE"));
+
+    // JWT-SVIDs: fetch, then validate.
+    let output = agent_cli(&["api", "fetch", "jwt", "-audience", "web", "-socketPath", socket_arg]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(stdout.starts_with("token(spiffe://example.org/myservice):\n\t"), "{stdout}");
+    assert!(stdout.contains("bundle(spiffe://example.org):") || stdout.contains("bundle(example.org):"), "{stdout}");
+    let jwt = stdout.lines().nth(1).unwrap().trim().to_owned();
+    let output = agent_cli(&[
+        "api", "validate", "jwt", "-audience", "web", "-svid", &jwt, "-socketPath", socket_arg,
+    ]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(stdout.starts_with("SVID is valid.\nSPIFFE ID : spiffe://example.org/myservice\n"), "{stdout}");
+    let output = agent_cli(&[
+        "api", "validate", "jwt", "-audience", "other", "-svid", &jwt, "-socketPath", socket_arg,
+    ]);
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).starts_with("SVID is not valid: "), "{}", text(&output.stderr));
+
+    let output = agent_cli(&["healthcheck", "-socketPath", socket_arg]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "Agent is healthy.\n");
+
+    // The agent keeps its SVID and key in data_dir; the key is private.
+    let key_mode = std::fs::metadata(agent_dir.join("data").join("agent_svid.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(key_mode & 0o777, 0o600);
+
+    // Restart without a token: the stored SVID is used, nothing is attested again.
+    let status = agent.terminate();
+    assert!(status.success(), "{status:?}\n{}", agent.output());
+    assert!(!socket.exists(), "the socket is removed on a clean stop");
+    drop(agent);
+    let mut agent = AgentProcess::start(&["run", "-config", config.to_str().unwrap()]);
+    assert!(
+        agent.wait_for_line(|l| l.contains("Starting Workload and SDS APIs")),
+        "the agent did not restart:\n{}",
+        agent.output()
+    );
+    let log = agent.output();
+    assert!(log.contains("Using the stored agent SVID"), "{log}");
+    assert!(!log.contains("Node attestation was successful"), "{log}");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let output = agent_cli(&["api", "fetch", "x509", "-socketPath", socket_arg, "-silent"]);
+        if output.status.success() {
+            assert_eq!(text(&output.stdout), "");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no SVID after restart: {}\n--- agent ---\n{}",
+            text(&output.stderr),
+            agent.output()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(agent.terminate().success());
+    assert!(server.terminate().unwrap().success());
+}
+
+#[test]
+fn config_errors_name_the_key_and_its_line() {
+    // Config errors reach the operator with the key and its line, before anything starts.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("agent.conf");
+    std::fs::write(
+        &path,
+        "agent {\n  trust_domain = \"example.org\"\n  server_address = \"127.0.0.1\"\n  bogus_key = 1\n}\nplugins {}\n",
+    )
+    .unwrap();
+    let output = agent_cli(&["validate", "-config", path.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(stderr.starts_with("SPIRE agent configuration file is invalid: "), "{stderr}");
+    assert!(stderr.contains("bogus_key") && stderr.contains("line 4"), "{stderr}");
+    let output = agent_cli(&["run", "-config", path.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("bogus_key"));
+}
