@@ -84,10 +84,9 @@ fn node_attestor(config: &AgentConfig) -> Result<Arc<dyn NodeAttestorAgent>, Dae
     let fail = |reason: String| DaemonError::Attestor { plugin, reason };
     match &config.node_attestor {
         NodeAttestorConfig::JoinToken => {
-            let token = config
-                .join_token
-                .as_deref()
-                .ok_or_else(|| fail("a join token is required (join_token or -joinToken)".into()))?;
+            let token = config.join_token.as_deref().ok_or_else(|| {
+                fail("a join token is required (join_token or -joinToken)".into())
+            })?;
             let token = JoinToken::new(token).map_err(|e| fail(e.to_string()))?;
             Ok(Arc::new(JoinTokenAgent::new(token)))
         }
@@ -132,15 +131,19 @@ fn bootstrap_bundle(
     }
     match &config.trust_bundle {
         TrustBundleSource::Insecure => Ok(None),
-        TrustBundleSource::Path { path, .. } if path.as_os_str().is_empty() => Err(
-            DaemonError::Bundle("no trust bundle: set trust_bundle_path (or -trustBundle), or insecure_bootstrap".into()),
-        ),
+        TrustBundleSource::Path { path, .. } if path.as_os_str().is_empty() => {
+            Err(DaemonError::Bundle(
+                "no trust bundle: set trust_bundle_path (or -trustBundle), or insecure_bootstrap"
+                    .into(),
+            ))
+        }
         TrustBundleSource::Path {
             path,
             spiffe_format,
         } => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| DaemonError::Bundle(format!("unable to read {}: {e}", path.display())))?;
+            let bytes = std::fs::read(path).map_err(|e| {
+                DaemonError::Bundle(format!("unable to read {}: {e}", path.display()))
+            })?;
             let bundle = if *spiffe_format {
                 spiffe_core::SpiffeBundle::parse(td.clone(), &bytes)
                     .map(|b| b.into_parts().0)
@@ -178,8 +181,12 @@ async fn attest_node(
 ) -> Result<(AgentSvid, X509Bundle), DaemonError> {
     let attestor = node_attestor(config)?;
     let trust = bundle.map(|b| Arc::new(TrustBundle::new(b)));
-    let channel = bootstrap_channel(&config.server_authority(), &config.trust_domain, trust.clone())
-        .map_err(DaemonError::Channel)?;
+    let channel = bootstrap_channel(
+        &config.server_authority(),
+        &config.trust_domain,
+        trust.clone(),
+    )
+    .map_err(DaemonError::Channel)?;
     let attested = attest(channel.clone(), attestor, &config.trust_domain)
         .await
         .map_err(DaemonError::Attest)?;
@@ -198,7 +205,9 @@ async fn attest_node(
             (**server_bundle.x509()).clone()
         }
     };
-    store.save_svid(&attested.svid).map_err(DaemonError::Store)?;
+    store
+        .save_svid(&attested.svid)
+        .map_err(DaemonError::Store)?;
     store.save_bundle(&bundle).map_err(DaemonError::Store)?;
     Ok((AgentSvid::new(attested.svid), bundle))
 }
@@ -321,8 +330,13 @@ pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
     let svid = Arc::new(svid);
     let trust = Arc::new(TrustBundle::new(bundle));
     let authority = config.server_authority();
-    let channel = mtls_channel(&authority, &config.trust_domain, svid.clone(), trust.clone())
-        .map_err(DaemonError::Channel)?;
+    let channel = mtls_channel(
+        &authority,
+        &config.trust_domain,
+        svid.clone(),
+        trust.clone(),
+    )
+    .map_err(DaemonError::Channel)?;
     let client = GrpcServerClient::new(channel.clone(), config.trust_domain.clone())
         .with_trust(trust.clone(), store.clone());
 

@@ -5,6 +5,8 @@
 //! directly (the server re-reads other writers' changes every second here), standing in for
 //! `spiffe-server token generate` and `entry create`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -176,11 +178,19 @@ async fn quickstart_join_token_fetch_x509_and_restart_without_token() {
         .unwrap();
     let token = JoinToken::generate().unwrap();
     let expires = UnixTime::since_unix_epoch(
-        UnixTime::now().as_secs().checked_add(600).map(Duration::from_secs).unwrap(),
+        UnixTime::now()
+            .as_secs()
+            .checked_add(600)
+            .map(Duration::from_secs)
+            .unwrap(),
     );
     store.create_join_token(&token, expires).await.unwrap();
     let td = TrustDomain::new("example.org").unwrap();
-    let bundle = store.get_bundle(&td).await.unwrap().expect("the server's bundle");
+    let bundle = store
+        .get_bundle(&td)
+        .await
+        .unwrap()
+        .expect("the server's bundle");
     let mut pem = String::new();
     for authority in &bundle.x509_authorities {
         let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
@@ -266,7 +276,10 @@ async fn quickstart_join_token_fetch_x509_and_restart_without_token() {
     };
     let stdout = text(&output.stdout);
     assert!(stdout.starts_with("Received 1 svid after "), "{stdout}");
-    assert!(stdout.contains("SPIFFE ID:\t\tspiffe://example.org/myservice"), "{stdout}");
+    assert!(
+        stdout.contains("SPIFFE ID:\t\tspiffe://example.org/myservice"),
+        "{stdout}"
+    );
     assert!(stdout.contains(&format!(
         "Writing SVID #0 to file {}.",
         out_dir.join("svid.0.pem").display()
@@ -277,29 +290,69 @@ async fn quickstart_join_token_fetch_x509_and_restart_without_token() {
     )
     .unwrap();
     assert_eq!(svid.spiffe_id().as_str(), "spiffe://example.org/myservice");
-    let key_mode = std::fs::metadata(out_dir.join("svid.0.key")).unwrap().permissions().mode();
+    let key_mode = std::fs::metadata(out_dir.join("svid.0.key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(key_mode & 0o777, 0o600);
     let bundle_file = std::fs::read_to_string(out_dir.join("bundle.0.pem")).unwrap();
     assert!(bundle_file.contains("BEGIN CERTIFICATE"));
 
     // JWT-SVIDs: fetch, then validate.
-    let output = agent_cli(&["api", "fetch", "jwt", "-audience", "web", "-socketPath", socket_arg]);
+    let output = agent_cli(&[
+        "api",
+        "fetch",
+        "jwt",
+        "-audience",
+        "web",
+        "-socketPath",
+        socket_arg,
+    ]);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert!(stdout.starts_with("token(spiffe://example.org/myservice):\n\t"), "{stdout}");
-    assert!(stdout.contains("bundle(spiffe://example.org):") || stdout.contains("bundle(example.org):"), "{stdout}");
+    assert!(
+        stdout.starts_with("token(spiffe://example.org/myservice):\n\t"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("bundle(spiffe://example.org):") || stdout.contains("bundle(example.org):"),
+        "{stdout}"
+    );
     let jwt = stdout.lines().nth(1).unwrap().trim().to_owned();
     let output = agent_cli(&[
-        "api", "validate", "jwt", "-audience", "web", "-svid", &jwt, "-socketPath", socket_arg,
+        "api",
+        "validate",
+        "jwt",
+        "-audience",
+        "web",
+        "-svid",
+        &jwt,
+        "-socketPath",
+        socket_arg,
     ]);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert!(stdout.starts_with("SVID is valid.\nSPIFFE ID : spiffe://example.org/myservice\n"), "{stdout}");
+    assert!(
+        stdout.starts_with("SVID is valid.\nSPIFFE ID : spiffe://example.org/myservice\n"),
+        "{stdout}"
+    );
     let output = agent_cli(&[
-        "api", "validate", "jwt", "-audience", "other", "-svid", &jwt, "-socketPath", socket_arg,
+        "api",
+        "validate",
+        "jwt",
+        "-audience",
+        "other",
+        "-svid",
+        &jwt,
+        "-socketPath",
+        socket_arg,
     ]);
     assert!(!output.status.success());
-    assert!(text(&output.stderr).starts_with("SVID is not valid: "), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).starts_with("SVID is not valid: "),
+        "{}",
+        text(&output.stderr)
+    );
 
     let output = agent_cli(&["healthcheck", "-socketPath", socket_arg]);
     assert!(output.status.success(), "{}", text(&output.stderr));
@@ -358,8 +411,14 @@ fn config_errors_name_the_key_and_its_line() {
     let output = agent_cli(&["validate", "-config", path.to_str().unwrap()]);
     assert!(!output.status.success());
     let stderr = text(&output.stderr);
-    assert!(stderr.starts_with("SPIRE agent configuration file is invalid: "), "{stderr}");
-    assert!(stderr.contains("bogus_key") && stderr.contains("line 4"), "{stderr}");
+    assert!(
+        stderr.starts_with("SPIRE agent configuration file is invalid: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bogus_key") && stderr.contains("line 4"),
+        "{stderr}"
+    );
     let output = agent_cli(&["run", "-config", path.to_str().unwrap()]);
     assert!(!output.status.success());
     assert!(text(&output.stderr).contains("bogus_key"));

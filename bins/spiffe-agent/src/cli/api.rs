@@ -60,8 +60,16 @@ struct Flags {
 
 fn flags(kind: Kind, name: &str) -> Flags {
     let mut fs = FlagSet::new(name);
-    let socket_path = fs.string("socketPath", DEFAULT_SOCKET_PATH, "Path to the SPIRE Agent API Unix domain socket");
-    let timeout = fs.duration_value("timeout", Duration::from_secs(5), "Time to wait for a response");
+    let socket_path = fs.string(
+        "socketPath",
+        DEFAULT_SOCKET_PATH,
+        "Path to the SPIRE Agent API Unix domain socket",
+    );
+    let timeout = fs.duration_value(
+        "timeout",
+        Duration::from_secs(5),
+        "Time to wait for a response",
+    );
     let mut f = Flags {
         socket_path,
         timeout,
@@ -84,7 +92,8 @@ fn flags(kind: Kind, name: &str) -> Flags {
             ));
         }
         Kind::FetchJwt => {
-            f.audience = Some(f.fs.comma_strings("audience", "comma separated list of audience values"));
+            f.audience =
+                Some(f.fs.comma_strings("audience", "comma separated list of audience values"));
             f.spiffe_id = Some(f.fs.string("spiffeID", "", "SPIFFE ID subject (optional)"));
         }
         Kind::ValidateJwt => {
@@ -94,7 +103,11 @@ fn flags(kind: Kind, name: &str) -> Flags {
         Kind::FetchJwtBundle | Kind::Watch => {}
     }
     if kind != Kind::Watch {
-        f.output = Some(f.fs.string("output", "pretty", "Desired output format (pretty, json); default: pretty."));
+        f.output = Some(f.fs.string(
+            "output",
+            "pretty",
+            "Desired output format (pretty, json); default: pretty.",
+        ));
     }
     f
 }
@@ -134,7 +147,9 @@ impl Command for Api {
             None | Some("pretty") => false,
             Some("json") => true,
             Some(other) => {
-                env.eprintln(&format!("invalid output format {other:?}: must be one of pretty, json"));
+                env.eprintln(&format!(
+                    "invalid output format {other:?}: must be one of pretty, json"
+                ));
                 return 1;
             }
         };
@@ -203,9 +218,10 @@ async fn connect(path: &Path) -> Result<Client, String> {
 /// A request with the Workload API's security header (WAPI: `workload.spiffe.io: true`).
 fn request<T>(message: T, timeout: Option<Duration>) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("workload.spiffe.io", tonic::metadata::MetadataValue::from_static("true"));
+    request.metadata_mut().insert(
+        "workload.spiffe.io",
+        tonic::metadata::MetadataValue::from_static("true"),
+    );
     if let Some(t) = timeout.filter(|t| !t.is_zero()) {
         request.set_timeout(t);
     }
@@ -287,19 +303,28 @@ struct ParsedSvid {
     bundle: Vec<Certificate>,
 }
 
-fn parse_x509(response: &X509svidResponse) -> Result<(Vec<ParsedSvid>, Vec<(String, Vec<Certificate>)>), String> {
+/// Federated bundles by trust domain, sorted.
+type Federated = Vec<(String, Vec<Certificate>)>;
+
+fn parse_x509(response: &X509svidResponse) -> Result<(Vec<ParsedSvid>, Federated), String> {
     if response.svids.is_empty() {
         return Err("workload response contains no svids".into());
     }
     let mut federated: Vec<(String, Vec<Certificate>)> = Vec::new();
     for (td, der) in &response.federated_bundles {
-        let certs = split_der(der).map_err(|e| format!("failed to parse bundle for federated domain {td:?}: {e}"))?;
+        let certs = split_der(der)
+            .map_err(|e| format!("failed to parse bundle for federated domain {td:?}: {e}"))?;
         federated.push((td.clone(), certs));
     }
     federated.sort_by(|a, b| a.0.cmp(&b.0));
     let mut svids = Vec::new();
     for (i, svid) in response.svids.iter().enumerate() {
-        let wrap = |e: String| format!("failed to parse svid entry {i} for spiffe id {:?}: {e}", svid.spiffe_id);
+        let wrap = |e: String| {
+            format!(
+                "failed to parse svid entry {i} for spiffe id {:?}: {e}",
+                svid.spiffe_id
+            )
+        };
         let certificates = split_der(&svid.x509_svid).map_err(wrap)?;
         if certificates.is_empty() {
             return Err(wrap("no certificates found".into()));
@@ -334,20 +359,47 @@ fn print_x509(
         env.println("");
         env.println(&format!("SPIFFE ID:\t\t{}", svid.spiffe_id));
         let leaf = &svid.certificates[0];
-        env.println(&format!("SVID Valid After:\t{}", go_time(leaf.not_before())));
+        env.println(&format!(
+            "SVID Valid After:\t{}",
+            go_time(leaf.not_before())
+        ));
         env.println(&format!("SVID Valid Until:\t{}", go_time(leaf.not_after())));
         for (i, c) in svid.certificates.iter().skip(1).enumerate() {
-            env.println(&format!("Intermediate #{} Valid After:\t{}", i + 1, go_time(c.not_before())));
-            env.println(&format!("Intermediate #{} Valid Until:\t{}", i + 1, go_time(c.not_after())));
+            env.println(&format!(
+                "Intermediate #{} Valid After:\t{}",
+                i + 1,
+                go_time(c.not_before())
+            ));
+            env.println(&format!(
+                "Intermediate #{} Valid Until:\t{}",
+                i + 1,
+                go_time(c.not_after())
+            ));
         }
         for (i, c) in svid.bundle.iter().enumerate() {
-            env.println(&format!("CA #{} Valid After:\t{}", i + 1, go_time(c.not_before())));
-            env.println(&format!("CA #{} Valid Until:\t{}", i + 1, go_time(c.not_after())));
+            env.println(&format!(
+                "CA #{} Valid After:\t{}",
+                i + 1,
+                go_time(c.not_before())
+            ));
+            env.println(&format!(
+                "CA #{} Valid Until:\t{}",
+                i + 1,
+                go_time(c.not_after())
+            ));
         }
         for (td, certs) in federated {
             for (i, c) in certs.iter().enumerate() {
-                env.println(&format!("[{td}] CA #{} Valid After:\t{}", i + 1, go_time(c.not_before())));
-                env.println(&format!("[{td}] CA #{} Valid Until:\t{}", i + 1, go_time(c.not_after())));
+                env.println(&format!(
+                    "[{td}] CA #{} Valid After:\t{}",
+                    i + 1,
+                    go_time(c.not_before())
+                ));
+                env.println(&format!(
+                    "[{td}] CA #{} Valid Until:\t{}",
+                    i + 1,
+                    go_time(c.not_after())
+                ));
             }
         }
     }
@@ -355,7 +407,10 @@ fn print_x509(
 }
 
 fn certs_pem(certs: &[Certificate]) -> String {
-    certs.iter().map(|c| pem_block("CERTIFICATE", c.der().as_ref())).collect()
+    certs
+        .iter()
+        .map(|c| pem_block("CERTIFICATE", c.der().as_ref()))
+        .collect()
 }
 
 fn write_public(path: &Path, data: &[u8]) -> Result<(), String> {
@@ -376,13 +431,19 @@ fn write_x509(
         let svid_path = dir.join(format!("svid.{i}.pem"));
         let key_path = dir.join(format!("svid.{i}.key"));
         let bundle_path = dir.join(format!("bundle.{i}.pem"));
-        env.println(&format!("Writing SVID #{i} to file {}.", svid_path.display()));
+        env.println(&format!(
+            "Writing SVID #{i} to file {}.",
+            svid_path.display()
+        ));
         write_public(&svid_path, certs_pem(&svid.certificates).as_bytes())?;
         env.println(&format!("Writing key #{i} to file {}.", key_path.display()));
         // The key is private: mode 0600, atomically, no symlink followed.
         spiffe_ca::secret_file::write(&key_path, pem_block("PRIVATE KEY", &svid.key).as_bytes())
             .map_err(|e| format!("open {}: {e}", key_path.display()))?;
-        env.println(&format!("Writing bundle #{i} to file {}.", bundle_path.display()));
+        env.println(&format!(
+            "Writing bundle #{i} to file {}.",
+            bundle_path.display()
+        ));
         write_public(&bundle_path, certs_pem(&svid.bundle).as_bytes())?;
         for (j, (td, certs)) in federated.iter().enumerate() {
             let path = dir.join(format!("federated_bundle.{i}.{j}.pem"));
@@ -444,14 +505,21 @@ async fn fetch_x509(
     if !silent {
         print_x509(env, &svids, &federated, elapsed);
     }
-    let write = f.write.as_ref().map(|w| parsed.get(w).clone()).unwrap_or_default();
+    let write = f
+        .write
+        .as_ref()
+        .map(|w| parsed.get(w).clone())
+        .unwrap_or_default();
     if !write.is_empty() {
         write_x509(env, &write, &svids, &federated)?;
     }
     Ok(())
 }
 
-async fn jwt_bundles(client: &mut Client, timeout: Duration) -> Result<Vec<(String, Vec<u8>)>, String> {
+async fn jwt_bundles(
+    client: &mut Client,
+    timeout: Duration,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut stream = client
         .fetch_jwt_bundles(request(JwtBundlesRequest {}, Some(timeout)))
         .await
@@ -484,14 +552,28 @@ async fn fetch_jwt(
     json: bool,
     env: &mut Env,
 ) -> Result<(), String> {
-    let audience = f.audience.as_ref().map(|a| parsed.get(a).clone()).unwrap_or_default();
+    let audience = f
+        .audience
+        .as_ref()
+        .map(|a| parsed.get(a).clone())
+        .unwrap_or_default();
     if audience.is_empty() {
         return Err("audience must be specified".into());
     }
-    let spiffe_id = f.spiffe_id.as_ref().map(|s| parsed.get(s).clone()).unwrap_or_default();
+    let spiffe_id = f
+        .spiffe_id
+        .as_ref()
+        .map(|s| parsed.get(s).clone())
+        .unwrap_or_default();
     let bundles = jwt_bundles(&mut client, timeout).await?;
     let response = client
-        .fetch_jwtsvid(request(JwtsvidRequest { audience, spiffe_id }, Some(timeout)))
+        .fetch_jwtsvid(request(
+            JwtsvidRequest {
+                audience,
+                spiffe_id,
+            },
+            Some(timeout),
+        ))
         .await
         .map_err(|s| rpc_error(&s))?
         .into_inner();
@@ -509,7 +591,10 @@ async fn fetch_jwt(
         env.println(&format!("token({}):\n\t{}", svid.spiffe_id, svid.svid));
     }
     for (td, jwks) in &bundles {
-        env.println(&format!("bundle({td}):\n\t{}", String::from_utf8_lossy(jwks)));
+        env.println(&format!(
+            "bundle({td}):\n\t{}",
+            String::from_utf8_lossy(jwks)
+        ));
     }
     Ok(())
 }
@@ -526,21 +611,31 @@ async fn fetch_jwt_bundle(
         return Ok(());
     }
     for (td, jwks) in &bundles {
-        env.println(&format!("bundle({td}):\n\t{}", String::from_utf8_lossy(jwks)));
+        env.println(&format!(
+            "bundle({td}):\n\t{}",
+            String::from_utf8_lossy(jwks)
+        ));
     }
     Ok(())
 }
 
 /// A protobuf `Struct` as JSON.
 fn struct_json(s: &prost_types::Struct) -> Value {
-    Value::Object(s.fields.iter().map(|(k, v)| (k.clone(), value_json(v))).collect())
+    Value::Object(
+        s.fields
+            .iter()
+            .map(|(k, v)| (k.clone(), value_json(v)))
+            .collect(),
+    )
 }
 
 fn value_json(v: &prost_types::Value) -> Value {
     use prost_types::value::Kind as K;
     match &v.kind {
         None | Some(K::NullValue(_)) => Value::Null,
-        Some(K::NumberValue(n)) => serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number),
+        Some(K::NumberValue(n)) => {
+            serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number)
+        }
         Some(K::StringValue(s)) => Value::String(s.clone()),
         Some(K::BoolValue(b)) => Value::Bool(*b),
         Some(K::StructValue(s)) => struct_json(s),
@@ -556,8 +651,16 @@ async fn validate_jwt(
     json: bool,
     env: &mut Env,
 ) -> Result<(), String> {
-    let audience = f.audience_one.as_ref().map(|a| parsed.get(a).clone()).unwrap_or_default();
-    let svid = f.svid.as_ref().map(|s| parsed.get(s).clone()).unwrap_or_default();
+    let audience = f
+        .audience_one
+        .as_ref()
+        .map(|a| parsed.get(a).clone())
+        .unwrap_or_default();
+    let svid = f
+        .svid
+        .as_ref()
+        .map(|s| parsed.get(s).clone())
+        .unwrap_or_default();
     if audience.is_empty() {
         return Err("audience must be specified".into());
     }
@@ -565,14 +668,20 @@ async fn validate_jwt(
         return Err("svid must be specified".into());
     }
     let response = client
-        .validate_jwtsvid(request(ValidateJwtsvidRequest { audience, svid }, Some(timeout)))
+        .validate_jwtsvid(request(
+            ValidateJwtsvidRequest { audience, svid },
+            Some(timeout),
+        ))
         .await
         .map_err(|s| match s.code() {
             tonic::Code::InvalidArgument => format!("SVID is not valid: {}", s.message()),
             _ => format!("unable to validate JWT SVID: {}", rpc_error(&s)),
         })?
         .into_inner();
-    let claims = response.claims.as_ref().map_or(Value::Object(Map::new()), struct_json);
+    let claims = response
+        .claims
+        .as_ref()
+        .map_or(Value::Object(Map::new()), struct_json);
     if json {
         env.println(&json!({"spiffe_id": response.spiffe_id, "claims": claims}).to_string());
         return Ok(());

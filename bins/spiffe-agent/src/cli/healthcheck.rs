@@ -9,9 +9,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use spire_config::flags::FlagSet;
 use spiffe_workload::proto::spiffe_workload_api_client::SpiffeWorkloadApiClient;
 use spiffe_workload::proto::X509BundlesRequest;
+use spire_config::flags::FlagSet;
 use tonic::transport::{Endpoint, Uri};
 
 use super::{client_runtime, Command, Env};
@@ -24,9 +24,17 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
 #[derive(Debug)]
 pub(super) struct HealthcheckCommand;
 
-fn flags() -> (FlagSet, spire_config::flags::Flag<String>, spire_config::flags::Flag<bool>) {
+fn flags() -> (
+    FlagSet,
+    spire_config::flags::Flag<String>,
+    spire_config::flags::Flag<bool>,
+) {
     let mut fs = FlagSet::new("health");
-    let socket = fs.string("socketPath", DEFAULT_SOCKET_PATH, "Path to the SPIRE Agent API socket");
+    let socket = fs.string(
+        "socketPath",
+        DEFAULT_SOCKET_PATH,
+        "Path to the SPIRE Agent API socket",
+    );
     fs.bool("shallow", false, "Perform a less stringent health check");
     let verbose = fs.bool("verbose", false, "Print verbose information");
     (fs, socket, verbose)
@@ -48,9 +56,10 @@ async fn check(socket: &Path) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let mut request = tonic::Request::new(X509BundlesRequest {});
-    request
-        .metadata_mut()
-        .insert("workload.spiffe.io", tonic::metadata::MetadataValue::from_static("true"));
+    request.metadata_mut().insert(
+        "workload.spiffe.io",
+        tonic::metadata::MetadataValue::from_static("true"),
+    );
     request.set_timeout(CHECK_TIMEOUT);
     let mut client = SpiffeWorkloadApiClient::new(channel);
     let first = async {

@@ -13,7 +13,7 @@ use thiserror::Error;
 pub enum AgentConfigError {
     /// The file is missing, unreadable or not HCL.
     #[error(transparent)]
-    Load(#[from] LoadError),
+    Load(Box<LoadError>),
     /// The file parses but its content is wrong: an unknown key or plugin, a bad value, a SPIRE
     /// plugin or setting this agent does not provide.
     #[error("unable to decode configuration at {}", spire_config::goquote::quote(&path.to_string_lossy()))]
@@ -31,7 +31,7 @@ pub enum AgentConfigError {
         plugin: String,
         /// Why.
         #[source]
-        source: LoadError,
+        source: Box<LoadError>,
     },
     /// A required section is absent (SPIRE: `agent section must be configured`).
     #[error("{0} section must be configured")]
@@ -60,7 +60,9 @@ pub enum AgentConfigError {
         reason: String,
     },
     /// Too few or too many plugins of a type (SPIRE's message).
-    #[error("plugin type \"{plugin_type}\" constraint not satisfied: expected {expected} but got {got}")]
+    #[error(
+        "plugin type \"{plugin_type}\" constraint not satisfied: expected {expected} but got {got}"
+    )]
     PluginConstraint {
         /// The plugin type.
         plugin_type: &'static str,
@@ -69,4 +71,10 @@ pub enum AgentConfigError {
         /// How many are declared (enabled).
         got: usize,
     },
+}
+
+impl From<LoadError> for AgentConfigError {
+    fn from(e: LoadError) -> Self {
+        AgentConfigError::Load(Box::new(e))
+    }
 }

@@ -48,7 +48,10 @@ impl std::fmt::Debug for RunFlags {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunFlags")
             .field("config", &self.config)
-            .field("join_token", &self.join_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "join_token",
+                &self.join_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("server_address", &self.server_address)
             .field("server_port", &self.server_port)
             .finish_non_exhaustive()
@@ -92,7 +95,11 @@ impl RunFlagSet {
             "If true, the agent permits the retrieval of X509 certificate bundles by unregistered clients",
         );
         let config = set.string("config", "", "Path to a SPIRE config file");
-        let data_dir = set.string("dataDir", "", "A directory the agent can use for its runtime data");
+        let data_dir = set.string(
+            "dataDir",
+            "",
+            "A directory the agent can use for its runtime data",
+        );
         let expand_env = set.bool(
             "expandEnv",
             false,
@@ -116,18 +123,18 @@ impl RunFlagSet {
             false,
             "Include source file, line number and function name in log lines",
         );
-        let server_address = set.string("serverAddress", "", "IP address or DNS name of the SPIRE server");
+        let server_address = set.string(
+            "serverAddress",
+            "",
+            "IP address or DNS name of the SPIRE server",
+        );
         let server_port = set.int("serverPort", 0, "Port number of the SPIRE server");
         let socket_path = set.string(
             "socketPath",
             "",
             "Path to bind the SPIRE Agent API socket to",
         );
-        let trust_bundle = set.string(
-            "trustBundle",
-            "",
-            "Path to the SPIRE server CA bundle",
-        );
+        let trust_bundle = set.string("trustBundle", "", "Path to the SPIRE server CA bundle");
         let trust_bundle_url = set.string(
             "trustBundleUrl",
             "",

@@ -134,7 +134,10 @@ impl std::fmt::Debug for AgentConfig {
             .field("server_port", &self.server_port)
             .field("socket_path", &self.socket_path)
             .field("trust_bundle", &self.trust_bundle)
-            .field("join_token", &self.join_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "join_token",
+                &self.join_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("node_attestor", &self.node_attestor)
             .field("key_manager", &self.key_manager)
             .finish_non_exhaustive()
@@ -253,10 +256,16 @@ impl AgentConfig {
         if flags.trust_bundle_url.is_some() {
             return Err(AgentConfigError::Flag {
                 flag: "trustBundleUrl",
-                reason: "fetching the bootstrap bundle from a URL is not supported; use -trustBundle".into(),
+                reason:
+                    "fetching the bootstrap bundle from a URL is not supported; use -trustBundle"
+                        .into(),
             });
         }
-        let spiffe_format = match raw.trust_bundle_format.as_ref().map(|(f, p)| (f.as_str(), *p)) {
+        let spiffe_format = match raw
+            .trust_bundle_format
+            .as_ref()
+            .map(|(f, p)| (f.as_str(), *p))
+        {
             None | Some(("pem" | "", _)) => false,
             Some(("spiffe", _)) => true,
             Some((_, pos)) => {
@@ -271,11 +280,9 @@ impl AgentConfig {
         let bundle_path = flags.trust_bundle.clone().or(raw.trust_bundle_path.clone());
         let insecure = raw.insecure_bootstrap || flags.insecure_bootstrap;
         let trust_bundle = match (bundle_path, insecure) {
-            (Some(_), true) => {
-                return Err(AgentConfigError::Conflict(
-                    "only one of insecure_bootstrap or trust_bundle_path can be specified, not both",
-                ))
-            }
+            (Some(_), true) => return Err(AgentConfigError::Conflict(
+                "only one of insecure_bootstrap or trust_bundle_path can be specified, not both",
+            )),
             (Some(path), false) => TrustBundleSource::Path {
                 path: PathBuf::from(path),
                 spiffe_format,
@@ -419,18 +426,18 @@ fn decode_agent(d: &mut Decoder<'_>) -> Result<RawAgent, ConfigError> {
         jwt_svid_cache_max_size: d.optional_usize("jwt_svid_cache_max_size")?,
         workload_key_type: match text(d, "workload_x509_svid_key_type")? {
             None => None,
-            Some(name) => Some(match name.as_str() {
-                "ec-p256" => KeyType::EcP256,
-                "ec-p384" => KeyType::EcP384,
-                "rsa-2048" => KeyType::Rsa2048,
-                "rsa-4096" => KeyType::Rsa4096,
-                _ => {
-                    return Err(d.invalid(
+            Some(name) => {
+                Some(match name.as_str() {
+                    "ec-p256" => KeyType::EcP256,
+                    "ec-p384" => KeyType::EcP384,
+                    "rsa-2048" => KeyType::Rsa2048,
+                    "rsa-4096" => KeyType::Rsa4096,
+                    _ => return Err(d.invalid(
                         "workload_x509_svid_key_type",
                         "key type is unknown; must be one of [rsa-2048 rsa-4096 ec-p256 ec-p384]",
-                    ))
-                }
-            }),
+                    )),
+                })
+            }
         },
     })
 }
@@ -481,12 +488,13 @@ fn plugin_settings(
         let section = match &decl.data {
             PluginData::Inline(section) => section,
             PluginData::File(file) => {
-                let parsed = spire_config::load_file(Path::new(file), expand_env).map_err(
-                    |source| AgentConfigError::PluginDataFile {
-                        plugin: decl.describe(),
-                        source,
-                    },
-                )?;
+                let parsed =
+                    spire_config::load_file(Path::new(file), expand_env).map_err(|source| {
+                        AgentConfigError::PluginDataFile {
+                            plugin: decl.describe(),
+                            source: Box::new(source),
+                        }
+                    })?;
                 loaded = parsed.root();
                 &loaded
             }
@@ -519,7 +527,11 @@ fn plugin_settings(
         got,
     };
     if node_attestors.len() != 1 {
-        return Err(constraint("NodeAttestor", "exactly 1", node_attestors.len()));
+        return Err(constraint(
+            "NodeAttestor",
+            "exactly 1",
+            node_attestors.len(),
+        ));
     }
     if key_managers.len() != 1 {
         return Err(constraint("KeyManager", "exactly 1", key_managers.len()));
@@ -535,4 +547,5 @@ fn plugin_settings(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;

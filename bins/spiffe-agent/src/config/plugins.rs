@@ -128,7 +128,10 @@ pub(crate) fn node_attestor(
 }
 
 /// `KeyManager "<name>"`'s `plugin_data`.
-pub(crate) fn key_manager(name: &str, d: &mut Decoder<'_>) -> Result<KeyManagerConfig, ConfigError> {
+pub(crate) fn key_manager(
+    name: &str,
+    d: &mut Decoder<'_>,
+) -> Result<KeyManagerConfig, ConfigError> {
     Ok(match name {
         "memory" => KeyManagerConfig::Memory,
         _ => KeyManagerConfig::Disk {

@@ -50,7 +50,10 @@ fn quickstart_config_decodes_with_spire_defaults() {
             directory: Some(PathBuf::from("./.data"))
         }
     );
-    assert_eq!(config.workload_attestors, vec![WorkloadAttestorConfig::Unix]);
+    assert_eq!(
+        config.workload_attestors,
+        vec![WorkloadAttestorConfig::Unix]
+    );
     assert_eq!(config.sync_interval, DEFAULT_SYNC_INTERVAL);
     assert_eq!(
         config.trust_bundle,
@@ -64,11 +67,13 @@ fn quickstart_config_decodes_with_spire_defaults() {
 
 #[test]
 fn flags_override_the_file() {
-    let mut flags = RunFlags::default();
-    flags.server_port = Some(9999);
-    flags.socket_path = Some("/run/agent.sock".into());
-    flags.join_token = Some("secret-token".into());
-    flags.trust_domain = Some("other.org".into());
+    let flags = RunFlags {
+        server_port: Some(9999),
+        socket_path: Some("/run/agent.sock".into()),
+        join_token: Some("secret-token".into()),
+        trust_domain: Some("other.org".into()),
+        ..RunFlags::default()
+    };
     let config = AgentConfig::from_text(&agent_block(""), &flags).unwrap();
     assert_eq!(config.server_port, 9999);
     assert_eq!(config.socket_path, PathBuf::from("/run/agent.sock"));
@@ -125,9 +130,15 @@ fn insecure_bootstrap_excludes_a_bundle_path() {
 #[test]
 fn bad_bundle_format_and_url_are_refused_with_line() {
     let msg = error_text(&agent_block("    trust_bundle_format = \"der\"\n"));
-    assert!(msg.contains("trust_bundle_format") && msg.contains("line 9"), "{msg}");
+    assert!(
+        msg.contains("trust_bundle_format") && msg.contains("line 9"),
+        "{msg}"
+    );
     let msg = error_text(&agent_block("    trust_bundle_url = \"https://x/b\"\n"));
-    assert!(msg.contains("trust_bundle_url") && msg.contains("line 9"), "{msg}");
+    assert!(
+        msg.contains("trust_bundle_url") && msg.contains("line 9"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -165,7 +176,9 @@ fn experimental_sync_interval_and_unknown_experimental_key() {
     )
     .unwrap();
     assert_eq!(config.sync_interval, Duration::from_secs(2));
-    let msg = error_text(&agent_block("    experimental {\n        bogus = 1\n    }\n"));
+    let msg = error_text(&agent_block(
+        "    experimental {\n        bogus = 1\n    }\n",
+    ));
     assert!(msg.contains("bogus") && msg.contains("line 10"), "{msg}");
 }
 

@@ -82,8 +82,8 @@ pub struct Attested {
 }
 
 fn new_key() -> Result<(SoftwareSigner, Vec<u8>), AttestError> {
-    let signer =
-        SoftwareSigner::generate("agent", AGENT_KEY_TYPE).map_err(|e| AttestError::Key(e.to_string()))?;
+    let signer = SoftwareSigner::generate("agent", AGENT_KEY_TYPE)
+        .map_err(|e| AttestError::Key(e.to_string()))?;
     let csr = certification_request(&signer).map_err(|e| AttestError::Key(e.to_string()))?;
     Ok((signer, csr.as_ref().to_vec()))
 }
@@ -100,7 +100,9 @@ fn svid_from(
         .map(|der| Certificate::from_der(CertificateDer::from(der)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| AttestError::BadSvid(e.to_string()))?;
-    let key = signer.to_pkcs8().map_err(|e| AttestError::Key(e.to_string()))?;
+    let key = signer
+        .to_pkcs8()
+        .map_err(|e| AttestError::Key(e.to_string()))?;
     let svid = X509Svid::from_parts(chain, PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)))
         .map_err(|e| AttestError::BadSvid(e.to_string()))?;
     if &svid.spiffe_id().trust_domain() != trust_domain {
@@ -120,9 +122,12 @@ pub async fn attest(
     attestor: Arc<dyn NodeAttestorAgent>,
     trust_domain: &TrustDomain,
 ) -> Result<Attested, AttestError> {
-    tokio::time::timeout(ATTEST_TIMEOUT, attest_inner(channel, attestor, trust_domain))
-        .await
-        .map_err(|_| AttestError::Timeout)?
+    tokio::time::timeout(
+        ATTEST_TIMEOUT,
+        attest_inner(channel, attestor, trust_domain),
+    )
+    .await
+    .map_err(|_| AttestError::Timeout)?
 }
 
 async fn attest_inner(
@@ -199,7 +204,9 @@ async fn attest_inner(
             .message()
             .await
             .map_err(rpc_err)?
-            .ok_or(AttestError::Protocol("the server closed the attestation stream without a result"))?;
+            .ok_or(AttestError::Protocol(
+                "the server closed the attestation stream without a result",
+            ))?;
         match response.step {
             Some(ResponseStep::Challenge(challenge)) => {
                 check_message_len("challenge", &challenge).map_err(attestor_err)?;
@@ -221,7 +228,11 @@ async fn attest_inner(
                     reattestable: result.reattestable,
                 });
             }
-            None => return Err(AttestError::Protocol("the server sent an empty attestation step")),
+            None => {
+                return Err(AttestError::Protocol(
+                    "the server sent an empty attestation step",
+                ))
+            }
         }
     }
     Err(AttestError::Protocol("too many challenge rounds"))

@@ -123,13 +123,20 @@ impl AgentStore {
                 PrivateKeyDer::Pkcs8(k) => k.secret_pkcs8_der().to_vec(),
                 other => other.secret_der().to_vec(),
             };
-            write_file(&dir.join(KEY_FILE), pem_block("PRIVATE KEY", &key_der).as_bytes(), true)?;
+            write_file(
+                &dir.join(KEY_FILE),
+                pem_block("PRIVATE KEY", &key_der).as_bytes(),
+                true,
+            )?;
         }
         Ok(())
     }
 
     /// The stored bundle of `trust_domain`, if any.
-    pub fn load_bundle(&self, trust_domain: &TrustDomain) -> Result<Option<X509Bundle>, StoreError> {
+    pub fn load_bundle(
+        &self,
+        trust_domain: &TrustDomain,
+    ) -> Result<Option<X509Bundle>, StoreError> {
         let path = self.bundle_path();
         match read_optional(&path)? {
             None => Ok(None),

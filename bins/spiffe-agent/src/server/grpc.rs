@@ -16,7 +16,9 @@ use spire_api_proto::convert::{bundle_from_proto, entry_from_proto, spiffe_id_fr
 use spire_api_proto::server::bundle::v1::bundle_client::BundleClient;
 use spire_api_proto::server::bundle::v1::{GetBundleRequest, GetFederatedBundleRequest};
 use spire_api_proto::server::entry::v1::entry_client::EntryClient;
-use spire_api_proto::server::entry::v1::{SyncAuthorizedEntriesRequest, SyncAuthorizedEntriesResponse};
+use spire_api_proto::server::entry::v1::{
+    SyncAuthorizedEntriesRequest, SyncAuthorizedEntriesResponse,
+};
 use spire_api_proto::server::svid::v1::svid_client::SvidClient;
 use spire_api_proto::server::svid::v1::{
     BatchNewX509svidRequest, NewJwtsvidRequest, NewX509svidParams,
@@ -235,7 +237,8 @@ impl ServerClient for GrpcServerClient {
             .into_inner();
             if response.results.len() != params.len() {
                 return Err(ServerError::Malformed {
-                    what: "BatchNewX509SVID returned a result count that does not match the request",
+                    what:
+                        "BatchNewX509SVID returned a result count that does not match the request",
                 });
             }
             Ok(response
@@ -290,7 +293,8 @@ impl ServerClient for GrpcServerClient {
                         what: "NewJWTSVID returned an invalid SPIFFE ID",
                     })
                 })?;
-            let time = |secs: i64| UnixTime::since_unix_epoch(Duration::from_secs(secs.max(0) as u64));
+            let time =
+                |secs: i64| UnixTime::since_unix_epoch(Duration::from_secs(secs.max(0) as u64));
             Ok(MintedJwtSvid::new(
                 svid.token,
                 id,

@@ -221,10 +221,7 @@ async fn intermediate_ca(
     X509SvidIssuer::intermediate(trust_domain, key, upstream, AUTHORITY_TTL, now).await
 }
 
-fn jwt_authority(
-    trust_domain: &TrustDomain,
-    now: UnixTime,
-) -> Result<JwtSvidIssuer, CaError> {
+fn jwt_authority(trust_domain: &TrustDomain, now: UnixTime) -> Result<JwtSvidIssuer, CaError> {
     let key = Arc::new(SoftwareSigner::generate("jwt", KeyType::EcP256).map_err(CaError::Signer)?);
     JwtSvidIssuer::new(trust_domain, key, not_after(now))
 }
