@@ -423,3 +423,223 @@ fn config_errors_name_the_key_and_its_line() {
     assert!(!output.status.success());
     assert!(text(&output.stderr).contains("bogus_key"));
 }
+
+// === helpers for the tests below ===
+
+/// A server (with `extra_plugins`) whose entry cache re-reads the datastore every second, and
+/// its datastore.
+async fn start_server(
+    dir: &Path,
+    extra_plugins: &str,
+) -> (ServerConfigFile, ServerProcess, SqlDataStore) {
+    let mut config = ServerConfigFile::new(&dir.join("server"));
+    config.cache_reload_interval = Some("1s".into());
+    config.extra_plugins = extra_plugins.to_owned();
+    let server = ServerProcess::start(&ServerProcess::binary(), &config)
+        .expect("start spiffe-server (build it first: cargo build -p spiffe-server)");
+    let store = SqlDataStore::open(&SqlSettings::sqlite(config.sqlite_path()))
+        .await
+        .unwrap();
+    (config, server, store)
+}
+
+/// `token generate`: a token valid for 10 minutes.
+async fn new_token(store: &SqlDataStore) -> JoinToken {
+    let token = JoinToken::generate().unwrap();
+    let expires = UnixTime::since_unix_epoch(Duration::from_secs(UnixTime::now().as_secs() + 600));
+    store.create_join_token(&token, expires).await.unwrap();
+    token
+}
+
+/// `entry create -parentID <agent of token> -spiffeID <id> -selector unix:uid:<our uid>`.
+async fn create_entry(store: &SqlDataStore, token: &JoinToken, spiffe_id: &str, dir: &Path) {
+    let uid = std::fs::metadata(dir).unwrap().uid();
+    let parent = SpiffeId::new(&format!(
+        "spiffe://example.org/spire/agent/join_token/{}",
+        token.expose()
+    ))
+    .unwrap();
+    let entry = RegistrationEntry::builder(
+        new_entry_id().unwrap(),
+        SpiffeId::new(spiffe_id).unwrap(),
+        parent,
+    )
+    .selector(Selector::new("unix", &format!("uid:{uid}")).unwrap())
+    .build()
+    .unwrap();
+    let created = store.create_entries(vec![entry]).await.unwrap();
+    assert!(created[0].is_ok(), "{:?}", created[0]);
+}
+
+/// Runs `args` until it succeeds (the entry has to reach the agent first), at most [`WAIT`].
+async fn until_ok(args: &[&str], agent: &AgentProcess) -> Output {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let output = agent_cli(args);
+        if output.status.success() {
+            return output;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{args:?} kept failing: {}\n--- agent ---\n{}",
+            text(&output.stderr),
+            agent.output()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn repo_file(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+/// The repository's quickstart configs: the server signs under the dummy upstream root, the
+/// agent bootstraps trust from `conf/agent/dummy_root_ca.crt`, and `-output json` reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repository_quickstart_configs_bootstrap_from_the_dummy_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let upstream = format!(
+        "    UpstreamAuthority \"disk\" {{\n        plugin_data {{\n            key_file_path = \"{}\"\n            cert_file_path = \"{}\"\n        }}\n    }}\n",
+        repo_file("conf/server/dummy_upstream_ca.key").display(),
+        repo_file("conf/server/dummy_upstream_ca.crt").display(),
+    );
+    let (server_config, mut server, store) = start_server(dir, &upstream).await;
+    let token = new_token(&store).await;
+
+    // conf/agent/agent.conf with this test's directory, port and socket.
+    let data = dir.join("data");
+    let socket = dir.join("public").join("api.sock");
+    let conf_text = std::fs::read_to_string(repo_file("conf/agent/agent.conf"))
+        .unwrap()
+        .replace("./.data", data.to_str().unwrap())
+        .replace(
+            "./conf/agent/dummy_root_ca.crt",
+            repo_file("conf/agent/dummy_root_ca.crt").to_str().unwrap(),
+        )
+        .replace("\"8081\"", &format!("\"{}\"", server_config.bind_port))
+        .replace("/tmp/spire-agent/public/api.sock", socket.to_str().unwrap());
+    let config = dir.join("agent.conf");
+    std::fs::write(&config, conf_text).unwrap();
+    let output = agent_cli(&["validate", "-config", config.to_str().unwrap()]);
+    assert_eq!(
+        text(&output.stdout),
+        "SPIRE agent configuration file is valid.\n"
+    );
+
+    let mut agent = AgentProcess::start(&[
+        "run",
+        "-config",
+        config.to_str().unwrap(),
+        "-joinToken",
+        token.expose(),
+    ]);
+    assert!(
+        agent.wait_for_line(|l| l.contains("Starting Workload and SDS APIs")),
+        "the agent did not start:\n{}\n--- server ---\n{}",
+        agent.output(),
+        server.output()
+    );
+    create_entry(&store, &token, "spiffe://example.org/myservice", dir).await;
+    let socket_arg = socket.to_str().unwrap();
+    let output = until_ok(
+        &[
+            "api",
+            "fetch",
+            "x509",
+            "-socketPath",
+            socket_arg,
+            "-output",
+            "json",
+        ],
+        &agent,
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        json["svids"][0]["spiffe_id"],
+        "spiffe://example.org/myservice"
+    );
+    // The bundle served holds the upstream root the agent bootstrapped with.
+    let root = std::fs::read(repo_file("conf/agent/dummy_root_ca.crt")).unwrap();
+    let root = spiffe_core::X509Bundle::parse_pem(TrustDomain::new("example.org").unwrap(), &root)
+        .unwrap();
+    let served = std::fs::read(data.join("bundle.pem")).unwrap();
+    let served =
+        spiffe_core::X509Bundle::parse_pem(TrustDomain::new("example.org").unwrap(), &served)
+            .unwrap();
+    assert!(served.contains(&root.authorities()[0]));
+    let output = agent_cli(&["api", "fetch", "jwtbundle", "-socketPath", socket_arg]);
+    assert!(
+        text(&output.stdout).starts_with("bundle("),
+        "{}",
+        text(&output.stdout)
+    );
+    assert!(agent.terminate().success());
+    assert!(server.terminate().unwrap().success());
+}
+
+/// `insecure_bootstrap = true` without a bundle: the agent warns, attests, and keeps the
+/// server's bundle (fetched after attestation) in data_dir for its next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insecure_bootstrap_warns_attests_and_stores_the_bundle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (server_config, mut server, store) = start_server(dir, "").await;
+    let token = new_token(&store).await;
+    let data = dir.join("data");
+    let socket = dir.join("api.sock");
+    let config = dir.join("agent.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "agent {{\n  data_dir = \"{}\"\n  server_address = \"127.0.0.1\"\n  server_port = {}\n  socket_path = \"{}\"\n  trust_domain = \"example.org\"\n  insecure_bootstrap = true\n}}\nplugins {{\n  NodeAttestor \"join_token\" {{ plugin_data {{}} }}\n  KeyManager \"memory\" {{ plugin_data {{}} }}\n  WorkloadAttestor \"unix\" {{ plugin_data {{}} }}\n}}\n",
+            data.display(),
+            server_config.bind_port,
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let mut agent = AgentProcess::start(&[
+        "run",
+        "-config",
+        config.to_str().unwrap(),
+        "-joinToken",
+        token.expose(),
+    ]);
+    assert!(
+        agent.wait_for_line(|l| l.contains("Starting Workload and SDS APIs")),
+        "the agent did not start:\n{}\n--- server ---\n{}",
+        agent.output(),
+        server.output()
+    );
+    let log = agent.output();
+    assert!(log.contains("insecure bootstrap"), "{log}");
+    let td = TrustDomain::new("example.org").unwrap();
+    let stored = spiffe_core::X509Bundle::parse_pem(
+        td.clone(),
+        &std::fs::read(data.join("bundle.pem")).unwrap(),
+    )
+    .unwrap();
+    let bundle = store.get_bundle(&td).await.unwrap().unwrap();
+    assert_eq!(stored.len(), bundle.x509_authorities.len());
+    // KeyManager "memory": the key is never written.
+    assert!(!data.join("agent_svid.key").exists());
+    create_entry(&store, &token, "spiffe://example.org/insecure", dir).await;
+    let output = until_ok(
+        &[
+            "api",
+            "fetch",
+            "x509",
+            "-socketPath",
+            socket.to_str().unwrap(),
+        ],
+        &agent,
+    )
+    .await;
+    assert!(text(&output.stdout).contains("spiffe://example.org/insecure"));
+    assert!(agent.terminate().success());
+    assert!(server.terminate().unwrap().success());
+}
