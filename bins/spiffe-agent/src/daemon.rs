@@ -245,12 +245,14 @@ async fn renew_loop(
     channel: tonic::transport::Channel,
 ) {
     let mut retry = RETRY;
+    // Half of the life left when the SVID was obtained (or loaded): the server backdates
+    // `notBefore` (clock skew), so half of notBefore..notAfter would come early, and for a
+    // short TTL at once.
+    let mut acquired = now().as_secs();
     loop {
-        let current = svid.get();
-        let leaf = current.leaf();
-        let (start, end) = (leaf.not_before().as_secs(), leaf.not_after().as_secs());
-        let due = start + end.saturating_sub(start) / 2;
-        let wait = due.saturating_sub(now().as_secs());
+        let end = svid.get().leaf().not_after().as_secs();
+        let due = acquired + end.saturating_sub(acquired) / 2;
+        let wait = due.saturating_sub(now().as_secs()).max(1);
         tokio::time::sleep(Duration::from_secs(wait)).await;
         let renewed = match renew(channel.clone(), &config.trust_domain).await {
             Err(e) if e.must_reattest() => {
@@ -282,6 +284,7 @@ async fn renew_loop(
                     tracing::warn!(error = %e, "Unable to store the renewed agent SVID");
                 }
                 svid.set(new);
+                acquired = now().as_secs();
                 retry = RETRY;
             }
             Err(e) => {

@@ -643,3 +643,78 @@ async fn insecure_bootstrap_warns_attests_and_stores_the_bundle() {
     assert!(agent.terminate().success());
     assert!(server.terminate().unwrap().success());
 }
+
+/// With a 6 s agent SVID, the agent renews it (`RenewAgent`) at half-life, stores the new one,
+/// and keeps syncing over mTLS with it: an entry created after two renewals still arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_svid_is_renewed_at_half_life_and_the_agent_keeps_working() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut config = ServerConfigFile::new(&dir.join("server"));
+    config.cache_reload_interval = Some("1s".into());
+    config.extra_server = "    agent_ttl = \"6s\"\n".into();
+    let mut server = ServerProcess::start(&ServerProcess::binary(), &config)
+        .expect("start spiffe-server (build it first: cargo build -p spiffe-server)");
+    let store = SqlDataStore::open(&SqlSettings::sqlite(config.sqlite_path()))
+        .await
+        .unwrap();
+    let token = new_token(&store).await;
+    let td = TrustDomain::new("example.org").unwrap();
+    let bundle = store.get_bundle(&td).await.unwrap().unwrap();
+    let mut pem = String::new();
+    for authority in &bundle.x509_authorities {
+        let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
+        pem.push_str(&spiffe_core::X509Bundle::from_authorities(td.clone(), vec![x509]).to_pem());
+    }
+    let bundle_path = dir.join("bootstrap.crt");
+    std::fs::write(&bundle_path, pem).unwrap();
+    let agent_dir = dir.join("agent");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    let agent_conf = agent_config(&agent_dir, &config, &bundle_path);
+    let mut agent = AgentProcess::start(&[
+        "run",
+        "-config",
+        agent_conf.to_str().unwrap(),
+        "-joinToken",
+        token.expose(),
+    ]);
+    assert!(
+        agent.wait_for_line(|l| l.contains("Starting Workload and SDS APIs")),
+        "the agent did not start:\n{}",
+        agent.output()
+    );
+    let started = Instant::now();
+    let first = std::fs::read(agent_dir.join("data").join("agent_svid.pem")).unwrap();
+    for round in 1..=2u32 {
+        assert!(
+            agent.wait_for_line(|l| l.contains("Successfully rotated agent SVID")),
+            "no renewal:\n{}\n--- server ---\n{}",
+            agent.output(),
+            server.output()
+        );
+        // At half-life (3 s each), not earlier: the server backdates notBefore by 10 s.
+        assert!(
+            started.elapsed() >= Duration::from_secs(2) * round,
+            "renewal {round} came after {:?}",
+            started.elapsed()
+        );
+    }
+    let renewed = std::fs::read(agent_dir.join("data").join("agent_svid.pem")).unwrap();
+    assert_ne!(first, renewed, "the renewed SVID is stored");
+    create_entry(&store, &token, "spiffe://example.org/after-renewal", dir).await;
+    let socket = agent_dir.join("public").join("api.sock");
+    let output = until_ok(
+        &[
+            "api",
+            "fetch",
+            "x509",
+            "-socketPath",
+            socket.to_str().unwrap(),
+        ],
+        &agent,
+    )
+    .await;
+    assert!(text(&output.stdout).contains("spiffe://example.org/after-renewal"));
+    assert!(agent.terminate().success());
+    assert!(server.terminate().unwrap().success());
+}
