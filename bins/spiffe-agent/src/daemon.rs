@@ -25,7 +25,7 @@ use crate::manager::{AgentManager, ManagerConfig};
 use crate::node::{
     attest, bootstrap_channel, mtls_channel, renew, AgentStore, AgentSvid, TrustBundle,
 };
-use crate::server::GrpcServerClient;
+use crate::server::{GrpcServerClient, SharedChannel};
 use crate::workload::{AgentIdentityProvider, ProviderConfig};
 
 /// How often exited Workload API callers are forgotten.
@@ -198,7 +198,8 @@ async fn attest_node(
     let bundle = match trust {
         Some(trust) => (*trust.get()).clone(),
         None => {
-            let client = GrpcServerClient::new(channel, config.trust_domain.clone());
+            let client =
+                GrpcServerClient::new(SharedChannel::new(channel), config.trust_domain.clone());
             let server_bundle = crate::server::ServerClient::get_bundle(&client)
                 .await
                 .map_err(|e| DaemonError::Bundle(format!("GetBundle: {e}")))?;
@@ -242,7 +243,7 @@ async fn renew_loop(
     store: AgentStore,
     svid: Arc<AgentSvid>,
     trust: Arc<TrustBundle>,
-    channel: tonic::transport::Channel,
+    channel: SharedChannel,
 ) {
     let mut retry = RETRY;
     // Half of the life left when the SVID was obtained (or loaded): the server backdates
@@ -254,7 +255,7 @@ async fn renew_loop(
         let due = acquired + end.saturating_sub(acquired) / 2;
         let wait = due.saturating_sub(now().as_secs()).max(1);
         tokio::time::sleep(Duration::from_secs(wait)).await;
-        let renewed = match renew(channel.clone(), &config.trust_domain).await {
+        let renewed = match renew(channel.get(), &config.trust_domain).await {
             Err(e) if e.must_reattest() => {
                 tracing::info!("Server asks the agent to attest again");
                 let bootstrap = bootstrap_channel(
@@ -284,6 +285,16 @@ async fn renew_loop(
                     tracing::warn!(error = %e, "Unable to store the renewed agent SVID");
                 }
                 svid.set(new);
+                // New connections, which present the new SVID.
+                match mtls_channel(
+                    &config.server_authority(),
+                    &config.trust_domain,
+                    svid.clone(),
+                    trust.clone(),
+                ) {
+                    Ok(new_channel) => channel.set(new_channel),
+                    Err(e) => tracing::warn!(error = %e, "Unable to reconnect to the server"),
+                }
                 acquired = now().as_secs();
                 retry = RETRY;
             }
@@ -333,13 +344,15 @@ pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
     let svid = Arc::new(svid);
     let trust = Arc::new(TrustBundle::new(bundle));
     let authority = config.server_authority();
-    let channel = mtls_channel(
-        &authority,
-        &config.trust_domain,
-        svid.clone(),
-        trust.clone(),
-    )
-    .map_err(DaemonError::Channel)?;
+    let channel = SharedChannel::new(
+        mtls_channel(
+            &authority,
+            &config.trust_domain,
+            svid.clone(),
+            trust.clone(),
+        )
+        .map_err(DaemonError::Channel)?,
+    );
     let client = GrpcServerClient::new(channel.clone(), config.trust_domain.clone())
         .with_trust(trust.clone(), store.clone());
 

@@ -718,3 +718,165 @@ async fn agent_svid_is_renewed_at_half_life_and_the_agent_keeps_working() {
     assert!(agent.terminate().success());
     assert!(server.terminate().unwrap().success());
 }
+
+/// SPIRE's quickstart through the server's admin API, as its CLI does it: `CreateJoinToken`
+/// with `-spiffeID spiffe://example.org/myagent` (a node alias entry), then an entry parented
+/// to the alias, not to the agent. The agent is authorized for it through the alias.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quickstart_through_the_admin_api_with_a_node_alias() {
+    use spire_api_proto::server::agent::v1::agent_client::AgentClient;
+    use spire_api_proto::server::agent::v1::CreateJoinTokenRequest;
+    use spire_api_proto::server::entry::v1::entry_client::EntryClient;
+    use spire_api_proto::server::entry::v1::BatchCreateEntryRequest;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (server_config, mut server, store) = start_server(dir, "").await;
+    let admin = server.admin_channel().await;
+    let myagent = SpiffeId::new("spiffe://example.org/myagent").unwrap();
+    let token = AgentClient::new(admin.clone())
+        .create_join_token(CreateJoinTokenRequest {
+            ttl: 600,
+            token: String::new(),
+            agent_id: Some(spire_api_proto::convert::spiffe_id_to_proto(&myagent)),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .value;
+
+    let td = TrustDomain::new("example.org").unwrap();
+    let bundle = store.get_bundle(&td).await.unwrap().unwrap();
+    let mut pem = String::new();
+    for authority in &bundle.x509_authorities {
+        let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
+        pem.push_str(&spiffe_core::X509Bundle::from_authorities(td.clone(), vec![x509]).to_pem());
+    }
+    let bundle_path = dir.join("bootstrap.crt");
+    std::fs::write(&bundle_path, pem).unwrap();
+    let agent_dir = dir.join("agent");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    let config = agent_config(&agent_dir, &server_config, &bundle_path);
+    let mut agent = AgentProcess::start(&[
+        "run",
+        "-config",
+        config.to_str().unwrap(),
+        "-joinToken",
+        &token,
+    ]);
+    assert!(
+        agent.wait_for_line(|l| l.contains("Starting Workload and SDS APIs")),
+        "the agent did not start:\n{}\n--- server ---\n{}",
+        agent.output(),
+        server.output()
+    );
+
+    // `entry create -parentID spiffe://example.org/myagent -spiffeID …/myservice -selector unix:uid:$(id -u)`
+    let uid = std::fs::metadata(dir).unwrap().uid();
+    let entry = RegistrationEntry::builder(
+        new_entry_id().unwrap(),
+        SpiffeId::new("spiffe://example.org/myservice").unwrap(),
+        myagent,
+    )
+    .selector(Selector::new("unix", &format!("uid:{uid}")).unwrap())
+    .build()
+    .unwrap();
+    let response = EntryClient::new(admin)
+        .batch_create_entry(BatchCreateEntryRequest {
+            entries: vec![spire_api_proto::convert::entry_to_proto(&entry).unwrap()],
+            output_mask: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.results[0].status.as_ref().unwrap().code, 0);
+
+    let socket = agent_dir.join("public").join("api.sock");
+    let output = until_ok(
+        &[
+            "api",
+            "fetch",
+            "x509",
+            "-socketPath",
+            socket.to_str().unwrap(),
+        ],
+        &agent,
+    )
+    .await;
+    assert!(text(&output.stdout).contains("SPIFFE ID:\t\tspiffe://example.org/myservice"));
+    assert!(agent.terminate().success());
+    assert!(server.terminate().unwrap().success());
+}
+
+/// More authorized entries than the server sends in full (500): the sync goes through
+/// revisions and asks for the entries by id; the workload's entry arrives among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_entries_sync_through_revisions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (server_config, mut server, store) = start_server(dir, "").await;
+    let token = new_token(&store).await;
+    let parent = SpiffeId::new(&format!(
+        "spiffe://example.org/spire/agent/join_token/{}",
+        token.expose()
+    ))
+    .unwrap();
+    let others: Vec<RegistrationEntry> = (0..600)
+        .map(|i| {
+            RegistrationEntry::builder(
+                new_entry_id().unwrap(),
+                SpiffeId::new(&format!("spiffe://example.org/other/{i}")).unwrap(),
+                parent.clone(),
+            )
+            .selector(Selector::new("unix", &format!("uid:{}", 100_000 + i)).unwrap())
+            .build()
+            .unwrap()
+        })
+        .collect();
+    for result in store.create_entries(others).await.unwrap() {
+        assert!(result.is_ok());
+    }
+    create_entry(&store, &token, "spiffe://example.org/mine", dir).await;
+
+    let td = TrustDomain::new("example.org").unwrap();
+    let bundle = store.get_bundle(&td).await.unwrap().unwrap();
+    let mut pem = String::new();
+    for authority in &bundle.x509_authorities {
+        let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
+        pem.push_str(&spiffe_core::X509Bundle::from_authorities(td.clone(), vec![x509]).to_pem());
+    }
+    let bundle_path = dir.join("bootstrap.crt");
+    std::fs::write(&bundle_path, pem).unwrap();
+    let agent_dir = dir.join("agent");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    let config = agent_config(&agent_dir, &server_config, &bundle_path);
+    let mut agent = AgentProcess::start(&[
+        "run",
+        "-config",
+        config.to_str().unwrap(),
+        "-joinToken",
+        token.expose(),
+    ]);
+    assert!(
+        agent.wait_for_line(|l| l.contains("Starting Workload and SDS APIs")),
+        "the agent did not start:\n{}",
+        agent.output()
+    );
+    let socket = agent_dir.join("public").join("api.sock");
+    let output = until_ok(
+        &[
+            "api",
+            "fetch",
+            "x509",
+            "-socketPath",
+            socket.to_str().unwrap(),
+        ],
+        &agent,
+    )
+    .await;
+    let stdout = text(&output.stdout);
+    assert!(stdout.starts_with("Received 1 svid after"), "{stdout}");
+    assert!(stdout.contains("spiffe://example.org/mine"), "{stdout}");
+    assert!(agent.terminate().success());
+    assert!(server.terminate().unwrap().success());
+}

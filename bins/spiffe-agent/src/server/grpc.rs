@@ -37,18 +37,41 @@ const IDS_PER_REQUEST: usize = 1000;
 /// The longest a unary call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A channel that can be replaced: after the agent SVID is renewed, calls must go over new
+/// connections (an established TLS connection keeps the certificate of its handshake, which
+/// the server refuses once it expires). Calls in flight keep their connection.
+#[derive(Debug, Clone)]
+pub struct SharedChannel(Arc<std::sync::RwLock<Channel>>);
+
+impl SharedChannel {
+    /// Holds `channel`.
+    pub fn new(channel: Channel) -> Self {
+        Self(Arc::new(std::sync::RwLock::new(channel)))
+    }
+
+    /// The current channel.
+    pub fn get(&self) -> Channel {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the channel for the calls that follow.
+    pub fn set(&self, channel: Channel) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = channel;
+    }
+}
+
 /// The server over gRPC. Every bundle of the agent's own trust domain it reads also updates
 /// the agent's TLS trust ([`TrustBundle`]) and, when it changed, `bundle.pem` in `data_dir`.
 #[derive(Debug, Clone)]
 pub struct GrpcServerClient {
-    channel: Channel,
+    channel: SharedChannel,
     trust_domain: TrustDomain,
     trust: Option<(Arc<TrustBundle>, AgentStore)>,
 }
 
 impl GrpcServerClient {
     /// A client on `channel` (mTLS with the agent SVID) for the agent of `trust_domain`.
-    pub fn new(channel: Channel, trust_domain: TrustDomain) -> Self {
+    pub fn new(channel: SharedChannel, trust_domain: TrustDomain) -> Self {
         Self {
             channel,
             trust_domain,
@@ -67,7 +90,7 @@ impl GrpcServerClient {
         tx.send(SyncAuthorizedEntriesRequest::default())
             .await
             .map_err(|_| ServerError::unreachable("request stream closed"))?;
-        let mut stream = EntryClient::new(self.channel.clone())
+        let mut stream = EntryClient::new(self.channel.get())
             .sync_authorized_entries(tokio_stream::wrappers::ReceiverStream::new(rx))
             .await
             .map_err(status_error)?
@@ -229,7 +252,7 @@ impl ServerClient for GrpcServerClient {
             };
             let response = tokio::time::timeout(
                 CALL_TIMEOUT,
-                SvidClient::new(self.channel.clone()).batch_new_x509svid(request),
+                SvidClient::new(self.channel.get()).batch_new_x509svid(request),
             )
             .await
             .map_err(|_| ServerError::unreachable("BatchNewX509SVID timed out"))?
@@ -270,7 +293,7 @@ impl ServerClient for GrpcServerClient {
         Box::pin(async move {
             let response = tokio::time::timeout(
                 CALL_TIMEOUT,
-                SvidClient::new(self.channel.clone()).new_jwtsvid(NewJwtsvidRequest {
+                SvidClient::new(self.channel.get()).new_jwtsvid(NewJwtsvidRequest {
                     entry_id: entry_id.as_str().to_owned(),
                     audience: audience.to_vec(),
                 }),
@@ -308,7 +331,7 @@ impl ServerClient for GrpcServerClient {
         Box::pin(async move {
             let response = tokio::time::timeout(
                 CALL_TIMEOUT,
-                BundleClient::new(self.channel.clone()).get_bundle(GetBundleRequest::default()),
+                BundleClient::new(self.channel.get()).get_bundle(GetBundleRequest::default()),
             )
             .await
             .map_err(|_| ServerError::unreachable("GetBundle timed out"))?
@@ -334,7 +357,7 @@ impl ServerClient for GrpcServerClient {
             for td in trust_domains {
                 let response = tokio::time::timeout(
                     CALL_TIMEOUT,
-                    BundleClient::new(self.channel.clone()).get_federated_bundle(
+                    BundleClient::new(self.channel.get()).get_federated_bundle(
                         GetFederatedBundleRequest {
                             trust_domain: td.as_str().to_owned(),
                             output_mask: None,

@@ -33,7 +33,7 @@ use spiffe_attest::EntryId;
 use spiffe_core::TrustDomain;
 
 pub use error::ServerError;
-pub use grpc::GrpcServerClient;
+pub use grpc::{GrpcServerClient, SharedChannel};
 pub use spiffe_core::BoxFuture;
 pub use types::{
     AuthorizedEntries, EntryRevision, KnownRevisions, MintedJwtSvid, ServerBundle, SvidFailure,
