@@ -880,3 +880,147 @@ async fn many_entries_sync_through_revisions() {
     assert!(agent.terminate().success());
     assert!(server.terminate().unwrap().success());
 }
+
+/// `NodeAttestor "x509pop"` on both sides (certificates from spiffe-ca): attestation over a
+/// challenge, answered by the attestor's own thread; with a 6 s `agent_ttl` the server tells
+/// the agent to re-attest instead of renewing, and it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x509pop_attests_over_a_challenge_and_reattests_at_half_life() {
+    use base64::Engine;
+    use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
+    use spiffe_ca::x509::{X509SvidIssuer, X509SvidRequest};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // A node CA and a node certificate it signed.
+    let nodes = TrustDomain::new("nodes.test").unwrap();
+    let now = UnixTime::now();
+    let ca_key: Arc<dyn Signer> =
+        Arc::new(SoftwareSigner::generate("node-ca", KeyType::EcP256).unwrap());
+    let until = UnixTime::since_unix_epoch(Duration::from_secs(now.as_secs() + 3600));
+    let ca = X509SvidIssuer::self_signed(&nodes, ca_key, now, until).unwrap();
+    let node_key = SoftwareSigner::generate("node", KeyType::EcP256).unwrap();
+    let minted = ca
+        .mint(
+            &X509SvidRequest::new(
+                SpiffeId::new("spiffe://nodes.test/node-1").unwrap(),
+                node_key.public_key(),
+                Duration::from_secs(600),
+            ),
+            now,
+        )
+        .unwrap();
+    let leaf_der = minted.leaf().as_ref().to_vec();
+    let chain: Vec<spiffe_core::Certificate> = minted
+        .into_chain()
+        .into_iter()
+        .map(|c| spiffe_core::Certificate::from_der(c).unwrap())
+        .collect();
+    let pem_of = |certs: Vec<spiffe_core::Certificate>| {
+        spiffe_core::X509Bundle::from_authorities(nodes.clone(), certs).to_pem()
+    };
+    let ca_path = dir.join("node-ca.pem");
+    std::fs::write(&ca_path, pem_of(vec![ca.certificate().clone()])).unwrap();
+    let cert_path = dir.join("node.pem");
+    std::fs::write(&cert_path, pem_of(chain)).unwrap();
+    let key_b64 = base64::engine::general_purpose::STANDARD.encode(node_key.to_pkcs8().unwrap());
+    let key_lines: Vec<&str> = key_b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let key_path = dir.join("node.key");
+    std::fs::write(
+        &key_path,
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            key_lines.join("\n")
+        ),
+    )
+    .unwrap();
+
+    let mut server_config = ServerConfigFile::new(&dir.join("server"));
+    server_config.cache_reload_interval = Some("1s".into());
+    server_config.extra_server = "    agent_ttl = \"6s\"\n".into();
+    server_config.extra_plugins = format!(
+        "    NodeAttestor \"x509pop\" {{\n        plugin_data {{\n            ca_bundle_path = \"{}\"\n        }}\n    }}\n",
+        ca_path.display()
+    );
+    let mut server = ServerProcess::start(&ServerProcess::binary(), &server_config)
+        .expect("start spiffe-server (build it first: cargo build -p spiffe-server)");
+    let store = SqlDataStore::open(&SqlSettings::sqlite(server_config.sqlite_path()))
+        .await
+        .unwrap();
+    let td = TrustDomain::new("example.org").unwrap();
+    let bundle = store.get_bundle(&td).await.unwrap().unwrap();
+    let mut pem = String::new();
+    for authority in &bundle.x509_authorities {
+        let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
+        pem.push_str(&spiffe_core::X509Bundle::from_authorities(td.clone(), vec![x509]).to_pem());
+    }
+    let bundle_path = dir.join("bootstrap.crt");
+    std::fs::write(&bundle_path, pem).unwrap();
+
+    let agent_dir = dir.join("agent");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    let config = agent_config(&agent_dir, &server_config, &bundle_path);
+    let conf_text = std::fs::read_to_string(&config).unwrap().replace(
+        "NodeAttestor \"join_token\" {\n        plugin_data {}",
+        &format!(
+            "NodeAttestor \"x509pop\" {{\n        plugin_data {{\n            certificate_path = \"{}\"\n            private_key_path = \"{}\"\n        }}",
+            cert_path.display(),
+            key_path.display()
+        ),
+    );
+    std::fs::write(&config, conf_text).unwrap();
+    let mut agent = AgentProcess::start(&["run", "-config", config.to_str().unwrap()]);
+    assert!(
+        agent.wait_for_line(|l| l.contains("Starting Workload and SDS APIs")),
+        "the agent did not start:\n{}\n--- server ---\n{}",
+        agent.output(),
+        server.output()
+    );
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &leaf_der);
+    let fingerprint: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let agent_id = format!("spiffe://example.org/spire/agent/x509pop/{fingerprint}");
+    let log = agent.output();
+    assert!(log.contains("Node attestation was successful"), "{log}");
+    assert!(log.contains(&agent_id), "{log}");
+
+    // Half-life: the server refuses RenewAgent for a re-attestable agent; it attests again.
+    assert!(
+        agent.wait_for_line(|l| l.contains("Successfully rotated agent SVID")),
+        "no re-attestation:\n{}\n--- server ---\n{}",
+        agent.output(),
+        server.output()
+    );
+    assert!(agent
+        .output()
+        .contains("Server asks the agent to attest again"));
+
+    let uid = std::fs::metadata(dir).unwrap().uid();
+    let entry = RegistrationEntry::builder(
+        new_entry_id().unwrap(),
+        SpiffeId::new("spiffe://example.org/on-x509pop-node").unwrap(),
+        SpiffeId::new(&agent_id).unwrap(),
+    )
+    .selector(Selector::new("unix", &format!("uid:{uid}")).unwrap())
+    .build()
+    .unwrap();
+    assert!(store.create_entries(vec![entry]).await.unwrap()[0].is_ok());
+    let socket = agent_dir.join("public").join("api.sock");
+    let output = until_ok(
+        &[
+            "api",
+            "fetch",
+            "x509",
+            "-socketPath",
+            socket.to_str().unwrap(),
+        ],
+        &agent,
+    )
+    .await;
+    assert!(text(&output.stdout).contains("spiffe://example.org/on-x509pop-node"));
+    assert!(agent.terminate().success());
+    assert!(server.terminate().unwrap().success());
+}
