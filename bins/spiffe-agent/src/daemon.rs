@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use daemon_telemetry::{Health, HealthServer, HealthState};
+use daemon_telemetry::{Health, HealthServer, HealthState, MetricsServer, Registry};
 use spiffe_attest::node::join_token::{JoinToken, JoinTokenAgent};
 use spiffe_attest::node::x509pop::X509PopAgent;
 use spiffe_attest::node::NodeAttestorAgent;
@@ -27,6 +27,11 @@ use crate::node::{
 };
 use crate::server::{GrpcServerClient, SharedChannel};
 use crate::workload::{AgentIdentityProvider, ProviderConfig};
+
+/// The metric name prefix without `telemetry { metric_prefix }` (SPIRE's service name).
+const DEFAULT_METRIC_PREFIX: &str = "spire_agent";
+/// How often the cache gauges are refreshed.
+const METRICS_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How often exited Workload API callers are forgotten.
 const FORGET_INTERVAL: Duration = Duration::from_secs(30);
@@ -429,6 +434,53 @@ pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
         None
     };
 
+    let metrics_task = match &config.telemetry.prometheus {
+        None => None,
+        Some(prometheus) => {
+            let registry = Arc::new(Registry::new());
+            let prefix = config
+                .telemetry
+                .metric_prefix
+                .clone()
+                .unwrap_or_else(|| DEFAULT_METRIC_PREFIX.to_owned());
+            let gauge = |name: &str, help: &str| {
+                registry
+                    .gauge(&format!("{prefix}_{name}"), help)
+                    .map_err(|e| DaemonError::Serve(format!("metrics: {e}")))
+            };
+            let entries = gauge(
+                "cache_entries",
+                "Registration entries the agent is authorized for",
+            )?;
+            let svids = gauge("cache_x509_svids", "X.509-SVIDs the agent holds")?;
+            let synced = gauge("synced", "1 once the agent has synced with the server")?;
+            let server = MetricsServer::bind(prometheus, registry.clone())
+                .await
+                .map_err(|source| DaemonError::Listen {
+                    path: PathBuf::from(format!("{}:{}", prometheus.host, prometheus.port)),
+                    source,
+                })?;
+            let manager = manager.clone();
+            let stop = stopped(stop_rx.clone());
+            Some(tokio::spawn(async move {
+                let update = async {
+                    let mut tick = tokio::time::interval(METRICS_INTERVAL);
+                    loop {
+                        tick.tick().await;
+                        let stats = manager.cache_stats();
+                        entries.set(stats.entries as f64);
+                        svids.set(stats.x509_svids as f64);
+                        synced.set(if manager.is_synced() { 1.0 } else { 0.0 });
+                    }
+                };
+                tokio::select! {
+                    served = server.serve(stop) => served,
+                    () = update => Ok(()),
+                }
+            }))
+        }
+    };
+
     let listener = bind_socket(&config.socket_path)?;
     tracing::info!(
         address = %config.socket_path.display(),
@@ -450,6 +502,9 @@ pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
     renew_task.abort();
     forget_task.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), sync_task).await;
+    if let Some(task) = metrics_task {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
     if let Some(task) = health_task {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }

@@ -591,11 +591,13 @@ async fn insecure_bootstrap_warns_attests_and_stores_the_bundle() {
     let token = new_token(&store).await;
     let data = dir.join("data");
     let socket = dir.join("api.sock");
+    let health_port = spiffe_server::testing::process::free_port();
+    let metrics_port = spiffe_server::testing::process::free_port();
     let config = dir.join("agent.conf");
     std::fs::write(
         &config,
         format!(
-            "agent {{\n  data_dir = \"{}\"\n  server_address = \"127.0.0.1\"\n  server_port = {}\n  socket_path = \"{}\"\n  trust_domain = \"example.org\"\n  insecure_bootstrap = true\n}}\nplugins {{\n  NodeAttestor \"join_token\" {{ plugin_data {{}} }}\n  KeyManager \"memory\" {{ plugin_data {{}} }}\n  WorkloadAttestor \"unix\" {{ plugin_data {{}} }}\n}}\n",
+            "agent {{\n  data_dir = \"{}\"\n  server_address = \"127.0.0.1\"\n  server_port = {}\n  socket_path = \"{}\"\n  trust_domain = \"example.org\"\n  insecure_bootstrap = true\n}}\nplugins {{\n  NodeAttestor \"join_token\" {{ plugin_data {{}} }}\n  KeyManager \"memory\" {{ plugin_data {{}} }}\n  WorkloadAttestor \"unix\" {{ plugin_data {{}} }}\n}}\nhealth_checks {{\n  listener_enabled = true\n  bind_address = \"127.0.0.1\"\n  bind_port = \"{health_port}\"\n  live_path = \"/live\"\n  ready_path = \"/ready\"\n}}\ntelemetry {{\n  Prometheus {{\n    host = \"127.0.0.1\"\n    port = {metrics_port}\n  }}\n}}\n",
             data.display(),
             server_config.bind_port,
             socket.display()
@@ -640,6 +642,12 @@ async fn insecure_bootstrap_warns_attests_and_stores_the_bundle() {
     )
     .await;
     assert!(text(&output.stdout).contains("spiffe://example.org/insecure"));
+    // /ready once synced; the cache gauges on the Prometheus listener (refreshed every 5 s).
+    let (status, _) = http_get(health_port, "/ready").await;
+    assert!(status.contains(" 200 "), "{status}");
+    let (_, body) = http_get(metrics_port, "/metrics").await;
+    assert!(body.contains("spire_agent_synced"), "{body}");
+    assert!(body.contains("spire_agent_cache_entries"), "{body}");
     assert!(agent.terminate().success());
     assert!(server.terminate().unwrap().success());
 }
@@ -1023,4 +1031,30 @@ async fn x509pop_attests_over_a_challenge_and_reattests_at_half_life() {
     assert!(text(&output.stdout).contains("spiffe://example.org/on-x509pop-node"));
     assert!(agent.terminate().success());
     assert!(server.terminate().unwrap().success());
+}
+
+/// A bare HTTP/1.1 GET on loopback: (status line, body).
+async fn http_get(port: u16, path: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    )
 }
