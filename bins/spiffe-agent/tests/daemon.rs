@@ -365,8 +365,34 @@ async fn quickstart_join_token_fetch_x509_and_restart_without_token() {
         .mode();
     assert_eq!(key_mode & 0o777, 0o600);
 
-    // Restart without a token: the stored SVID is used, nothing is attested again.
+    // `api watch` prints the first context, then the next one when a second entry arrives.
+    let mut watch = AgentProcess::start(&["api", "watch", "-socketPath", socket_arg]);
+    assert!(
+        watch.wait_for_line(|l| l.starts_with("Received 1 svid after")),
+        "{}",
+        watch.output()
+    );
+    create_entry(&store, &token, "spiffe://example.org/second", dir).await;
+    assert!(
+        watch.wait_for_line(|l| l.starts_with("Received 2 svids after")),
+        "{}\n--- agent ---\n{}",
+        watch.output(),
+        agent.output()
+    );
+    assert!(
+        watch.wait_for_line(|l| l == "SPIFFE ID:\t\tspiffe://example.org/second"),
+        "{}",
+        watch.output()
+    );
+
+    // Restart without a token: the stored SVID is used, nothing is attested again. SIGTERM
+    // ends the open watch stream; the watcher reports it and keeps trying.
     let status = agent.terminate();
+    assert!(
+        watch.wait_for_line(|l| l.starts_with("rpc error: code = ")),
+        "{}",
+        watch.output()
+    );
     assert!(status.success(), "{status:?}\n{}", agent.output());
     assert!(!socket.exists(), "the socket is removed on a clean stop");
     drop(agent);

@@ -692,23 +692,46 @@ async fn validate_jwt(
     Ok(())
 }
 
+/// Prints every X.509 context the agent sends, until interrupted. A broken stream (the agent
+/// restarting) is reported on stderr and opened again after a pause, as go-spiffe's watcher
+/// does for SPIRE's command.
 async fn watch(mut client: Client, env: &mut Env) -> Result<(), String> {
-    let mut start = Instant::now();
-    let mut stream = client
-        .fetch_x509svid(request(X509svidRequest {}, None))
-        .await
-        .map_err(|s| rpc_error(&s))?
-        .into_inner();
+    let mut pause = Duration::from_millis(500);
     loop {
-        let response = stream
-            .message()
-            .await
-            .map_err(|s| rpc_error(&s))?
-            .ok_or("rpc error: code = Unavailable desc = the stream ended")?;
-        let (svids, federated) = parse_x509(&response)?;
-        print_x509(env, &svids, &federated, start.elapsed());
-        let _ = env.stdout.flush();
-        start = Instant::now();
+        let mut start = Instant::now();
+        let opened = client
+            .fetch_x509svid(request(X509svidRequest {}, None))
+            .await;
+        let error = match opened {
+            Err(status) => rpc_error(&status),
+            Ok(response) => {
+                let mut stream = response.into_inner();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(response)) => {
+                            match parse_x509(&response) {
+                                Ok((svids, federated)) => {
+                                    print_x509(env, &svids, &federated, start.elapsed())
+                                }
+                                Err(e) => env.eprintln(&e),
+                            }
+                            let _ = env.stdout.flush();
+                            start = Instant::now();
+                            pause = Duration::from_millis(500);
+                        }
+                        Ok(None) => {
+                            break "rpc error: code = Unavailable desc = the stream ended"
+                                .to_owned()
+                        }
+                        Err(status) => break rpc_error(&status),
+                    }
+                }
+            }
+        };
+        env.eprintln(&error);
+        let _ = env.stderr.flush();
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
     }
 }
 
