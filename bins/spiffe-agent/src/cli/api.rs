@@ -50,12 +50,21 @@ struct Flags {
     socket_path: Flag<String>,
     timeout: Flag<Duration>,
     output: Option<Flag<String>>,
+    format: Option<Flag<String>>,
     silent: Option<Flag<bool>>,
     write: Option<Flag<String>>,
     audience: Option<Flag<Vec<String>>>,
     audience_one: Option<Flag<String>>,
     spiffe_id: Option<Flag<String>>,
     svid: Option<Flag<String>>,
+}
+
+/// `-output` (and the deprecated `-format`): `pretty` or `json`.
+fn parse_format(value: &str) -> Result<String, String> {
+    match value {
+        "pretty" | "json" => Ok(value.to_owned()),
+        _ => Err("the output format must be one of pretty, json".into()),
+    }
 }
 
 fn flags(kind: Kind, name: &str) -> Flags {
@@ -74,6 +83,7 @@ fn flags(kind: Kind, name: &str) -> Flags {
         socket_path,
         timeout,
         output: None,
+        format: None,
         silent: None,
         write: None,
         audience: None,
@@ -102,11 +112,22 @@ fn flags(kind: Kind, name: &str) -> Flags {
         }
         Kind::FetchJwtBundle | Kind::Watch => {}
     }
+    if kind == Kind::FetchJwt {
+        f.format = Some(f.fs.value(
+            "format",
+            String::new(),
+            "",
+            "deprecated; use -output",
+            parse_format,
+        ));
+    }
     if kind != Kind::Watch {
-        f.output = Some(f.fs.string(
+        f.output = Some(f.fs.value(
             "output",
-            "pretty",
+            String::new(),
+            "",
             "Desired output format (pretty, json); default: pretty.",
+            parse_format,
         ));
     }
     f
@@ -143,16 +164,12 @@ impl Command for Api {
             Ok(parsed) => parsed,
             Err(_) => return 1,
         };
-        let json = match f.output.as_ref().map(|o| parsed.get(o).as_str()) {
-            None | Some("pretty") => false,
-            Some("json") => true,
-            Some(other) => {
-                env.eprintln(&format!(
-                    "invalid output format {other:?}: must be one of pretty, json"
-                ));
-                return 1;
-            }
+        let chosen = |flag: &Option<Flag<String>>| {
+            flag.as_ref()
+                .map(|f| parsed.get(f).clone())
+                .filter(|v| !v.is_empty())
         };
+        let json = chosen(&f.output).or_else(|| chosen(&f.format)).as_deref() == Some("json");
         let runtime = match client_runtime() {
             Ok(r) => r,
             Err(e) => {
@@ -736,3 +753,35 @@ async fn watch(mut client: Client, env: &mut Env) -> Result<(), String> {
 }
 
 use std::io::Write as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The usage texts of SPIRE's `cmd/spire-agent/cli/api` tests (POSIX).
+    #[test]
+    fn usage_texts_are_spires() {
+        let socket = "  -socketPath string\n    \tPath to the SPIRE Agent API Unix domain socket (default \"/tmp/spire-agent/public/api.sock\")\n";
+        let timeout = "  -timeout value\n    \tTime to wait for a response (default 5s)\n";
+        let output = "  -output value\n    \tDesired output format (pretty, json); default: pretty.\n";
+        assert_eq!(
+            flags(Kind::FetchX509, "fetch x509").fs.usage(),
+            format!("Usage of fetch x509:\n{output}  -silent\n    \tSuppress stdout\n{socket}{timeout}  -write string\n    \tWrite SVID data to the specified path (optional; only available for pretty output format)\n")
+        );
+        assert_eq!(
+            flags(Kind::FetchJwt, "fetch jwt").fs.usage(),
+            format!("Usage of fetch jwt:\n  -audience value\n    \tcomma separated list of audience values\n  -format value\n    \tdeprecated; use -output\n{output}{socket}  -spiffeID string\n    \tSPIFFE ID subject (optional)\n{timeout}")
+        );
+        assert_eq!(
+            flags(Kind::ValidateJwt, "validate jwt").fs.usage(),
+            format!("Usage of validate jwt:\n  -audience string\n    \texpected audience value\n{output}{socket}  -svid string\n    \tJWT SVID\n{timeout}")
+        );
+    }
+
+    #[test]
+    fn concatenated_der_splits_into_certificates_and_garbage_is_refused() {
+        assert!(split_der(&[]).unwrap_or_default().is_empty());
+        assert!(split_der(&[0x30, 0x82, 0x01]).is_err());
+        assert!(split_der(&[0x02, 0x01, 0x00]).is_err());
+    }
+}
