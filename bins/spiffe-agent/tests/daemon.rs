@@ -1084,3 +1084,42 @@ async fn http_get(port: u16, path: &str) -> (String, String) {
         body.to_owned(),
     )
 }
+
+/// A token the server does not know: the agent says why and exits 1, and stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_join_token_fails_attestation_and_stores_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (server_config, mut server, store) = start_server(dir, "").await;
+    let td = TrustDomain::new("example.org").unwrap();
+    let bundle = store.get_bundle(&td).await.unwrap().unwrap();
+    let mut pem = String::new();
+    for authority in &bundle.x509_authorities {
+        let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
+        pem.push_str(&spiffe_core::X509Bundle::from_authorities(td.clone(), vec![x509]).to_pem());
+    }
+    let bundle_path = dir.join("bootstrap.crt");
+    std::fs::write(&bundle_path, pem).unwrap();
+    let agent_dir = dir.join("agent");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    let config = agent_config(&agent_dir, &server_config, &bundle_path);
+    let output = agent_cli(&[
+        "run",
+        "-config",
+        config.to_str().unwrap(),
+        "-joinToken",
+        "00000000-0000-0000-0000-000000000000",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let log = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(log.contains("failed to attest"), "{log}");
+    assert!(log.contains("AttestAgent failed"), "{log}");
+    assert!(!agent_dir.join("data").join("agent_svid.pem").exists());
+    assert!(!agent_dir.join("data").join("agent_svid.key").exists());
+    // Without any token, the agent says a token is needed.
+    let output = agent_cli(&["run", "-config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let log = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(log.contains("a join token is required"), "{log}");
+    assert!(server.terminate().unwrap().success());
+}

@@ -763,7 +763,8 @@ mod tests {
     fn usage_texts_are_spires() {
         let socket = "  -socketPath string\n    \tPath to the SPIRE Agent API Unix domain socket (default \"/tmp/spire-agent/public/api.sock\")\n";
         let timeout = "  -timeout value\n    \tTime to wait for a response (default 5s)\n";
-        let output = "  -output value\n    \tDesired output format (pretty, json); default: pretty.\n";
+        let output =
+            "  -output value\n    \tDesired output format (pretty, json); default: pretty.\n";
         assert_eq!(
             flags(Kind::FetchX509, "fetch x509").fs.usage(),
             format!("Usage of fetch x509:\n{output}  -silent\n    \tSuppress stdout\n{socket}{timeout}  -write string\n    \tWrite SVID data to the specified path (optional; only available for pretty output format)\n")
