@@ -75,6 +75,9 @@ pub enum DaemonError {
     /// The Workload API server failed.
     #[error("the Workload API server failed: {0}")]
     Serve(String),
+    /// The server refuses this agent for good (banned, or evicted: no longer attested).
+    #[error("the server refuses this agent: {0}")]
+    Refused(String),
     /// The signal handlers could not be installed.
     #[error("unable to install signal handlers")]
     Signals(#[source] std::io::Error),
@@ -333,6 +336,40 @@ fn bind_socket(path: &Path) -> Result<UnixListener, DaemonError> {
     Ok(listener)
 }
 
+/// Whether a failed sync means the server refuses this agent for good: PERMISSION_DENIED
+/// because it is banned, or no longer attested (evicted). SPIRE's agent then shuts down.
+fn refusal(error: &crate::manager::SyncError) -> Option<String> {
+    match error {
+        crate::manager::SyncError::Server {
+            source: crate::server::ServerError::Status { code, message },
+            ..
+        } if *code == crate::server::ServerError::PERMISSION_DENIED
+            && (message.contains("is banned") || message.contains("is not attested")) =>
+        {
+            Some(message.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Resolves with the server's reason when it refuses this agent for good.
+async fn refused(manager: AgentManager) -> String {
+    let mut status = manager.watch_status();
+    loop {
+        let reason = status
+            .borrow_and_update()
+            .last_error
+            .as_deref()
+            .and_then(refusal);
+        if let Some(reason) = reason {
+            return reason;
+        }
+        if status.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
 /// Runs the agent until SIGTERM or SIGINT.
 pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
     let mut signals = daemon_telemetry::ShutdownSignal::new().map_err(DaemonError::Signals)?;
@@ -497,6 +534,15 @@ pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
             Ok(())
         }
         served = &mut serve => served.map_err(|e| DaemonError::Serve(e.to_string())),
+        reason = refused(manager.clone()) => {
+            tracing::error!(reason = %reason, "Agent is banned or evicted: removing its SVID and shutting down");
+            if let Err(e) = store.remove_svid() {
+                tracing::warn!(error = %e, "Unable to remove the agent SVID");
+            }
+            let _ = stop_tx.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(10), &mut serve).await;
+            Err(DaemonError::Refused(reason))
+        }
     };
     let _ = stop_tx.send(true);
     renew_task.abort();

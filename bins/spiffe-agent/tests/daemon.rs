@@ -755,9 +755,10 @@ async fn agent_svid_is_renewed_at_half_life_and_the_agent_keeps_working() {
 
 /// SPIRE's quickstart through the server's admin API, as its CLI does it: `CreateJoinToken`
 /// with `-spiffeID spiffe://example.org/myagent` (a node alias entry), then an entry parented
-/// to the alias, not to the agent. The agent is authorized for it through the alias.
+/// to the alias, not to the agent. The agent is authorized for it through the alias. Then
+/// `BanAgent`: the agent stops, says why, and removes its SVID.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quickstart_through_the_admin_api_with_a_node_alias() {
+async fn quickstart_through_the_admin_api_with_a_node_alias_then_a_ban() {
     use spire_api_proto::server::agent::v1::agent_client::AgentClient;
     use spire_api_proto::server::agent::v1::CreateJoinTokenRequest;
     use spire_api_proto::server::entry::v1::entry_client::EntryClient;
@@ -838,7 +839,33 @@ async fn quickstart_through_the_admin_api_with_a_node_alias() {
     )
     .await;
     assert!(text(&output.stdout).contains("SPIFFE ID:\t\tspiffe://example.org/myservice"));
-    assert!(agent.terminate().success());
+
+    // `spiffe-server agent ban`: the agent says why, removes its SVID and stops (exit 1).
+    let agent_id = SpiffeId::new(&format!(
+        "spiffe://example.org/spire/agent/join_token/{token}"
+    ))
+    .unwrap();
+    AgentClient::new(server.admin_channel().await)
+        .ban_agent(spire_api_proto::server::agent::v1::BanAgentRequest {
+            id: Some(spire_api_proto::convert::spiffe_id_to_proto(&agent_id)),
+        })
+        .await
+        .unwrap();
+    assert!(
+        agent.wait_for_line(|l| l.contains("Agent is banned or evicted")),
+        "{}",
+        agent.output()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = agent.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the banned agent did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(1));
+    assert!(!agent_dir.join("data").join("agent_svid.pem").exists());
     assert!(server.terminate().unwrap().success());
 }
 

@@ -82,7 +82,7 @@ pub(crate) async fn run_round(shared: &Shared) -> Result<SyncReport, Arc<SyncErr
         }
         Err(error) => {
             let error = Arc::new(error);
-            tracing::warn!(error = %error, "sync with the server failed; serving cached SVIDs");
+            tracing::warn!(error = %error_chain(&*error), "sync with the server failed; serving cached SVIDs");
             (state.backoff.next(), Err(error))
         }
     };
@@ -329,6 +329,18 @@ fn store(
     if std::mem::take(unpublished) || !stored.is_empty() {
         shared.publish(state);
     }
+}
+
+/// An error and its sources, `: `-separated.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 #[cfg(test)]

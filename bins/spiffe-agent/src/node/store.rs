@@ -132,6 +132,28 @@ impl AgentStore {
         Ok(())
     }
 
+    /// Removes the stored SVID and key (an agent the server refuses for good).
+    pub fn remove_svid(&self) -> Result<(), StoreError> {
+        let mut paths = vec![self.svid_path()];
+        if let Some(dir) = &self.key_dir {
+            paths.push(dir.join(KEY_FILE));
+        }
+        for path in paths {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(StoreError::Io {
+                        what: "unable to remove",
+                        path,
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The stored bundle of `trust_domain`, if any.
     pub fn load_bundle(
         &self,
