@@ -1150,3 +1150,83 @@ async fn an_unknown_join_token_fails_attestation_and_stores_nothing() {
     assert!(log.contains("a join token is required"), "{log}");
     assert!(server.terminate().unwrap().success());
 }
+
+/// The server goes away (SIGKILL): workloads keep getting their cached SVIDs; when it comes
+/// back (same CA: disk key manager), the agent syncs again without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_outage_keeps_svids_served_and_the_agent_recovers() {
+    use spiffe_server::testing::process::KeyManagerKind;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut server_config = ServerConfigFile::new(&dir.join("server"));
+    server_config.cache_reload_interval = Some("1s".into());
+    server_config.key_manager = KeyManagerKind::Disk;
+    let mut server = ServerProcess::start(&ServerProcess::binary(), &server_config)
+        .expect("start spiffe-server (build it first: cargo build -p spiffe-server)");
+    let store = SqlDataStore::open(&SqlSettings::sqlite(server_config.sqlite_path()))
+        .await
+        .unwrap();
+    let token = new_token(&store).await;
+    let td = TrustDomain::new("example.org").unwrap();
+    let bundle = store.get_bundle(&td).await.unwrap().unwrap();
+    let mut pem = String::new();
+    for authority in &bundle.x509_authorities {
+        let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
+        pem.push_str(&spiffe_core::X509Bundle::from_authorities(td.clone(), vec![x509]).to_pem());
+    }
+    let bundle_path = dir.join("bootstrap.crt");
+    std::fs::write(&bundle_path, pem).unwrap();
+    let agent_dir = dir.join("agent");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    let config = agent_config(&agent_dir, &server_config, &bundle_path);
+    let mut agent = AgentProcess::start(&[
+        "run",
+        "-config",
+        config.to_str().unwrap(),
+        "-joinToken",
+        token.expose(),
+    ]);
+    assert!(
+        agent.wait_for_line(|l| l.contains("Starting Workload and SDS APIs")),
+        "the agent did not start:\n{}",
+        agent.output()
+    );
+    create_entry(&store, &token, "spiffe://example.org/before", dir).await;
+    let socket = agent_dir.join("public").join("api.sock");
+    let socket_arg = socket.to_str().unwrap();
+    until_ok(&["api", "fetch", "x509", "-socketPath", socket_arg], &agent).await;
+
+    // Outage: the cached SVID is still served.
+    server.kill().unwrap();
+    drop(server);
+    assert!(
+        agent.wait_for_line(|l| l.contains("sync with the server failed")),
+        "{}",
+        agent.output()
+    );
+    let output = agent_cli(&["api", "fetch", "x509", "-socketPath", socket_arg]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("spiffe://example.org/before"));
+
+    // The server returns; an entry created meanwhile reaches the agent.
+    create_entry(&store, &token, "spiffe://example.org/after", dir).await;
+    let mut server = ServerProcess::start(&ServerProcess::binary(), &server_config)
+        .expect("restart spiffe-server");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let output = agent_cli(&["api", "fetch", "x509", "-socketPath", socket_arg]);
+        if text(&output.stdout).contains("spiffe://example.org/after") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent did not recover:\n{}\n--- server ---\n{}",
+            agent.output(),
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(agent.terminate().success());
+    assert!(server.terminate().unwrap().success());
+}
