@@ -373,6 +373,12 @@ async fn refused(manager: AgentManager) -> String {
 /// Runs the agent until SIGTERM or SIGINT.
 pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
     let mut signals = daemon_telemetry::ShutdownSignal::new().map_err(DaemonError::Signals)?;
+    if let Some(path) = &config.admin_socket_path {
+        tracing::warn!(
+            path = %path.display(),
+            "admin_socket_path is set, but this agent serves no admin API yet; nothing listens there"
+        );
+    }
     let config = Arc::new(config);
     let store = AgentStore::new(&config.data_dir, key_dir(&config).as_deref());
     let (svid, bundle) = tokio::select! {
