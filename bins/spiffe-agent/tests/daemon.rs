@@ -693,15 +693,7 @@ async fn agent_svid_is_renewed_at_half_life_and_the_agent_keeps_working() {
         .await
         .unwrap();
     let token = new_token(&store).await;
-    let td = TrustDomain::new("example.org").unwrap();
-    let bundle = store.get_bundle(&td).await.unwrap().unwrap();
-    let mut pem = String::new();
-    for authority in &bundle.x509_authorities {
-        let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
-        pem.push_str(&spiffe_core::X509Bundle::from_authorities(td.clone(), vec![x509]).to_pem());
-    }
-    let bundle_path = dir.join("bootstrap.crt");
-    std::fs::write(&bundle_path, pem).unwrap();
+    let bundle_path = write_bootstrap_bundle(&store, dir).await;
     let agent_dir = dir.join("agent");
     std::fs::create_dir_all(&agent_dir).unwrap();
     let agent_conf = agent_config(&agent_dir, &config, &bundle_path);
@@ -780,15 +772,7 @@ async fn quickstart_through_the_admin_api_with_a_node_alias_then_a_ban() {
         .into_inner()
         .value;
 
-    let td = TrustDomain::new("example.org").unwrap();
-    let bundle = store.get_bundle(&td).await.unwrap().unwrap();
-    let mut pem = String::new();
-    for authority in &bundle.x509_authorities {
-        let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
-        pem.push_str(&spiffe_core::X509Bundle::from_authorities(td.clone(), vec![x509]).to_pem());
-    }
-    let bundle_path = dir.join("bootstrap.crt");
-    std::fs::write(&bundle_path, pem).unwrap();
+    let bundle_path = write_bootstrap_bundle(&store, dir).await;
     let agent_dir = dir.join("agent");
     std::fs::create_dir_all(&agent_dir).unwrap();
     let config = agent_config(&agent_dir, &server_config, &bundle_path);
@@ -899,15 +883,7 @@ async fn many_entries_sync_through_revisions() {
     }
     create_entry(&store, &token, "spiffe://example.org/mine", dir).await;
 
-    let td = TrustDomain::new("example.org").unwrap();
-    let bundle = store.get_bundle(&td).await.unwrap().unwrap();
-    let mut pem = String::new();
-    for authority in &bundle.x509_authorities {
-        let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
-        pem.push_str(&spiffe_core::X509Bundle::from_authorities(td.clone(), vec![x509]).to_pem());
-    }
-    let bundle_path = dir.join("bootstrap.crt");
-    std::fs::write(&bundle_path, pem).unwrap();
+    let bundle_path = write_bootstrap_bundle(&store, dir).await;
     let agent_dir = dir.join("agent");
     std::fs::create_dir_all(&agent_dir).unwrap();
     let config = agent_config(&agent_dir, &server_config, &bundle_path);
@@ -1012,15 +988,7 @@ async fn x509pop_attests_over_a_challenge_and_reattests_at_half_life() {
     let store = SqlDataStore::open(&SqlSettings::sqlite(server_config.sqlite_path()))
         .await
         .unwrap();
-    let td = TrustDomain::new("example.org").unwrap();
-    let bundle = store.get_bundle(&td).await.unwrap().unwrap();
-    let mut pem = String::new();
-    for authority in &bundle.x509_authorities {
-        let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
-        pem.push_str(&spiffe_core::X509Bundle::from_authorities(td.clone(), vec![x509]).to_pem());
-    }
-    let bundle_path = dir.join("bootstrap.crt");
-    std::fs::write(&bundle_path, pem).unwrap();
+    let bundle_path = write_bootstrap_bundle(&store, dir).await;
 
     let agent_dir = dir.join("agent");
     std::fs::create_dir_all(&agent_dir).unwrap();
@@ -1118,15 +1086,7 @@ async fn an_unknown_join_token_fails_attestation_and_stores_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let (server_config, mut server, store) = start_server(dir, "").await;
-    let td = TrustDomain::new("example.org").unwrap();
-    let bundle = store.get_bundle(&td).await.unwrap().unwrap();
-    let mut pem = String::new();
-    for authority in &bundle.x509_authorities {
-        let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
-        pem.push_str(&spiffe_core::X509Bundle::from_authorities(td.clone(), vec![x509]).to_pem());
-    }
-    let bundle_path = dir.join("bootstrap.crt");
-    std::fs::write(&bundle_path, pem).unwrap();
+    let bundle_path = write_bootstrap_bundle(&store, dir).await;
     let agent_dir = dir.join("agent");
     std::fs::create_dir_all(&agent_dir).unwrap();
     let config = agent_config(&agent_dir, &server_config, &bundle_path);
@@ -1168,15 +1128,7 @@ async fn a_server_outage_keeps_svids_served_and_the_agent_recovers() {
         .await
         .unwrap();
     let token = new_token(&store).await;
-    let td = TrustDomain::new("example.org").unwrap();
-    let bundle = store.get_bundle(&td).await.unwrap().unwrap();
-    let mut pem = String::new();
-    for authority in &bundle.x509_authorities {
-        let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
-        pem.push_str(&spiffe_core::X509Bundle::from_authorities(td.clone(), vec![x509]).to_pem());
-    }
-    let bundle_path = dir.join("bootstrap.crt");
-    std::fs::write(&bundle_path, pem).unwrap();
+    let bundle_path = write_bootstrap_bundle(&store, dir).await;
     let agent_dir = dir.join("agent");
     std::fs::create_dir_all(&agent_dir).unwrap();
     let config = agent_config(&agent_dir, &server_config, &bundle_path);
@@ -1229,4 +1181,69 @@ async fn a_server_outage_keeps_svids_served_and_the_agent_recovers() {
     }
     assert!(agent.terminate().success());
     assert!(server.terminate().unwrap().success());
+}
+
+/// A stored SVID that cannot be used (here: not a certificate) is reported and replaced by a
+/// new attestation; the file is rewritten with a usable SVID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_stored_svid_is_replaced_by_a_new_attestation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (server_config, mut server, store) = start_server(dir, "").await;
+    let bundle_path = write_bootstrap_bundle(&store, dir).await;
+    let agent_dir = dir.join("agent");
+    let data = agent_dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("agent_svid.pem"), "not a certificate").unwrap();
+    std::fs::write(data.join("agent_svid.key"), "not a key").unwrap();
+    let config = agent_config(&agent_dir, &server_config, &bundle_path);
+    let token = new_token(&store).await;
+    let mut agent = AgentProcess::start(&[
+        "run",
+        "-config",
+        config.to_str().unwrap(),
+        "-joinToken",
+        token.expose(),
+    ]);
+    assert!(
+        agent.wait_for_line(|l| l.contains("Starting Workload and SDS APIs")),
+        "the agent did not start:\n{}",
+        agent.output()
+    );
+    let log = agent.output();
+    assert!(
+        log.contains("Stored agent SVID is unusable; attesting again"),
+        "{log}"
+    );
+    assert!(log.contains("Node attestation was successful"), "{log}");
+    let svid = X509Svid::parse_pem(
+        &std::fs::read(data.join("agent_svid.pem")).unwrap(),
+        &std::fs::read(data.join("agent_svid.key")).unwrap(),
+    )
+    .unwrap();
+    assert!(svid
+        .spiffe_id()
+        .as_str()
+        .ends_with(&format!("/spire/agent/join_token/{}", token.expose())));
+    assert!(agent.terminate().success());
+    assert!(server.terminate().unwrap().success());
+}
+
+/// The server's X.509 authorities from its datastore, as the PEM file an operator hands the
+/// agent (`trust_bundle_path`).
+async fn write_bootstrap_bundle(store: &SqlDataStore, dir: &Path) -> PathBuf {
+    let td = TrustDomain::new("example.org").unwrap();
+    let bundle = store
+        .get_bundle(&td)
+        .await
+        .unwrap()
+        .expect("the server's bundle");
+    let mut pem = String::new();
+    for authority in &bundle.x509_authorities {
+        let x509 = spiffe_core::Certificate::from_der(authority.der.clone().into()).unwrap();
+        pem.push_str(&spiffe_core::X509Bundle::from_authorities(td.clone(), vec![x509]).to_pem());
+    }
+    let path = dir.join("bootstrap.crt");
+    std::fs::write(&path, pem).unwrap();
+    path
 }
