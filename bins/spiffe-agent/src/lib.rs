@@ -15,6 +15,12 @@
 //!   `spiffe-workload`'s server kit serves: callers attested by the configured workload
 //!   attestors, matched to entries, answered from precomputed, shared answers.
 //! - [`clock`]: wall-clock time that tests can drive with tokio's paused clock.
+//! - [`config`]: SPIRE's agent config (HCL) and `run` flags, decoded and checked.
+//! - [`node`]: the agent's own identity: `AttestAgent` with a node attestor's agent half, the
+//!   agent SVID and key in `data_dir`, `RenewAgent`, the TLS channels to the server.
+//! - [`daemon`]: `spiffe-agent run`, composing all of the above with
+//!   [`server::GrpcServerClient`] and the Workload API server.
+//! - [`cli`]: SPIRE's `spire-agent` command line (`run`, `validate`, `healthcheck`, `api …`).
 //!
 //! ```no_run
 //! use std::sync::Arc;

@@ -1,8 +1,8 @@
 //! The seam between the agent and the SPIRE server: [`ServerClient`], what the agent needs of
-//! the server's APIs, in library types. The gRPC implementation (SPIRE's
-//! `spire.api.server.*.v1` services over mTLS with the agent's SVID) lives elsewhere; the
-//! manager and its tests see only this trait. [`fake::FakeServer`] (feature `fake-server`) is
-//! an in-process implementation that mints with `spiffe-ca`.
+//! the server's APIs, in library types. [`GrpcServerClient`] implements it over SPIRE's
+//! `spire.api.server.*.v1` services on an mTLS channel with the agent's SVID; the manager and
+//! its tests see only this trait. `fake::FakeServer` (feature `fake-server`) is an in-process
+//! implementation that mints with `spiffe-ca`.
 //!
 //! One sync round, as the manager drives it:
 //!
