@@ -214,7 +214,7 @@ type Client = SpiffeWorkloadApiClient<Channel>;
 async fn connect(path: &Path) -> Result<Client, String> {
     if !path.exists() {
         return Err(format!(
-            "connection error: desc = \"transport: error while dialing: dial unix {}: connect: no such file or directory\"",
+            "rpc error: code = Unavailable desc = connection error: desc = \"transport: error while dialing: dial unix {}: connect: no such file or directory\"",
             path.display()
         ));
     }
@@ -228,7 +228,7 @@ async fn connect(path: &Path) -> Result<Client, String> {
             }
         }))
         .await
-        .map_err(|e| format!("connection error: {e}"))?;
+        .map_err(|e| format!("rpc error: code = Unavailable desc = connection error: {e}"))?;
     Ok(SpiffeWorkloadApiClient::new(channel))
 }
 
