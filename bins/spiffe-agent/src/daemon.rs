@@ -573,3 +573,99 @@ pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
 pub fn server_id(trust_domain: &TrustDomain) -> spiffe_core::SpiffeId {
     crate::node::server_id(trust_domain)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
+    use spiffe_ca::x509::X509SvidIssuer;
+
+    use super::*;
+    use crate::config::RunFlags;
+
+    fn config(dir: &Path, bundle: &str) -> AgentConfig {
+        let text = format!(
+            "agent {{\n trust_domain = \"example.org\"\n server_address = \"127.0.0.1\"\n data_dir = \"{}\"\n{bundle}}}\nplugins {{\n NodeAttestor \"join_token\" {{ plugin_data {{}} }}\n KeyManager \"memory\" {{ plugin_data {{}} }}\n WorkloadAttestor \"unix\" {{ plugin_data {{}} }}\n}}\n",
+            dir.join("data").display()
+        );
+        AgentConfig::from_text(&text, &RunFlags::default()).unwrap()
+    }
+
+    fn root() -> X509Bundle {
+        let td = TrustDomain::new("example.org").unwrap();
+        let key: Arc<dyn Signer> =
+            Arc::new(SoftwareSigner::generate("root", KeyType::EcP256).unwrap());
+        let now = UnixTime::now();
+        let until = UnixTime::since_unix_epoch(Duration::from_secs(now.as_secs() + 3600));
+        let ca = X509SvidIssuer::self_signed(&td, key, now, until).unwrap();
+        X509Bundle::from_authorities(td, vec![ca.certificate().clone()])
+    }
+
+    #[test]
+    fn bootstrap_bundle_from_pem_spiffe_stored_or_none() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let bundle = root();
+
+        // PEM.
+        let pem_path = dir.join("root.pem");
+        std::fs::write(&pem_path, bundle.to_pem()).unwrap();
+        let c = config(
+            dir,
+            &format!(" trust_bundle_path = \"{}\"\n", pem_path.display()),
+        );
+        let store = AgentStore::new(&c.data_dir, None);
+        let got = bootstrap_bundle(&c, &store).unwrap().unwrap();
+        assert_eq!(got.authorities(), bundle.authorities());
+
+        // A SPIFFE bundle document.
+        let doc = spiffe_core::SpiffeBundle::from_parts(
+            bundle.clone(),
+            spiffe_core::JwtBundle::new(bundle.trust_domain().clone()),
+        )
+        .unwrap();
+        let json_path = dir.join("root.json");
+        std::fs::write(&json_path, doc.to_json()).unwrap();
+        let c = config(
+            dir,
+            &format!(
+                " trust_bundle_path = \"{}\"\n trust_bundle_format = \"spiffe\"\n",
+                json_path.display()
+            ),
+        );
+        let got = bootstrap_bundle(&c, &store).unwrap().unwrap();
+        assert_eq!(got.authorities(), bundle.authorities());
+
+        // PEM text given as a SPIFFE document: refused, naming the file.
+        let c = config(
+            dir,
+            &format!(
+                " trust_bundle_path = \"{}\"\n trust_bundle_format = \"spiffe\"\n",
+                pem_path.display()
+            ),
+        );
+        let err = bootstrap_bundle(&c, &store).unwrap_err().to_string();
+        assert!(err.contains("root.pem"), "{err}");
+
+        // Neither a file nor insecure_bootstrap: refused.
+        let c = config(dir, "");
+        let err = bootstrap_bundle(&c, &store).unwrap_err().to_string();
+        assert!(err.contains("no trust bundle"), "{err}");
+
+        // insecure_bootstrap: none.
+        let c = config(dir, " insecure_bootstrap = true\n");
+        assert!(bootstrap_bundle(&c, &store).unwrap().is_none());
+
+        // A stored bundle wins over the configured file.
+        let other = root();
+        store.save_bundle(&other).unwrap();
+        let c = config(
+            dir,
+            &format!(" trust_bundle_path = \"{}\"\n", pem_path.display()),
+        );
+        let got = bootstrap_bundle(&c, &store).unwrap().unwrap();
+        assert_eq!(got.authorities(), other.authorities());
+    }
+}
