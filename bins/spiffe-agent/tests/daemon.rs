@@ -358,6 +358,21 @@ async fn quickstart_join_token_fetch_x509_and_restart_without_token() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "Agent is healthy.\n");
 
+    // The `spiffe` crate (0.19), as a workload would use it.
+    let client = spiffe::WorkloadApiClient::connect_to(format!("unix:{}", socket.display()))
+        .await
+        .unwrap();
+    let svid = client.fetch_x509_svid().await.unwrap();
+    assert_eq!(
+        svid.spiffe_id().to_string(),
+        "spiffe://example.org/myservice"
+    );
+    let jwt_svid = client.fetch_jwt_svid(["web"], None).await.unwrap();
+    assert_eq!(
+        jwt_svid.spiffe_id().to_string(),
+        "spiffe://example.org/myservice"
+    );
+
     // The agent keeps its SVID and key in data_dir; the key is private.
     let key_mode = std::fs::metadata(agent_dir.join("data").join("agent_svid.key"))
         .unwrap()
