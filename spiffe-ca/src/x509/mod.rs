@@ -2,11 +2,13 @@
 //! [`UpstreamAuthority`]) and minting X.509-SVIDs from a public key or a PKCS#10 CSR.
 
 pub(crate) mod issuer;
+mod csr;
 mod profile;
 mod request;
 pub(crate) mod spki;
 mod upstream;
 
 pub use issuer::X509SvidIssuer;
+pub use csr::certification_request;
 pub use request::{MintedX509Svid, SubjectName, X509SvidRequest};
 pub use upstream::{DiskUpstreamAuthority, UpstreamAuthority, UpstreamCa, UpstreamCaRequest};

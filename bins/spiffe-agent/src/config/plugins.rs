@@ -1,0 +1,158 @@
+//! The `plugins { }` section: which plugins SPIRE's agent config may declare here, and the
+//! typed settings of each one this agent provides.
+//!
+//! | type | provided | `plugin_data` |
+//! |---|---|---|
+//! | `NodeAttestor` | `join_token`, `x509pop`, `tpm` | `x509pop`: `certificate_path`, `private_key_path`, `intermediates_path`; `tpm`: `tpm_path` or `tcti` |
+//! | `KeyManager` | `memory`, `disk` | `disk`: `directory` |
+//! | `WorkloadAttestor` | `unix` | none (`discover_workload_path` and the others are refused) |
+
+use std::path::PathBuf;
+
+use spire_config::{ConfigError, Decoder, PluginTable};
+
+/// The plugins this agent provides, by type.
+pub const PROVIDED_PLUGINS: &PluginTable = &[
+    ("KeyManager", &["disk", "memory"]),
+    ("NodeAttestor", &["join_token", "tpm", "x509pop"]),
+    ("WorkloadAttestor", &["unix"]),
+];
+
+/// `NodeAttestor`: how the agent proves its node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NodeAttestorConfig {
+    /// `join_token`: the token from `join_token` / `-joinToken`.
+    JoinToken,
+    /// `x509pop`: a certificate and its key.
+    X509Pop(X509PopAgentSettings),
+    /// `tpm`: the TPM behind this TCTI string (`device:/dev/tpmrm0` by default).
+    Tpm {
+        /// The tpm2-tss TCTI configuration.
+        tcti: String,
+    },
+}
+
+impl NodeAttestorConfig {
+    /// The plugin name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NodeAttestorConfig::JoinToken => "join_token",
+            NodeAttestorConfig::X509Pop(_) => "x509pop",
+            NodeAttestorConfig::Tpm { .. } => "tpm",
+        }
+    }
+}
+
+/// `NodeAttestor "x509pop"`'s `plugin_data`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct X509PopAgentSettings {
+    /// `certificate_path`: the leaf certificate (PEM; may be followed by its chain).
+    pub certificate_path: PathBuf,
+    /// `private_key_path`: its key (PEM).
+    pub private_key_path: PathBuf,
+    /// `intermediates_path`: more chain certificates (PEM), if any.
+    pub intermediates_path: Option<PathBuf>,
+}
+
+/// `KeyManager`: where the agent keeps its own key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyManagerConfig {
+    /// `memory`: nothing survives a restart, so every start attests again.
+    Memory,
+    /// `disk { directory }`: the key beside the SVID (default: `data_dir`).
+    Disk {
+        /// `directory`, if set.
+        directory: Option<PathBuf>,
+    },
+}
+
+/// `WorkloadAttestor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WorkloadAttestorConfig {
+    /// `unix`: uid, gid, user and group names from the kernel and `/proc`.
+    Unix,
+}
+
+fn optional_path(d: &mut Decoder<'_>, key: &str) -> Result<Option<PathBuf>, ConfigError> {
+    Ok(d.optional_str(key)?
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from))
+}
+
+fn required_path(d: &mut Decoder<'_>, key: &str) -> Result<PathBuf, ConfigError> {
+    optional_path(d, key)?.ok_or_else(|| d.missing(key))
+}
+
+/// Refuses a key whose SPIRE meaning this agent does not implement, naming its line.
+fn refuse(d: &mut Decoder<'_>, key: &str, subject: &str) -> Result<(), ConfigError> {
+    match d.ignore(key) {
+        Some(pos) => Err(ConfigError::NotProvided {
+            subject: format!("{subject} {key}"),
+            what: "setting",
+            pos,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `NodeAttestor "<name>"`'s `plugin_data`.
+pub(crate) fn node_attestor(
+    name: &str,
+    d: &mut Decoder<'_>,
+) -> Result<NodeAttestorConfig, ConfigError> {
+    Ok(match name {
+        "join_token" => NodeAttestorConfig::JoinToken,
+        "x509pop" => NodeAttestorConfig::X509Pop(X509PopAgentSettings {
+            certificate_path: required_path(d, "certificate_path")?,
+            private_key_path: required_path(d, "private_key_path")?,
+            intermediates_path: optional_path(d, "intermediates_path")?,
+        }),
+        _ => {
+            let tpm_path = optional_path(d, "tpm_path")?;
+            let tcti = d.optional_str("tcti")?.filter(|s| !s.is_empty());
+            let tcti = match (tcti, tpm_path) {
+                (Some(_), Some(_)) => {
+                    return Err(d.invalid("tcti", "set tcti or tpm_path, not both"))
+                }
+                (Some(tcti), None) => tcti,
+                (None, Some(path)) => format!("device:{}", path.display()),
+                (None, None) => "device:/dev/tpmrm0".to_owned(),
+            };
+            NodeAttestorConfig::Tpm { tcti }
+        }
+    })
+}
+
+/// `KeyManager "<name>"`'s `plugin_data`.
+pub(crate) fn key_manager(
+    name: &str,
+    d: &mut Decoder<'_>,
+) -> Result<KeyManagerConfig, ConfigError> {
+    Ok(match name {
+        "memory" => KeyManagerConfig::Memory,
+        _ => KeyManagerConfig::Disk {
+            directory: optional_path(d, "directory")?,
+        },
+    })
+}
+
+/// `WorkloadAttestor "<name>"`'s `plugin_data`.
+pub(crate) fn workload_attestor(
+    _name: &str,
+    d: &mut Decoder<'_>,
+) -> Result<WorkloadAttestorConfig, ConfigError> {
+    let subject = "WorkloadAttestor \"unix\"";
+    if d.optional_bool("discover_workload_path")? == Some(true) {
+        return Err(ConfigError::NotProvided {
+            subject: format!("{subject} discover_workload_path"),
+            what: "setting",
+            pos: d.pos(),
+        });
+    }
+    refuse(d, "workload_size_limit", subject)?;
+    Ok(WorkloadAttestorConfig::Unix)
+}

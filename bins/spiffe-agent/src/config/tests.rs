@@ -1,0 +1,188 @@
+//! Config decoding: SPIRE's layout, defaults, flags over the file, and errors that name the key
+//! and its line.
+
+use super::*;
+
+const PLUGINS: &str = r#"
+plugins {
+    NodeAttestor "join_token" {
+        plugin_data {}
+    }
+    KeyManager "disk" {
+        plugin_data {
+            directory = "./.data"
+        }
+    }
+    WorkloadAttestor "unix" {
+        plugin_data {}
+    }
+}
+"#;
+
+fn agent_block(extra: &str) -> String {
+    format!(
+        "agent {{\n    data_dir = \"./.data\"\n    log_level = \"DEBUG\"\n    server_address = \"127.0.0.1\"\n    server_port = \"8081\"\n    socket_path = \"/tmp/spire-agent/public/api.sock\"\n    trust_bundle_path = \"./conf/agent/dummy_root_ca.crt\"\n    trust_domain = \"example.org\"\n{extra}}}\n{PLUGINS}"
+    )
+}
+
+fn error_text(text: &str) -> String {
+    let err = config_error(text);
+    spire_config::cli::error_chain(&err)
+}
+
+fn config_error(text: &str) -> AgentConfigError {
+    match AgentConfig::from_text(text, &RunFlags::default()) {
+        Ok(config) => panic!("expected an error, got {config:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn quickstart_config_decodes_with_spire_defaults() {
+    let config = AgentConfig::from_text(&agent_block(""), &RunFlags::default()).unwrap();
+    assert_eq!(config.trust_domain.as_str(), "example.org");
+    assert_eq!(config.server_authority(), "127.0.0.1:8081");
+    assert_eq!(config.data_dir, PathBuf::from("./.data"));
+    assert_eq!(config.node_attestor, NodeAttestorConfig::JoinToken);
+    assert_eq!(
+        config.key_manager,
+        KeyManagerConfig::Disk {
+            directory: Some(PathBuf::from("./.data"))
+        }
+    );
+    assert_eq!(
+        config.workload_attestors,
+        vec![WorkloadAttestorConfig::Unix]
+    );
+    assert_eq!(config.sync_interval, DEFAULT_SYNC_INTERVAL);
+    assert_eq!(
+        config.trust_bundle,
+        TrustBundleSource::Path {
+            path: PathBuf::from("./conf/agent/dummy_root_ca.crt"),
+            spiffe_format: false
+        }
+    );
+    assert!(config.join_token.is_none());
+}
+
+#[test]
+fn flags_override_the_file() {
+    let flags = RunFlags {
+        server_port: Some(9999),
+        socket_path: Some("/run/agent.sock".into()),
+        join_token: Some("secret-token".into()),
+        trust_domain: Some("other.org".into()),
+        ..RunFlags::default()
+    };
+    let config = AgentConfig::from_text(&agent_block(""), &flags).unwrap();
+    assert_eq!(config.server_port, 9999);
+    assert_eq!(config.socket_path, PathBuf::from("/run/agent.sock"));
+    assert_eq!(config.join_token.as_deref(), Some("secret-token"));
+    assert_eq!(config.trust_domain.as_str(), "other.org");
+    // The token never shows in Debug.
+    assert!(!format!("{config:?}").contains("secret-token"));
+    assert!(!format!("{flags:?}").contains("secret-token"));
+}
+
+#[test]
+fn unknown_key_is_named_with_its_line() {
+    let text = agent_block("    no_such_key = \"x\"\n");
+    let msg = error_text(&text);
+    assert!(msg.contains("no_such_key"), "{msg}");
+    assert!(msg.contains("line 9"), "{msg}");
+}
+
+#[test]
+fn unknown_plugin_is_named_with_its_line() {
+    let text = agent_block("").replace("WorkloadAttestor \"unix\"", "WorkloadAttestor \"nosuch\"");
+    let msg = error_text(&text);
+    assert!(msg.contains("nosuch"), "{msg}");
+    assert!(msg.contains("line"), "{msg}");
+}
+
+#[test]
+fn spire_plugin_not_provided_says_so() {
+    let text = agent_block("").replace("WorkloadAttestor \"unix\"", "WorkloadAttestor \"docker\"");
+    let msg = error_text(&text);
+    assert!(msg.contains("docker"), "{msg}");
+}
+
+#[test]
+fn missing_trust_domain_and_server_address() {
+    let text = agent_block("").replace("    trust_domain = \"example.org\"\n", "");
+    assert!(error_text(&text).contains("trust_domain must be configured"));
+    let text = agent_block("").replace("    server_address = \"127.0.0.1\"\n", "");
+    assert!(error_text(&text).contains("server_address must be configured"));
+}
+
+#[test]
+fn insecure_bootstrap_excludes_a_bundle_path() {
+    let text = agent_block("    insecure_bootstrap = true\n");
+    assert!(error_text(&text).contains("only one of insecure_bootstrap or trust_bundle_path"));
+    let text = agent_block("    insecure_bootstrap = true\n").replace(
+        "    trust_bundle_path = \"./conf/agent/dummy_root_ca.crt\"\n",
+        "",
+    );
+    let config = AgentConfig::from_text(&text, &RunFlags::default()).unwrap();
+    assert_eq!(config.trust_bundle, TrustBundleSource::Insecure);
+}
+
+#[test]
+fn bad_bundle_format_and_url_are_refused_with_line() {
+    let msg = error_text(&agent_block("    trust_bundle_format = \"der\"\n"));
+    assert!(
+        msg.contains("trust_bundle_format") && msg.contains("line 9"),
+        "{msg}"
+    );
+    let msg = error_text(&agent_block("    trust_bundle_url = \"https://x/b\"\n"));
+    assert!(
+        msg.contains("trust_bundle_url") && msg.contains("line 9"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn plugin_counts_are_checked() {
+    let text = agent_block("").replace(
+        "    NodeAttestor \"join_token\" {\n        plugin_data {}\n    }\n",
+        "",
+    );
+    assert!(error_text(&text).contains(
+        "plugin type \"NodeAttestor\" constraint not satisfied: expected exactly 1 but got 0"
+    ));
+}
+
+#[test]
+fn x509pop_needs_its_files() {
+    let text = agent_block("").replace(
+        "NodeAttestor \"join_token\" {\n        plugin_data {}",
+        "NodeAttestor \"x509pop\" {\n        plugin_data { private_key_path = \"k.pem\" }",
+    );
+    let msg = error_text(&text);
+    assert!(msg.contains("certificate_path"), "{msg}");
+    let text = agent_block("").replace(
+        "NodeAttestor \"join_token\" {\n        plugin_data {}",
+        "NodeAttestor \"x509pop\" {\n        plugin_data {\n private_key_path = \"k.pem\"\n certificate_path = \"c.pem\" }",
+    );
+    let config = AgentConfig::from_text(&text, &RunFlags::default()).unwrap();
+    assert_eq!(config.node_attestor.name(), "x509pop");
+}
+
+#[test]
+fn experimental_sync_interval_and_unknown_experimental_key() {
+    let config = AgentConfig::from_text(
+        &agent_block("    experimental {\n        sync_interval = \"2s\"\n    }\n"),
+        &RunFlags::default(),
+    )
+    .unwrap();
+    assert_eq!(config.sync_interval, Duration::from_secs(2));
+    let msg = error_text(&agent_block(
+        "    experimental {\n        bogus = 1\n    }\n",
+    ));
+    assert!(msg.contains("bogus") && msg.contains("line 10"), "{msg}");
+}
+
+#[test]
+fn missing_agent_section() {
+    assert!(error_text(PLUGINS).contains("agent section must be configured"));
+}
