@@ -48,6 +48,25 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 /// # Ok(()) }
 /// ```
 pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_with_mode(path, contents, SECRET_FILE_MODE)
+}
+
+/// Replaces the file at `path` with `contents` like [`write`](fn@write) (a temporary file
+/// created exclusively with mode 0600, never following a symlink, flushed, renamed over the
+/// target), giving it permission bits `mode` (e.g. `0o644` for a certificate) before the
+/// rename, whatever the umask. Only the permission bits of `mode` (`0o7777`) are used.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use std::os::unix::fs::PermissionsExt;
+/// let dir = tempfile::tempdir()?;
+/// let cert = dir.path().join("svid.pem");
+/// spiffe_ca::secret_file::write_with_mode(&cert, b"-----BEGIN CERTIFICATE-----", 0o644)?;
+/// assert_eq!(std::fs::metadata(&cert)?.permissions().mode() & 0o777, 0o644);
+/// # Ok(())
+/// # }
+/// ```
+pub fn write_with_mode(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
@@ -72,6 +91,9 @@ pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
         // The umask may have removed bits from the mode asked for; set exactly 0600.
         file.set_permissions(Permissions::from_mode(SECRET_FILE_MODE))?;
         file.write_all(contents)?;
+        if mode & 0o7777 != SECRET_FILE_MODE {
+            file.set_permissions(Permissions::from_mode(mode & 0o7777))?;
+        }
         file.sync_all()?;
         drop(file);
         // rename(2) replaces the directory entry: a symlink at `path` is not followed.
