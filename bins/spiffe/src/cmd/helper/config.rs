@@ -391,7 +391,7 @@ mod tests {
         assert_eq!(c.jwt_svids[0].extra_audiences, ["b", "c"]);
         assert_eq!(c.jwt_svids[1].file_name, "d.token");
         assert_eq!(c.renew_signal.unwrap().name, "SIGHUP");
-        let health = c.health.unwrap();
+        let health = c.health.as_ref().unwrap();
         assert_eq!(
             (health.bind_port, health.readiness_path.as_str()),
             (8081, "/ready")

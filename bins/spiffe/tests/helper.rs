@@ -1,0 +1,511 @@
+//! `spiffe helper` as a built binary, against `spiffe workload serve` (which reloads its files
+//! when they change, so minting a new SVID into them is a rotation): one-shot writes with
+//! modes, a planted symlink, JWT files that validate against the written JWT bundle, the
+//! Workload API down at start, config errors, daemon mode with a shell child (renew signal,
+//! JWT refresh at half-life, health endpoints, SIGTERM forwarding, exit status) and with nginx
+//! serving TLS from the helper's files.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::{run, spiffe, stderr};
+
+/// How long any awaited event may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn s(path: &Path) -> String {
+    path.to_str().expect("utf-8 path").to_owned()
+}
+
+/// A CA, an SVID for `spiffe://example.org/web` (DNS SAN localhost) in `svid/`, a JWT signing
+/// key in `jwt/`, an empty `certs/` for the helper, all in one temp dir.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn new() -> Self {
+        let pki = Self {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let ca = s(&pki.path("ca"));
+        let init = run(&["ca", "init", "--trust-domain", "example.org", "--dir", &ca]);
+        assert!(init.status.success(), "{}", stderr(&init));
+        pki.mint("spiffe://example.org/web", "svid");
+        pki.mint("spiffe://example.org/jwt-signer", "jwt");
+        std::fs::create_dir(pki.path("certs")).unwrap();
+        pki
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Mints into `out/` (svid.pem, svid.key): for `svid`, a rotation the server picks up.
+    fn mint(&self, id: &str, out: &str) {
+        let (ca, out) = (s(&self.path("ca")), s(&self.path(out)));
+        let minted = run(&[
+            "x509", "mint", "--ca", &ca, "--id", id, "--dns", "localhost", "--out", &out,
+        ]);
+        assert!(minted.status.success(), "{}", stderr(&minted));
+    }
+
+    /// The served leaf certificate (DER).
+    fn leaf(&self) -> Vec<u8> {
+        leaf_of(&self.path("svid/svid.pem"))
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.path("agent.sock")
+    }
+
+    /// Starts `spiffe workload serve` on `agent.sock`, JWT-SVIDs living `jwt_ttl`; returns
+    /// once it listens.
+    fn serve(&self, jwt_ttl: &str) -> Proc {
+        let server = Proc::spawn(spiffe().args([
+            "--output",
+            "json",
+            "workload",
+            "serve",
+            "--socket",
+            &format!("unix://{}", s(&self.socket())),
+            "--svid",
+            &s(&self.path("svid/svid.pem")),
+            "--key",
+            &s(&self.path("svid/svid.key")),
+            "--bundle",
+            &s(&self.path("ca/bundle.json")),
+            "--jwt-key",
+            &s(&self.path("jwt/svid.key")),
+            "--jwt-kid",
+            "k1",
+            "--jwt-ttl",
+            jwt_ttl,
+        ]));
+        let line = server.stdout_line();
+        assert!(line.contains("listening"), "{line}");
+        server
+    }
+
+    /// Writes `helper.conf` with the Workload API, the X.509 file names and `extra` lines.
+    fn config(&self, extra: &str) -> PathBuf {
+        let path = self.path("helper.conf");
+        let text = format!(
+            "agent_address = \"{}\"\ncert_dir = \"{}\"\nsvid_file_name = \"svid.pem\"\n\
+             svid_key_file_name = \"svid_key.pem\"\nsvid_bundle_file_name = \"svid_bundle.pem\"\n{extra}\n",
+            s(&self.socket()),
+            s(&self.path("certs")),
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn helper(&self, args: &[&str]) -> Proc {
+        Proc::spawn(spiffe().arg("helper").args(args).current_dir(self.dir.path()))
+    }
+}
+
+/// The first certificate of a PEM file (DER).
+fn leaf_of(path: &Path) -> Vec<u8> {
+    first_pem_cert(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn first_pem_cert(text: &str) -> Option<Vec<u8>> {
+    let start = text.find("-----BEGIN CERTIFICATE-----")?;
+    let body = &text[start + "-----BEGIN CERTIFICATE-----".len()..];
+    let end = body.find("-----END CERTIFICATE-----")?;
+    let b64: String = body[..end].split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// A child process whose stdout and stderr are read line by line; killed on drop.
+struct Proc {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    fn spawn(command: &mut Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        Self {
+            child,
+            stdout,
+            stderr,
+            seen: Vec::new(),
+        }
+    }
+
+    fn stdout_line(&self) -> String {
+        self.stdout.recv_timeout(PATIENCE).expect("a line on stdout")
+    }
+
+    /// Waits for a stderr line containing `needle`; returns it.
+    fn expect_log(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no log line with {needle:?}; seen: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Waits for the process to exit; returns its code and everything it logged.
+    fn wait(&mut self) -> (Option<i32>, String) {
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the process did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_millis(500)) {
+            self.seen.push(line);
+        }
+        (status.code(), self.seen.join("\n"))
+    }
+
+    fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lines(reader: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Polls `check` every 100 ms until it holds; panics with `what` after PATIENCE.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP GET on loopback: the status code.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn one_shot_writes_files_with_modes_and_a_jwt_that_validates() {
+    let pki = Pki::new();
+    let _server = pki.serve("5m");
+    // A symlink planted where the key goes: it must be replaced, its target left alone.
+    let victim = pki.path("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink(&victim, pki.path("certs/svid_key.pem")).unwrap();
+    let config = pki.config(
+        "daemon_mode = false\ncert_file_mode = 0640\njwt_bundle_file_mode = 0644\n\
+         jwt_svids = [{jwt_audience=\"api\", jwt_extra_audiences=[\"db\"], jwt_svid_file_name=\"api.token\"}]\n\
+         jwt_bundle_file_name = \"jwt_bundle.json\"",
+    );
+    let (code, log) = pki.helper(&["-config", &s(&config)]).wait();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("ready"), "{log}");
+
+    let certs = pki.path("certs");
+    assert_eq!(mode(&certs.join("svid.pem")), 0o640);
+    assert_eq!(mode(&certs.join("svid_bundle.pem")), 0o640);
+    assert_eq!(mode(&certs.join("svid_key.pem")), 0o600);
+    assert_eq!(mode(&certs.join("jwt_bundle.json")), 0o644);
+    assert_eq!(mode(&certs.join("api.token")), 0o600);
+    assert!(std::fs::symlink_metadata(certs.join("svid_key.pem"))
+        .unwrap()
+        .file_type()
+        .is_file());
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert_eq!(mode(&victim), 0o644);
+
+    // The written SVID is the served one, with its key; the bundle verifies it.
+    let svid = spiffe_core::X509Svid::parse_pem(
+        &std::fs::read(certs.join("svid.pem")).unwrap(),
+        &std::fs::read(certs.join("svid_key.pem")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(svid.leaf().der().as_ref(), pki.leaf().as_slice());
+    let verified = run(&[
+        "x509",
+        "verify",
+        "--bundle",
+        &format!("example.org={}", s(&certs.join("svid_bundle.pem"))),
+        &s(&certs.join("svid.pem")),
+    ]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+
+    // The JWT bundle file maps the trust domain to base64 of its JWKS; the token validates
+    // against it for both audiences, and not for another.
+    let bundles: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(certs.join("jwt_bundle.json")).unwrap()).unwrap();
+    let jwks = base64::engine::general_purpose::STANDARD
+        .decode(bundles["example.org"].as_str().unwrap())
+        .unwrap();
+    std::fs::write(pki.path("jwks.json"), jwks).unwrap();
+    let validate = |audience: &str| {
+        run(&[
+            "jwt",
+            "validate",
+            "--bundle",
+            &format!("example.org={}", s(&pki.path("jwks.json"))),
+            "--audience",
+            audience,
+            &std::fs::read_to_string(certs.join("api.token")).unwrap(),
+        ])
+    };
+    for audience in ["api", "db"] {
+        let valid = validate(audience);
+        assert!(valid.status.success(), "{}", stderr(&valid));
+    }
+    assert!(!validate("other").status.success());
+}
+
+#[test]
+fn workload_api_down_at_start_then_up() {
+    let pki = Pki::new();
+    let config = pki.config("");
+    // One-shot by flag, overriding the config's default daemon mode.
+    let mut helper = pki.helper(&["-config", &s(&config), "-daemon-mode=false"]);
+    helper.expect_log("retrying");
+    assert!(!pki.path("certs/svid.pem").exists());
+    let _server = pki.serve("5m");
+    let (code, log) = helper.wait();
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(leaf_of(&pki.path("certs/svid.pem")), pki.leaf());
+}
+
+#[test]
+fn config_errors_are_named() {
+    let pki = Pki::new();
+    // An unknown key: named with its line.
+    let config = pki.config("daemon_mode = false\nsvid_fle_name = \"x\"");
+    let (code, log) = pki.helper(&["-config", &s(&config)]).wait();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("svid_fle_name") && log.contains("line 7"), "{log}");
+
+    // A key mode that lets every user read the key.
+    let config = pki.config("key_file_mode = 0644");
+    let (code, log) = pki.helper(&["-config", &s(&config)]).wait();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("key_file_mode"), "{log}");
+
+    // No config file: the default helper.conf in the working directory is looked for.
+    std::fs::remove_file(&config).unwrap();
+    let (code, log) = pki.helper(&["-exitWhenReady"]).wait();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("helper.conf"), "{log}");
+
+    // A cert_dir that does not exist: a clear reason, nothing running.
+    let config = pki.config("daemon_mode = false");
+    std::fs::remove_dir(pki.path("certs")).unwrap();
+    let (code, log) = pki.helper(&["-config", &s(&config)]).wait();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("cert_dir") && log.contains("not a directory"), "{log}");
+
+    // An unknown flag: Go's message, usage status.
+    let (code, log) = pki.helper(&["-nope"]).wait();
+    assert_eq!(code, Some(2), "{log}");
+    assert!(log.contains("flag provided but not defined: -nope"), "{log}");
+}
+
+/// Daemon mode with a shell as `cmd`: it is started after the first write, gets
+/// `renew_signal` on each rotation and JWT refresh, SIGTERM is passed on to it, and its exit
+/// status becomes the helper's. `/ready` answers 503 until the first complete write.
+#[test]
+fn daemon_signals_the_child_and_exits_with_its_status() {
+    let pki = Pki::new();
+    let renewals = pki.path("renewals");
+    let port = free_port();
+    let script = format!(
+        "trap 'echo renewed >> {}' HUP; trap 'exit 7' TERM; echo started >> {}; while :; do sleep 0.1; done",
+        s(&renewals),
+        s(&renewals)
+    );
+    let config = pki.config(&format!(
+        "cmd = \"/bin/sh\"\ncmd_args = \"-c \\\"{script}\\\"\"\nrenew_signal = \"SIGHUP\"\n\
+         jwt_svids = [{{jwt_audience=\"api\", jwt_svid_file_name=\"api.token\"}}]\n\
+         health_checks {{\n  listener_enabled = true\n  bind_address = \"127.0.0.1\"\n  bind_port = {port}\n}}"
+    ));
+    let mut helper = pki.helper(&["-config", &s(&config)]);
+    eventually("the health listener", || http_status(port, "/live") == Some(200));
+    assert_eq!(http_status(port, "/ready"), Some(503));
+    assert!(!renewals.exists(), "cmd is not started before the files are written");
+
+    // JWT-SVIDs live 4s: refreshed at half-life, each refresh signalling the child.
+    let _server = pki.serve("4s");
+    helper.expect_log("started cmd");
+    assert_eq!(http_status(port, "/ready"), Some(200));
+    let count = |word: &str| {
+        std::fs::read_to_string(&renewals)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| *l == word)
+            .count()
+    };
+    eventually("the child to start", || count("started") == 1);
+    let first_token = std::fs::read_to_string(pki.path("certs/api.token")).unwrap();
+    helper.expect_log("sent SIGHUP to cmd");
+    eventually("a refreshed JWT-SVID", || {
+        std::fs::read_to_string(pki.path("certs/api.token")).unwrap() != first_token
+    });
+
+    // An X.509 rotation: new files, and the child is signalled, not restarted.
+    let old = pki.leaf();
+    pki.mint("spiffe://example.org/web", "svid");
+    let new = pki.leaf();
+    assert_ne!(old, new);
+    eventually("the rotated SVID on disk", || {
+        leaf_of(&pki.path("certs/svid.pem")) == new
+    });
+    let before = count("renewed");
+    eventually("a renewal signal", || count("renewed") > before);
+    assert_eq!(count("started"), 1);
+
+    // SIGTERM is passed on; the child's status (7) becomes the helper's.
+    helper.signal("TERM");
+    let (code, log) = helper.wait();
+    assert_eq!(code, Some(7), "{log}");
+}
+
+/// The nginx binary: on PATH or in /usr/sbin (scripts/test.sh installs nginx-light).
+fn nginx() -> PathBuf {
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("nginx is installed (scripts/test.sh installs nginx-light)")
+}
+
+/// The leaf certificate nginx presents on `port` (DER), via `openssl s_client`.
+fn served_leaf(port: u16) -> Option<Vec<u8>> {
+    let output = Command::new("timeout")
+        .args([
+            "10",
+            "openssl",
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            "localhost",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    first_pem_cert(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// nginx started by the helper (`cmd`), serving TLS from its files on a loopback port; after a
+/// rotation and SIGHUP, `openssl s_client` sees the new certificate from the same master.
+#[test]
+fn daemon_nginx_serves_the_rotated_certificate_after_sighup() {
+    let pki = Pki::new();
+    let port = free_port();
+    let dir = pki.path("nginx");
+    std::fs::create_dir(&dir).unwrap();
+    let d = s(&dir);
+    let certs = s(&pki.path("certs"));
+    std::fs::write(
+        dir.join("nginx.conf"),
+        format!(
+            "daemon off;\nmaster_process on;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+             error_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+             server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {certs}/svid.pem;\n\
+             ssl_certificate_key {certs}/svid_key.pem;\n    location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let config = pki.config(&format!(
+        "cmd = \"{}\"\ncmd_args = \"-p {d} -c {d}/nginx.conf -e {d}/error.log\"\nrenew_signal = \"SIGHUP\"",
+        s(&nginx())
+    ));
+    let _server = pki.serve("5m");
+    let mut helper = pki.helper(&["-config", &s(&config)]);
+    helper.expect_log("started cmd");
+    let old = pki.leaf();
+    eventually("nginx serving the first SVID", || served_leaf(port) == Some(old.clone()));
+    let master = std::fs::read_to_string(dir.join("nginx.pid")).unwrap();
+
+    pki.mint("spiffe://example.org/web", "svid");
+    let new = pki.leaf();
+    assert_ne!(old, new);
+    helper.expect_log("sent SIGHUP to cmd");
+    eventually("nginx serving the rotated SVID", || served_leaf(port) == Some(new.clone()));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("nginx.pid")).unwrap(),
+        master,
+        "nginx reloaded, not restarted"
+    );
+
+    // SIGTERM reaches nginx (a fast shutdown, status 0), whose status is the helper's.
+    helper.signal("TERM");
+    let (code, log) = helper.wait();
+    assert_eq!(code, Some(0), "{log}");
+    eventually("nginx to stop listening", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+    });
+}
