@@ -509,3 +509,211 @@ fn daemon_nginx_serves_the_rotated_certificate_after_sighup() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
     });
 }
+
+/// The newest PostgreSQL bin directory (scripts/test.sh installs `postgresql`).
+fn postgres_bin() -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is installed (scripts/test.sh installs postgresql)")
+        .map(|e| e.unwrap().path().join("bin"))
+        .filter(|p| p.join("pg_ctl").exists())
+        .collect();
+    dirs.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    dirs.pop().expect("a PostgreSQL bin directory with pg_ctl")
+}
+
+/// `id -u`/`id -g` of `user` (the current user when empty).
+fn id_of(user: &str, flag: &str) -> u32 {
+    let mut id = Command::new("id");
+    id.arg(flag);
+    if !user.is_empty() {
+        id.arg(user);
+    }
+    let out = id.output().unwrap();
+    assert!(out.status.success(), "no user {user}");
+    String::from_utf8(out.stdout).unwrap().trim().parse().unwrap()
+}
+
+/// Runs a PostgreSQL program as the cluster owner: `postgres` when the tests run as root
+/// (PostgreSQL refuses root), else the current user.
+fn as_owner(program: &Path, args: &[&str]) -> std::process::Output {
+    let mut command = if id_of("", "-u") == 0 {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// A cluster started by the test, stopped (fast) when dropped.
+struct Cluster {
+    pg_ctl: PathBuf,
+    data: PathBuf,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = as_owner(
+            &self.pg_ctl,
+            &["-D", &s(&self.data), "-m", "immediate", "-w", "-t", "20", "stop"],
+        );
+    }
+}
+
+/// The leaf certificate PostgreSQL presents on `port` (DER), via `openssl s_client -starttls
+/// postgres`.
+fn postgres_leaf(port: u16) -> Option<Vec<u8>> {
+    let output = Command::new("timeout")
+        .args([
+            "10",
+            "openssl",
+            "s_client",
+            "-starttls",
+            "postgres",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    first_pem_cert(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// PostgreSQL with `ssl = on` from the helper's files and `pid_file_name` = postmaster.pid:
+/// after a rotation the helper sends SIGHUP to the postmaster, which then presents the new
+/// certificate; `psql` with `sslmode=verify-full` against the written bundle, authenticating
+/// with another SVID as its client certificate, connects before and after.
+#[test]
+fn daemon_postgres_reloads_its_certificate_from_the_pid_file() {
+    let pki = Pki::new();
+    pki.mint("spiffe://example.org/client", "client");
+    let bin = postgres_bin();
+    let root = id_of("", "-u") == 0;
+    // A directory the cluster owner can traverse: the helper's files and the data directory.
+    let pg = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(pg.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let certs = pg.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    std::fs::set_permissions(&certs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = pg.path().join("data");
+    if root {
+        std::fs::create_dir(&data).unwrap();
+        let chown = Command::new("chown")
+            .args(["postgres", &s(&data)])
+            .status()
+            .unwrap();
+        assert!(chown.success());
+    }
+    let initdb = as_owner(
+        &bin.join("initdb"),
+        &["-D", &s(&data), "-U", "postgres", "-A", "trust", "--no-sync"],
+    );
+    assert!(initdb.status.success(), "{}", stderr(&initdb));
+    // SSL only, with a client certificate chaining to the bundle.
+    std::fs::write(
+        data.join("pg_hba.conf"),
+        "hostssl all all 127.0.0.1/32 trust clientcert=verify-ca\n",
+    )
+    .unwrap();
+
+    // The helper writes the key owned by root with group read (0640) when the cluster runs
+    // as `postgres`: PostgreSQL accepts a root-owned key of mode 0640, and the helper runs
+    // with the postgres group so the new files belong to it.
+    let key_mode = if root { "0640" } else { "0600" };
+    let config_path = pki.path("helper.conf");
+    std::fs::write(
+        &config_path,
+        format!(
+            "agent_address = \"{}\"\ncert_dir = \"{}\"\nsvid_file_name = \"server.crt\"\n\
+             svid_key_file_name = \"server.key\"\nsvid_bundle_file_name = \"root.crt\"\n\
+             key_file_mode = {key_mode}\npid_file_name = \"{}\"\nrenew_signal = \"SIGHUP\"\n",
+            s(&pki.socket()),
+            s(&certs),
+            s(&data.join("postmaster.pid")),
+        ),
+    )
+    .unwrap();
+    let _server = pki.serve("5m");
+    let mut command = spiffe();
+    command.args(["helper", "-config", &s(&config_path)]);
+    if root {
+        use std::os::unix::process::CommandExt;
+        command.gid(id_of("postgres", "-g"));
+    }
+    let mut helper = Proc::spawn(&mut command);
+    helper.expect_log("ready");
+
+    let port = free_port();
+    let options = format!(
+        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c ssl=on \
+         -c ssl_cert_file={c}/server.crt -c ssl_key_file={c}/server.key -c ssl_ca_file={c}/root.crt",
+        s(&data),
+        c = s(&certs)
+    );
+    let log = pg.path().join("postgres.log");
+    if root {
+        std::fs::write(&log, b"").unwrap();
+        let chown = Command::new("chown")
+            .args(["postgres", &s(&log)])
+            .status()
+            .unwrap();
+        assert!(chown.success());
+    }
+    let started = as_owner(
+        &bin.join("pg_ctl"),
+        &["-D", &s(&data), "-l", &s(&log), "-o", &options, "-w", "-t", "60", "start"],
+    );
+    let _cluster = Cluster {
+        pg_ctl: bin.join("pg_ctl"),
+        data: data.clone(),
+    };
+    assert!(
+        started.status.success(),
+        "{}{}",
+        stderr(&started),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+
+    let psql = || {
+        let conninfo = format!(
+            "host=localhost hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres \
+             sslmode=verify-full sslrootcert={} sslcert={} sslkey={}",
+            s(&certs.join("root.crt")),
+            s(&pki.path("client/svid.pem")),
+            s(&pki.path("client/svid.key")),
+        );
+        Command::new("timeout")
+            .args(["10", &s(&bin.join("psql")), &conninfo, "-Atc", "select 42"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let old = pki.leaf();
+    assert_eq!(postgres_leaf(port), Some(old.clone()));
+    let first = psql();
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(common::stdout(&first).trim(), "42");
+
+    pki.mint("spiffe://example.org/web", "svid");
+    let new = pki.leaf();
+    assert_ne!(old, new);
+    helper.expect_log("sent SIGHUP to pid");
+    eventually("PostgreSQL presenting the rotated SVID", || {
+        postgres_leaf(port) == Some(new.clone())
+    });
+    let after = psql();
+    assert!(after.status.success(), "{}", stderr(&after));
+    assert_eq!(common::stdout(&after).trim(), "42");
+}
