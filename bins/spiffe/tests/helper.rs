@@ -53,7 +53,16 @@ impl Pki {
     fn mint(&self, id: &str, out: &str) {
         let (ca, out) = (s(&self.path("ca")), s(&self.path(out)));
         let minted = run(&[
-            "x509", "mint", "--ca", &ca, "--id", id, "--dns", "localhost", "--out", &out,
+            "x509",
+            "mint",
+            "--ca",
+            &ca,
+            "--id",
+            id,
+            "--dns",
+            "localhost",
+            "--out",
+            &out,
         ]);
         assert!(minted.status.success(), "{}", stderr(&minted));
     }
@@ -109,7 +118,12 @@ impl Pki {
     }
 
     fn helper(&self, args: &[&str]) -> Proc {
-        Proc::spawn(spiffe().arg("helper").args(args).current_dir(self.dir.path()))
+        Proc::spawn(
+            spiffe()
+                .arg("helper")
+                .args(args)
+                .current_dir(self.dir.path()),
+        )
     }
 }
 
@@ -127,7 +141,11 @@ fn first_pem_cert(text: &str) -> Option<Vec<u8>> {
 }
 
 fn mode(path: &Path) -> u32 {
-    std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 /// A child process whose stdout and stderr are read line by line; killed on drop.
@@ -157,7 +175,9 @@ impl Proc {
     }
 
     fn stdout_line(&self) -> String {
-        self.stdout.recv_timeout(PATIENCE).expect("a line on stdout")
+        self.stdout
+            .recv_timeout(PATIENCE)
+            .expect("a line on stdout")
     }
 
     /// Waits for a stderr line containing `needle`; returns it.
@@ -343,7 +363,10 @@ fn config_errors_are_named() {
     let config = pki.config("daemon_mode = false\nsvid_fle_name = \"x\"");
     let (code, log) = pki.helper(&["-config", &s(&config)]).wait();
     assert_eq!(code, Some(1), "{log}");
-    assert!(log.contains("svid_fle_name") && log.contains("line 7"), "{log}");
+    assert!(
+        log.contains("svid_fle_name") && log.contains("line 7"),
+        "{log}"
+    );
 
     // A key mode that lets every user read the key.
     let config = pki.config("key_file_mode = 0644");
@@ -362,12 +385,18 @@ fn config_errors_are_named() {
     std::fs::remove_dir(pki.path("certs")).unwrap();
     let (code, log) = pki.helper(&["-config", &s(&config)]).wait();
     assert_eq!(code, Some(1), "{log}");
-    assert!(log.contains("cert_dir") && log.contains("not a directory"), "{log}");
+    assert!(
+        log.contains("cert_dir") && log.contains("not a directory"),
+        "{log}"
+    );
 
     // An unknown flag: Go's message, usage status.
     let (code, log) = pki.helper(&["-nope"]).wait();
     assert_eq!(code, Some(2), "{log}");
-    assert!(log.contains("flag provided but not defined: -nope"), "{log}");
+    assert!(
+        log.contains("flag provided but not defined: -nope"),
+        "{log}"
+    );
 }
 
 /// Daemon mode with a shell as `cmd`: it is started after the first write, gets
@@ -389,9 +418,14 @@ fn daemon_signals_the_child_and_exits_with_its_status() {
          health_checks {{\n  listener_enabled = true\n  bind_address = \"127.0.0.1\"\n  bind_port = {port}\n}}"
     ));
     let mut helper = pki.helper(&["-config", &s(&config)]);
-    eventually("the health listener", || http_status(port, "/live") == Some(200));
+    eventually("the health listener", || {
+        http_status(port, "/live") == Some(200)
+    });
     assert_eq!(http_status(port, "/ready"), Some(503));
-    assert!(!renewals.exists(), "cmd is not started before the files are written");
+    assert!(
+        !renewals.exists(),
+        "cmd is not started before the files are written"
+    );
 
     // JWT-SVIDs live 4s: refreshed at half-life, each refresh signalling the child.
     let _server = pki.serve("4s");
@@ -487,14 +521,18 @@ fn daemon_nginx_serves_the_rotated_certificate_after_sighup() {
     let mut helper = pki.helper(&["-config", &s(&config)]);
     helper.expect_log("started cmd");
     let old = pki.leaf();
-    eventually("nginx serving the first SVID", || served_leaf(port) == Some(old.clone()));
+    eventually("nginx serving the first SVID", || {
+        served_leaf(port) == Some(old.clone())
+    });
     let master = std::fs::read_to_string(dir.join("nginx.pid")).unwrap();
 
     pki.mint("spiffe://example.org/web", "svid");
     let new = pki.leaf();
     assert_ne!(old, new);
     helper.expect_log("sent SIGHUP to cmd");
-    eventually("nginx serving the rotated SVID", || served_leaf(port) == Some(new.clone()));
+    eventually("nginx serving the rotated SVID", || {
+        served_leaf(port) == Some(new.clone())
+    });
     assert_eq!(
         std::fs::read_to_string(dir.join("nginx.pid")).unwrap(),
         master,
@@ -536,7 +574,11 @@ fn id_of(user: &str, flag: &str) -> u32 {
     }
     let out = id.output().unwrap();
     assert!(out.status.success(), "no user {user}");
-    String::from_utf8(out.stdout).unwrap().trim().parse().unwrap()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// Runs a PostgreSQL program as the cluster owner: `postgres` when the tests run as root
@@ -549,11 +591,7 @@ fn as_owner(program: &Path, args: &[&str]) -> std::process::Output {
     } else {
         Command::new(program)
     };
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    command.args(args).stdin(Stdio::null()).output().unwrap()
 }
 
 /// A cluster started by the test, stopped (fast) when dropped.
@@ -566,7 +604,16 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = as_owner(
             &self.pg_ctl,
-            &["-D", &s(&self.data), "-m", "immediate", "-w", "-t", "20", "stop"],
+            &[
+                "-D",
+                &s(&self.data),
+                "-m",
+                "immediate",
+                "-w",
+                "-t",
+                "20",
+                "stop",
+            ],
         );
     }
 }
@@ -618,7 +665,15 @@ fn daemon_postgres_reloads_its_certificate_from_the_pid_file() {
     }
     let initdb = as_owner(
         &bin.join("initdb"),
-        &["-D", &s(&data), "-U", "postgres", "-A", "trust", "--no-sync"],
+        &[
+            "-D",
+            &s(&data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+        ],
     );
     assert!(initdb.status.success(), "{}", stderr(&initdb));
     // SSL only, with a client certificate chaining to the bundle.
@@ -673,7 +728,18 @@ fn daemon_postgres_reloads_its_certificate_from_the_pid_file() {
     }
     let started = as_owner(
         &bin.join("pg_ctl"),
-        &["-D", &s(&data), "-l", &s(&log), "-o", &options, "-w", "-t", "60", "start"],
+        &[
+            "-D",
+            &s(&data),
+            "-l",
+            &s(&log),
+            "-o",
+            &options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
     );
     let _cluster = Cluster {
         pg_ctl: bin.join("pg_ctl"),

@@ -139,14 +139,12 @@ impl HelperConfig {
     /// Reads, decodes and checks the config file (spiffe-helper's `ValidateConfig` rules).
     pub(super) fn load(path: &Path, daemon_override: Option<bool>) -> Result<Self, ConfigProblem> {
         let config = spire_config::load_file(path, false).map_err(ConfigProblem::Load)?;
-        let mut decoded = config
-            .decode(decode)
-            .map_err(|source| {
-                ConfigProblem::Load(spire_config::LoadError::Decode {
-                    path: path.to_owned(),
-                    source,
-                })
-            })?;
+        let mut decoded = config.decode(decode).map_err(|source| {
+            ConfigProblem::Load(spire_config::LoadError::Decode {
+                path: path.to_owned(),
+                source,
+            })
+        })?;
         if daemon_override.is_some() {
             decoded.daemon_mode = daemon_override;
         }
@@ -169,8 +167,7 @@ impl HelperConfig {
         if self.pid_file_name.is_some() && self.renew_signal.is_none() {
             return invalid("must specify renew_signal when using pid_file_name");
         }
-        if self.x509.is_none() && self.jwt_svids.is_empty() && self.jwt_bundle_file_name.is_none()
-        {
+        if self.x509.is_none() && self.jwt_svids.is_empty() && self.jwt_bundle_file_name.is_none() {
             return invalid(
                 "at least one of the sets ('svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name'), 'jwt_svids', or 'jwt_bundle_file_name' must be fully specified",
             );
@@ -206,7 +203,11 @@ fn decode(d: &mut Decoder<'_>) -> Result<HelperConfig, ConfigError> {
                 "renew_signal",
                 format!(
                     "not a signal name this helper knows (one of {})",
-                    SIGNALS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    SIGNALS
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
         })?),
@@ -230,7 +231,9 @@ fn decode(d: &mut Decoder<'_>) -> Result<HelperConfig, ConfigError> {
         jwt_svids.push(section.decode(|j| {
             let audience = non_empty(j.optional_str("jwt_audience")?)
                 .ok_or_else(|| j.missing("jwt_audience"))?;
-            let extra_audiences = j.optional_str_list("jwt_extra_audiences")?.unwrap_or_default();
+            let extra_audiences = j
+                .optional_str_list("jwt_extra_audiences")?
+                .unwrap_or_default();
             let file_name = non_empty(j.optional_str("jwt_svid_file_name")?)
                 .ok_or_else(|| j.missing("jwt_svid_file_name"))?;
             Ok(JwtSvidConfig {
@@ -354,10 +357,7 @@ mod tests {
             split_args(r#"-c "echo hello"  x"#).unwrap(),
             ["-c", "echo hello", "x"]
         );
-        assert_eq!(
-            split_args(r#""one "" quote""#).unwrap(),
-            [r#"one " quote"#]
-        );
+        assert_eq!(split_args(r#""one "" quote""#).unwrap(), [r#"one " quote"#]);
         assert_eq!(split_args("-c 'a b'").unwrap(), ["-c", "'a", "b'"]);
         assert_eq!(split_args(r#""""#).unwrap(), [""]);
         assert!(split_args(r#""open"#).is_err());

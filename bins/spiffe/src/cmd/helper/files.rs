@@ -65,7 +65,10 @@ pub(super) fn write_x509(
         WriteError(if config.hint.is_empty() {
             "the Workload API answered no X.509-SVID".to_owned()
         } else {
-            format!("no X.509-SVID with hint {:?} in the Workload API's answer", config.hint)
+            format!(
+                "no X.509-SVID with hint {:?} in the Workload API's answer",
+                config.hint
+            )
         })
     })?;
     let svid = &entry.svid;
@@ -82,7 +85,11 @@ pub(super) fn write_x509(
         bundle.extend(certs.drain(1..));
     }
     if config.include_federated_domains {
-        for other in context.bundles.iter().filter(|b| b.trust_domain() != trust_domain) {
+        for other in context
+            .bundles
+            .iter()
+            .filter(|b| b.trust_domain() != trust_domain)
+        {
             bundle.extend(other.authorities().iter());
         }
     }

@@ -43,7 +43,11 @@ pub(crate) fn main(args: HelperArgs) -> ExitCode {
     use spire_config::flags::{FlagError, FlagSet};
 
     let mut fs = FlagSet::new("spiffe helper");
-    let config_flag = fs.string("config", "helper.conf", "<configFile> Configuration file path");
+    let config_flag = fs.string(
+        "config",
+        "helper.conf",
+        "<configFile> Configuration file path",
+    );
     let daemon_flag = fs.bool(
         "daemon-mode",
         true,
@@ -79,7 +83,9 @@ pub(crate) fn main(args: HelperArgs) -> ExitCode {
     let daemon_override = if *parsed.get(&exit_flag) {
         Some(false)
     } else {
-        parsed.is_set(&daemon_flag).then(|| *parsed.get(&daemon_flag))
+        parsed
+            .is_set(&daemon_flag)
+            .then(|| *parsed.get(&daemon_flag))
     };
     let path = PathBuf::from(parsed.get(&config_flag));
     log!("using configuration file {}", path.display());
@@ -90,6 +96,15 @@ pub(crate) fn main(args: HelperArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if !config.daemon() {
+        // As spiffe-helper: ignored in one-shot mode, with a warning.
+        if !config.cmd.is_empty() {
+            log!("warning: cmd is set but daemon_mode is false; cmd is ignored");
+        }
+        if config.renew_signal.is_some() {
+            log!("warning: renew_signal is set but daemon_mode is false; renew_signal is ignored");
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -155,15 +170,14 @@ async fn run(config: HelperConfig) -> Result<u8, String> {
     let ready = Arc::new(AtomicBool::new(false));
     if config.daemon() {
         if let Some(health) = &config.health {
-            let listener =
-                tokio::net::TcpListener::bind((health.bind_address, health.bind_port))
-                    .await
-                    .map_err(|e| {
-                        format!(
-                            "health checks: listening on {}:{}: {e}",
-                            health.bind_address, health.bind_port
-                        )
-                    })?;
+            let listener = tokio::net::TcpListener::bind((health.bind_address, health.bind_port))
+                .await
+                .map_err(|e| {
+                    format!(
+                        "health checks: listening on {}:{}: {e}",
+                        health.bind_address, health.bind_port
+                    )
+                })?;
             tokio::spawn(serve_health(listener, health.clone(), ready.clone()));
         }
     }
@@ -211,7 +225,9 @@ impl Helper {
             };
             let wrote = match event {
                 Event::X509(Some(Ok(context))) => {
-                    let Some(names) = &self.config.x509 else { continue };
+                    let Some(names) = &self.config.x509 else {
+                        continue;
+                    };
                     match files::write_x509(&self.config, names, &context) {
                         Ok(written) => {
                             log!(
@@ -229,7 +245,9 @@ impl Helper {
                     }
                 }
                 Event::JwtBundles(Some(Ok(set))) => {
-                    let Some(name) = &self.config.jwt_bundle_file_name else { continue };
+                    let Some(name) = &self.config.jwt_bundle_file_name else {
+                        continue;
+                    };
                     match files::write_jwt_bundles(&self.config, name, &set) {
                         Ok(path) => {
                             log!("wrote JWT bundles to {}", path.display());
@@ -333,7 +351,8 @@ impl Helper {
                 None => self.start_child()?,
             }
         }
-        if let (Some(pid_file), Some(signal)) = (&self.config.pid_file_name, self.config.renew_signal)
+        if let (Some(pid_file), Some(signal)) =
+            (&self.config.pid_file_name, self.config.renew_signal)
         {
             signal_pid_file(pid_file, signal);
         }
@@ -444,9 +463,7 @@ impl From<ClientError> for JwtFailure {
     }
 }
 
-async fn next<T>(
-    watch: &mut Option<spiffe_workload::Watch<T>>,
-) -> Option<Result<T, ClientError>> {
+async fn next<T>(watch: &mut Option<spiffe_workload::Watch<T>>) -> Option<Result<T, ClientError>> {
     match watch {
         Some(watch) => watch.next().await,
         None => std::future::pending().await,
@@ -483,7 +500,10 @@ fn exit_code(status: std::io::Result<std::process::ExitStatus>) -> u8 {
 }
 
 fn send(pid: u32, signal: rustix::process::Signal, what: &str) {
-    let Some(target) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+    let Some(target) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
         return;
     };
     if let Err(e) = rustix::process::kill_process(target, signal) {
@@ -497,7 +517,10 @@ fn signal_pid_file(path: &std::path::Path, signal: RenewSignal) {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) => {
-            log!("warning: pid_file_name {}: {e}; not signalled", path.display());
+            log!(
+                "warning: pid_file_name {}: {e}; not signalled",
+                path.display()
+            );
             return;
         }
     };
@@ -550,7 +573,10 @@ async fn serve_health(
                 if ready.load(Ordering::SeqCst) {
                     ("200 OK", r#"{"status":"OK"}"#)
                 } else {
-                    ("503 Service Unavailable", r#"{"status":"Service Unavailable"}"#)
+                    (
+                        "503 Service Unavailable",
+                        r#"{"status":"Service Unavailable"}"#,
+                    )
                 }
             } else {
                 ("404 Not Found", r#"{"status":"Not Found"}"#)
