@@ -167,6 +167,27 @@ mod tests {
     }
 
     #[test]
+    fn with_mode_sets_the_mode_and_replaces_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        fs::set_permissions(&victim, Permissions::from_mode(0o600)).unwrap();
+        let cert = dir.path().join("svid.pem");
+        symlink(&victim, &cert).unwrap();
+
+        write_with_mode(&cert, b"cert", 0o640).unwrap();
+
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(mode(&victim), 0o600);
+        assert!(fs::symlink_metadata(&cert).unwrap().file_type().is_file());
+        assert_eq!(mode(&cert), 0o640);
+        write_with_mode(&cert, b"cert 2", 0o444).unwrap();
+        assert_eq!(mode(&cert), 0o444);
+        assert_eq!(fs::read(&cert).unwrap(), b"cert 2");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
     fn a_dangling_symlink_does_not_create_its_target() {
         let dir = tempfile::tempdir().unwrap();
         let elsewhere = dir.path().join("elsewhere");

@@ -26,7 +26,9 @@ impl std::fmt::Display for WriteError {
     }
 }
 
-/// Writes `data` to `path` with permission bits `mode`, atomically.
+/// Writes `data` to `path` with permission bits `mode`, atomically. Blocking: the helper's
+/// single-threaded loop has nothing else to do meanwhile but answer health checks, which wait
+/// the few milliseconds of a write and an fsync.
 fn write(path: &Path, data: &[u8], mode: u32) -> Result<(), WriteError> {
     spiffe_ca::secret_file::write_with_mode(path, data, mode)
         .map_err(|e| WriteError(format!("writing {}: {e}", path.display())))
