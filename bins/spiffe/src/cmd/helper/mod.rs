@@ -62,12 +62,12 @@ pub(crate) fn main(args: HelperArgs) -> ExitCode {
     let parsed = match fs.parse(&args.flags) {
         Ok(parsed) => parsed,
         Err(FlagError::Help) => {
-            eprint!("{}", fs.help());
+            eprint!("{}", fs.usage());
             return ExitCode::SUCCESS;
         }
         Err(error) => {
             eprintln!("{error}");
-            eprint!("{}", fs.help());
+            eprint!("{}", fs.usage());
             return ExitCode::from(2);
         }
     };
@@ -77,7 +77,7 @@ pub(crate) fn main(args: HelperArgs) -> ExitCode {
     }
     if let Some(extra) = parsed.args().first() {
         eprintln!("spiffe helper: unexpected argument {extra:?}");
-        eprint!("{}", fs.help());
+        eprint!("{}", fs.usage());
         return ExitCode::from(2);
     }
     let daemon_override = if *parsed.get(&exit_flag) {
