@@ -14,14 +14,21 @@ use std::time::Duration;
 use clap::Args;
 use spiffe_core::UnverifiedJwtSvid;
 use spiffe_workload::{Backoff, ClientError, EndpointAddress, WorkloadApiClient};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::time::Instant;
 
+/// Prints one log line on stderr.
+macro_rules! log {
+    ($($arg:tt)*) => { eprintln!("spiffe helper: {}", format_args!($($arg)*)) };
+}
+
+mod child;
 mod config;
 mod files;
+mod health;
 
-use config::{HelperConfig, RenewSignal};
+use child::{exit_code, send, signal_pid_file, wait_child};
+use config::HelperConfig;
 
 /// Arguments of `spiffe helper`: Go-style flags, parsed as spiffe-helper parses them.
 #[derive(Debug, Args)]
@@ -31,11 +38,6 @@ pub(crate) struct HelperArgs {
     /// `-exitWhenReady`, `-version`, `-help`.
     #[arg(allow_hyphen_values = true, trailing_var_arg = true, num_args = 0..)]
     flags: Vec<String>,
-}
-
-/// Prints one log line on stderr.
-macro_rules! log {
-    ($($arg:tt)*) => { eprintln!("spiffe helper: {}", format_args!($($arg)*)) };
 }
 
 /// Runs the helper; its exit status is the child's in daemon mode with `cmd`.
@@ -178,7 +180,11 @@ async fn run(config: HelperConfig) -> Result<u8, String> {
                         health.bind_address, health.bind_port
                     )
                 })?;
-            tokio::spawn(serve_health(listener, health.clone(), ready.clone()));
+            tokio::spawn(health::serve_health(
+                listener,
+                health.clone(),
+                ready.clone(),
+            ));
         }
     }
     let mut helper = Helper {
@@ -474,119 +480,5 @@ async fn until(due: Option<Instant>) {
     match due {
         Some(due) => tokio::time::sleep_until(due).await,
         None => std::future::pending().await,
-    }
-}
-
-async fn wait_child(
-    child: &mut Option<tokio::process::Child>,
-) -> std::io::Result<std::process::ExitStatus> {
-    match child {
-        Some(child) => child.wait().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The helper's exit status for the child's: its code, or 128 + the signal that ended it.
-fn exit_code(status: std::io::Result<std::process::ExitStatus>) -> u8 {
-    use std::os::unix::process::ExitStatusExt;
-    match status {
-        Ok(status) => match (status.code(), status.signal()) {
-            (Some(code), _) => u8::try_from(code).unwrap_or(1),
-            (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(1),
-            _ => 1,
-        },
-        Err(_) => 1,
-    }
-}
-
-fn send(pid: u32, signal: rustix::process::Signal, what: &str) {
-    let Some(target) = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-    else {
-        return;
-    };
-    if let Err(e) = rustix::process::kill_process(target, signal) {
-        log!("warning: signalling {what} (pid {pid}): {e}");
-    }
-}
-
-/// Sends `signal` to the pid on the first line of `path`, re-read every time (a restarted
-/// program writes a new one); a missing or unreadable file is a warning, as in spiffe-helper.
-fn signal_pid_file(path: &std::path::Path, signal: RenewSignal) {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) => {
-            log!(
-                "warning: pid_file_name {}: {e}; not signalled",
-                path.display()
-            );
-            return;
-        }
-    };
-    match text.lines().next().map(str::trim).map(str::parse::<u32>) {
-        Some(Ok(pid)) if pid > 0 => {
-            send(pid, signal.signal, &path.display().to_string());
-            log!("sent {} to pid {pid} from {}", signal.name, path.display());
-        }
-        _ => log!(
-            "warning: pid_file_name {}: no process ID on its first line; not signalled",
-            path.display()
-        ),
-    }
-}
-
-/// The health endpoints: `liveness_path` answers 200 while the helper runs, `readiness_path`
-/// 200 after the first complete write and 503 before; anything else 404. Minimal HTTP/1.1.
-async fn serve_health(
-    listener: tokio::net::TcpListener,
-    config: config::HealthConfig,
-    ready: Arc<AtomicBool>,
-) {
-    let config = Arc::new(config);
-    loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let (config, ready) = (config.clone(), ready.clone());
-        tokio::spawn(async move {
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            let read = tokio::time::timeout(Duration::from_secs(5), async {
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192 {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-            })
-            .await;
-            if read.is_err() {
-                return;
-            }
-            let line = String::from_utf8_lossy(&request);
-            let path = line.split_whitespace().nth(1).unwrap_or("");
-            let path = path.split('?').next().unwrap_or("");
-            let (status, body) = if path == config.liveness_path {
-                ("200 OK", r#"{"status":"OK"}"#)
-            } else if path == config.readiness_path {
-                if ready.load(Ordering::SeqCst) {
-                    ("200 OK", r#"{"status":"OK"}"#)
-                } else {
-                    (
-                        "503 Service Unavailable",
-                        r#"{"status":"Service Unavailable"}"#,
-                    )
-                }
-            } else {
-                ("404 Not Found", r#"{"status":"Not Found"}"#)
-            };
-            let response = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        });
     }
 }
