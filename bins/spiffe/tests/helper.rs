@@ -428,7 +428,7 @@ fn daemon_signals_the_child_and_exits_with_its_status() {
     );
 
     // JWT-SVIDs live 4s: refreshed at half-life, each refresh signalling the child.
-    let _server = pki.serve("4s");
+    let server = pki.serve("4s");
     helper.expect_log("started cmd");
     assert_eq!(http_status(port, "/ready"), Some(200));
     let count = |word: &str| {
@@ -455,6 +455,19 @@ fn daemon_signals_the_child_and_exits_with_its_status() {
     });
     let before = count("renewed");
     eventually("a renewal signal", || count("renewed") > before);
+    assert_eq!(count("started"), 1);
+
+    // The Workload API goes away: the helper retries and keeps the last files; when it is
+    // back, the next rotation is written.
+    drop(server);
+    helper.expect_log("keeping the last files");
+    assert_eq!(leaf_of(&pki.path("certs/svid.pem")), new);
+    let _server = pki.serve("4s");
+    pki.mint("spiffe://example.org/web", "svid");
+    let third = pki.leaf();
+    eventually("the SVID rotated after the restart on disk", || {
+        leaf_of(&pki.path("certs/svid.pem")) == third
+    });
     assert_eq!(count("started"), 1);
 
     // SIGTERM is passed on; the child's status (7) becomes the helper's.

@@ -316,8 +316,12 @@ impl Helper {
                     return Ok(exit_code(status));
                 }
             };
-            if wrote && self.updated()? {
-                return Ok(0);
+            if wrote {
+                // A new outage after this success is logged again.
+                last_warning.clear();
+                if self.updated()? {
+                    return Ok(0);
+                }
             }
         }
     }
