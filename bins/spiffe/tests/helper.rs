@@ -79,26 +79,35 @@ impl Pki {
     /// Starts `spiffe workload serve` on `agent.sock`, JWT-SVIDs living `jwt_ttl`; returns
     /// once it listens.
     fn serve(&self, jwt_ttl: &str) -> Proc {
-        let server = Proc::spawn(spiffe().args([
-            "--output",
-            "json",
-            "workload",
-            "serve",
-            "--socket",
-            &format!("unix://{}", s(&self.socket())),
-            "--svid",
-            &s(&self.path("svid/svid.pem")),
-            "--key",
-            &s(&self.path("svid/svid.key")),
-            "--bundle",
-            &s(&self.path("ca/bundle.json")),
-            "--jwt-key",
-            &s(&self.path("jwt/svid.key")),
-            "--jwt-kid",
-            "k1",
-            "--jwt-ttl",
-            jwt_ttl,
-        ]));
+        self.serve_with(jwt_ttl, &[])
+    }
+
+    /// [`Self::serve`] with more `workload serve` arguments (e.g. `--federated`).
+    fn serve_with(&self, jwt_ttl: &str, extra: &[&str]) -> Proc {
+        let server = Proc::spawn(
+            spiffe()
+                .args([
+                    "--output",
+                    "json",
+                    "workload",
+                    "serve",
+                    "--socket",
+                    &format!("unix://{}", s(&self.socket())),
+                    "--svid",
+                    &s(&self.path("svid/svid.pem")),
+                    "--key",
+                    &s(&self.path("svid/svid.key")),
+                    "--bundle",
+                    &s(&self.path("ca/bundle.json")),
+                    "--jwt-key",
+                    &s(&self.path("jwt/svid.key")),
+                    "--jwt-kid",
+                    "k1",
+                    "--jwt-ttl",
+                    jwt_ttl,
+                ])
+                .args(extra),
+        );
         let line = server.stdout_line();
         assert!(line.contains("listening"), "{line}");
         server
@@ -342,6 +351,41 @@ fn one_shot_writes_files_with_modes_and_a_jwt_that_validates() {
     assert!(!validate("other").status.success());
 }
 
+/// The bundle file: the own trust domain's CAs; with `include_federated_domains` the federated
+/// ones too; with `add_intermediates_to_bundle` the SVID file holds the leaf alone.
+#[test]
+fn one_shot_bundle_options() {
+    let pki = Pki::new();
+    let other = s(&pki.path("other-ca"));
+    let init = run(&["ca", "init", "--trust-domain", "other.org", "--dir", &other]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let federated = format!("other.org={other}/bundle.json");
+    let _server = pki.serve_with("5m", &["--federated", &federated]);
+    let certs_in = |name: &str| {
+        std::fs::read_to_string(pki.path("certs").join(name))
+            .unwrap()
+            .matches("-----BEGIN CERTIFICATE-----")
+            .count()
+    };
+    let config = pki.config("daemon_mode = false");
+    let (code, log) = pki.helper(&["-config", &s(&config)]).wait();
+    assert_eq!(code, Some(0), "{log}");
+    let (own, chain) = (certs_in("svid_bundle.pem"), certs_in("svid.pem"));
+
+    let config = pki.config(
+        "daemon_mode = false\ninclude_federated_domains = true\nadd_intermediates_to_bundle = true",
+    );
+    let (code, log) = pki.helper(&["-config", &s(&config)]).wait();
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(certs_in("svid.pem"), 1, "the leaf alone");
+    let other_cas = std::fs::read_to_string(format!("{other}/bundle.json"))
+        .unwrap()
+        .matches("\"x5c\"")
+        .count();
+    assert!(other_cas >= 1);
+    assert_eq!(certs_in("svid_bundle.pem"), own + (chain - 1) + other_cas);
+}
+
 #[test]
 fn workload_api_down_at_start_then_up() {
     let pki = Pki::new();
@@ -389,6 +433,14 @@ fn config_errors_are_named() {
         log.contains("cert_dir") && log.contains("not a directory"),
         "{log}"
     );
+
+    // pid_file_name in one-shot mode is refused, as spiffe-helper does.
+    std::fs::create_dir(pki.path("certs")).unwrap();
+    let config =
+        pki.config("daemon_mode = false\npid_file_name = \"x.pid\"\nrenew_signal = \"SIGHUP\"");
+    let (code, log) = pki.helper(&["-config", &s(&config)]).wait();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("pid_file_name"), "{log}");
 
     // An unknown flag: Go's message, usage status.
     let (code, log) = pki.helper(&["-nope"]).wait();
