@@ -394,6 +394,14 @@ fn workload_api_down_at_start_then_up() {
     let mut helper = pki.helper(&["-config", &s(&config), "-daemon-mode=false"]);
     helper.expect_log("retrying");
     assert!(!pki.path("certs/svid.pem").exists());
+    // Interrupted before writing: a failure, not success.
+    helper.signal("TERM");
+    let (code, log) = helper.wait();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("before every file was written"), "{log}");
+
+    let mut helper = pki.helper(&["-config", &s(&config), "-exitWhenReady"]);
+    helper.expect_log("retrying");
     let _server = pki.serve("5m");
     let (code, log) = helper.wait();
     assert_eq!(code, Some(0), "{log}");

@@ -305,6 +305,11 @@ impl Helper {
                 }
                 Event::Signal(sig) => {
                     let Some(child) = &mut self.child else {
+                        if !self.config.daemon() {
+                            // One-shot mode never wrote everything: an init container must
+                            // not proceed as if it had.
+                            return Err("stopped by a signal before every file was written".into());
+                        }
                         log!("stopping on signal");
                         return Ok(0);
                     };
