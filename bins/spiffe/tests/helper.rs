@@ -384,6 +384,12 @@ fn one_shot_bundle_options() {
         .count();
     assert!(other_cas >= 1);
     assert_eq!(certs_in("svid_bundle.pem"), own + (chain - 1) + other_cas);
+
+    // A hint no SVID carries: a clear failure, not a wait.
+    let config = pki.config("daemon_mode = false\nhint = \"db\"");
+    let (code, log) = pki.helper(&["-config", &s(&config)]).wait();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("no X.509-SVID with hint \"db\""), "{log}");
 }
 
 #[test]

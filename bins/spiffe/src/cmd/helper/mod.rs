@@ -421,7 +421,9 @@ impl Helper {
                 svids.iter().find(|s| s.hint == self.config.hint)
             }
             .ok_or_else(|| {
-                JwtFailure::Final(format!(
+                // Like a missing hinted X.509-SVID: fatal before the first complete write, a
+                // warning (and a retry) afterwards.
+                JwtFailure::Write(files::WriteError(format!(
                     "no JWT-SVID{} for audience {:?} in the Workload API's answer",
                     if self.config.hint.is_empty() {
                         String::new()
@@ -429,7 +431,7 @@ impl Helper {
                         format!(" with hint {:?}", self.config.hint)
                     },
                     jwt.audience
-                ))
+                )))
             })?;
             let path = files::write_jwt_svid(&self.config, &jwt.file_name, &chosen.token)
                 .map_err(JwtFailure::Write)?;
