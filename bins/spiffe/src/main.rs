@@ -62,6 +62,10 @@ enum Command {
     /// The SPIFFE Workload API: serve a static one from files (a test fake), fetch and watch.
     #[command(subcommand)]
     Workload(cmd::workload::WorkloadCommand),
+    /// A conformance kit for other implementations: check a Workload API, export and run the
+    /// SVID, bundle and ID vectors.
+    #[command(subcommand)]
+    Conformance(cmd::conformance::ConformanceCommand),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Bundle(command) => command.run(&mut out),
         Command::Ca(command) => command.run(&mut out),
         Command::Workload(command) => command.run(&mut out),
+        Command::Conformance(command) => command.run(&mut out),
     };
     out.finish(result)
 }
