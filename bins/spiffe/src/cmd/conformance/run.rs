@@ -30,7 +30,7 @@ pub(crate) struct RunArgs {
 
     /// The longest the adapter may take to answer one vector.
     #[arg(long, value_name = "DURATION", default_value = "10s",
-          value_parser = crate::cmd::ca::parse_duration)]
+          value_parser = super::workload_api::parse_duration)]
     timeout: Duration,
 
     /// Print only failures and not-observable vectors (the per-requirement lines and the

@@ -38,17 +38,17 @@ pub(crate) struct WorkloadApiArgs {
 
     /// Keep a FetchX509SVID stream open this long (e.g. `90s`, `10m`) and check every update
     /// it delivers (rotations, WAPI-6/7). Default: no watch (those checks are not observable).
-    #[arg(long, value_name = "DURATION", value_parser = crate::cmd::ca::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     watch: Option<Duration>,
 
     /// The longest any single call may take before it counts as unanswered.
     #[arg(long, value_name = "DURATION", default_value = "10s",
-          value_parser = crate::cmd::ca::parse_duration)]
+          value_parser = parse_duration)]
     timeout: Duration,
 
     /// The first message of a stream must arrive within this (WAPI-7: "without delay").
     #[arg(long, value_name = "DURATION", default_value = "5s",
-          value_parser = crate::cmd::ca::parse_duration)]
+          value_parser = parse_duration)]
     first_message_within: Duration,
 }
 
@@ -409,4 +409,16 @@ pub(super) fn block_on<T>(future: impl Future<Output = Result<T, Failure>>) -> R
         .build()
         .map_err(Failure::io("starting the async runtime"))?
         .block_on(future)
+}
+
+/// A duration like `500ms`, `90s`, `5m`, `1h` (milliseconds too, for the timing bounds).
+pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
+    match s.strip_suffix("ms") {
+        Some(millis) => match millis.parse::<u64>() {
+            Ok(0) => Err("the duration must be greater than zero".into()),
+            Ok(n) => Ok(Duration::from_millis(n)),
+            Err(_) => Err(format!("`{s}` is not a duration like 500ms, 90s, 5m or 1h")),
+        },
+        None => crate::cmd::ca::parse_duration(s),
+    }
 }
