@@ -153,17 +153,18 @@ fn svid_checks(message: &proto::X509svidResponse, report: &mut Report) -> SvidFi
         };
         let leaf = &chain[0];
         findings.serials.push(leaf.serial_hex());
-        match leaf.spiffe_id() {
-            Ok(Some(id)) if id.as_str() == wire.spiffe_id => {
-                if index == 0 {
-                    findings.own_trust_domain = Some(id.trust_domain().as_str().to_owned());
-                }
+        // (Nothing to compare when the leaf has no valid SPIFFE ID: the profile check names
+        // what is wrong with its URI SAN.)
+        if let Ok(Some(id)) = leaf.spiffe_id() {
+            if index == 0 {
+                findings.own_trust_domain = Some(id.trust_domain().as_str().to_owned());
             }
-            Ok(Some(id)) => fields.push(format!(
-                "{at}.spiffe_id `{}` is not the leaf's SPIFFE ID `{id}`",
-                wire.spiffe_id
-            )),
-            _ => {} // the profile check names what is wrong with the leaf's URI SAN
+            if id.as_str() != wire.spiffe_id {
+                fields.push(format!(
+                    "{at}.spiffe_id `{}` is not the leaf's SPIFFE ID `{id}`",
+                    wire.spiffe_id
+                ));
+            }
         }
         // WAPI-14: an unencrypted PKCS#8 DER key.
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(wire.x509_svid_key.clone()));
