@@ -101,25 +101,33 @@ impl Pki {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (tx, rx) = std::sync::mpsc::channel();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (tx, events) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let first = lines.next();
-            let _ = tx.send(first.map(|l| l.unwrap_or_default()));
-            for _ in lines {}
+            for line in lines {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
         });
-        let line = rx
+        let line = events
             .recv_timeout(PATIENCE)
-            .expect("the server's first line")
-            .expect("a line");
+            .expect("the server's first line");
         assert!(line.contains("\"listening\""), "{line}");
-        Server { child, socket }
+        Server {
+            child,
+            socket,
+            events,
+        }
     }
 }
 
 struct Server {
     child: Child,
     socket: PathBuf,
+    /// The server's event lines after `listening` (`reloaded`, …).
+    events: std::sync::mpsc::Receiver<String>,
 }
 
 impl Server {
@@ -244,6 +252,48 @@ async fn kit_passes_against_the_static_server() {
             && l.contains("security-header-required")),
         "{text}"
     );
+}
+
+/// `--watch`: SVIDs re-minted into the served files while the kit watches are rotations on the
+/// open stream (WAPI-6 passes with the updates counted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kit_watch_sees_rotations() {
+    let pki = Pki::new();
+    let server = pki.serve("good.sock");
+    let watching = tokio::spawn(kit(server.endpoint(), &["--watch", "4s"]));
+    // Rotate until the kit is done: each re-mint is awaited as the server's reload event, so
+    // at least one lands while the kit's stream is open.
+    while !watching.is_finished() {
+        let minted = tokio::task::spawn_blocking({
+            let (ca, out) = (s(&pki.path("ca")), s(&pki.path("svid")));
+            move || {
+                run(&[
+                    "x509",
+                    "mint",
+                    "--ca",
+                    &ca,
+                    "--id",
+                    "spiffe://example.org/web",
+                    "--out",
+                    &out,
+                ])
+            }
+        })
+        .await
+        .unwrap();
+        assert!(minted.status.success(), "{}", stderr(&minted));
+        let event = server
+            .events
+            .recv_timeout(PATIENCE)
+            .expect("a reload event");
+        assert!(event.contains("\"reloaded\""), "{event}");
+    }
+    let (code, lines, output) = watching.await.unwrap();
+    assert_eq!(code, Some(0), "{}", stdout(&output));
+    let watched = verdict_of(&lines, "stream-updates-complete");
+    assert_eq!(watched["verdict"], "pass", "{}", stdout(&output));
+    let evidence = watched["evidence"].as_str().unwrap();
+    assert!(!evidence.contains(", 0 with new SVIDs"), "{evidence}");
 }
 
 #[test]
@@ -455,6 +505,8 @@ enum WireFault {
     /// FetchJWTSVID ignores the requested SPIFFE ID (WAPI-20; our server kit refuses to serve
     /// a token for an identity other than the one asked for, so this fault is on the wire).
     IgnoresRequestedId,
+    /// After the first FetchX509SVID message, an update without SVIDs (WAPI-6).
+    IncompleteUpdate,
 }
 
 struct Proxy {
@@ -511,7 +563,7 @@ impl SpiffeWorkloadApi for Proxy {
             .await?
             .into_inner();
         let (fault, other_key) = (self.fault, self.other_key.clone());
-        Ok(Response::new(Box::pin(stream.map(move |message| {
+        let stream = stream.map(move |message| {
             let mut message = message?;
             if fault == WireFault::KeyMismatch {
                 for svid in &mut message.svids {
@@ -519,7 +571,18 @@ impl SpiffeWorkloadApi for Proxy {
                 }
             }
             Ok(message)
-        }))))
+        });
+        if self.fault == WireFault::IncompleteUpdate {
+            // The first message, then a "diff" with no SVIDs, then the stream stays open.
+            let update = proto::X509svidResponse::default();
+            return Ok(Response::new(Box::pin(
+                stream
+                    .take(1)
+                    .chain(tokio_stream::once(Ok(update)))
+                    .chain(tokio_stream::pending()),
+            )));
+        }
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn fetch_x509_bundles(
@@ -612,7 +675,16 @@ async fn each_wire_fault_fails_exactly_its_check() {
         ),
         (WireFault::KeyMismatch, "x509-svid-key-matches", &[][..]),
         (WireFault::BundlesWithoutOwn, "x509-bundles", &[][..]),
-        (WireFault::IgnoresRequestedId, "jwt-unheld-id-refused", &[][..]),
+        (
+            WireFault::IgnoresRequestedId,
+            "jwt-unheld-id-refused",
+            &[][..],
+        ),
+        (
+            WireFault::IncompleteUpdate,
+            "stream-updates-complete",
+            &["--watch", "1s"][..],
+        ),
         (
             WireFault::SlowFirstMessage,
             "first-message-at-once",
