@@ -507,6 +507,8 @@ enum WireFault {
     IgnoresRequestedId,
     /// After the first FetchX509SVID message, an update without SVIDs (WAPI-6).
     IncompleteUpdate,
+    /// FetchX509SVID answers a message without SVIDs instead of PERMISSION_DENIED (WAPI-12).
+    NoSvids,
 }
 
 struct Proxy {
@@ -569,6 +571,9 @@ impl SpiffeWorkloadApi for Proxy {
                 for svid in &mut message.svids {
                     svid.x509_svid_key = other_key.clone();
                 }
+            }
+            if fault == WireFault::NoSvids {
+                message.svids.clear();
             }
             Ok(message)
         });

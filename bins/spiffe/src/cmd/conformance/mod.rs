@@ -19,6 +19,7 @@ mod report;
 mod run;
 mod vectors;
 mod wapi_jwt;
+mod wapi_validate;
 mod wapi_x509;
 mod workload_api;
 

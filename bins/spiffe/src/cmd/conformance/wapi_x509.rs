@@ -18,6 +18,15 @@ use super::workload_api::{humanize, Header, Probe};
 /// The longest hint a server should send (WAPI-25).
 const MAX_HINT_LEN: usize = 1024;
 
+/// The checks of each SVID in a message (not observable when there is none).
+const SVID_CHECKS: [(&str, &str); 5] = [
+    ("WAPI-13", "x509-svid-fields"),
+    ("WAPI-14", "x509-svid-encoding"),
+    ("WAPI-13", "x509-svid-key-matches"),
+    ("X509-1..18", "x509-svid-profile"),
+    ("X509-20", "x509-svid-chains-to-own-bundle"),
+];
+
 /// What the X.509 checks learned, for the checks after them.
 pub(super) struct X509Observed {
     /// The trust domain of the default SVID, when it parsed.
@@ -49,14 +58,12 @@ pub(super) async fn check(probe: &Probe, report: &mut Report) -> Option<X509Obse
             } else {
                 report.fail("WAPI-12", "x509-svids-present", why);
             }
-            for (req, check) in [
-                ("WAPI-7", "first-message-at-once"),
-                ("WAPI-13", "x509-svid-fields"),
-                ("WAPI-14", "x509-svid-encoding"),
-                ("WAPI-13", "x509-svid-key-matches"),
-                ("X509-1..18", "x509-svid-profile"),
-                ("X509-20", "x509-svid-chains-to-own-bundle"),
-            ] {
+            report.unobservable(
+                "WAPI-7",
+                "first-message-at-once",
+                "no FetchX509SVID message",
+            );
+            for (req, check) in SVID_CHECKS {
                 report.unobservable(req, check, "no FetchX509SVID message to check");
             }
             x509_bundles(probe, None, &mut Vec::new(), report).await;
@@ -119,6 +126,15 @@ struct SvidFindings {
 
 /// WAPI-13, WAPI-14, the SVID profile and X509-20, for every SVID of `message`.
 fn svid_checks(message: &proto::X509svidResponse, report: &mut Report) -> SvidFindings {
+    if message.svids.is_empty() {
+        for (req, check) in SVID_CHECKS {
+            report.unobservable(req, check, "the message holds no SVID (see WAPI-12)");
+        }
+        return SvidFindings {
+            own_trust_domain: None,
+            serials: Vec::new(),
+        };
+    }
     let mut fields = Vec::new();
     let mut encoding = Vec::new();
     let mut key_match = Vec::new();
