@@ -201,6 +201,7 @@ async fn kit_passes_against_the_static_server() {
         "x509-svid-profile",
         "x509-svid-chains-to-own-bundle",
         "x509-hints-unique",
+        "jwt-hints-unique",
         "x509-bundles",
         "jwt-empty-audience-refused",
         "jwt-svids",
@@ -898,4 +899,25 @@ fn an_adapter_that_dies_fails_the_vectors_left() {
     assert_eq!(code, Some(1));
     assert_eq!(summary["summary"]["pass"], 0);
     assert!(!failed.is_empty());
+}
+
+#[test]
+fn the_adapter_answers_a_too_long_line_and_carries_on() {
+    let (_dir, vectors) = exported();
+    let first = vectors.iter().find(|v| v["id"] == "spiffe-id/1").unwrap();
+    let mut input = vec![b'x'; 2 << 20];
+    input.push(b'\n');
+    input.extend_from_slice(first.to_string().as_bytes());
+    input.push(b'\n');
+    let output = common::run_stdin(&["conformance", "vectors", "adapter"], &input);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let answers: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0]["verdict"], "unsupported");
+    assert_eq!(answers[1]["id"], "spiffe-id/1");
+    assert_eq!(answers[1]["verdict"], "accept");
+    assert_eq!(answers[1]["values"]["trust_domain"], "example.org");
 }

@@ -9,7 +9,7 @@
 //!
 //! It is what `vectors run` is tested with, and a model for adapters of other implementations.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,17 +39,28 @@ pub(crate) struct AdapterArgs {
 
 /// Answers every vector on stdin until it closes.
 pub(crate) fn serve(args: &AdapterArgs) -> Result<(), Failure> {
-    let stdin = io::stdin().lock();
+    let mut stdin = io::stdin().lock();
     let mut stdout = io::stdout().lock();
-    for line in stdin.lines() {
-        let line = line.map_err(Failure::io("reading stdin"))?;
-        if line.trim().is_empty() {
-            continue;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // At most MAX_LINE + 1 bytes of a line are held; the rest of a longer one is skipped.
+        let read = (&mut stdin)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(Failure::io("reading stdin"))?;
+        if read == 0 {
+            return Ok(());
         }
         let answer = if line.len() > MAX_LINE {
+            if !line.ends_with(b"\n") {
+                skip_line(&mut stdin)?;
+            }
             json!({"id": null, "verdict": "unsupported", "detail": "line too long"})
+        } else if line.trim_ascii().is_empty() {
+            continue;
         } else {
-            match serde_json::from_str::<Value>(&line) {
+            match serde_json::from_slice::<Value>(&line) {
                 Ok(vector) => answer(args, &vector),
                 Err(e) => {
                     json!({"id": null, "verdict": "unsupported", "detail": format!("not JSON: {e}")})
@@ -60,7 +71,26 @@ pub(crate) fn serve(args: &AdapterArgs) -> Result<(), Failure> {
         // Each answer goes out before the next vector is read (the runner waits for it).
         stdout.flush().map_err(Failure::io("writing stdout"))?;
     }
-    Ok(())
+}
+
+/// Discards input up to and including the next newline.
+fn skip_line(input: &mut impl BufRead) -> Result<(), Failure> {
+    loop {
+        let buf = input.fill_buf().map_err(Failure::io("reading stdin"))?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                input.consume(end + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                input.consume(n);
+            }
+        }
+    }
 }
 
 /// This implementation's verdict on one vector.

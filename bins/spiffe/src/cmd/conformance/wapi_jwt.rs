@@ -110,6 +110,20 @@ async fn fetch(probe: &Probe, report: &mut Report) -> Vec<Served> {
     if answer.svids.is_empty() {
         problems.push("no JWT-SVID (`svids` is mandatory, ≥1)".to_owned());
     }
+    // WAPI-15: non-empty hints are unique within the response.
+    let mut hints = std::collections::HashSet::new();
+    let duplicates: Vec<String> = answer
+        .svids
+        .iter()
+        .filter(|s| !s.hint.is_empty() && !hints.insert(s.hint.as_str()))
+        .map(|s| format!("hint `{}` appears more than once", s.hint))
+        .collect();
+    report.expect_none(
+        "WAPI-15",
+        "jwt-hints-unique",
+        duplicates,
+        format!("{} non-empty hint(s), all distinct", hints.len()),
+    );
     let mut served = Vec::new();
     for (index, wire) in answer.svids.into_iter().enumerate() {
         if wire.spiffe_id.is_empty() {
