@@ -249,7 +249,12 @@ async fn checks(probe: &Probe, watch: Option<Duration>) -> Report {
 async fn header_required(probe: &Probe, report: &mut Report) {
     let mut problems = Vec::new();
     let mut refused = 0;
-    for header in [Header::Missing, Header::Value("True")] {
+    let probes = [
+        (Header::Missing, "without the header"),
+        // Vector #122: the value is case-sensitive.
+        (Header::Value("True"), "with `workload.spiffe.io: True`"),
+    ];
+    for (header, sent) in probes {
         let calls: [(&str, Result<(), CallError>); 5] = [
             ("FetchX509SVID", {
                 let mut grpc = probe.grpc();
@@ -291,11 +296,6 @@ async fn header_required(probe: &Probe, report: &mut Report) {
                     .map(drop)
             }),
         ];
-        let sent = match header {
-            Header::Missing => "without the header".to_owned(),
-            Header::Value(value) => format!("with `{SECURITY_HEADER}: {value}`"),
-            Header::Correct => unreachable!("only wrong headers are probed here"),
-        };
         for (rpc, result) in calls {
             match result {
                 Err(e) if e.code() == Some(Code::InvalidArgument) => refused += 1,
