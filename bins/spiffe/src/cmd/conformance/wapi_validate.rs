@@ -89,7 +89,7 @@ pub(super) async fn check(probe: &Probe, served: Option<&UnverifiedJwtSvid>, rep
         ),
     }
     // Another audience (JWT-10: the validator's audience must be in `aud`).
-    let other = format!("{}-conformance-other-audience", probe.audience);
+    let other = format!("{}-other", probe.audience);
     refused(
         probe,
         "validate-rejects-other-audience",
