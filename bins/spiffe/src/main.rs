@@ -70,6 +70,10 @@ enum Command {
         spiffe helper -config init.conf -daemon-mode=false\n\n\
         See docs/helper.md for the config keys.")]
     Helper(cmd::helper::HelperArgs),
+    /// A conformance kit for other implementations: check a Workload API, export and run the
+    /// SVID, bundle and ID vectors.
+    #[command(subcommand)]
+    Conformance(cmd::conformance::ConformanceCommand),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
         Command::Workload(command) => command.run(&mut out),
         // Exits with its child's status, so it reports on its own.
         Command::Helper(args) => return cmd::helper::main(args),
+        Command::Conformance(command) => command.run(&mut out),
     };
     out.finish(result)
 }
