@@ -58,6 +58,8 @@ pkg-config --exists tss2-esys tss2-tctildr tss2-mu 2>/dev/null || missing_pkgs+=
 # PostgreSQL (initdb, pg_ctl) for spiffe-server's datastore tests, which run against SQLite and
 # a throwaway PostgreSQL cluster (scripts/postgres.sh); they fail (they do not skip) without it.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing_pkgs+=(postgresql)
+# The helper's tests (bins/spiffe/tests/helper.rs) serve TLS with nginx from the helper's files.
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing_pkgs+=(nginx-light)
 if [[ ${#missing_pkgs[@]} -gt 0 ]]; then
     echo "installing: ${missing_pkgs[*]}"
     apt_install "${missing_pkgs[@]}"

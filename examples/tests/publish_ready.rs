@@ -41,7 +41,10 @@ fn every_library_crate_has_its_metadata_and_readme() {
         assert!(!package.contains("publish = false"), "{name} is a library");
 
         let readme = read(dir.join("README.md"));
-        assert!(readme.starts_with(&format!("# {name}\n")), "{name}: README title");
+        assert!(
+            readme.starts_with(&format!("# {name}\n")),
+            "{name}: README title"
+        );
         assert!(
             readme.contains("```toml\n[dependencies]\n")
                 && readme.contains(&format!("\n{name} = ")),

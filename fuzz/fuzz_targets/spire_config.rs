@@ -93,10 +93,16 @@ fn walk(section: &Section, depth: usize) {
 
 /// Whether the canonical printer can express the tree: `${` inside a string and JSON `null`
 /// have no HCL1 spelling that reads back the same.
+/// Whether the canonical printer can print the tree: strings holding `${…}` (kept verbatim,
+/// escapes and all, by the parser) are left out, in values, keys and block labels alike.
 fn printable(body: &Body) -> bool {
     body.items.iter().all(|item| match item {
-        Item::Attribute(a) => printable_value(&a.value),
-        Item::Block(b) => printable(&b.body),
+        Item::Attribute(a) => !a.key.name.contains("${") && printable_value(&a.value),
+        Item::Block(b) => {
+            !b.ident.name.contains("${")
+                && b.labels.iter().all(|l| !l.name.contains("${"))
+                && printable(&b.body)
+        }
     })
 }
 

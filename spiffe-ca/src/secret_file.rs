@@ -48,6 +48,25 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 /// # Ok(()) }
 /// ```
 pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_with_mode(path, contents, SECRET_FILE_MODE)
+}
+
+/// Replaces the file at `path` with `contents` like [`write`](fn@write) (a temporary file
+/// created exclusively with mode 0600, never following a symlink, flushed, renamed over the
+/// target), giving it permission bits `mode` (e.g. `0o644` for a certificate) before the
+/// rename, whatever the umask. Only the permission bits of `mode` (`0o7777`) are used.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use std::os::unix::fs::PermissionsExt;
+/// let dir = tempfile::tempdir()?;
+/// let cert = dir.path().join("svid.pem");
+/// spiffe_ca::secret_file::write_with_mode(&cert, b"-----BEGIN CERTIFICATE-----", 0o644)?;
+/// assert_eq!(std::fs::metadata(&cert)?.permissions().mode() & 0o777, 0o644);
+/// # Ok(())
+/// # }
+/// ```
+pub fn write_with_mode(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
@@ -72,6 +91,9 @@ pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
         // The umask may have removed bits from the mode asked for; set exactly 0600.
         file.set_permissions(Permissions::from_mode(SECRET_FILE_MODE))?;
         file.write_all(contents)?;
+        if mode & 0o7777 != SECRET_FILE_MODE {
+            file.set_permissions(Permissions::from_mode(mode & 0o7777))?;
+        }
         file.sync_all()?;
         drop(file);
         // rename(2) replaces the directory entry: a symlink at `path` is not followed.
@@ -142,6 +164,27 @@ mod tests {
         assert!(meta.file_type().is_file(), "the symlink was replaced");
         assert_eq!(fs::read(&key).unwrap(), b"secret");
         assert_eq!(mode(&key), 0o600);
+    }
+
+    #[test]
+    fn with_mode_sets_the_mode_and_replaces_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        fs::set_permissions(&victim, Permissions::from_mode(0o600)).unwrap();
+        let cert = dir.path().join("svid.pem");
+        symlink(&victim, &cert).unwrap();
+
+        write_with_mode(&cert, b"cert", 0o640).unwrap();
+
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(mode(&victim), 0o600);
+        assert!(fs::symlink_metadata(&cert).unwrap().file_type().is_file());
+        assert_eq!(mode(&cert), 0o640);
+        write_with_mode(&cert, b"cert 2", 0o444).unwrap();
+        assert_eq!(mode(&cert), 0o444);
+        assert_eq!(fs::read(&cert).unwrap(), b"cert 2");
+        assert!(leftovers(dir.path()).is_empty());
     }
 
     #[test]

@@ -7,7 +7,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use spiffe_core::BoxFuture;
 use spiffe_ca::keys::{KeyManager, KeyType, MemoryKeyManager, Signer, SoftwareSigner};
 use spiffe_ca::manager::{
     AuthorityKind, AuthorityStatus, CaManager, CaManagerConfig, ManagerError, MemoryJournal,
@@ -19,6 +18,7 @@ use spiffe_ca::x509::{
 use spiffe_ca::{CaError, ManualClock};
 use spiffe_core::pki_types::{CertificateDer, UnixTime};
 use spiffe_core::x509::X509VerifyError;
+use spiffe_core::BoxFuture;
 use spiffe_core::{SpiffeBundle, SpiffeId, TrustDomain};
 
 const T0: u64 = 1_800_000_000;

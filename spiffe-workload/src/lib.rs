@@ -22,6 +22,6 @@ pub use server::{ServeError, WorkloadApiServer, DEFAULT_MAX_STREAMS};
 pub use source::{
     BundleSource, JwtSource, SourceBuilder, SourceError, X509Source, DEFAULT_INITIAL_TIMEOUT,
 };
-/// Who is calling: `spiffe-attest`'s [`CallerInfo`](spiffe_attest::workload::CallerInfo), the
+/// Who is calling: `spiffe-attest`'s [`CallerInfo`], the
 /// one type the server kit hands to providers and the workload attestors take.
 pub use spiffe_attest::workload::CallerInfo;

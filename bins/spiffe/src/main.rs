@@ -62,6 +62,18 @@ enum Command {
     /// The SPIFFE Workload API: serve a static one from files (a test fake), fetch and watch.
     #[command(subcommand)]
     Workload(cmd::workload::WorkloadCommand),
+    /// Keep SVIDs and bundles from the Workload API in files for programs that only read files,
+    /// and start or signal them on every rotation: a drop-in for spiffe-helper (its config file
+    /// and flags: `-config helper.conf`, `-daemon-mode=false`, `-exitWhenReady`).
+    #[command(after_help = "Examples:\n  \
+        spiffe helper -config helper.conf\n  \
+        spiffe helper -config init.conf -daemon-mode=false\n\n\
+        See docs/helper.md for the config keys.")]
+    Helper(cmd::helper::HelperArgs),
+    /// A conformance kit for other implementations: check a Workload API, export and run the
+    /// SVID, bundle and ID vectors.
+    #[command(subcommand)]
+    Conformance(cmd::conformance::ConformanceCommand),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +86,9 @@ fn main() -> ExitCode {
         Command::Bundle(command) => command.run(&mut out),
         Command::Ca(command) => command.run(&mut out),
         Command::Workload(command) => command.run(&mut out),
+        // Exits with its child's status, so it reports on its own.
+        Command::Helper(args) => return cmd::helper::main(args),
+        Command::Conformance(command) => command.run(&mut out),
     };
     out.finish(result)
 }

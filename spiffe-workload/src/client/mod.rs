@@ -138,6 +138,14 @@ impl WorkloadApiClient {
         self
     }
 
+    /// The generated gRPC client over this client's connection, **without** the security
+    /// header: requests sent through it carry only the metadata the caller adds. For
+    /// conformance tools that must send what the standard forbids (WEP-6: a request without
+    /// `workload.spiffe.io` must be refused); everything else should use the methods here.
+    pub fn grpc_without_header(&self) -> SpiffeWorkloadApiClient<Channel> {
+        self.inner.clone()
+    }
+
     /// The same client with `backoff` for the `watch_*` streams and the sources built on it.
     #[must_use]
     pub fn with_backoff(mut self, backoff: BackoffConfig) -> Self {
