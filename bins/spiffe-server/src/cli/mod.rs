@@ -7,6 +7,9 @@
 //! connection, SPIRE's `Error: …` reporting).
 
 pub mod client;
+pub mod common;
+mod entry;
+pub mod entry_data;
 mod healthcheck;
 mod run;
 mod validate;
@@ -35,7 +38,11 @@ pub fn commands() -> Vec<Arc<dyn Command>> {
         Arc::new(run::RunCommand),
         Arc::new(validate::ValidateCommand),
         Arc::new(healthcheck::HealthcheckCommand),
-        // The admin verbs are registered here, one line per command module under `cli/`.
+        Arc::new(entry::CountCommand),
+        Arc::new(entry::CreateCommand),
+        Arc::new(entry::DeleteCommand),
+        Arc::new(entry::ShowCommand),
+        Arc::new(entry::UpdateCommand),
     ];
     commands
 }
