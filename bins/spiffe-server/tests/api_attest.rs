@@ -15,10 +15,10 @@ use spiffe_attest::node::{
     AttestedNode as Attested, NodeAttestorAgent, NodeAttestorServer, ServerAttestation, ServerStep,
 };
 use spiffe_attest::{AttestError, Selector};
-use spiffe_core::BoxFuture;
 use spiffe_ca::keys::{KeyType, Signer, SoftwareSigner};
 use spiffe_ca::x509::{X509SvidIssuer, X509SvidRequest};
 use spiffe_core::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use spiffe_core::BoxFuture;
 use spiffe_core::{Certificate, SpiffeId, TrustDomain};
 use spiffe_server::context::ServerContext;
 use spiffe_server::testing;

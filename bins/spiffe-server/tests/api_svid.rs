@@ -534,10 +534,7 @@ async fn admins_mint_jwt_svids() {
     let parsed = validate(&ctx, &svid.token, "aud-1");
     assert_eq!(parsed.spiffe_id(), &id("spiffe://example.org/tool"));
     assert_eq!(svid.expires_at - svid.issued_at, 60);
-    assert!(
-        !parsed.claims().contains("iss"),
-        "no jwt_issuer configured"
-    );
+    assert!(!parsed.claims().contains("iss"), "no jwt_issuer configured");
 
     let spiffe_id = |td: &str, path: &str| {
         Some(types::Spiffeid {

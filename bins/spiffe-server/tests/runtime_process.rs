@@ -47,11 +47,18 @@ async fn quickstart_config_starts_is_healthy_and_stops_on_sigterm() {
     let conf = dir.path().join("conf/server");
     std::fs::create_dir_all(&conf).expect("mkdir");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conf/server");
-    for f in ["server.conf", "dummy_upstream_ca.crt", "dummy_upstream_ca.key"] {
+    for f in [
+        "server.conf",
+        "dummy_upstream_ca.crt",
+        "dummy_upstream_ca.key",
+    ] {
         std::fs::copy(repo.join(f), conf.join(f)).expect("copy quickstart file");
     }
     let (code, out, err) = run(&["validate"], Some(dir.path()));
-    assert_eq!((code, out.as_str(), err.as_str()), (0, "SPIRE server configuration file is valid.\n", ""));
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (0, "SPIRE server configuration file is valid.\n", "")
+    );
 
     // The quickstart's socket and port are fixed; the flags override them (as SPIRE's do).
     let socket = dir.path().join("api.sock");
@@ -71,13 +78,28 @@ async fn quickstart_config_starts_is_healthy_and_stops_on_sigterm() {
         ([127, 0, 0, 1], port).into(),
     )
     .expect("start the quickstart server");
-    assert!(server.output().contains(&format!("address=\"127.0.0.1:{port}\"")) || server.output().contains(&format!("address=127.0.0.1:{port}")), "{}", server.output());
+    assert!(
+        server
+            .output()
+            .contains(&format!("address=\"127.0.0.1:{port}\""))
+            || server
+                .output()
+                .contains(&format!("address=127.0.0.1:{port}")),
+        "{}",
+        server.output()
+    );
 
     let sock = socket.display().to_string();
     let (code, out, err) = run(&["healthcheck", "-socketPath", &sock], None);
-    assert_eq!((code, out.as_str(), err.as_str()), (0, "Server is healthy.\n", ""));
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (0, "Server is healthy.\n", "")
+    );
     let (code, out, _) = run(&["healthcheck", "-socketPath", &sock, "-verbose"], None);
-    assert_eq!((code, out.as_str()), (0, "Checking server health...\nServer is healthy.\n"));
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "Checking server health...\nServer is healthy.\n")
+    );
 
     let status = server.terminate().expect("stop");
     assert_eq!(status.code(), Some(0), "{}", server.output());
@@ -92,7 +114,10 @@ async fn quickstart_config_starts_is_healthy_and_stops_on_sigterm() {
 
     let (code, _, err) = run(&["healthcheck", "-socketPath", &sock], None);
     assert_eq!(code, 1);
-    assert_eq!(err, "Error: server is unhealthy: unable to determine health\n");
+    assert_eq!(
+        err,
+        "Error: server is unhealthy: unable to determine health\n"
+    );
 }
 
 #[test]
@@ -143,7 +168,10 @@ fn bad_configs_are_refused_with_the_key_and_line() {
     assert_eq!(code, 1);
     assert_eq!(
         err,
-        format!("could not find config file {}: please use the -config flag\n", missing.display())
+        format!(
+            "could not find config file {}: please use the -config flag\n",
+            missing.display()
+        )
     );
 }
 
@@ -160,7 +188,10 @@ async fn a_restart_keeps_the_ca() {
     let mut server = ServerProcess::start(&bin(), &config).expect("restart");
     assert_eq!(server.terminate().expect("stop").code(), Some(0));
     let second = stored_x509_authorities(&config.sqlite_path()).await;
-    assert_eq!(first, second, "the restarted server resumed its CA: no new authority");
+    assert_eq!(
+        first, second,
+        "the restarted server resumed its CA: no new authority"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,7 +203,10 @@ async fn a_memory_key_manager_starts_a_new_ca_on_restart() {
     let mut server = ServerProcess::start(&bin(), &config).expect("restart");
     assert_eq!(server.terminate().expect("stop").code(), Some(0));
     // Both CAs' roots stay in the bundle until they expire.
-    assert_eq!(stored_x509_authorities(&config.sqlite_path()).await.len(), 2);
+    assert_eq!(
+        stored_x509_authorities(&config.sqlite_path()).await.len(),
+        2
+    );
 }
 
 /// An HTTP/1.0 GET on loopback: (status line, body).
@@ -182,7 +216,10 @@ fn http_get(port: u16, path: &str) -> (String, String) {
     let mut text = String::new();
     stream.read_to_string(&mut text).expect("read");
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
+    (
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,10 +237,19 @@ async fn logger_health_metrics_and_audit() {
     let mut server = ServerProcess::start(&bin(), &config).expect("start");
 
     let mut logger = LoggerClient::new(server.admin_channel().await);
-    let state = logger.get_logger(GetLoggerRequest {}).await.expect("GetLogger").into_inner();
-    assert_eq!((state.current_level, state.launch_level), (LogLevel::Info as i32, LogLevel::Info as i32));
     let state = logger
-        .set_log_level(SetLogLevelRequest { new_level: LogLevel::Debug as i32 })
+        .get_logger(GetLoggerRequest {})
+        .await
+        .expect("GetLogger")
+        .into_inner();
+    assert_eq!(
+        (state.current_level, state.launch_level),
+        (LogLevel::Info as i32, LogLevel::Info as i32)
+    );
+    let state = logger
+        .set_log_level(SetLogLevelRequest {
+            new_level: LogLevel::Debug as i32,
+        })
         .await
         .expect("SetLogLevel")
         .into_inner();
@@ -213,12 +259,17 @@ async fn logger_health_metrics_and_audit() {
         .await
         .expect_err("UNSPECIFIED is refused");
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
-    let state = logger.reset_log_level(ResetLogLevelRequest {}).await.expect("Reset").into_inner();
+    let state = logger
+        .reset_log_level(ResetLogLevelRequest {})
+        .await
+        .expect("Reset")
+        .into_inner();
     assert_eq!(state.current_level, LogLevel::Info as i32);
 
     // The audit line of the refused SetLogLevel, with SPIRE's fields.
     assert!(
-        server.wait_for_line(std::time::Duration::from_secs(10), |l| l.contains("type=audit")
+        server.wait_for_line(std::time::Duration::from_secs(10), |l| l
+            .contains("type=audit")
             && l.contains("method=SetLogLevel")
             && l.contains("status=error")
             && l.contains("status_code=InvalidArgument")
@@ -260,7 +311,9 @@ async fn unauthenticated_tcp_callers_reach_only_attest_agent_and_get_bundle() {
     let bundle = stored_x509_authorities(&config.sqlite_path()).await;
     let x509 = spiffe_core::X509Bundle::from_der_authorities(
         td("example.org"),
-        bundle.into_iter().map(spiffe_core::pki_types::CertificateDer::from),
+        bundle
+            .into_iter()
+            .map(spiffe_core::pki_types::CertificateDer::from),
     )
     .expect("bundle");
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());

@@ -170,7 +170,8 @@ impl X509BundleSource for TrustBundles {
         }
         // This server's own authorities are trusted even before they are read back.
         let own = self.ca.bundle();
-        let mut merged = stored.map_or_else(|| X509Bundle::new(trust_domain.clone()), |b| (*b).clone());
+        let mut merged =
+            stored.map_or_else(|| X509Bundle::new(trust_domain.clone()), |b| (*b).clone());
         for authority in own.x509_authorities().authorities() {
             merged.add_authority(authority.clone());
         }

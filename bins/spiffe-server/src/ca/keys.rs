@@ -26,12 +26,11 @@ pub(super) fn open(config: &KeyManagerConfig) -> Result<Arc<dyn KeyManager>, CaS
                     },
                 });
             }
-            let manager = DiskKeyManager::open(keys_path).map_err(|source| {
-                CaSetupError::KeyManager {
+            let manager =
+                DiskKeyManager::open(keys_path).map_err(|source| CaSetupError::KeyManager {
                     kind: "disk",
                     source,
-                }
-            })?;
+                })?;
             Arc::new(manager)
         }
         KeyManagerConfig::Pkcs11(settings) => pkcs11(settings)?,
@@ -46,8 +45,12 @@ fn pkcs11(settings: &crate::config::Pkcs11Settings) -> Result<Arc<dyn KeyManager
         // The config decoder requires exactly one of them.
         (None, None) => PinSource::Env("SPIFFE_PKCS11_PIN".into()),
     };
-    let config = Pkcs11Config::new(settings.module_path.clone(), settings.token_label.clone(), pin)
-        .with_key_label_prefix(settings.key_label_prefix.clone());
+    let config = Pkcs11Config::new(
+        settings.module_path.clone(),
+        settings.token_label.clone(),
+        pin,
+    )
+    .with_key_label_prefix(settings.key_label_prefix.clone());
     let manager = Pkcs11KeyManager::open(config).map_err(|source| CaSetupError::KeyManager {
         kind: "pkcs11",
         source,

@@ -105,7 +105,8 @@ impl X509SvidSource for ServerSvid {
 }
 
 fn mint(ca: &CaManager, id: &SpiffeId, ttl: Duration) -> Result<X509Svid, ServerSvidError> {
-    let signer = SoftwareSigner::generate("server-svid", KeyType::EcP256).map_err(ServerSvidError::Key)?;
+    let signer =
+        SoftwareSigner::generate("server-svid", KeyType::EcP256).map_err(ServerSvidError::Key)?;
     let request = X509SvidRequest::new(id.clone(), signer.public_key(), ttl);
     let minted = ca.mint_x509_svid(&request).map_err(ServerSvidError::Mint)?;
     let chain = minted

@@ -261,9 +261,7 @@ impl ServerClient {
     }
 
     /// `grpc.health.v1.Health`.
-    pub fn health(
-        &self,
-    ) -> tonic_health::pb::health_client::HealthClient<Channel> {
+    pub fn health(&self) -> tonic_health::pb::health_client::HealthClient<Channel> {
         tonic_health::pb::health_client::HealthClient::new(self.channel.clone())
     }
 }

@@ -237,7 +237,9 @@ pub fn parse_selector(text: &str) -> Result<types::Selector, String> {
             r#type: t.to_owned(),
             value: v.to_owned(),
         }),
-        None => Err(format!("selector \"{text}\" must be formatted as type:value")),
+        None => Err(format!(
+            "selector \"{text}\" must be formatted as type:value"
+        )),
     }
 }
 
@@ -294,7 +296,9 @@ pub fn go_quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }

@@ -10,8 +10,8 @@ use spire_config::flags::{Flag, FlagSet, Parsed};
 
 use super::client::{run_admin, Env, ServerClient, SocketFlags};
 use super::common::{
-    code_name, entry_json, go_quote, go_time_utc, id_string, match_behavior, output_flag,
-    parse_id, parse_selector, plural, print_json, read_input, status_json, Output,
+    code_name, entry_json, go_quote, go_time_utc, id_string, match_behavior, output_flag, parse_id,
+    parse_selector, plural, print_json, read_input, status_json, Output,
 };
 use super::entry_data::parse_entries_json;
 use super::Command;
@@ -24,10 +24,7 @@ const PAGE_SIZE: i32 = 500;
 pub(crate) fn entry_text(e: &types::Entry) -> String {
     let mut s = String::new();
     let mut line = |k: &str, v: &str| s.push_str(&format!("{k:<24}: {v}\n"));
-    line(
-        "Entry ID",
-        if e.id.is_empty() { "(none)" } else { &e.id },
-    );
+    line("Entry ID", if e.id.is_empty() { "(none)" } else { &e.id });
     line("SPIFFE ID", &id_string(e.spiffe_id.as_ref()));
     line("Parent ID", &id_string(e.parent_id.as_ref()));
     line("Revision", &e.revision_number.to_string());
@@ -145,21 +142,51 @@ fn entry_flags(name: &str, create: bool) -> EntryFlags {
     );
     let parent_id = fs.string("parentID", "", "The SPIFFE ID of this record's parent");
     let spiffe_id = fs.string("spiffeID", "", "The SPIFFE ID that this record represents");
-    let x509_ttl = fs.int("x509SVIDTTL", 0, "The lifetime, in seconds, for x509-SVIDs issued based on this registration entry.");
-    let jwt_ttl = fs.int("jwtSVIDTTL", 0, "The lifetime, in seconds, for JWT-SVIDs issued based on this registration entry.");
+    let x509_ttl = fs.int(
+        "x509SVIDTTL",
+        0,
+        "The lifetime, in seconds, for x509-SVIDs issued based on this registration entry.",
+    );
+    let jwt_ttl = fs.int(
+        "jwtSVIDTTL",
+        0,
+        "The lifetime, in seconds, for JWT-SVIDs issued based on this registration entry.",
+    );
     let data = fs.string("data", "", "Path to a file containing registration JSON (optional). If set to '-', read the JSON from stdin.");
-    let selectors = fs.strings("selector", "A colon-delimited type:value selector. Can be used more than once");
-    let federates_with = fs.strings("federatesWith", "SPIFFE ID of a trust domain to federate with. Can be used more than once");
+    let selectors = fs.strings(
+        "selector",
+        "A colon-delimited type:value selector. Can be used more than once",
+    );
+    let federates_with = fs.strings(
+        "federatesWith",
+        "SPIFFE ID of a trust domain to federate with. Can be used more than once",
+    );
     let node = create.then(|| {
-        fs.bool("node", false, "If set, this entry will be applied to matching nodes rather than workloads")
+        fs.bool(
+            "node",
+            false,
+            "If set, this entry will be applied to matching nodes rather than workloads",
+        )
     });
     let admin = fs.bool("admin", false, "If set, the SPIFFE ID in this entry will be granted access to the SPIRE Server's management APIs");
     let store_svid = fs.bool("storeSVID", false, "A boolean value that, when set, indicates that the resulting issued SVID from this entry must be stored through an SVIDStore plugin");
     let downstream = fs.bool("downstream", false, "A boolean value that, when set, indicates that the entry describes a downstream SPIRE server");
-    let entry_expiry = fs.int("entryExpiry", 0, "An expiry, from epoch in seconds, for the resulting registration entry to be pruned");
+    let entry_expiry = fs.int(
+        "entryExpiry",
+        0,
+        "An expiry, from epoch in seconds, for the resulting registration entry to be pruned",
+    );
     let dns = fs.strings("dns", "A DNS name that will be included in SVIDs issued based on this entry, where appropriate. Can be used more than once");
-    let hint = fs.string("hint", "", "The entry hint, used to disambiguate entries with the same SPIFFE ID");
-    let disable_prefetch = fs.bool("disableX509SVIDPrefetch", false, "A boolean value that, when set, disables prefetching X509 SVID for this entry");
+    let hint = fs.string(
+        "hint",
+        "",
+        "The entry hint, used to disambiguate entries with the same SPIFFE ID",
+    );
+    let disable_prefetch = fs.bool(
+        "disableX509SVIDPrefetch",
+        false,
+        "A boolean value that, when set, disables prefetching X509 SVID for this entry",
+    );
     let include_jti = fs.bool("jwtSVIDIncludeJTI", false, "A boolean value that, when set, includes a unique 'jti' claim in JWT-SVIDs issued for this entry and bypasses the agent JWT-SVID cache");
     let output = output_flag(&mut fs);
     EntryFlags {
@@ -256,7 +283,8 @@ impl EntryFlags {
             .iter()
             .map(|s| parse_selector(s))
             .collect::<Result<Vec<_>, _>>()?;
-        let disable = p.is_set(&self.disable_prefetch) && (!create || *p.get(&self.disable_prefetch));
+        let disable =
+            p.is_set(&self.disable_prefetch) && (!create || *p.get(&self.disable_prefetch));
         let jti = p.is_set(&self.include_jti) && (!create || *p.get(&self.include_jti));
         Ok(types::Entry {
             id: p.get(&self.entry_id).clone(),
@@ -272,12 +300,10 @@ impl EntryFlags {
             dns_names: p.get(&self.dns).clone(),
             store_svid: *p.get(&self.store_svid),
             hint: p.get(&self.hint).clone(),
-            additional_attributes: (disable || jti).then_some(
-                types::entry::AdditionalAttributes {
-                    disable_x509_svid_prefetch: disable,
-                    jwt_svid_include_jti: jti,
-                },
-            ),
+            additional_attributes: (disable || jti).then_some(types::entry::AdditionalAttributes {
+                disable_x509_svid_prefetch: disable,
+                jwt_svid_include_jti: jti,
+            }),
             ..Default::default()
         })
     }
@@ -349,10 +375,14 @@ impl Command for CreateCommand {
             f.validate(p, true)?;
             let entries = f.entries(p, true)?;
             let mut resp = client
-                .call(client.entry().batch_create_entry(entryv1::BatchCreateEntryRequest {
-                    entries: entries.clone(),
-                    output_mask: None,
-                }))
+                .call(
+                    client
+                        .entry()
+                        .batch_create_entry(entryv1::BatchCreateEntryRequest {
+                            entries: entries.clone(),
+                            output_mask: None,
+                        }),
+                )
                 .map_err(|s| rpc(client, s))?
                 .into_inner();
             for (r, sent) in resp.results.iter_mut().zip(&entries) {
@@ -427,11 +457,15 @@ impl Command for UpdateCommand {
                 e.additional_attributes = Some(merged);
             }
             let mut resp = client
-                .call(client.entry().batch_update_entry(entryv1::BatchUpdateEntryRequest {
-                    entries: entries.clone(),
-                    input_mask: None,
-                    output_mask: None,
-                }))
+                .call(
+                    client
+                        .entry()
+                        .batch_update_entry(entryv1::BatchUpdateEntryRequest {
+                            entries: entries.clone(),
+                            input_mask: None,
+                            output_mask: None,
+                        }),
+                )
                 .map_err(|s| rpc(client, s))?
                 .into_inner();
             for (r, sent) in resp.results.iter_mut().zip(&entries) {
@@ -474,7 +508,11 @@ struct DeleteFlags {
 fn delete_flags() -> DeleteFlags {
     let mut fs = FlagSet::new("entry delete");
     let socket = SocketFlags::define(&mut fs);
-    let entry_id = fs.string("entryID", "", "The Registration Entry ID of the record to delete.");
+    let entry_id = fs.string(
+        "entryID",
+        "",
+        "The Registration Entry ID of the record to delete.",
+    );
     let file = fs.string("file", "", "Path to a file containing a JSON structure for batch deletion (optional). If set to '-', read from stdin.");
     let output = output_flag(&mut fs);
     DeleteFlags {
@@ -514,7 +552,9 @@ pub(super) fn parse_delete_json(data: &[u8]) -> Result<Vec<String>, String> {
             }
         }
     } else if !doc.is_null() {
-        return Err("json: cannot unmarshal into Go value of type entryv1.BatchDeleteEntryRequest".into());
+        return Err(
+            "json: cannot unmarshal into Go value of type entryv1.BatchDeleteEntryRequest".into(),
+        );
     }
     Ok(ids)
 }
@@ -594,7 +634,11 @@ impl Command for DeleteCommand {
                 let _ = write!(env.stdout, "\n\n{summary}");
                 return Err("failed to delete one or more entries".into());
             }
-            let _ = write!(env.stdout, "Deleted {} entries successfully", succeeded.len());
+            let _ = write!(
+                env.stdout,
+                "Deleted {} entries successfully",
+                succeeded.len()
+            );
             Ok(())
         })
     }
@@ -625,14 +669,36 @@ fn filter_flags(show: bool) -> FilterFlags {
     let mut fs = FlagSet::new(name);
     let socket = SocketFlags::define(&mut fs);
     let entry_id = show.then(|| fs.string("entryID", "", "The Entry ID of the records to show"));
-    let parent_id = fs.string("parentID", "", &format!("The Parent ID of the records to {what}"));
-    let spiffe_id = fs.string("spiffeID", "", &format!("The SPIFFE ID of the records to {what}"));
+    let parent_id = fs.string(
+        "parentID",
+        "",
+        &format!("The Parent ID of the records to {what}"),
+    );
+    let spiffe_id = fs.string(
+        "spiffeID",
+        "",
+        &format!("The SPIFFE ID of the records to {what}"),
+    );
     let downstream = fs.bool("downstream", false, "A boolean value that, when set, indicates that the entry describes a downstream SPIRE server");
-    let selectors = fs.strings("selector", "A colon-delimited type:value selector. Can be used more than once");
-    let federates_with = fs.strings("federatesWith", "SPIFFE ID of a trust domain an entry is federate with. Can be used more than once");
+    let selectors = fs.strings(
+        "selector",
+        "A colon-delimited type:value selector. Can be used more than once",
+    );
+    let federates_with = fs.strings(
+        "federatesWith",
+        "SPIFFE ID of a trust domain an entry is federate with. Can be used more than once",
+    );
     let match_fw = fs.string("matchFederatesWithOn", "superset", "The match mode used when filtering by federates with. Options: exact, any, superset and subset");
-    let match_sel = fs.string("matchSelectorsOn", "superset", "The match mode used when filtering by selectors. Options: exact, any, superset and subset");
-    let hint = fs.string("hint", "", &format!("The Hint of the records to {what} (optional)"));
+    let match_sel = fs.string(
+        "matchSelectorsOn",
+        "superset",
+        "The match mode used when filtering by selectors. Options: exact, any, superset and subset",
+    );
+    let hint = fs.string(
+        "hint",
+        "",
+        &format!("The Hint of the records to {what} (optional)"),
+    );
     let output = output_flag(&mut fs);
     FilterFlags {
         fs,
@@ -673,7 +739,8 @@ impl FilterFlags {
         let parent = p.get(&self.parent_id);
         if !parent.is_empty() {
             f.by_parent_id = Some(
-                parse_id(parent).map_err(|e| format!("error parsing parent ID \"{parent}\": {e}"))?,
+                parse_id(parent)
+                    .map_err(|e| format!("error parsing parent ID \"{parent}\": {e}"))?,
             );
         }
         let id = p.get(&self.spiffe_id);
@@ -684,17 +751,22 @@ impl FilterFlags {
         let sels = p.get(&self.selectors);
         if !sels.is_empty() {
             let mode = p.get(&self.match_sel);
-            let m = match_behavior(mode).ok_or_else(|| format!("match behavior \"{mode}\" unknown"))?;
+            let m =
+                match_behavior(mode).ok_or_else(|| format!("match behavior \"{mode}\" unknown"))?;
             let selectors = sels
                 .iter()
                 .map(|s| parse_selector(s).map_err(|e| format!("error parsing selectors: {e}")))
                 .collect::<Result<_, _>>()?;
-            f.by_selectors = Some(types::SelectorMatch { selectors, r#match: m });
+            f.by_selectors = Some(types::SelectorMatch {
+                selectors,
+                r#match: m,
+            });
         }
         let fw = p.get(&self.federates_with);
         if !fw.is_empty() {
             let mode = p.get(&self.match_fw);
-            let m = match_behavior(mode).ok_or_else(|| format!("match behavior \"{mode}\" unknown"))?;
+            let m =
+                match_behavior(mode).ok_or_else(|| format!("match behavior \"{mode}\" unknown"))?;
             f.by_federates_with = Some(types::FederatesWithMatch {
                 trust_domains: fw.clone(),
                 r#match: m,
@@ -830,7 +902,12 @@ impl Command for CountCommand {
                 return Ok(());
             }
             let n = i64::from(count);
-            env.println(&plural(&format!("{n} registration "), "entry", "entries", n));
+            env.println(&plural(
+                &format!("{n} registration "),
+                "entry",
+                "entries",
+                n,
+            ));
             Ok(())
         })
     }
@@ -845,7 +922,9 @@ mod tests {
         let e = types::Entry {
             id: "e1".into(),
             spiffe_id: Some(parse_id("spiffe://example.org/Blog").unwrap()),
-            parent_id: Some(parse_id("spiffe://example.org/spire/agent/join_token/TokenBlog").unwrap()),
+            parent_id: Some(
+                parse_id("spiffe://example.org/spire/agent/join_token/TokenBlog").unwrap(),
+            ),
             selectors: vec![parse_selector("unix:uid:1111").unwrap()],
             x509_svid_ttl: 200,
             expires_at: 1_552_410_266,
@@ -870,7 +949,10 @@ mod tests {
 
     #[test]
     fn delete_file_reads_ids() {
-        assert_eq!(parse_delete_json(br#"{"ids":["a","b"]}"#).unwrap(), ["a", "b"]);
+        assert_eq!(
+            parse_delete_json(br#"{"ids":["a","b"]}"#).unwrap(),
+            ["a", "b"]
+        );
         assert!(parse_delete_json(br#"{"ids":"a"}"#).is_err());
     }
 }

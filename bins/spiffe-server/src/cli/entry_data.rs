@@ -308,7 +308,8 @@ mod tests {
         assert_eq!(err, "json: cannot unmarshal string into Go struct field RegistrationEntry.entries.x509_svid_ttl of type int32");
         let err = parse_entries_json(br#"{"entries":[{"x509_svid_ttl":4294967296}]}"#).unwrap_err();
         assert!(err.contains("number 4294967296"), "{err}");
-        let err = parse_entries_json(br#"{"entries":[{"spiffe_id":"spiffe://td/a"}]}"#).unwrap_err();
+        let err =
+            parse_entries_json(br#"{"entries":[{"spiffe_id":"spiffe://td/a"}]}"#).unwrap_err();
         assert_eq!(err, "invalid parent ID: cannot be empty");
         let err = parse_entries_json(br#"{"entries":[{"spiffe_id":"http://td/a"}]}"#).unwrap_err();
         assert_eq!(err, "invalid SPIFFE ID: scheme is missing or invalid");

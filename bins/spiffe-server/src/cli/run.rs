@@ -51,7 +51,10 @@ impl Command for RunCommand {
                 return 1;
             }
         };
-        let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
             Ok(runtime) => runtime,
             Err(e) => {
                 env.eprintln(&format!("unable to start the async runtime: {e}"));

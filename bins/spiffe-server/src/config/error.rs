@@ -59,7 +59,9 @@ pub enum ServerConfigError {
     },
     /// The plugins of a type are too few or too many (SPIRE:
     /// `plugin type "KeyManager" constraint not satisfied: expected exactly 1 but got 0`).
-    #[error("plugin type \"{plugin_type}\" constraint not satisfied: expected {expected} but got {got}")]
+    #[error(
+        "plugin type \"{plugin_type}\" constraint not satisfied: expected {expected} but got {got}"
+    )]
     PluginConstraint {
         /// The plugin type.
         plugin_type: &'static str,

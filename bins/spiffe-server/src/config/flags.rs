@@ -115,7 +115,11 @@ impl RunFlagSet {
     }
 
     /// Parses `args`, writing Go's message and usage to `out` on failure.
-    pub fn parse(&self, args: &[String], out: &mut dyn std::io::Write) -> Result<RunFlags, FlagError> {
+    pub fn parse(
+        &self,
+        args: &[String],
+        out: &mut dyn std::io::Write,
+    ) -> Result<RunFlags, FlagError> {
         let m = self.set.parse_reporting(args, out)?;
         let text = |m: &Parsed, f: &Flag<String>| Some(m.get(f).clone()).filter(|s| !s.is_empty());
         let port = *m.get(&self.server_port);

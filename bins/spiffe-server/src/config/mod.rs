@@ -335,12 +335,13 @@ fn plugin_settings(
         let section = match &decl.data {
             PluginData::Inline(section) => section,
             PluginData::File(file) => {
-                let parsed = spire_config::load_file(Path::new(file), expand_env).map_err(
-                    |source| ServerConfigError::PluginDataFile {
-                        plugin: decl.describe(),
-                        source,
-                    },
-                )?;
+                let parsed =
+                    spire_config::load_file(Path::new(file), expand_env).map_err(|source| {
+                        ServerConfigError::PluginDataFile {
+                            plugin: decl.describe(),
+                            source,
+                        }
+                    })?;
                 loaded = parsed.root();
                 &loaded
             }

@@ -141,7 +141,10 @@ fn refuse(d: &mut Decoder<'_>, key: &str, subject: &str) -> Result<(), ConfigErr
 // === decoders ===
 
 /// `KeyManager "<name>"`'s `plugin_data`.
-pub(crate) fn key_manager(name: &str, d: &mut Decoder<'_>) -> Result<KeyManagerConfig, ConfigError> {
+pub(crate) fn key_manager(
+    name: &str,
+    d: &mut Decoder<'_>,
+) -> Result<KeyManagerConfig, ConfigError> {
     Ok(match name {
         "memory" => KeyManagerConfig::Memory,
         "disk" => KeyManagerConfig::Disk {
@@ -153,8 +156,9 @@ pub(crate) fn key_manager(name: &str, d: &mut Decoder<'_>) -> Result<KeyManagerC
                     key: "user_pin".into(),
                     section: spire_config::SectionPath(d.path().to_owned()),
                     pos,
-                    reason: "a PIN is never written in the config; use user_pin_path or user_pin_env"
-                        .into(),
+                    reason:
+                        "a PIN is never written in the config; use user_pin_path or user_pin_env"
+                            .into(),
                 });
             }
             let settings = Pkcs11Settings {

@@ -176,7 +176,11 @@ fn admin_ids(d: &mut Decoder<'_>) -> Result<Vec<(String, Pos)>, ConfigError> {
 /// they turn the feature on, accepted when they leave it off.
 fn unsupported_server_keys(section: &Section, d: &mut Decoder<'_>) -> Result<(), ConfigError> {
     let disable_jwt = d.optional_bool("disable_jwt_svids")?.unwrap_or(false);
-    not_provided(key_pos(section, "disable_jwt_svids"), disable_jwt, "server disable_jwt_svids")?;
+    not_provided(
+        key_pos(section, "disable_jwt_svids"),
+        disable_jwt,
+        "server disable_jwt_svids",
+    )?;
     let prune = d
         .optional_str("prune_attested_nodes_expired_for")?
         .is_some_and(|s| !s.is_empty());
@@ -194,7 +198,11 @@ fn unsupported_server_keys(section: &Section, d: &mut Decoder<'_>) -> Result<(),
         "server proxy_protocol_trusted_cidrs",
     )?;
     let profiling = d.optional_bool("profiling_enabled")?.unwrap_or(false);
-    not_provided(key_pos(section, "profiling_enabled"), profiling, "server profiling_enabled")?;
+    not_provided(
+        key_pos(section, "profiling_enabled"),
+        profiling,
+        "server profiling_enabled",
+    )?;
     d.optional_i64("profiling_port")?;
     d.optional_i64("profiling_freq")?;
     d.optional_str_list("profiling_names")?;
@@ -215,8 +223,9 @@ fn experimental_block(d: &mut Decoder<'_>) -> Result<Option<Duration>, ConfigErr
             key: "named_pipe_name".into(),
             section: spire_config::SectionPath("server.experimental".into()),
             pos: p,
-            reason: "named_pipe_name is not supported in this platform; please use socket_path instead"
-                .into(),
+            reason:
+                "named_pipe_name is not supported in this platform; please use socket_path instead"
+                    .into(),
         });
     }
     if d.optional_bool("agent_spiffe_id_as_selector")? == Some(true) {
@@ -242,7 +251,9 @@ fn experimental_block(d: &mut Decoder<'_>) -> Result<Option<Duration>, ConfigErr
             });
         }
     }
-    if d.optional_str_list("feature_flags")?.is_some_and(|f| !f.is_empty()) {
+    if d.optional_str_list("feature_flags")?
+        .is_some_and(|f| !f.is_empty())
+    {
         return Err(ConfigError::NotProvided {
             subject: subject("feature_flags"),
             what: "setting",

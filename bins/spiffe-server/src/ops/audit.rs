@@ -56,7 +56,11 @@ pub(crate) fn log(method: &str, caller: Option<&Caller>, code: tonic::Code, mess
     let path = method.trim_start_matches('/');
     let (service, rpc) = path.split_once('/').unwrap_or((path, ""));
     let service = service.strip_prefix("spire.api.server.").unwrap_or(service);
-    let status = if code == tonic::Code::Ok { "success" } else { "error" };
+    let status = if code == tonic::Code::Ok {
+        "success"
+    } else {
+        "error"
+    };
     let code_text = if code == tonic::Code::Ok {
         String::new()
     } else {
@@ -83,8 +87,13 @@ pub(crate) fn log(method: &str, caller: Option<&Caller>, code: tonic::Code, mess
                 "API accessed"
             );
         }
-        Some(Caller::Tls { addr, spiffe_id, .. }) => {
-            let id_text = spiffe_id.as_ref().map(|i| i.to_string()).unwrap_or_default();
+        Some(Caller::Tls {
+            addr, spiffe_id, ..
+        }) => {
+            let id_text = spiffe_id
+                .as_ref()
+                .map(|i| i.to_string())
+                .unwrap_or_default();
             tracing::info!(
                 r#type = "audit",
                 request_id = %id,

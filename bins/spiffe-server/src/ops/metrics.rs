@@ -64,7 +64,10 @@ impl ServerMetrics {
             .counter(&name("server_ca_sign_jwt_svid"), "JWT-SVIDs signed")
             .expect("the server's metric names are valid and registered once");
         let entries = registry
-            .gauge(&name("entries"), "Registration entries in the server's cache")
+            .gauge(
+                &name("entries"),
+                "Registration entries in the server's cache",
+            )
             .expect("the server's metric names are valid and registered once");
         let agents = registry
             .gauge(&name("agents"), "Attested agents in the server's cache")
@@ -222,7 +225,10 @@ mod tests {
             rpc_name("/spire.api.server.entry.v1.Entry/ListEntries"),
             "entry_v1_entry_list_entries"
         );
-        assert_eq!(rpc_name("/grpc.health.v1.Health/Check"), "health_v1_health_check");
+        assert_eq!(
+            rpc_name("/grpc.health.v1.Health/Check"),
+            "health_v1_health_check"
+        );
     }
 
     #[test]
@@ -239,6 +245,9 @@ mod tests {
             text.contains("spire_server_rpc_entry_v1_entry_count_entries{status=\"OK\"} 1\n"),
             "{text}"
         );
-        assert!(text.contains("spire_server_server_ca_sign_x509_svid 3\n"), "{text}");
+        assert!(
+            text.contains("spire_server_server_ca_sign_x509_svid 3\n"),
+            "{text}"
+        );
     }
 }

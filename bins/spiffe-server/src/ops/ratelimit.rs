@@ -184,10 +184,16 @@ mod tests {
         let ip: IpAddr = "192.0.2.1".parse().expect("ip");
         let other: IpAddr = "192.0.2.2".parse().expect("ip");
         let t0 = Instant::now();
-        assert_eq!(limiter.reserve(ip, Kind::Attestation, t0), Some(Duration::ZERO));
+        assert_eq!(
+            limiter.reserve(ip, Kind::Attestation, t0),
+            Some(Duration::ZERO)
+        );
         let wait = limiter.reserve(ip, Kind::Attestation, t0).expect("queued");
         assert!((wait.as_secs_f64() - 1.0).abs() < 1e-6, "{wait:?}");
-        assert_eq!(limiter.reserve(other, Kind::Attestation, t0), Some(Duration::ZERO));
+        assert_eq!(
+            limiter.reserve(other, Kind::Attestation, t0),
+            Some(Duration::ZERO)
+        );
         // 30 more calls at once would wait past the limit.
         let mut refused = false;
         for _ in 0..40 {
@@ -202,9 +208,17 @@ mod tests {
         let ip: IpAddr = "192.0.2.1".parse().expect("ip");
         let t0 = Instant::now();
         for _ in 0..500 {
-            assert_eq!(limiter.reserve(ip, Kind::X509Signing, t0), Some(Duration::ZERO));
+            assert_eq!(
+                limiter.reserve(ip, Kind::X509Signing, t0),
+                Some(Duration::ZERO)
+            );
         }
-        assert!(limiter.reserve(ip, Kind::X509Signing, t0).is_some_and(|w| !w.is_zero()));
-        assert_eq!(limiter.reserve(ip, Kind::JwtSigning, t0), Some(Duration::ZERO));
+        assert!(limiter
+            .reserve(ip, Kind::X509Signing, t0)
+            .is_some_and(|w| !w.is_zero()));
+        assert_eq!(
+            limiter.reserve(ip, Kind::JwtSigning, t0),
+            Some(Duration::ZERO)
+        );
     }
 }

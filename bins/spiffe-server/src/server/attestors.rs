@@ -44,7 +44,8 @@ fn failed(plugin: &'static str, reason: impl Into<String>) -> StartError {
 }
 
 fn read(plugin: &'static str, path: &Path) -> Result<Vec<u8>, StartError> {
-    std::fs::read(path).map_err(|e| failed(plugin, format!("unable to read {}: {e}", path.display())))
+    std::fs::read(path)
+        .map_err(|e| failed(plugin, format!("unable to read {}: {e}", path.display())))
 }
 
 fn x509pop(
@@ -55,7 +56,10 @@ fn x509pop(
     for path in &settings.ca_bundle_paths {
         let pem = read("x509pop", path)?;
         let certs = spiffe_core::x509::parse_certificates(&pem).map_err(|e| {
-            failed("x509pop", format!("unable to load trust bundle {}: {e}", path.display()))
+            failed(
+                "x509pop",
+                format!("unable to load trust bundle {}: {e}", path.display()),
+            )
         })?;
         cas.extend(certs);
     }
@@ -94,14 +98,15 @@ fn tpm(settings: &TpmSettings, trust_domain: &TrustDomain) -> Result<TpmServer, 
     if let Some(dir) = &settings.ca_path {
         for path in files_in("tpm", dir)? {
             let bytes = read("tpm", &path)?;
-            let ders: Vec<CertificateDer<'static>> = match spiffe_core::x509::parse_certificates(&bytes) {
-                Ok(certs) => certs.into_iter().map(|c| c.der().clone()).collect(),
-                Err(_) => vec![CertificateDer::from(bytes)],
-            };
+            let ders: Vec<CertificateDer<'static>> =
+                match spiffe_core::x509::parse_certificates(&bytes) {
+                    Ok(certs) => certs.into_iter().map(|c| c.der().clone()).collect(),
+                    Err(_) => vec![CertificateDer::from(bytes)],
+                };
             for der in ders {
-                server = server.with_manufacturer_ca(der).map_err(|e| {
-                    failed("tpm", format!("{}: {e}", path.display()))
-                })?;
+                server = server
+                    .with_manufacturer_ca(der)
+                    .map_err(|e| failed("tpm", format!("{}: {e}", path.display())))?;
             }
         }
     }

@@ -39,8 +39,12 @@ pub(super) struct Loops {
 }
 
 /// Runs `tick` every `period` (the first after one period) until `stop`.
-fn every<F, Fut>(tasks: &mut JoinSet<()>, period: Duration, stop: watch::Receiver<bool>, mut tick: F)
-where
+fn every<F, Fut>(
+    tasks: &mut JoinSet<()>,
+    period: Duration,
+    stop: watch::Receiver<bool>,
+    mut tick: F,
+) where
     F: FnMut() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {

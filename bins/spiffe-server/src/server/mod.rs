@@ -182,7 +182,10 @@ fn create_dir(dir: &Path) -> Result<(), StartError> {
 
 /// Starts a server. `log` is the logger's handle for the Logger API (without one, Logger is
 /// not served).
-pub async fn start(config: ServerConfig, log: Option<LogHandle>) -> Result<RunningServer, StartError> {
+pub async fn start(
+    config: ServerConfig,
+    log: Option<LogHandle>,
+) -> Result<RunningServer, StartError> {
     tracing::info!(
         trust_domain = %config.settings.trust_domain,
         data_dir = %config.settings.data_dir.display(),

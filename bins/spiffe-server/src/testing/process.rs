@@ -152,7 +152,9 @@ impl ServerConfigFile {
             ),
         };
         let key_manager = match self.key_manager {
-            KeyManagerKind::Memory => "KeyManager \"memory\" {\n        plugin_data = {}\n    }".to_owned(),
+            KeyManagerKind::Memory => {
+                "KeyManager \"memory\" {\n        plugin_data = {}\n    }".to_owned()
+            }
             KeyManagerKind::Disk => format!(
                 "KeyManager \"disk\" {{\n        plugin_data {{ keys_path = \"{}\" }}\n    }}",
                 self.dir.join("keys").display()
@@ -263,8 +265,14 @@ impl ServerProcess {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, lines) = mpsc::channel();
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn io::Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn io::Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn io::Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -272,7 +280,9 @@ impl ServerProcess {
             let (log, tx) = (log.clone(), tx.clone());
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    log.lock().unwrap_or_else(|p| p.into_inner()).push(line.clone());
+                    log.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(line.clone());
                     let _ = tx.send(line);
                 }
             });
@@ -314,7 +324,10 @@ impl ServerProcess {
 
     /// Everything the process printed so far.
     pub fn output(&self) -> String {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).join("\n")
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n")
     }
 
     /// The process id.

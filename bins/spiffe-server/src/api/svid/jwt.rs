@@ -93,10 +93,7 @@ async fn mint(
     })?;
     let parsed = UnverifiedJwtSvid::parse_insecure(&token)
         .map_err(|e| Status::internal(format!("failed to get JWT-SVID expiry: {e}")))?;
-    let issued_at = parsed
-        .claims()
-        .get_i64("iat")
-        .unwrap_or_default();
+    let issued_at = parsed.claims().get_i64("iat").unwrap_or_default();
     let expires_at = i64::try_from(parsed.expiry().as_secs()).unwrap_or(i64::MAX);
     tracing::debug!(spiffe_id = %id, audience = ?parsed.audience(), expires_at, "Server CA successfully signed JWT SVID");
     Ok(types::Jwtsvid {
