@@ -1,0 +1,742 @@
+//! The admin verbs of `spiffe-server` as processes against a running server process: SPIRE's
+//! output lines, error texts and exit codes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use spiffe_server::testing::process::{ServerConfigFile, ServerProcess};
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_spiffe-server"))
+}
+
+/// Runs `spiffe-server <args> -socketPath <socket>`-style command lines: (code, stdout, stderr).
+/// `args[0..n]` are the verb words; the socket flag is inserted after them.
+fn cli(socket: &Path, verb: &[&str], flags: &[&str]) -> (i32, String, String) {
+    cli_stdin(socket, verb, flags, None)
+}
+
+fn cli_stdin(
+    socket: &Path,
+    verb: &[&str],
+    flags: &[&str],
+    stdin: Option<&str>,
+) -> (i32, String, String) {
+    let mut command = Command::new(bin());
+    command
+        .args(verb)
+        .arg("-socketPath")
+        .arg(socket)
+        .args(flags)
+        .env_remove("SPIRE_SERVER_PRIVATE_SOCKET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("run spiffe-server");
+    {
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("write stdin");
+        }
+    }
+    let out = wait_bounded(child);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Waits at most 30 s for the command.
+fn wait_bounded(child: std::process::Child) -> std::process::Output {
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        Ok(out) => out.expect("wait"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
+            panic!("the CLI did not finish in 30 s");
+        }
+    }
+}
+
+fn start(dir: &Path) -> (ServerProcess, PathBuf) {
+    let config = ServerConfigFile::new(dir);
+    let server = ServerProcess::start(&bin(), &config).expect("start server");
+    let socket = config.socket_path.clone();
+    (server, socket)
+}
+
+/// The value after `Entry ID                : ` in SPIRE's entry layout.
+fn entry_id(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("Entry ID                : "))
+        .expect("an Entry ID line")
+        .to_owned()
+}
+
+#[test]
+fn entry_verbs_print_spires_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, socket) = start(dir.path());
+
+    // create: SPIRE's layout, then a blank line.
+    let (code, out, err) = cli(
+        &socket,
+        &["entry", "create"],
+        &[
+            "-parentID",
+            "spiffe://example.org/agent",
+            "-spiffeID",
+            "spiffe://example.org/workload",
+            "-selector",
+            "unix:uid:1000",
+            "-selector",
+            "unix:gid:1000",
+            "-x509SVIDTTL",
+            "200",
+            "-dns",
+            "w.example.org",
+            "-admin",
+            "-hint",
+            "ext",
+            "-entryExpiry",
+            "1552410266",
+        ],
+    );
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    let id = entry_id(&out);
+    // The revision the datastore gives and the order it returns selectors in are the
+    // server's; the layout around them is the CLI's.
+    let revision = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Revision                : "))
+        .expect("a Revision line")
+        .to_owned();
+    let mut selectors: Vec<&str> = out.lines().filter(|l| l.starts_with("Selector ")).collect();
+    selectors.sort_unstable();
+    assert_eq!(
+        selectors,
+        [
+            "Selector                : unix:gid:1000",
+            "Selector                : unix:uid:1000"
+        ]
+    );
+    let first = out.find("Selector ").expect("selector");
+    let rest = &out[first..];
+    let after = &rest[rest.find("DNS name").expect("dns")..];
+    assert_eq!(
+        format!("{}{after}", &out[..first]),
+        format!(
+            "Entry ID                : {id}\n\
+             SPIFFE ID               : spiffe://example.org/workload\n\
+             Parent ID               : spiffe://example.org/agent\n\
+             Revision                : {revision}\n\
+             X509-SVID TTL           : 200\n\
+             JWT-SVID TTL            : default\n\
+             Expiration time         : 2019-03-12 17:04:26 +0000 UTC\n\
+             DNS name                : w.example.org\n\
+             Admin                   : true\n\
+             Hint                    : ext\n\n"
+        )
+    );
+
+    // A second, node entry: the parent is the server's ID.
+    let (code, out, _) = cli(
+        &socket,
+        &["entry", "create"],
+        &[
+            "-node",
+            "-spiffeID",
+            "spiffe://example.org/nodes",
+            "-selector",
+            "join_token:abc",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Parent ID               : spiffe://example.org/spire/server\n"),
+        "{out}"
+    );
+
+    // The same entry again: the failure goes to stderr, exit 1.
+    let (code, out, err) = cli(
+        &socket,
+        &["entry", "create"],
+        &[
+            "-node",
+            "-spiffeID",
+            "spiffe://example.org/nodes",
+            "-selector",
+            "join_token:abc",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(
+        err.starts_with("Failed to create the following entry (code: AlreadyExists, msg: \"similar entry already exists\"):\nEntry ID                : (none)\n"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("\nError: failed to create one or more entries\n"),
+        "{err}"
+    );
+
+    // count, show (sorted by SPIFFE ID), show by ID, filters.
+    assert_eq!(
+        cli(&socket, &["entry", "count"], &[]),
+        (0, "2 registration entries\n".into(), String::new())
+    );
+    assert_eq!(
+        cli(
+            &socket,
+            &["entry", "count"],
+            &["-spiffeID", "spiffe://example.org/workload"]
+        ),
+        (0, "1 registration entry\n".into(), String::new())
+    );
+    let (code, out, _) = cli(&socket, &["entry", "show"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("Found 2 entries\nEntry ID"), "{out}");
+    let nodes = out.find("spiffe://example.org/nodes").expect("node entry");
+    let workload = out
+        .find("SPIFFE ID               : spiffe://example.org/workload")
+        .expect("workload entry");
+    assert!(nodes < workload, "sorted by SPIFFE ID: {out}");
+    let (code, out, _) = cli(&socket, &["entry", "show"], &["-entryID", &id]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(&format!("Found 1 entry\nEntry ID                : {id}\n")),
+        "{out}"
+    );
+    // Selectors are printed sorted by `show`.
+    assert!(
+        out.contains(
+            "Selector                : unix:gid:1000\nSelector                : unix:uid:1000\n"
+        ),
+        "{out}"
+    );
+    let (code, out, _) = cli(&socket, &["entry", "show"], &["-selector", "unix:uid:1000"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("Found 1 entry\n"), "{out}");
+    assert_eq!(
+        cli(&socket, &["entry", "show"], &["-entryID", "nope"]),
+        (1, String::new(), "Error: error fetching entry ID nope: rpc error: code = NotFound desc = entry not found\n".into())
+    );
+
+    // JSON: protojson with proto names, unpopulated fields, int64 as strings.
+    let (code, out, _) = cli(&socket, &["entry", "count"], &["-output", "json"]);
+    assert_eq!((code, out.as_str()), (0, "{\"count\":2}\n"));
+    let (code, out, _) = cli(
+        &socket,
+        &["entry", "show"],
+        &["-entryID", &id, "-output", "json"],
+    );
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let e = &v["entries"][0];
+    assert_eq!(e["id"], id.as_str());
+    assert_eq!(e["spiffe_id"]["path"], "/workload");
+    assert_eq!(e["expires_at"], "1552410266");
+    assert_eq!(e["x509_svid_ttl"], 200);
+    assert_eq!(e["federates_with"], serde_json::json!([]));
+    assert_eq!(e["store_svid"], false);
+    assert_eq!(v["next_page_token"], "");
+
+    // update: every field is replaced.
+    let (code, out, err) = cli(
+        &socket,
+        &["entry", "update"],
+        &[
+            "-entryID",
+            &id,
+            "-parentID",
+            "spiffe://example.org/agent",
+            "-spiffeID",
+            "spiffe://example.org/workload2",
+            "-selector",
+            "unix:uid:1001",
+        ],
+    );
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert!(
+        out.contains("SPIFFE ID               : spiffe://example.org/workload2\n"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&format!("Revision                : {revision}\n")),
+        "the revision moves: {out}"
+    );
+    assert!(!out.contains("Admin"), "{out}");
+
+    // delete
+    assert_eq!(
+        cli(&socket, &["entry", "delete"], &["-entryID", &id]),
+        (
+            0,
+            format!("Deleted entry with ID: {id}\n\n\nDeleted 1 entries successfully"),
+            String::new()
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["entry", "delete"], &["-entryID", &id]),
+        (
+            1,
+            "\n\nFailed to delete 1 entries".into(),
+            format!("Failed to delete entry with ID {id} (code: NotFound, msg: \"entry not found\")\nError: failed to delete one or more entries\n")
+        )
+    );
+    assert_eq!(server.terminate().expect("stop").code(), Some(0));
+}
+
+#[test]
+fn entry_data_files_and_bad_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, socket) = start(dir.path());
+
+    let data = r#"{"entries": [
+        {"selectors": [{"type": "unix", "value": "uid:1111"}], "spiffe_id": "spiffe://example.org/Blog",
+         "parent_id": "spiffe://example.org/spire/agent/join_token/TokenBlog", "x509_svid_ttl": 200, "jwt_svid_ttl": 30, "admin": true},
+        {"selectors": [{"type": "unix", "value": "uid:1111"}], "spiffe_id": "spiffe://example.org/Database",
+         "parent_id": "spiffe://example.org/spire/agent/join_token/TokenDatabase", "dns_names": ["db1"], "store_svid": true}
+    ]}"#;
+    let path = dir.path().join("entries.json");
+    std::fs::write(&path, data).expect("write data");
+    let (code, out, err) = cli(
+        &socket,
+        &["entry", "create"],
+        &["-data", path.to_str().expect("utf-8")],
+    );
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert_eq!(
+        out.matches("Entry ID                : ").count(),
+        2,
+        "{out}"
+    );
+    assert!(out.contains("JWT-SVID TTL            : 30\n"), "{out}");
+    assert!(out.contains("StoreSvid               : true\n"), "{out}");
+
+    // From stdin, with -output json: a failed result carries the entry that was sent.
+    let (code, out, _) = cli_stdin(
+        &socket,
+        &["entry", "create"],
+        &["-data", "-", "-output", "json"],
+        Some(data),
+    );
+    assert_eq!(
+        code, 0,
+        "JSON output reports failures in the results, not the exit code"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["results"][0]["status"]["code"], 6);
+    assert_eq!(v["results"][0]["entry"]["spiffe_id"]["path"], "/Blog");
+
+    // delete -file
+    let (_, out, _) = cli(&socket, &["entry", "show"], &["-output", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let ids: Vec<String> = v["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["id"].as_str().expect("id").to_owned())
+        .collect();
+    let del = dir.path().join("delete.json");
+    std::fs::write(&del, serde_json::json!({ "ids": ids }).to_string()).expect("write");
+    let (code, out, _) = cli(
+        &socket,
+        &["entry", "delete"],
+        &["-file", del.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.ends_with("\n\n\nDeleted 2 entries successfully"),
+        "{out}"
+    );
+
+    // SPIRE's validation texts.
+    let e = |flags: &[&str]| cli(&socket, &["entry", "create"], flags);
+    assert_eq!(
+        e(&[]),
+        (
+            1,
+            String::new(),
+            "Error: at least one selector is required\n".into()
+        )
+    );
+    assert_eq!(
+        e(&["-selector", "unix:uid:0"]),
+        (
+            1,
+            String::new(),
+            "Error: a parent ID is required if the node flag is not set\n".into()
+        )
+    );
+    assert_eq!(
+        e(&[
+            "-selector",
+            "unix:uid:0",
+            "-node",
+            "-federatesWith",
+            "spiffe://x"
+        ]),
+        (
+            1,
+            String::new(),
+            "Error: node entries can not federate\n".into()
+        )
+    );
+    assert_eq!(
+        e(&[
+            "-selector",
+            "unix:uid:0",
+            "-parentID",
+            "spiffe://example.org/a"
+        ]),
+        (1, String::new(), "Error: a SPIFFE ID is required\n".into())
+    );
+    assert_eq!(
+        e(&[
+            "-selector",
+            "unix:uid:0",
+            "-parentID",
+            "spiffe://example.org/a",
+            "-spiffeID",
+            "spiffe://example.org/b",
+            "-x509SVIDTTL",
+            "-1"
+        ]),
+        (
+            1,
+            String::new(),
+            "Error: a positive x509-SVID TTL is required\n".into()
+        )
+    );
+    assert_eq!(
+        e(&[
+            "-selector",
+            "unixuid",
+            "-parentID",
+            "spiffe://example.org/a",
+            "-spiffeID",
+            "spiffe://example.org/b"
+        ]),
+        (
+            1,
+            String::new(),
+            "Error: selector \"unixuid\" must be formatted as type:value\n".into()
+        )
+    );
+    assert_eq!(
+        e(&[
+            "-selector",
+            "unix:uid:0",
+            "-parentID",
+            "spiffe://example.org/a",
+            "-spiffeID",
+            "http://example.org/b"
+        ]),
+        (
+            1,
+            String::new(),
+            "Error: scheme is missing or invalid\n".into()
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["entry", "update"], &[]),
+        (1, String::new(), "Error: entry ID is required\n".into())
+    );
+    assert_eq!(
+        cli(&socket, &["entry", "delete"], &[]),
+        (1, String::new(), "Error: an entry ID is required\n".into())
+    );
+    assert_eq!(
+        cli(
+            &socket,
+            &["entry", "show"],
+            &["-entryID", "a", "-spiffeID", "spiffe://example.org/b"]
+        ),
+        (
+            1,
+            String::new(),
+            "Error: the -entryID flag can't be combined with others\n".into()
+        )
+    );
+    assert_eq!(
+        cli(
+            &socket,
+            &["entry", "count"],
+            &["-selector", "a:b", "-matchSelectorsOn", "most"]
+        ),
+        (
+            1,
+            String::new(),
+            "Error: match behavior \"most\" unknown\n".into()
+        )
+    );
+    let missing = dir.path().join("missing.json");
+    assert_eq!(
+        cli(
+            &socket,
+            &["entry", "create"],
+            &["-data", missing.to_str().expect("utf-8")]
+        ),
+        (
+            1,
+            String::new(),
+            format!(
+                "Error: open {}: no such file or directory\n",
+                missing.display()
+            )
+        )
+    );
+    std::fs::write(&path, r#"{"entries":[{"x509_svid_ttl":"5"}]}"#).expect("write");
+    assert_eq!(
+        cli(&socket, &["entry", "create"], &["-data", path.to_str().expect("utf-8")]),
+        (1, String::new(), "Error: json: cannot unmarshal string into Go struct field RegistrationEntry.entries.x509_svid_ttl of type int32\n".into())
+    );
+
+    // Go's flag errors: the message, then the usage, exit 1.
+    let (code, out, err) = cli(&socket, &["entry", "create"], &["-nope"]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(
+        err.starts_with("flag provided but not defined: -nope\nUsage of entry create:\n"),
+        "{err}"
+    );
+    assert!(err.contains("  -output value\n    \tDesired output format (pretty, json); default: pretty. (default pretty)\n"), "{err}");
+    let (code, _, err) = cli(&socket, &["entry", "count"], &["-output", "yaml"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("invalid value \"yaml\" for flag -output: bad formatter flag: unknown format option: \"yaml\"\n"),
+        "{err}"
+    );
+    let (code, _, err) = cli(&socket, &["entry", "create"], &["-x509SVIDTTL", "abc"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("invalid value \"abc\" for flag -x509SVIDTTL: parse error\n"),
+        "{err}"
+    );
+
+    assert_eq!(server.terminate().expect("stop").code(), Some(0));
+}
+
+#[test]
+fn bundle_authority_and_svid_verbs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, socket) = start(dir.path());
+
+    // bundle show: PEM by default, SPIFFE format indented by four spaces, JSON.
+    let (code, pem, err) = cli(&socket, &["bundle", "show"], &[]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(
+        pem.starts_with("-----BEGIN CERTIFICATE-----\n")
+            && pem.ends_with("-----END CERTIFICATE-----\n"),
+        "{pem}"
+    );
+    let (code, doc, _) = cli(&socket, &["bundle", "show"], &["-format", "spiffe"]);
+    assert_eq!(code, 0);
+    assert!(doc.starts_with("{\n    \"keys\": [\n        {\n            \"use\": \"x509-svid\",\n            \"kty\": \"EC\",\n"), "{doc}");
+    let (code, out, _) = cli(&socket, &["bundle", "show"], &["-output", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["trust_domain"], "example.org");
+    assert!(v["x509_authorities"][0]["asn1"].is_string());
+    assert_eq!(
+        cli(&socket, &["bundle", "count"], &[]),
+        (0, "1 bundle\n".into(), String::new())
+    );
+
+    // bundle set (PEM from a file, SPIFFE document from stdin), list, delete.
+    let pem_path = dir.path().join("other.pem");
+    std::fs::write(&pem_path, &pem).expect("write");
+    assert_eq!(
+        cli(
+            &socket,
+            &["bundle", "set"],
+            &[
+                "-id",
+                "spiffe://other.org",
+                "-path",
+                pem_path.to_str().expect("utf-8")
+            ]
+        ),
+        (0, "bundle set.\n".into(), String::new())
+    );
+    assert_eq!(
+        cli_stdin(
+            &socket,
+            &["bundle", "set"],
+            &["-id", "spiffe://third.org", "-format", "spiffe"],
+            Some(&doc)
+        ),
+        (0, "bundle set.\n".into(), String::new())
+    );
+    assert_eq!(
+        cli(&socket, &["bundle", "count"], &[]),
+        (0, "3 bundles\n".into(), String::new())
+    );
+    let (code, out, _) = cli(&socket, &["bundle", "list"], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        format!("****************************************\n* other.org\n****************************************\n{pem}\n****************************************\n* third.org\n****************************************\n{pem}")
+    );
+    assert_eq!(
+        cli(&socket, &["bundle", "list"], &["-id", "spiffe://other.org"]),
+        (0, pem.clone(), String::new())
+    );
+    assert_eq!(
+        cli(
+            &socket,
+            &["bundle", "delete"],
+            &["-id", "spiffe://other.org"]
+        ),
+        (0, "bundle deleted.\n".into(), String::new())
+    );
+    assert_eq!(
+        cli(&socket, &["bundle", "set"], &[]),
+        (1, String::new(), "Error: id flag is required\n".into())
+    );
+    assert_eq!(
+        cli(&socket, &["bundle", "show"], &["-format", "der"]),
+        (1, String::new(), "Error: invalid format: \"der\"\n".into())
+    );
+    assert_eq!(
+        cli(
+            &socket,
+            &["bundle", "delete"],
+            &["-id", "spiffe://third.org", "-mode", "x"]
+        ),
+        (1, String::new(), "Error: unsupported mode \"x\"\n".into())
+    );
+
+    // localauthority x509 show: the active authority, no prepared one.
+    let (code, out, err) = cli(&socket, &["localauthority", "x509", "show"], &[]);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert!(
+        out.starts_with("Active X.509 authority:\n  Authority ID: "),
+        "{out}"
+    );
+    assert!(out.contains("  Upstream authority ID: No upstream authority\n\nPrepared X.509 authority:\n  No prepared X.509 authority found\n\nOld X.509 authority:\n  No old X.509 authority found\n"), "{out}");
+    let (code, out, _) = cli(&socket, &["localauthority", "jwt", "prepare"], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("Prepared JWT authority:\n  Authority ID: "),
+        "{out}"
+    );
+    assert!(!out.contains("Upstream"), "{out}");
+    assert_eq!(
+        cli(&socket, &["localauthority", "x509", "activate"], &[]),
+        (
+            1,
+            String::new(),
+            "Error: an authority ID is required\n".into()
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["upstreamauthority", "taint"], &[]),
+        (
+            1,
+            String::new(),
+            "Error: the Subject Key ID of the X.509 upstream authority is required\n".into()
+        )
+    );
+
+    // x509 mint to stdout and to a directory; jwt mint.
+    let (code, out, err) = cli(
+        &socket,
+        &["x509", "mint"],
+        &[
+            "-spiffeID",
+            "spiffe://example.org/minted",
+            "-dns",
+            "m.example.org",
+        ],
+    );
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert!(
+        out.starts_with("X509-SVID:\n-----BEGIN CERTIFICATE-----\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n\nPrivate key:\n-----BEGIN PRIVATE KEY-----\n"),
+        "{out}"
+    );
+    assert!(out.ends_with(&format!("Root CAs:\n{pem}\n")), "{out}");
+    let (code, out, _) = cli(
+        &socket,
+        &["x509", "mint"],
+        &[
+            "-spiffeID",
+            "spiffe://example.org/minted",
+            "-write",
+            dir.path().to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        format!(
+            "X509-SVID written to {0}/svid.pem\nPrivate key written to {0}/key.pem\nRoot CAs written to {0}/bundle.pem\n",
+            dir.path().display()
+        )
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("key.pem"))
+        .expect("key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let svid = std::fs::read(dir.path().join("svid.pem")).expect("svid");
+    let certs = spiffe_core::x509::parse_certificates(&svid).expect("PEM");
+    assert_eq!(
+        certs[0].spiffe_id().ok().flatten().map(|i| i.to_string()),
+        Some("spiffe://example.org/minted".into())
+    );
+    assert_eq!(
+        cli(&socket, &["x509", "mint"], &[]),
+        (
+            1,
+            String::new(),
+            "Error: spiffeID must be specified\n".into()
+        )
+    );
+    let (code, out, err) = cli(
+        &socket,
+        &["jwt", "mint"],
+        &["-spiffeID", "spiffe://example.org/minted", "-audience", "a"],
+    );
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert_eq!(out.trim_end().split('.').count(), 3, "{out}");
+    assert_eq!(
+        cli(
+            &socket,
+            &["jwt", "mint"],
+            &["-spiffeID", "spiffe://example.org/minted"]
+        ),
+        (
+            1,
+            String::new(),
+            "Error: at least one audience must be specified\n".into()
+        )
+    );
+
+    assert_eq!(server.terminate().expect("stop").code(), Some(0));
+}
+
+#[test]
+fn without_a_server_the_dial_error_names_the_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("none.sock");
+    let (code, out, err) = cli(&socket, &["entry", "count"], &[]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        err,
+        format!(
+            "Error: rpc error: code = Unavailable desc = connection error: desc = \"transport: error while dialing: dial unix {}: connect: no such file or directory\"\n",
+            socket.display()
+        )
+    );
+}
