@@ -16,6 +16,7 @@ mod layer;
 mod roles;
 
 pub use layer::{Authorize, AuthorizeLayer};
+pub(crate) use roles::is_agent_path;
 
 use crate::caller::{Caller, Role};
 

@@ -18,6 +18,9 @@ mod batch;
 mod convert;
 mod read;
 
+pub(crate) use convert::member_id;
+pub(crate) use read::page_request;
+
 use std::sync::Arc;
 
 use spire_api_proto::server::entry::v1::entry_server::Entry;
