@@ -740,3 +740,72 @@ fn without_a_server_the_dial_error_names_the_socket() {
         )
     );
 }
+
+#[test]
+fn token_and_agent_verbs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, socket) = start(dir.path());
+
+    // token generate: the token, and SPIRE's warning when no SPIFFE ID is given.
+    let (code, out, err) = cli(&socket, &["token", "generate"], &[]);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    let mut lines = out.lines();
+    let token = lines.next().and_then(|l| l.strip_prefix("Token: ")).expect("a Token line");
+    assert_eq!(token.len(), 36, "a UUID: {token}");
+    assert_eq!(lines.next(), Some("Warning: Missing SPIFFE ID."));
+    assert_eq!(lines.next(), None);
+
+    // With -spiffeID the server adds the alias entry; no warning.
+    let (code, out, _) = cli(&socket, &["token", "generate"], &["-spiffeID", "spiffe://example.org/host", "-ttl", "60"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let (_, out, _) = cli(&socket, &["entry", "show"], &["-spiffeID", "spiffe://example.org/host"]);
+    assert!(out.starts_with("Found 1 entry\n"), "{out}");
+    let (code, out, _) = cli(&socket, &["token", "generate"], &["-output", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(v["value"].is_string() && v["expires_at"].is_string(), "{out}");
+    assert_eq!(
+        cli(&socket, &["token", "generate"], &["-spiffeID", "host"]),
+        (1, String::new(), "Error: scheme is missing or invalid\n".into())
+    );
+
+    // No agent has attested.
+    assert_eq!(cli(&socket, &["agent", "list"], &[]), (0, "No attested agents found\n".into(), String::new()));
+    assert_eq!(cli(&socket, &["agent", "count"], &[]), (0, "0 attested agents\n".into(), String::new()));
+    assert_eq!(
+        cli(&socket, &["agent", "list"], &["-output", "json"]),
+        (0, "{\"agents\":[],\"next_page_token\":\"\"}\n".into(), String::new())
+    );
+    assert_eq!(cli(&socket, &["agent", "purge"], &[]), (0, "No agents to purge.\n".into(), String::new()));
+    assert_eq!(
+        cli(&socket, &["agent", "purge"], &["-output", "json"]),
+        (0, "{\"expired_agents\":[]}\n".into(), String::new())
+    );
+    let (code, out, err) = cli(&socket, &["agent", "show"], &["-spiffeID", "spiffe://example.org/spire/agent/x"]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.starts_with("Error: rpc error: code = NotFound desc = "), "{err}");
+    let (code, _, err) = cli(&socket, &["agent", "evict"], &["-spiffeID", "spiffe://example.org/spire/agent/x"]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("Error: rpc error: code = NotFound desc = "), "{err}");
+    for verb in ["show", "ban", "evict"] {
+        assert_eq!(
+            cli(&socket, &["agent", verb], &[]),
+            (1, String::new(), "Error: a SPIFFE ID is required\n".into())
+        );
+    }
+    assert_eq!(
+        cli(&socket, &["agent", "list"], &["-expiresBefore", "tomorrow"]),
+        (
+            1,
+            String::new(),
+            "Error: date is not valid: parsing time \"tomorrow\" as \"2006-01-02 15:04:05 -0700 -07\": cannot parse \"tomorrow\" as \"2006\"\n".into()
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["agent", "count"], &["-selector", "a:b", "-matchSelectorsOn", "most"]),
+        (1, String::new(), "Error: unsupported match behavior\n".into())
+    );
+
+    assert_eq!(server.terminate().expect("stop").code(), Some(0));
+}
