@@ -750,44 +750,89 @@ fn token_and_agent_verbs() {
     let (code, out, err) = cli(&socket, &["token", "generate"], &[]);
     assert_eq!((code, err.as_str()), (0, ""), "{out}");
     let mut lines = out.lines();
-    let token = lines.next().and_then(|l| l.strip_prefix("Token: ")).expect("a Token line");
+    let token = lines
+        .next()
+        .and_then(|l| l.strip_prefix("Token: "))
+        .expect("a Token line");
     assert_eq!(token.len(), 36, "a UUID: {token}");
     assert_eq!(lines.next(), Some("Warning: Missing SPIFFE ID."));
     assert_eq!(lines.next(), None);
 
     // With -spiffeID the server adds the alias entry; no warning.
-    let (code, out, _) = cli(&socket, &["token", "generate"], &["-spiffeID", "spiffe://example.org/host", "-ttl", "60"]);
+    let (code, out, _) = cli(
+        &socket,
+        &["token", "generate"],
+        &["-spiffeID", "spiffe://example.org/host", "-ttl", "60"],
+    );
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 1, "{out}");
-    let (_, out, _) = cli(&socket, &["entry", "show"], &["-spiffeID", "spiffe://example.org/host"]);
+    let (_, out, _) = cli(
+        &socket,
+        &["entry", "show"],
+        &["-spiffeID", "spiffe://example.org/host"],
+    );
     assert!(out.starts_with("Found 1 entry\n"), "{out}");
     let (code, out, _) = cli(&socket, &["token", "generate"], &["-output", "json"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
-    assert!(v["value"].is_string() && v["expires_at"].is_string(), "{out}");
+    assert!(
+        v["value"].is_string() && v["expires_at"].is_string(),
+        "{out}"
+    );
     assert_eq!(
         cli(&socket, &["token", "generate"], &["-spiffeID", "host"]),
-        (1, String::new(), "Error: scheme is missing or invalid\n".into())
+        (
+            1,
+            String::new(),
+            "Error: scheme is missing or invalid\n".into()
+        )
     );
 
     // No agent has attested.
-    assert_eq!(cli(&socket, &["agent", "list"], &[]), (0, "No attested agents found\n".into(), String::new()));
-    assert_eq!(cli(&socket, &["agent", "count"], &[]), (0, "0 attested agents\n".into(), String::new()));
+    assert_eq!(
+        cli(&socket, &["agent", "list"], &[]),
+        (0, "No attested agents found\n".into(), String::new())
+    );
+    assert_eq!(
+        cli(&socket, &["agent", "count"], &[]),
+        (0, "0 attested agents\n".into(), String::new())
+    );
     assert_eq!(
         cli(&socket, &["agent", "list"], &["-output", "json"]),
-        (0, "{\"agents\":[],\"next_page_token\":\"\"}\n".into(), String::new())
+        (
+            0,
+            "{\"agents\":[],\"next_page_token\":\"\"}\n".into(),
+            String::new()
+        )
     );
-    assert_eq!(cli(&socket, &["agent", "purge"], &[]), (0, "No agents to purge.\n".into(), String::new()));
+    assert_eq!(
+        cli(&socket, &["agent", "purge"], &[]),
+        (0, "No agents to purge.\n".into(), String::new())
+    );
     assert_eq!(
         cli(&socket, &["agent", "purge"], &["-output", "json"]),
         (0, "{\"expired_agents\":[]}\n".into(), String::new())
     );
-    let (code, out, err) = cli(&socket, &["agent", "show"], &["-spiffeID", "spiffe://example.org/spire/agent/x"]);
+    let (code, out, err) = cli(
+        &socket,
+        &["agent", "show"],
+        &["-spiffeID", "spiffe://example.org/spire/agent/x"],
+    );
     assert_eq!((code, out.as_str()), (1, ""));
-    assert!(err.starts_with("Error: rpc error: code = NotFound desc = "), "{err}");
-    let (code, _, err) = cli(&socket, &["agent", "evict"], &["-spiffeID", "spiffe://example.org/spire/agent/x"]);
+    assert!(
+        err.starts_with("Error: rpc error: code = NotFound desc = "),
+        "{err}"
+    );
+    let (code, _, err) = cli(
+        &socket,
+        &["agent", "evict"],
+        &["-spiffeID", "spiffe://example.org/spire/agent/x"],
+    );
     assert_eq!(code, 1);
-    assert!(err.starts_with("Error: rpc error: code = NotFound desc = "), "{err}");
+    assert!(
+        err.starts_with("Error: rpc error: code = NotFound desc = "),
+        "{err}"
+    );
     for verb in ["show", "ban", "evict"] {
         assert_eq!(
             cli(&socket, &["agent", verb], &[]),
@@ -803,9 +848,174 @@ fn token_and_agent_verbs() {
         )
     );
     assert_eq!(
-        cli(&socket, &["agent", "count"], &["-selector", "a:b", "-matchSelectorsOn", "most"]),
-        (1, String::new(), "Error: unsupported match behavior\n".into())
+        cli(
+            &socket,
+            &["agent", "count"],
+            &["-selector", "a:b", "-matchSelectorsOn", "most"]
+        ),
+        (
+            1,
+            String::new(),
+            "Error: unsupported match behavior\n".into()
+        )
     );
 
+    assert_eq!(server.terminate().expect("stop").code(), Some(0));
+}
+
+#[test]
+fn logger_verbs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, socket) = start(dir.path());
+    assert_eq!(
+        cli(&socket, &["logger", "get"], &[]),
+        (
+            0,
+            "Logger Level : info\nLaunch Level : info\n\n".into(),
+            String::new()
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["logger", "set"], &["-level", "WARN"]),
+        (
+            0,
+            "Logger Level : warning\nLaunch Level : info\n\n".into(),
+            String::new()
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["logger", "get"], &["-output", "json"]),
+        (
+            0,
+            "{\"current_level\":\"WARN\",\"launch_level\":\"INFO\"}\n".into(),
+            String::new()
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["logger", "reset"], &[]),
+        (
+            0,
+            "Logger Level : info\nLaunch Level : info\n\n".into(),
+            String::new()
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["logger", "set"], &[]),
+        (
+            1,
+            String::new(),
+            "Error: a value (-level) must be set\n".into()
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["logger", "set"], &["-level", "loud"]),
+        (
+            1,
+            String::new(),
+            "Error: the value \"loud\" is not a valid setting\n".into()
+        )
+    );
+    assert_eq!(server.terminate().expect("stop").code(), Some(0));
+}
+
+#[test]
+#[ignore = "needs the TrustDomain service (branch server-api); run with --run-ignored once merged"]
+fn federation_verbs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, socket) = start(dir.path());
+    assert_eq!(
+        cli(&socket, &["federation", "list"], &[]),
+        (
+            0,
+            "Found 0 federation relationships\n".into(),
+            String::new()
+        )
+    );
+    let (code, out, err) = cli(
+        &socket,
+        &["federation", "create"],
+        &[
+            "-trustDomain",
+            "td-2.org",
+            "-bundleEndpointURL",
+            "https://td-2.org:8443/bundle",
+            "-bundleEndpointProfile",
+            "https_spiffe",
+            "-endpointSpiffeID",
+            "spiffe://td-2.org/bundle-server",
+        ],
+    );
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (
+            0,
+            "\nTrust domain              : td-2.org\nBundle endpoint URL       : https://td-2.org:8443/bundle\nBundle endpoint profile   : https_spiffe\nEndpoint SPIFFE ID        : spiffe://td-2.org/bundle-server\n",
+            ""
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["federation", "show"], &["-trustDomain", "td-2.org"]),
+        (
+            0,
+            "Found a federation relationship with trust domain td-2.org:\n\nTrust domain              : td-2.org\nBundle endpoint URL       : https://td-2.org:8443/bundle\nBundle endpoint profile   : https_spiffe\nEndpoint SPIFFE ID        : spiffe://td-2.org/bundle-server\n".into(),
+            String::new()
+        )
+    );
+    let (code, out, _) = cli(
+        &socket,
+        &["federation", "update"],
+        &[
+            "-trustDomain",
+            "td-2.org",
+            "-bundleEndpointURL",
+            "https://td-2.org/b",
+            "-bundleEndpointProfile",
+            "https_web",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.ends_with("Bundle endpoint profile   : https_web\n"),
+        "{out}"
+    );
+    let (code, out, _) = cli(&socket, &["federation", "list"], &["-output", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        v["federation_relationships"][0]["https_web"],
+        serde_json::json!({})
+    );
+    assert_eq!(
+        cli(&socket, &["federation", "delete"], &["-id", "td-2.org"]),
+        (
+            0,
+            "federation relationship deleted.\n".into(),
+            String::new()
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["federation", "refresh"], &["-id", "td-2.org"]),
+        (
+            1,
+            String::new(),
+            "Error: there is no federation relationship with trust domain \"td-2.org\"\n".into()
+        )
+    );
+    assert_eq!(
+        cli(
+            &socket,
+            &["federation", "create"],
+            &["-trustDomain", "x.org"]
+        ),
+        (
+            1,
+            String::new(),
+            "Error: bundle endpoint URL is required\n".into()
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["federation", "create"], &["-data", "x.json", "-trustDomain", "x.org"]),
+        (1, String::new(), "Error: cannot use other flags to specify relationship fields when 'data' flag is set\n".into())
+    );
     assert_eq!(server.terminate().expect("stop").code(), Some(0));
 }

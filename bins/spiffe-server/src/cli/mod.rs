@@ -15,6 +15,7 @@ mod entry;
 pub mod entry_data;
 mod federation;
 mod healthcheck;
+mod logger;
 mod run;
 mod svid;
 mod validate;
@@ -54,6 +55,7 @@ pub fn commands() -> Vec<Arc<dyn Command>> {
         Arc::new(bundle::ListCommand),
         Arc::new(bundle::SetCommand),
         Arc::new(bundle::ShowCommand),
+        Arc::new(logger::DebugGetInfoCommand),
         Arc::new(entry::CountCommand),
         Arc::new(entry::CreateCommand),
         Arc::new(entry::DeleteCommand),
@@ -66,6 +68,9 @@ pub fn commands() -> Vec<Arc<dyn Command>> {
         Arc::new(federation::OneCommand::Show),
         Arc::new(federation::WriteCommand { update: true }),
         Arc::new(svid::JwtMintCommand),
+        Arc::new(logger::LoggerCommand::Get),
+        Arc::new(logger::LoggerCommand::Reset),
+        Arc::new(logger::LoggerCommand::Set),
         Arc::new(svid::X509MintCommand),
         Arc::new(agent::TokenGenerateCommand),
         Arc::new(authority::LocalAuthorityCommand(
