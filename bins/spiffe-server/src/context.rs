@@ -2,13 +2,14 @@
 //! the node attestors. Built once by the server runtime ([`crate::server`]) and shared.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use spiffe_attest::node::NodeAttestorServer;
 use spiffe_ca::manager::CaManager;
 use spiffe_ca::Clock;
 
+use crate::ca::ServerSvid;
 use crate::cache::EntryCache;
 use crate::config::ServerSettings;
 use crate::datastore::DataStore;
@@ -32,6 +33,9 @@ pub struct ServerContext {
     pub started: Instant,
     /// Metrics: handlers count what they sign here (`ctx.metrics.x509_svids_signed(n)`).
     pub metrics: Arc<ServerMetrics>,
+    /// The server's own X.509-SVID (`Debug.GetInfo` reports its chain). Set once by the
+    /// runtime after the CA is up; unset in contexts that serve no TLS (tests).
+    pub server_svid: OnceLock<Arc<ServerSvid>>,
 }
 
 impl std::fmt::Debug for ServerContext {

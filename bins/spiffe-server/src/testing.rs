@@ -65,6 +65,7 @@ pub async fn context_with(dir: &Path, settings: ServerSettings) -> ServerContext
         clock,
         started: Instant::now(),
         metrics: Arc::new(crate::ops::ServerMetrics::detached()),
+        server_svid: std::sync::OnceLock::new(),
     }
 }
 

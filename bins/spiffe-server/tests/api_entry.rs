@@ -198,7 +198,12 @@ async fn batch_create_assigns_ids_reports_each_item_and_returns_the_existing_ent
     // BatchDeleteEntry: per id.
     let deleted = client
         .batch_delete_entry(BatchDeleteEntryRequest {
-            ids: vec![web.id.clone(), "nope".into(), String::new()],
+            ids: vec![
+                web.id.clone(),
+                "nope".into(),
+                String::new(),
+                "no/such id".into(),
+            ],
         })
         .await
         .unwrap()
@@ -213,6 +218,11 @@ async fn batch_create_assigns_ids_reports_each_item_and_returns_the_existing_ent
     assert_eq!(
         status(&deleted[2].status),
         (Code::InvalidArgument, "missing entry ID".into())
+    );
+    // An id no entry could have is simply not found, as in SPIRE.
+    assert_eq!(
+        status(&deleted[3].status),
+        (Code::NotFound, "entry not found".into())
     );
     assert_eq!(stored_count(&ctx).await, 1);
     assert!(
@@ -373,6 +383,14 @@ async fn list_and_count_apply_spires_filters_paging_and_masks() {
                 ..Default::default()
             },
             vec!["/a"],
+        ),
+        (
+            // As SPIRE: an empty hint filters nothing.
+            list_entries_request::Filter {
+                by_hint: Some(String::new()),
+                ..Default::default()
+            },
+            vec!["/a", "/b", "/c"],
         ),
         (
             list_entries_request::Filter {

@@ -248,6 +248,7 @@ pub async fn start(
         clock: clock.clone(),
         started: Instant::now(),
         metrics,
+        server_svid: std::sync::OnceLock::new(),
     });
 
     let svid = Arc::new(ServerSvid::new(
@@ -255,6 +256,8 @@ pub async fn start(
         config.settings.server_id.clone(),
         config.settings.default_x509_svid_ttl,
     )?);
+    // The context was built before the SVID (the CA comes first); `Debug.GetInfo` reads it.
+    let _ = ctx.server_svid.set(svid.clone());
     let bundles = Arc::new(TrustBundles::new(ca.clone()));
     if let Err(e) = bundles.refresh(datastore.as_ref()).await {
         tracing::warn!(error = %crate::api::status::chain(&e), "Unable to read trust bundles");

@@ -91,14 +91,18 @@ pub(super) async fn batch_update(
     let mut valid = Vec::new();
     let mut slots = Vec::new();
     for message in &request.entries {
-        let checked = entry_id(&message.id, "failed to convert entry: missing entry ID")
-            .and_then(|id| {
-                stored
-                    .iter()
-                    .find(|e| e.id() == &id)
-                    .ok_or_else(|| Status::not_found("failed to update entry: entry not found"))
-            })
-            .and_then(|current| entry_to_update(&rules, current, message, &mask));
+        let checked = entry_id(
+            &message.id,
+            "failed to convert entry: missing entry ID",
+            "failed to update entry: entry not found",
+        )
+        .and_then(|id| {
+            stored
+                .iter()
+                .find(|e| e.id() == &id)
+                .ok_or_else(|| Status::not_found("failed to update entry: entry not found"))
+        })
+        .and_then(|current| entry_to_update(&rules, current, message, &mask));
         match checked {
             Ok(entry) => {
                 slots.push(outcomes.len());
@@ -145,7 +149,7 @@ pub(super) async fn batch_delete(
     let mut valid = Vec::new();
     let mut slots = Vec::new();
     for id in &request.ids {
-        match entry_id(id, "missing entry ID") {
+        match entry_id(id, "missing entry ID", "entry not found") {
             Ok(id) => {
                 slots.push(outcomes.len());
                 valid.push(id);

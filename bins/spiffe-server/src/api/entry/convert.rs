@@ -95,7 +95,8 @@ pub(super) fn entry_filter(
             behavior,
         });
     }
-    filter.by_hint = fields.by_hint.cloned();
+    // As SPIRE's datastore: an empty hint filters nothing.
+    filter.by_hint = fields.by_hint.filter(|h| !h.is_empty()).cloned();
     filter.by_downstream = fields.by_downstream;
     Ok(filter)
 }
@@ -228,12 +229,18 @@ pub(super) fn input_mask(mask: Option<&types::EntryMask>) -> EntryMask {
     mask
 }
 
-/// An entry id from a request: required, and well formed.
-pub(super) fn entry_id(text: &str, missing: &'static str) -> Result<EntryId, Status> {
+/// An entry id from a request: empty is INVALID_ARGUMENT `missing`; one that no entry could
+/// have (bad characters, too long) is NOT_FOUND `not_found`, as SPIRE answers for any id it
+/// does not hold.
+pub(super) fn entry_id(
+    text: &str,
+    missing: &'static str,
+    not_found: &'static str,
+) -> Result<EntryId, Status> {
     if text.is_empty() {
         return Err(Status::invalid_argument(missing));
     }
-    EntryId::new(text).map_err(|e| Status::invalid_argument(format!("malformed entry ID: {e}")))
+    EntryId::new(text).map_err(|_| Status::not_found(not_found))
 }
 
 fn convert_failed(err: &ConvertError) -> Status {

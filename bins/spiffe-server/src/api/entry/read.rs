@@ -72,7 +72,7 @@ pub(super) async fn get_entry(
     request: Request<GetEntryRequest>,
 ) -> Result<Response<types::Entry>, Status> {
     let request = request.into_inner();
-    let id = entry_id(&request.id, "missing ID")?;
+    let id = entry_id(&request.id, "missing ID", "entry not found")?;
     let entry = ctx
         .datastore
         .get_entry(&id)
