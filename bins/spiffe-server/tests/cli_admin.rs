@@ -864,7 +864,7 @@ fn token_and_agent_verbs() {
 }
 
 #[test]
-fn logger_verbs() {
+fn logger_and_debug_verbs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut server, socket) = start(dir.path());
     assert_eq!(
@@ -919,7 +919,6 @@ fn logger_verbs() {
 }
 
 #[test]
-#[ignore = "needs the TrustDomain service (branch server-api); run with --run-ignored once merged"]
 fn federation_verbs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut server, socket) = start(dir.path());
