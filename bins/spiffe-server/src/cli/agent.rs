@@ -592,6 +592,7 @@ impl Command for TokenGenerateCommand {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -543,6 +543,7 @@ impl Command for DeleteCommand {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -358,6 +358,7 @@ pub fn go_open_error(path: &str, e: &std::io::Error) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -914,6 +914,7 @@ impl Command for CountCommand {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

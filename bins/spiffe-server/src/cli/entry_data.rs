@@ -281,6 +281,7 @@ fn to_proto(raw: Raw) -> Result<types::Entry, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -615,6 +615,7 @@ impl Command for ListCommand {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

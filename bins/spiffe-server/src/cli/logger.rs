@@ -228,6 +228,7 @@ impl Command for DebugGetInfoCommand {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -346,6 +346,7 @@ impl Command for JwtMintCommand {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
