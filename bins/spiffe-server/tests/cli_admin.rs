@@ -600,6 +600,32 @@ fn bundle_authority_and_svid_verbs() {
         (1, String::new(), "Error: id flag is required\n".into())
     );
     assert_eq!(
+        cli_stdin(
+            &socket,
+            &["bundle", "set"],
+            &["-id", "spiffe://x.org"],
+            Some("not pem")
+        ),
+        (
+            1,
+            String::new(),
+            "Error: unable to parse bundle data: no PEM blocks\n".into()
+        )
+    );
+    assert_eq!(
+        cli(
+            &socket,
+            &["bundle", "set"],
+            &["-id", "spiffe://x.org", "-path", "/not/a/real/path"]
+        ),
+        (
+            1,
+            String::new(),
+            "Error: unable to load bundle data: open /not/a/real/path: no such file or directory\n"
+                .into()
+        )
+    );
+    assert_eq!(
         cli(&socket, &["bundle", "show"], &["-format", "der"]),
         (1, String::new(), "Error: invalid format: \"der\"\n".into())
     );

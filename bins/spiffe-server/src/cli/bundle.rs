@@ -146,6 +146,10 @@ fn bundle_text(bundle: &types::Bundle, format: &str, header: bool) -> Result<Str
 /// document of trust domain `id`.
 pub(crate) fn parse_bundle(data: &[u8], format: &str, id: &str) -> Result<types::Bundle, String> {
     if format == FORMAT_PEM {
+        // SPIRE's `pemutil.ParseCertificates` reads PEM only.
+        if !data.windows(11).any(|w| w == b"-----BEGIN ") {
+            return Err("unable to parse bundle data: no PEM blocks".into());
+        }
         let certs = spiffe_core::x509::parse_certificates(data)
             .map_err(|e| format!("unable to parse bundle data: {e}"))?;
         return Ok(types::Bundle {
