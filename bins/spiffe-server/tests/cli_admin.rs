@@ -1044,3 +1044,147 @@ fn federation_verbs() {
     );
     assert_eq!(server.terminate().expect("stop").code(), Some(0));
 }
+
+/// Records an attested node straight into the server's SQLite datastore.
+fn record_node(
+    sqlite: &Path,
+    id: &str,
+    serial: &str,
+    not_after: u64,
+    can_reattest: bool,
+    selectors: &[&str],
+) {
+    use spiffe_server::datastore::{AttestedNode, DataStore, SqlDataStore, SqlSettings};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = SqlDataStore::open(&SqlSettings::sqlite(sqlite))
+            .await
+            .expect("open the server's datastore");
+        let mut node = AttestedNode::new(
+            spiffe_core::SpiffeId::new(id).expect("agent ID"),
+            "join_token",
+        );
+        node.selectors = selectors
+            .iter()
+            .map(|s| spiffe_attest::Selector::parse(s).expect("selector"))
+            .collect();
+        node.cert_serial_number = Some(serial.into());
+        node.cert_not_after = Some(spiffe_core::pki_types::UnixTime::since_unix_epoch(
+            std::time::Duration::from_secs(not_after),
+        ));
+        node.can_reattest = can_reattest;
+        store.create_node(node).await.expect("create node");
+    });
+}
+
+#[test]
+fn agent_verbs_with_attested_agents() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = ServerConfigFile::new(dir.path());
+    let mut server = ServerProcess::start(&bin(), &config).expect("start server");
+    let socket = config.socket_path.clone();
+    let a1 = "spiffe://example.org/spire/agent/join_token/a1";
+    let a2 = "spiffe://example.org/spire/agent/x509pop/a2";
+    // a1: valid for a long time; a2: re-attestable, expired in 1970.
+    record_node(
+        &config.sqlite_path(),
+        a1,
+        "12345",
+        4_102_444_800,
+        false,
+        &["join_token:a1"],
+    );
+    record_node(&config.sqlite_path(), a2, "678", 1_000, true, &[]);
+
+    assert_eq!(
+        cli(&socket, &["agent", "count"], &[]),
+        (0, "2 attested agents\n".into(), String::new())
+    );
+    let (code, out, err) = cli(&socket, &["agent", "list"], &[]);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "Found 2 attested agents:\n\n\
+             SPIFFE ID         : {a1}\n\
+             Attestation type  : join_token\n\
+             Expiration time   : 2100-01-01 00:00:00 +0000 UTC\n\
+             Serial number     : 12345\n\
+             Can re-attest     : false\n\n\
+             SPIFFE ID         : {a2}\n\
+             Attestation type  : join_token\n\
+             Expiration time   : 1970-01-01 00:16:40 +0000 UTC\n\
+             Serial number     : 678\n\
+             Can re-attest     : true\n\n"
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["agent", "show"], &["-spiffeID", a1]),
+        (
+            0,
+            format!(
+                "Found an attested agent given its SPIFFE ID\n\n\
+                 SPIFFE ID         : {a1}\n\
+                 Attestation type  : join_token\n\
+                 Expiration time   : 2100-01-01 00:00:00 +0000 UTC\n\
+                 Serial number     : 12345\n\
+                 Can re-attest     : false\n\n\
+                 Selectors         : join_token:a1\n"
+            ),
+            String::new()
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["agent", "count"], &["-canReattest", "true"]),
+        (0, "1 attested agent\n".into(), String::new())
+    );
+
+    // purge: a2 expired more than 30 days ago and can re-attest.
+    assert_eq!(
+        cli(&socket, &["agent", "purge"], &["-dryRun"]),
+        (
+            0,
+            format!(
+                "Found 1 expired agent\n\n\nAgents that can be purged:\nSPIFFE ID         : {a2}\n"
+            ),
+            String::new()
+        )
+    );
+    assert_eq!(
+        cli(&socket, &["agent", "purge"], &["-output", "json"]),
+        (
+            0,
+            format!("{{\"expired_agents\":[{{\"agent_id\":\"{a2}\",\"deleted\":true}}]}}\n"),
+            String::new()
+        )
+    );
+
+    // ban, then the banned agent shows `Banned` instead of its serial number; evict.
+    assert_eq!(
+        cli(&socket, &["agent", "ban"], &["-spiffeID", a1]),
+        (0, "Agent banned successfully\n".into(), String::new())
+    );
+    let (_, out, _) = cli(&socket, &["agent", "list"], &["-banned", "true"]);
+    assert!(out.starts_with("Found 1 attested agent:\n\n"), "{out}");
+    assert!(
+        out.contains("Banned            : true\nCan re-attest     : false\n"),
+        "{out}"
+    );
+    assert!(!out.contains("Serial number"), "{out}");
+    assert_eq!(
+        cli(
+            &socket,
+            &["agent", "evict"],
+            &["-spiffeID", a1, "-output", "json"]
+        ),
+        (0, "{}\n".into(), String::new())
+    );
+    assert_eq!(
+        cli(&socket, &["agent", "count"], &[]),
+        (0, "0 attested agents\n".into(), String::new())
+    );
+    assert_eq!(server.terminate().expect("stop").code(), Some(0));
+}
