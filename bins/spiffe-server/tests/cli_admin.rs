@@ -1188,3 +1188,104 @@ fn agent_verbs_with_attested_agents() {
     );
     assert_eq!(server.terminate().expect("stop").code(), Some(0));
 }
+
+/// The value after `  Authority ID: ` in SPIRE's authority layout.
+fn authority_id(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("  Authority ID: "))
+        .expect("an Authority ID line")
+        .to_owned()
+}
+
+#[test]
+fn localauthority_rotation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, socket) = start(dir.path());
+    let (code, out, err) = cli(&socket, &["localauthority", "x509", "show"], &[]);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    let first = authority_id(&out);
+
+    let (code, out, err) = cli(&socket, &["localauthority", "x509", "prepare"], &[]);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    let prepared = authority_id(&out);
+    assert_ne!(first, prepared);
+    let expires = out
+        .lines()
+        .find_map(|l| l.strip_prefix("  Expires at: "))
+        .expect("an Expires at line")
+        .to_owned();
+    assert!(expires.ends_with(" +0000 UTC"), "{out}");
+    assert_eq!(
+        out,
+        format!("Prepared X.509 authority:\n  Authority ID: {prepared}\n  Expires at: {expires}\n  Upstream authority ID: No upstream authority\n")
+    );
+    let (code, out, _) = cli(
+        &socket,
+        &["localauthority", "x509", "show"],
+        &["-output", "json"],
+    );
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["prepared"]["authority_id"], prepared.as_str());
+    assert_eq!(v["active"]["authority_id"], first.as_str());
+    assert!(
+        v.get("old").is_none(),
+        "an absent authority is left out: {out}"
+    );
+
+    let (code, out, err) = cli(
+        &socket,
+        &["localauthority", "x509", "activate"],
+        &["-authorityID", &prepared],
+    );
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "Activated X.509 authority:\n  Authority ID: {prepared}\n"
+        )),
+        "{out}"
+    );
+    let (code, out, err) = cli(
+        &socket,
+        &["localauthority", "x509", "taint"],
+        &["-authorityID", &first],
+    );
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "Tainted X.509 authority:\n  Authority ID: {first}\n"
+        )),
+        "{out}"
+    );
+    let (code, out, err) = cli(
+        &socket,
+        &["localauthority", "x509", "revoke"],
+        &["-authorityID", &first],
+    );
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "Revoked X.509 authority:\n  Authority ID: {first}\n"
+        )),
+        "{out}"
+    );
+    let (code, out, err) = cli(
+        &socket,
+        &["localauthority", "x509", "revoke"],
+        &["-authorityID", "nope"],
+    );
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(
+        err.starts_with("Error: could not revoke X.509 authority: rpc error: code = "),
+        "{err}"
+    );
+
+    let (code, out, _) = cli(&socket, &["localauthority", "jwt", "show"], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("Active JWT authority:\n  Authority ID: "),
+        "{out}"
+    );
+    assert!(out.ends_with("\n\nPrepared JWT authority:\n  No prepared JWT authority found\n\nOld JWT authority:\n  No old JWT authority found\n"), "{out}");
+    assert_eq!(server.terminate().expect("stop").code(), Some(0));
+}
