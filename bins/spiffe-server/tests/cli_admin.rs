@@ -1289,3 +1289,86 @@ fn localauthority_rotation() {
     assert!(out.ends_with("\n\nPrepared JWT authority:\n  No prepared JWT authority found\n\nOld JWT authority:\n  No old JWT authority found\n"), "{out}");
     assert_eq!(server.terminate().expect("stop").code(), Some(0));
 }
+
+#[test]
+fn socket_from_environment_and_instance_flag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, socket) = start(dir.path());
+    let run = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut command = Command::new(bin());
+        command
+            .args(args)
+            .env_remove("SPIRE_SERVER_PRIVATE_SOCKET")
+            .env_remove("SPIRE_SERVER_PRIVATE_SOCKET_TEMPLATE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let out = wait_bounded(command.spawn().expect("run"));
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let socket_text = socket.to_str().expect("utf-8");
+    assert_eq!(
+        run(
+            &["entry", "count"],
+            &[("SPIRE_SERVER_PRIVATE_SOCKET", socket_text)]
+        ),
+        (0, "0 registration entries\n".into(), String::new())
+    );
+    let template = socket_text.replace("private", "%i");
+    assert_eq!(
+        run(
+            &["entry", "count", "-instance", "private"],
+            &[("SPIRE_SERVER_PRIVATE_SOCKET_TEMPLATE", &template)]
+        ),
+        (0, "0 registration entries\n".into(), String::new())
+    );
+    assert_eq!(
+        run(&["entry", "count", "-instance", "a"], &[]),
+        (1, String::new(), "Error: you must define SPIRE_SERVER_PRIVATE_SOCKET_TEMPLATE to use the instance flag\n".into())
+    );
+
+    // JSON of empty results, and of a minted X509-SVID (SPIRE's struct, fields in order).
+    assert_eq!(
+        cli(&socket, &["entry", "show"], &["-output", "json"]),
+        (
+            0,
+            "{\"entries\":[],\"next_page_token\":\"\"}\n".into(),
+            String::new()
+        )
+    );
+    let (code, out, _) = cli(
+        &socket,
+        &["x509", "mint"],
+        &["-spiffeID", "spiffe://example.org/m", "-output", "json"],
+    );
+    assert_eq!(code, 0);
+    assert!(out.starts_with("{\"x509_svid\":[\""), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(
+        v["private_key"].is_string() && v["root_cas"][0].is_string(),
+        "{out}"
+    );
+
+    // entry update -disableX509SVIDPrefetch first reads the stored entry to merge attributes
+    // (the server does not store additional attributes yet, so only the read is checked).
+    assert_eq!(
+        cli(
+            &socket,
+            &["entry", "update"],
+            &["-entryID", "gone", "-parentID", "spiffe://example.org/a", "-spiffeID", "spiffe://example.org/c", "-selector", "x:y", "-disableX509SVIDPrefetch"],
+        ),
+        (
+            1,
+            String::new(),
+            "Error: failed to fetch existing entry to merge additional attributes: rpc error: code = NotFound desc = entry not found\n".into()
+        )
+    );
+    assert_eq!(server.terminate().expect("stop").code(), Some(0));
+}
