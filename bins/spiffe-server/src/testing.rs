@@ -38,7 +38,16 @@ pub async fn context(dir: &Path) -> ServerContext {
 
 /// [`context`] with the given settings.
 pub async fn context_with(dir: &Path, settings: ServerSettings) -> ServerContext {
-    let store = SqlDataStore::open(&SqlSettings::sqlite(dir.join("datastore.sqlite3")))
+    context_on(
+        &SqlSettings::sqlite(dir.join("datastore.sqlite3")),
+        settings,
+    )
+    .await
+}
+
+/// [`context`] on the database `datastore` names (e.g. a PostgreSQL test database).
+pub async fn context_on(datastore: &SqlSettings, settings: ServerSettings) -> ServerContext {
+    let store = SqlDataStore::open(datastore)
         .await
         .expect("open the test datastore");
     let datastore: Arc<dyn DataStore> = Arc::new(store);

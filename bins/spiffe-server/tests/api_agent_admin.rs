@@ -80,8 +80,19 @@ fn go_time(secs: i64) -> String {
 async fn count_and_list_apply_spires_filters_paging_and_masks() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = Arc::new(context(dir.path()).await);
+    count_and_list(ctx, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn count_and_list_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Arc::new(postgres_context(dir.path()).await);
+    count_and_list(ctx, dir.path()).await;
+}
+
+async fn count_and_list(ctx: Arc<ServerContext>, dir: &std::path::Path) {
     three_agents(&ctx).await;
-    let mut client = admin(&ctx, dir.path()).await;
+    let mut client = admin(&ctx, dir).await;
 
     let filters: Vec<(list_agents_request::Filter, Vec<&str>)> = vec![
         (Default::default(), vec![NODE_1, NODE_2, NODE_3]),
@@ -512,6 +523,29 @@ async fn join_tokens_are_uuids_or_the_operators_and_the_alias_entry_is_spires() 
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists);
+
+    // Deleting the agent that attested with the token deletes the alias entry (as SPIRE),
+    // not the other entries under the agent.
+    let node7 = "spiffe://example.org/spire/agent/join_token/node-7";
+    attested_agent(&ctx, node7, "77", &[]).await;
+    let workload = entry(&ctx, node7, "spiffe://example.org/w7", |b| b).await;
+    client
+        .delete_agent(DeleteAgentRequest {
+            id: sid("/spire/agent/join_token/node-7"),
+        })
+        .await
+        .unwrap();
+    let left: Vec<String> = ctx
+        .datastore
+        .list_entries(&EntryFilter::default(), &Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|e| e.id().as_str().to_owned())
+        .collect();
+    assert_eq!(left, vec![workload.id().as_str().to_owned()]);
+    assert!(ctx.cache.entry(alias.id().as_str()).is_none());
 
     // The token attests an agent, once.
     let channel = testing::serve_as(ctx.clone(), dir.path(), unauthenticated()).await;

@@ -92,7 +92,18 @@ async fn create(
 async fn batch_create_assigns_ids_reports_each_item_and_returns_the_existing_entry() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = Arc::new(context(dir.path()).await);
-    let mut client = admin(&ctx, dir.path()).await;
+    create_get_delete(ctx, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_create_get_and_delete_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Arc::new(postgres_context(dir.path()).await);
+    create_get_delete(ctx, dir.path()).await;
+}
+
+async fn create_get_delete(ctx: Arc<ServerContext>, dir: &std::path::Path) {
+    let mut client = admin(&ctx, dir).await;
 
     let mut with_id = message("/node", "/db", &[("unix", "uid:1001")]);
     with_id.id = "my-entry-1".into();
@@ -843,6 +854,17 @@ async fn sync_sends_small_sets_in_full_and_checks_the_first_request() {
 async fn sync_of_a_large_set_sends_revisions_then_only_the_entries_asked_for() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = Arc::new(context(dir.path()).await);
+    sync_large_set(ctx, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_of_a_large_set_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Arc::new(postgres_context(dir.path()).await);
+    sync_large_set(ctx, dir.path()).await;
+}
+
+async fn sync_large_set(ctx: Arc<ServerContext>, dir: &std::path::Path) {
     attested_agent(&ctx, AGENT, "11", &[]).await;
     // More entries than SPIRE's page size (500), stored in one batch.
     let batch: Vec<RegistrationEntry> = (0..620)
@@ -861,19 +883,25 @@ async fn sync_of_a_large_set_sends_revisions_then_only_the_entries_asked_for() {
         result.unwrap();
     }
     ctx.cache.refresh().await.unwrap();
-    let mut client =
-        EntryClient::new(testing::serve_as(ctx.clone(), dir.path(), tls(AGENT, "11")).await);
+    let foreign = entry(&ctx, OTHER_AGENT, "spiffe://example.org/not-yours", |b| b).await;
+    let mut client = EntryClient::new(testing::serve_as(ctx.clone(), dir, tls(AGENT, "11")).await);
 
-    // First sync: the agent knows nothing and asks for everything.
+    // First sync: the agent knows nothing and asks for everything, and for another agent's
+    // entry, which it does not get.
     let (revisions, entries, responses) = sync(
         &mut client,
         SyncAuthorizedEntriesRequest::default(),
-        |revisions| revisions.iter().map(|r| r.id.clone()).collect(),
+        |revisions| {
+            let mut ids: Vec<String> = revisions.iter().map(|r| r.id.clone()).collect();
+            ids.push(foreign.id().as_str().to_owned());
+            ids
+        },
     )
     .await
     .unwrap();
     assert_eq!(revisions.len(), 620);
     assert_eq!(entries.len(), 620);
+    assert!(entries.iter().all(|e| e.id != foreign.id().as_str()));
     assert_eq!(responses, 4, "two revision pages, two entry pages");
     let known: HashMap<String, i64> = entries
         .iter()
@@ -882,7 +910,7 @@ async fn sync_of_a_large_set_sends_revisions_then_only_the_entries_asked_for() {
 
     // One entry changes.
     let changed = entries[317].clone();
-    let results = admin(&ctx, dir.path())
+    let results = admin(&ctx, dir)
         .await
         .batch_update_entry(BatchUpdateEntryRequest {
             entries: vec![types::Entry {

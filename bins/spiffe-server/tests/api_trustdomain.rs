@@ -76,7 +76,18 @@ fn status(s: &Option<types::Status>) -> (Code, String) {
 async fn relationships_are_created_listed_updated_and_deleted_as_spire_does() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = Arc::new(context(dir.path()).await);
-    let mut client = admin(&ctx, dir.path()).await;
+    relationships(ctx, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relationships_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Arc::new(postgres_context(dir.path()).await);
+    relationships(ctx, dir.path()).await;
+}
+
+async fn relationships(ctx: Arc<ServerContext>, dir: &std::path::Path) {
+    let mut client = admin(&ctx, dir).await;
 
     let mut bad_url = web("bad.org");
     bad_url.bundle_endpoint_url = "http://bad.org".into();

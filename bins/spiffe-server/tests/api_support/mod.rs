@@ -41,6 +41,50 @@ pub(crate) async fn context(dir: &Path) -> ServerContext {
     ctx
 }
 
+/// [`context`] on a new database in the PostgreSQL cluster named by `SPIFFE_TEST_POSTGRES_URL`
+/// (as the datastore tests: `export SPIFFE_TEST_POSTGRES_URL=$(scripts/postgres.sh start)`);
+/// `dir` holds the test's sockets.
+pub(crate) async fn postgres_context(_dir: &Path) -> ServerContext {
+    use sqlx::Connection;
+    const VAR: &str = "SPIFFE_TEST_POSTGRES_URL";
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let admin = std::env::var(VAR).unwrap_or_else(|_| {
+        panic!(
+            "{VAR} is not set: the PostgreSQL tests need a running cluster. Start one with \
+             `export {VAR}=$(scripts/postgres.sh start)` (scripts/test.sh does this), or run \
+             the SQLite tests only with `-E 'not test(postgres)'`"
+        )
+    });
+    let name = format!(
+        "api_{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        UnixTime::now().as_secs() % 100_000
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    let (base, _) = admin.rsplit_once('/').expect("URL with a database path");
+    let settings = spiffe_server::datastore::SqlSettings::postgres(format!("{base}/{name}"));
+    let mut ctx = testing::context_on(
+        &settings,
+        spiffe_server::config::ServerSettings::new(testing::td("example.org")),
+    )
+    .await;
+    let tokens = Arc::new(DataStoreJoinTokens::new(ctx.datastore.clone()));
+    ctx.node_attestors.insert(
+        "join_token".into(),
+        Arc::new(JoinTokenServer::new(
+            ctx.settings.trust_domain.clone(),
+            tokens,
+        )),
+    );
+    ctx
+}
+
 /// A join token stored for 10 minutes.
 pub(crate) async fn join_token(ctx: &ServerContext) -> JoinToken {
     let token = JoinToken::generate().unwrap();

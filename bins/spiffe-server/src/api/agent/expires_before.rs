@@ -1,13 +1,14 @@
 //! The `by_expires_before` filter of `ListAgents` and `CountAgents`: SPIRE reads it with Go's
-//! layout `2006-01-02 15:04:05 -0700 -07` (what `time.Time.String()` prints, e.g.
-//! `2026-12-03 15:04:05 +0000 UTC`), so that is the format read here. The trailing zone
-//! abbreviation is optional and not interpreted (the numeric offset decides).
+//! layout `2006-01-02 15:04:05 -0700 -07` (SPIRE's CLI documents that format for
+//! `-expiresBefore`), so that is the format read here: date, time, numeric offset, then an
+//! optional zone token (`-07`, or a name as `time.Time.String()` prints, e.g. `UTC`), which is
+//! not interpreted: the numeric offset decides.
 
 use spiffe_core::pki_types::UnixTime;
 
 /// Why a `by_expires_before` value was refused (the value is not echoed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("by_expires_before is not a time of the form \"2006-01-02 15:04:05 -0700 MST\"")]
+#[error("by_expires_before is not a time of the form \"2006-01-02 15:04:05 -0700 -07\"")]
 pub(crate) struct ExpiresBeforeError;
 
 /// Parses `YYYY-MM-DD HH:MM:SS ±hhmm[ ZONE]` into an instant.
@@ -111,6 +112,10 @@ mod tests {
         );
         assert_eq!(
             parse("2026-12-03 10:04:05 -0500").unwrap().as_secs(),
+            1_796_310_245
+        );
+        assert_eq!(
+            parse("2026-12-03 10:04:05 -0500 -05").unwrap().as_secs(),
             1_796_310_245
         );
         assert_eq!(parse("1970-01-01 00:00:00 +0000 UTC").unwrap().as_secs(), 0);

@@ -2,6 +2,8 @@
 //! order, as SPIRE answers them. The items that pass the request checks go to the datastore in
 //! one call, so a batch is one transaction in which an item that fails changes nothing.
 
+use std::collections::HashMap;
+
 use spiffe_attest::entry::EntryRules;
 use spiffe_attest::{EntryId, RegistrationEntry};
 use spire_api_proto::server::entry::v1::{
@@ -75,17 +77,20 @@ pub(super) async fn batch_update(
     let request = request.into_inner();
     let rules = EntryRules::new(ctx.settings.trust_domain.clone());
     let mask = input_mask(request.input_mask.as_ref());
-    let ids: Vec<Option<EntryId>> = request
+    // The stored entries, read in one call and indexed by id.
+    let known: Vec<EntryId> = request
         .entries
         .iter()
-        .map(|m| EntryId::new(&m.id).ok())
+        .filter_map(|m| EntryId::new(&m.id).ok())
         .collect();
-    let known: Vec<EntryId> = ids.iter().flatten().cloned().collect();
-    let stored = ctx
+    let stored: HashMap<EntryId, RegistrationEntry> = ctx
         .datastore
         .get_entries(&known)
         .await
-        .map_err(|e| status::internal("failed to fetch entries", &e))?;
+        .map_err(|e| status::internal("failed to fetch entries", &e))?
+        .into_iter()
+        .map(|e| (e.id().clone(), e))
+        .collect();
     let mut outcomes: Vec<Result<(RegistrationEntry, bool), Status>> =
         Vec::with_capacity(request.entries.len());
     let mut valid = Vec::new();
@@ -98,8 +103,7 @@ pub(super) async fn batch_update(
         )
         .and_then(|id| {
             stored
-                .iter()
-                .find(|e| e.id() == &id)
+                .get(&id)
                 .ok_or_else(|| Status::not_found("failed to update entry: entry not found"))
         })
         .and_then(|current| entry_to_update(&rules, current, message, &mask));
