@@ -1026,6 +1026,41 @@ fn federation_verbs() {
             "Error: there is no federation relationship with trust domain \"td-2.org\"\n".into()
         )
     );
+    // -data: relationships with their bundles, in SPIFFE format (a JSON document) and PEM.
+    let (_, doc, _) = cli(&socket, &["bundle", "show"], &["-format", "spiffe"]);
+    let (_, pem, _) = cli(&socket, &["bundle", "show"], &[]);
+    let data = serde_json::json!({"federationRelationships": [
+        {"trustDomain": "fed-a.org", "bundleEndpointURL": "https://fed-a.org/b", "bundleEndpointProfile": "https_web",
+         "trustDomainBundle": serde_json::from_str::<serde_json::Value>(&doc).expect("doc"), "trustDomainBundleFormat": "spiffe"},
+        {"trustDomain": "fed-b.org", "bundleEndpointURL": "https://fed-b.org/b", "bundleEndpointProfile": "https_web",
+         "trustDomainBundle": pem, "trustDomainBundleFormat": "pem"}
+    ]});
+    let (code, out, err) = cli_stdin(
+        &socket,
+        &["federation", "create"],
+        &["-data", "-"],
+        Some(&data.to_string()),
+    );
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert_eq!(
+        out.matches("Bundle endpoint profile   : https_web\n")
+            .count(),
+        2,
+        "{out}"
+    );
+    let (_, out, _) = cli(&socket, &["bundle", "list"], &["-id", "fed-b.org"]);
+    assert_eq!(out, pem, "the relationship's bundle was stored");
+    let bad = serde_json::json!({"federationRelationships": [
+        {"trustDomain": "fed-c.org", "bundleEndpointURL": "https://fed-c.org/b", "bundleEndpointProfile": "https_spiffe"}
+    ]});
+    assert_eq!(
+        cli_stdin(&socket, &["federation", "create"], &["-data", "-"], Some(&bad.to_string())),
+        (
+            1,
+            String::new(),
+            "Error: could not parse item 0: endpoint SPIFFE ID is required if 'https_spiffe' endpoint profile is set\n".into()
+        )
+    );
     assert_eq!(
         cli(
             &socket,
