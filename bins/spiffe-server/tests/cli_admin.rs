@@ -1407,3 +1407,61 @@ fn socket_from_environment_and_instance_flag() {
     );
     assert_eq!(server.terminate().expect("stop").code(), Some(0));
 }
+
+/// SPIRE's CLI always sends `by_downstream` (`wrapperspb.Bool(c.downstream)`); SPIRE's datastore
+/// reads `false` as "every entry" and `true` as "downstream entries only" (sqlstore's
+/// `buildListRegistrationEntriesQuery*`), which SPIRE's `spire-server-cli` suite relies on
+/// (`entry show -spiffeID` of a downstream entry finds it).
+#[test]
+#[ignore = "the server's Entry filter reads by_downstream=false as 'non-downstream only' (fix in server-api)"]
+fn entry_show_and_count_include_downstream_entries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, socket) = start(dir.path());
+    // SPIRE's CLI always sends by_downstream: false means every entry, true only downstream ones.
+    let (code, out, err) = cli(
+        &socket,
+        &["entry", "create"],
+        &[
+            "-parentID",
+            "spiffe://example.org/a",
+            "-spiffeID",
+            "spiffe://example.org/down",
+            "-selector",
+            "x:y",
+            "-downstream",
+        ],
+    );
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert!(
+        out.contains("Revision                : ")
+            && out.contains("\nDownstream              : true\nX509-SVID TTL"),
+        "{out}"
+    );
+    cli(
+        &socket,
+        &["entry", "create"],
+        &[
+            "-parentID",
+            "spiffe://example.org/a",
+            "-spiffeID",
+            "spiffe://example.org/up",
+            "-selector",
+            "x:y",
+        ],
+    );
+    assert_eq!(
+        cli(&socket, &["entry", "count"], &[]),
+        (0, "2 registration entries\n".into(), String::new())
+    );
+    assert_eq!(
+        cli(&socket, &["entry", "count"], &["-downstream"]),
+        (0, "1 registration entry\n".into(), String::new())
+    );
+    let (_, out, _) = cli(&socket, &["entry", "show"], &["-downstream"]);
+    assert!(
+        out.starts_with("Found 1 entry\n") && out.contains("spiffe://example.org/down"),
+        "{out}"
+    );
+
+    assert_eq!(server.terminate().expect("stop").code(), Some(0));
+}
