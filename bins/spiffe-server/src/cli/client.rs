@@ -183,7 +183,7 @@ impl ServerClient {
     }
 
     /// A failed call in SPIRE's words: `rpc error: code = NotFound desc = …`, or, when the
-    /// server could not be reached, the dial error naming the socket.
+    /// server could not be reached, grpc-go's dial error naming the socket.
     pub fn error_text(&self, status: &Status) -> String {
         if status.code() == tonic::Code::Unavailable {
             let reason = match std::fs::metadata(&self.socket) {
@@ -198,7 +198,7 @@ impl ServerClient {
             };
             if let Some(reason) = reason {
                 return format!(
-                    "connection error: desc = \"transport: error while dialing: dial unix {}: connect: {reason}\"",
+                    "rpc error: code = Unavailable desc = connection error: desc = \"transport: error while dialing: dial unix {}: connect: {reason}\"",
                     self.socket.display()
                 );
             }

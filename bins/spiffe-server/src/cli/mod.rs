@@ -6,9 +6,18 @@
 //! talk to a running server over the admin socket through [`client`] (socket flags, the
 //! connection, SPIRE's `Error: …` reporting).
 
+mod agent;
+mod authority;
+mod bundle;
 pub mod client;
+pub mod common;
+mod entry;
+pub mod entry_data;
+mod federation;
 mod healthcheck;
+mod logger;
 mod run;
+mod svid;
 mod validate;
 
 use std::sync::Arc;
@@ -35,7 +44,77 @@ pub fn commands() -> Vec<Arc<dyn Command>> {
         Arc::new(run::RunCommand),
         Arc::new(validate::ValidateCommand),
         Arc::new(healthcheck::HealthcheckCommand),
-        // The admin verbs are registered here, one line per command module under `cli/`.
+        Arc::new(agent::OneAgentCommand::Ban),
+        Arc::new(agent::CountCommand),
+        Arc::new(agent::OneAgentCommand::Evict),
+        Arc::new(agent::ListCommand),
+        Arc::new(agent::PurgeCommand),
+        Arc::new(agent::OneAgentCommand::Show),
+        Arc::new(bundle::CountCommand),
+        Arc::new(bundle::DeleteCommand),
+        Arc::new(bundle::ListCommand),
+        Arc::new(bundle::SetCommand),
+        Arc::new(bundle::ShowCommand),
+        Arc::new(logger::DebugGetInfoCommand),
+        Arc::new(entry::CountCommand),
+        Arc::new(entry::CreateCommand),
+        Arc::new(entry::DeleteCommand),
+        Arc::new(entry::ShowCommand),
+        Arc::new(entry::UpdateCommand),
+        Arc::new(federation::WriteCommand { update: false }),
+        Arc::new(federation::OneCommand::Delete),
+        Arc::new(federation::ListCommand),
+        Arc::new(federation::OneCommand::Refresh),
+        Arc::new(federation::OneCommand::Show),
+        Arc::new(federation::WriteCommand { update: true }),
+        Arc::new(svid::JwtMintCommand),
+        Arc::new(logger::LoggerCommand::Get),
+        Arc::new(logger::LoggerCommand::Reset),
+        Arc::new(logger::LoggerCommand::Set),
+        Arc::new(svid::X509MintCommand),
+        Arc::new(agent::TokenGenerateCommand),
+        Arc::new(authority::LocalAuthorityCommand(
+            authority::Kind::Jwt,
+            authority::Op::Activate,
+        )),
+        Arc::new(authority::LocalAuthorityCommand(
+            authority::Kind::Jwt,
+            authority::Op::Prepare,
+        )),
+        Arc::new(authority::LocalAuthorityCommand(
+            authority::Kind::Jwt,
+            authority::Op::Revoke,
+        )),
+        Arc::new(authority::LocalAuthorityCommand(
+            authority::Kind::Jwt,
+            authority::Op::Show,
+        )),
+        Arc::new(authority::LocalAuthorityCommand(
+            authority::Kind::Jwt,
+            authority::Op::Taint,
+        )),
+        Arc::new(authority::LocalAuthorityCommand(
+            authority::Kind::X509,
+            authority::Op::Activate,
+        )),
+        Arc::new(authority::LocalAuthorityCommand(
+            authority::Kind::X509,
+            authority::Op::Prepare,
+        )),
+        Arc::new(authority::LocalAuthorityCommand(
+            authority::Kind::X509,
+            authority::Op::Revoke,
+        )),
+        Arc::new(authority::LocalAuthorityCommand(
+            authority::Kind::X509,
+            authority::Op::Show,
+        )),
+        Arc::new(authority::LocalAuthorityCommand(
+            authority::Kind::X509,
+            authority::Op::Taint,
+        )),
+        Arc::new(authority::UpstreamCommand(authority::Op::Revoke)),
+        Arc::new(authority::UpstreamCommand(authority::Op::Taint)),
     ];
     commands
 }
