@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use spiffe_core::{SpiffeId, TrustDomain};
-use spiffe_server::cli::entry_data::parse_entries_json;
+use spire_api_proto::cli_text::parse_entries_json;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(entries) = parse_entries_json(data) else { return };

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod cli_text;
 pub mod convert;
 mod generated;
 mod secret_debug;

@@ -4,7 +4,6 @@
 //! parsing with go-spiffe's error texts, Go's time and plural formatting.
 
 use serde_json::{json, Map, Value};
-use spiffe_core::{IdError, SpiffeId, TrustDomain};
 use spire_api_proto::types;
 use spire_config::flags::{Flag, FlagSet};
 
@@ -177,50 +176,7 @@ pub fn bundle_json(b: Option<&types::Bundle>) -> Value {
     })
 }
 
-/// go-spiffe's error text for an ID that does not parse (`spiffeid.FromString`).
-pub fn go_id_error(e: IdError) -> &'static str {
-    match e {
-        IdError::Empty => "cannot be empty",
-        IdError::WrongScheme | IdError::UppercaseScheme => "scheme is missing or invalid",
-        IdError::MissingTrustDomain => "trust domain is missing",
-        IdError::UppercaseTrustDomain { .. }
-        | IdError::BadTrustDomainChar { .. }
-        | IdError::PercentEncodedTrustDomain { .. }
-        | IdError::UserInfo { .. }
-        | IdError::Port { .. }
-        | IdError::TrustDomainTooLong { .. } => {
-            "trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores"
-        }
-        IdError::EmptySegment { .. } => "path cannot contain empty segments",
-        IdError::DotSegment { .. } => "path cannot contain dot segments",
-        IdError::TrailingSlash => "path cannot have a trailing slash",
-        IdError::PathNotAbsolute => "path must have a leading slash",
-        _ => "path segment characters are limited to letters, numbers, dots, dashes, and underscores",
-    }
-}
-
-/// `spiffeid.FromString` then `types.SPIFFEID`.
-pub fn parse_id(text: &str) -> Result<types::Spiffeid, String> {
-    let id = SpiffeId::new(text).map_err(|e| go_id_error(e).to_owned())?;
-    Ok(types::Spiffeid {
-        trust_domain: id.trust_domain_name().to_owned(),
-        path: id.path().to_owned(),
-    })
-}
-
-/// `spiffeid.TrustDomainFromString`: a name or a `spiffe://name` ID; the name.
-pub fn parse_trust_domain(text: &str) -> Result<String, String> {
-    if text.contains(":/") {
-        let id = SpiffeId::new(text).map_err(|e| go_id_error(e).to_owned())?;
-        return Ok(id.trust_domain_name().to_owned());
-    }
-    if text.is_empty() {
-        return Err("trust domain is missing".into());
-    }
-    TrustDomain::new(text)
-        .map(|td| td.as_str().to_owned())
-        .map_err(|e| go_id_error(e).to_owned())
-}
+pub use spire_api_proto::cli_text::{go_id_error, parse_id, parse_trust_domain};
 
 /// `spiffe://td/path` from a `types.SPIFFEID` (empty for none), as SPIRE's CLI prints it.
 pub fn id_string(id: Option<&types::Spiffeid>) -> String {

@@ -13,8 +13,8 @@ use super::common::{
     code_name, entry_json, go_quote, go_time_utc, id_string, match_behavior, output_flag, parse_id,
     parse_selector, plural, print_json, read_input, status_json, Output,
 };
-use super::entry_data::parse_entries_json;
 use super::Command;
+use spire_api_proto::cli_text::parse_entries_json;
 
 /// The agent-side path of the server's own ID, the parent of `-node` entries.
 const SERVER_ID_PATH: &str = "/spire/server";

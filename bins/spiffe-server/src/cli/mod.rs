@@ -12,7 +12,6 @@ mod bundle;
 pub mod client;
 pub mod common;
 mod entry;
-pub mod entry_data;
 mod federation;
 mod healthcheck;
 mod logger;

@@ -2,8 +2,8 @@
 
 pub(crate) mod bundle;
 pub(crate) mod ca;
-pub(crate) mod helper;
 pub(crate) mod conformance;
+pub(crate) mod helper;
 pub(crate) mod id;
 pub(crate) mod jwt;
 pub(crate) mod workload;

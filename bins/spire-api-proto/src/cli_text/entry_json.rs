@@ -5,7 +5,7 @@
 //! federated trust domains normalized to their names).
 //!
 //! ```
-//! let entries = spiffe_server::cli::entry_data::parse_entries_json(br#"{"entries": [{
+//! let entries = spire_api_proto::cli_text::parse_entries_json(br#"{"entries": [{
 //!     "selectors": [{"type": "unix", "value": "uid:0"}],
 //!     "spiffe_id": "spiffe://td/w", "parent_id": "spiffe://td/agent",
 //!     "x509_svid_ttl": 200, "federates_with": ["spiffe://other"], "entryExpiry": 5
@@ -15,10 +15,10 @@
 //! assert_eq!(entries[0].expires_at, 5);
 //! ```
 
+use crate::types;
 use serde_json::Value;
-use spire_api_proto::types;
 
-use super::common::{parse_id, parse_trust_domain};
+use super::{parse_id, parse_trust_domain};
 
 const STRUCT: &str = "RegistrationEntry";
 
