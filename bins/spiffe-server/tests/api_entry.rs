@@ -404,11 +404,19 @@ async fn list_and_count_apply_spires_filters_paging_and_masks() {
             vec!["/a", "/b", "/c"],
         ),
         (
+            // As SPIRE's datastore: `false` (what SPIRE's CLI always sends) filters nothing.
             list_entries_request::Filter {
                 by_downstream: Some(false),
                 ..Default::default()
             },
-            vec!["/a", "/c"],
+            vec!["/a", "/b", "/c"],
+        ),
+        (
+            list_entries_request::Filter {
+                by_downstream: Some(true),
+                ..Default::default()
+            },
+            vec!["/b"],
         ),
     ];
     for (filter, expected) in cases {

@@ -1413,7 +1413,6 @@ fn socket_from_environment_and_instance_flag() {
 /// `buildListRegistrationEntriesQuery*`), which SPIRE's `spire-server-cli` suite relies on
 /// (`entry show -spiffeID` of a downstream entry finds it).
 #[test]
-#[ignore = "the server's Entry filter reads by_downstream=false as 'non-downstream only' (fix in server-api)"]
 fn entry_show_and_count_include_downstream_entries() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut server, socket) = start(dir.path());

@@ -97,7 +97,9 @@ pub(super) fn entry_filter(
     }
     // As SPIRE's datastore: an empty hint filters nothing.
     filter.by_hint = fields.by_hint.filter(|h| !h.is_empty()).cloned();
-    filter.by_downstream = fields.by_downstream;
+    // As SPIRE's datastore: only `true` filters (downstream entries only); `false`, which
+    // SPIRE's CLI always sends, filters nothing.
+    filter.by_downstream = fields.by_downstream.filter(|downstream| *downstream);
     Ok(filter)
 }
 
