@@ -433,8 +433,15 @@ pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
         .workload_attestors
         .iter()
         .map(|a| match a {
-            WorkloadAttestorConfig::Unix => {
-                Arc::new(UnixAttestor::new()) as Arc<dyn spiffe_attest::workload::WorkloadAttestor>
+            WorkloadAttestorConfig::Unix {
+                discover_workload_path,
+                workload_size_limit,
+            } => {
+                let mut attestor = UnixAttestor::new();
+                if *discover_workload_path {
+                    attestor = attestor.with_workload_path(*workload_size_limit);
+                }
+                Arc::new(attestor) as Arc<dyn spiffe_attest::workload::WorkloadAttestor>
             }
         })
         .collect();

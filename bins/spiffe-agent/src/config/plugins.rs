@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `NodeAttestor` | `join_token`, `x509pop`, `tpm` | `x509pop`: `certificate_path`, `private_key_path`, `intermediates_path`; `tpm`: `tpm_path` or `tcti` |
 //! | `KeyManager` | `memory`, `disk` | `disk`: `directory` |
-//! | `WorkloadAttestor` | `unix` | none (`discover_workload_path` and the others are refused) |
+//! | `WorkloadAttestor` | `unix` | `discover_workload_path` (the `path` and `sha256` selectors; needs to read other users' `/proc/<pid>/exe`), `workload_size_limit` |
 
 use std::path::PathBuf;
 
@@ -74,7 +74,15 @@ pub enum KeyManagerConfig {
 #[non_exhaustive]
 pub enum WorkloadAttestorConfig {
     /// `unix`: uid, gid, user and group names from the kernel and `/proc`.
-    Unix,
+    Unix {
+        /// `discover_workload_path`: also the `path` selector (and `sha256`, within
+        /// `workload_size_limit`).
+        discover_workload_path: bool,
+        /// `workload_size_limit` as SPIRE reads it: the largest binary to hash for `sha256`
+        /// (`None`: no `sha256` selector; SPIRE's negative value), `Some(u64::MAX)` for SPIRE's
+        /// 0 (no limit, the default).
+        workload_size_limit: Option<u64>,
+    },
 }
 
 fn optional_path(d: &mut Decoder<'_>, key: &str) -> Result<Option<PathBuf>, ConfigError> {
@@ -88,17 +96,6 @@ fn required_path(d: &mut Decoder<'_>, key: &str) -> Result<PathBuf, ConfigError>
 }
 
 /// Refuses a key whose SPIRE meaning this agent does not implement, naming its line.
-fn refuse(d: &mut Decoder<'_>, key: &str, subject: &str) -> Result<(), ConfigError> {
-    match d.ignore(key) {
-        Some(pos) => Err(ConfigError::NotProvided {
-            subject: format!("{subject} {key}"),
-            what: "setting",
-            pos,
-        }),
-        None => Ok(()),
-    }
-}
-
 /// `NodeAttestor "<name>"`'s `plugin_data`.
 pub(crate) fn node_attestor(
     name: &str,
@@ -145,14 +142,15 @@ pub(crate) fn workload_attestor(
     _name: &str,
     d: &mut Decoder<'_>,
 ) -> Result<WorkloadAttestorConfig, ConfigError> {
-    let subject = "WorkloadAttestor \"unix\"";
-    if d.optional_bool("discover_workload_path")? == Some(true) {
-        return Err(ConfigError::NotProvided {
-            subject: format!("{subject} discover_workload_path"),
-            what: "setting",
-            pos: d.pos(),
-        });
-    }
-    refuse(d, "workload_size_limit", subject)?;
-    Ok(WorkloadAttestorConfig::Unix)
+    let discover_workload_path = d.optional_bool("discover_workload_path")?.unwrap_or(false);
+    // SPIRE: 0 (the default) hashes binaries of any size; a negative value never hashes.
+    let workload_size_limit = match d.optional_i64("workload_size_limit")?.unwrap_or(0) {
+        0 => Some(u64::MAX),
+        n if n < 0 => None,
+        n => Some(n.unsigned_abs()),
+    };
+    Ok(WorkloadAttestorConfig::Unix {
+        discover_workload_path,
+        workload_size_limit,
+    })
 }

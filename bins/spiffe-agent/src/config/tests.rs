@@ -52,7 +52,10 @@ fn quickstart_config_decodes_with_spire_defaults() {
     );
     assert_eq!(
         config.workload_attestors,
-        vec![WorkloadAttestorConfig::Unix]
+        vec![WorkloadAttestorConfig::Unix {
+            discover_workload_path: false,
+            workload_size_limit: Some(u64::MAX),
+        }]
     );
     assert_eq!(config.sync_interval, DEFAULT_SYNC_INTERVAL);
     assert_eq!(
@@ -185,4 +188,34 @@ fn experimental_sync_interval_and_unknown_experimental_key() {
 #[test]
 fn missing_agent_section() {
     assert!(error_text(PLUGINS).contains("agent section must be configured"));
+}
+
+#[test]
+fn unix_attestor_path_discovery_and_size_limit() {
+    let with = |data: &str| {
+        let text = agent_block("").replace(
+            "WorkloadAttestor \"unix\" {\n        plugin_data {}",
+            &format!("WorkloadAttestor \"unix\" {{\n        plugin_data {{\n{data}\n}}"),
+        );
+        assert_ne!(text, agent_block(""), "the test edits the plugin block");
+        AgentConfig::from_text(&text, &RunFlags::default())
+            .unwrap()
+            .workload_attestors
+    };
+    let unix = |discover_workload_path, workload_size_limit| WorkloadAttestorConfig::Unix {
+        discover_workload_path,
+        workload_size_limit,
+    };
+    assert_eq!(
+        with("discover_workload_path = true"),
+        vec![unix(true, Some(u64::MAX))]
+    );
+    assert_eq!(
+        with("discover_workload_path = true\nworkload_size_limit = 1024"),
+        vec![unix(true, Some(1024))]
+    );
+    assert_eq!(
+        with("discover_workload_path = true\nworkload_size_limit = -1"),
+        vec![unix(true, None)]
+    );
 }
