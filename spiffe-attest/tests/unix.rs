@@ -327,3 +327,17 @@ async fn short_lived_processes_never_yield_wrong_selectors() {
     }
     eprintln!("attested {attested}, refused {refused}");
 }
+
+#[tokio::test]
+async fn no_size_limit_hashes_the_binary() {
+    // SPIRE's `workload_size_limit = 0` (no limit): the largest limit must not overflow.
+    let child = Sleeper::spawn(|_| {});
+    let peer = child.peer(0, 0);
+    let attestor = UnixAttestor::new().with_workload_path(Some(u64::MAX));
+    let got = values(&attestor.attest(&peer).await.unwrap());
+    let exe = std::fs::read_link(format!("/proc/{}/exe", child.pid())).unwrap();
+    assert!(
+        got.contains(&format!("sha256:{}", sha256_hex(&exe))),
+        "{got:?}"
+    );
+}

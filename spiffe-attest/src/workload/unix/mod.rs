@@ -225,7 +225,7 @@ fn sha256_of(exe: &Path, limit: u64, pid: i32) -> Result<String, UnixAttestorErr
         return Err(UnixAttestorError::BinaryTooLarge { pid, len, limit });
     }
     // The file may grow while being read: never read past the limit.
-    let mut reader = file.take(limit + 1);
+    let mut reader = file.take(limit.saturating_add(1));
     let mut ctx = digest::Context::new(&digest::SHA256);
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
