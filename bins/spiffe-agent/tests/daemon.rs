@@ -1262,3 +1262,62 @@ async fn write_bootstrap_bundle(store: &SqlDataStore, dir: &Path) -> PathBuf {
     std::fs::write(&path, pem).unwrap();
     path
 }
+
+/// `spiffe conformance workload-api` (the kit of issue 18) against the agent's Workload API:
+/// every check passes, including a rotation seen on the stream (60 s SVIDs, renewed at
+/// half-life).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conformance_kit_passes_against_the_agent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (server_config, mut server, store) = start_server(dir, "").await;
+    let bundle_path = write_bootstrap_bundle(&store, dir).await;
+    let agent_dir = dir.join("agent");
+    std::fs::create_dir_all(&agent_dir).unwrap();
+    let config = agent_config(&agent_dir, &server_config, &bundle_path);
+    let token = new_token(&store).await;
+    let agent = AgentProcess::start(&[
+        "run",
+        "-config",
+        config.to_str().unwrap(),
+        "-joinToken",
+        token.expose(),
+    ]);
+    create_entry(&store, &token, "spiffe://example.org/conformance", dir).await;
+    let socket = agent_dir.join("public").join("api.sock");
+    until_ok(
+        &[
+            "api",
+            "fetch",
+            "x509",
+            "-socketPath",
+            socket.to_str().unwrap(),
+        ],
+        &agent,
+    )
+    .await;
+    // The `spiffe` tool, built beside the server by the workspace build.
+    let spiffe = ServerProcess::binary().with_file_name("spiffe");
+    assert!(
+        spiffe.exists(),
+        "{} (cargo build -p spiffe-cli)",
+        spiffe.display()
+    );
+    let output = std::process::Command::new(&spiffe)
+        .args([
+            "conformance",
+            "workload-api",
+            "--endpoint",
+            &format!("unix://{}", socket.display()),
+            "--audience",
+            "conformance",
+        ])
+        .output()
+        .unwrap();
+    let report = text(&output.stdout);
+    assert!(output.status.success(), "{report}{}", text(&output.stderr));
+    assert!(report.contains(" passed, 0 failed"), "{report}");
+    assert!(!report.lines().any(|l| l.starts_with("fail")), "{report}");
+    drop(agent);
+    assert!(server.terminate().unwrap().success());
+}
