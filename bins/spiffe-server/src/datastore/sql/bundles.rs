@@ -324,14 +324,14 @@ pub(super) async fn delete(
                 .await
                 .map_err(map)?;
                 for (pk, entry_id) in &federated {
-                    let rev = record(&mut db, ChangeKind::Entry, entry_id, ChangeOp::Updated, now)
+                    record(&mut db, ChangeKind::Entry, entry_id, ChangeOp::Updated, now)
                         .await
                         .map_err(map)?;
                     db.execute(
                         &Sql::new(
-                            "UPDATE registration_entries SET revision_number = $1 WHERE pk = $2",
+                            "UPDATE registration_entries SET revision_number = revision_number + 1 \
+                             WHERE pk = $1",
                         )
-                        .bind(rev)
                         .bind(*pk),
                     )
                     .await

@@ -94,7 +94,10 @@ async fn insert(
     let map = move |e| errors::map(backend, Record::Entry, e);
     check_bundles_exist(db, entry.federates_with()).await?;
     let digest = selector_set_digest(entry.selectors());
-    let revision = revisions.take(ChangeKind::Entry, entry.id().as_str(), ChangeOp::Created);
+    // The change log takes the global revision; the entry's own revision starts at 0 and
+    // counts its updates (SPIRE's `revision_number`).
+    revisions.take(ChangeKind::Entry, entry.id().as_str(), ChangeOp::Created);
+    let revision = 0;
     // A conflict on the id or on (SPIFFE ID, parent ID, selectors) inserts nothing instead of
     // failing the statement, so the transaction stays usable to find out which it was.
     let row = db
@@ -161,7 +164,10 @@ async fn update_one(
     if mask.federates_with {
         check_bundles_exist(db, merged.federates_with()).await?;
     }
-    let revision = revisions.take(ChangeKind::Entry, merged.id().as_str(), ChangeOp::Updated);
+    revisions.take(ChangeKind::Entry, merged.id().as_str(), ChangeOp::Updated);
+    let revision = i64::try_from(stored.entry.revision_number())
+        .unwrap_or(i64::MAX)
+        .saturating_add(1);
     db.execute(
         &Sql::new(
             "UPDATE registration_entries SET spiffe_id = $1, parent_id = $2, selector_set = $3, \
