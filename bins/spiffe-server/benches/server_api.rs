@@ -30,6 +30,7 @@ use spiffe_ca::x509::X509SvidIssuer;
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::{SpiffeId, TrustDomain, X509Bundle, X509Svid};
 use spiffe_server::testing::agent;
+use spiffe_server::testing::agent::csr;
 use spiffe_server::testing::process::{ServerConfigFile, ServerProcess};
 use spire_api_proto::server::entry::v1::entry_client::EntryClient;
 use spire_api_proto::server::entry::v1::{
@@ -59,18 +60,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// A CSR for a fresh P-256 key, and the key (PKCS#8 DER).
-fn csr() -> (Vec<u8>, Vec<u8>) {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let der = rcgen::CertificateParams::new(Vec::<String>::new())
-        .unwrap()
-        .serialize_request(&key)
-        .unwrap()
-        .der()
-        .to_vec();
-    (der, key.serialize_der())
 }
 
 /// CPU time (user + system) of a process, from `/proc/<pid>/stat`.

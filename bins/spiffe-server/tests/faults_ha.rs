@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use spiffe_core::{SpiffeId, TrustDomain};
 use spiffe_server::testing::agent;
+use spiffe_server::testing::agent::csr;
 use spiffe_server::testing::process::{
     DataStoreKind, KeyManagerKind, ServerConfigFile, ServerProcess,
 };
@@ -81,17 +82,6 @@ async fn active_x509_authority(admin: &Channel) -> String {
         .active
         .expect("an active X.509 authority")
         .authority_id
-}
-
-fn csr() -> (Vec<u8>, Vec<u8>) {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let der = rcgen::CertificateParams::new(Vec::<String>::new())
-        .unwrap()
-        .serialize_request(&key)
-        .unwrap()
-        .der()
-        .to_vec();
-    (der, key.serialize_der())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use spiffe_core::{TrustDomain, X509Svid};
 use spiffe_server::testing::agent;
+use spiffe_server::testing::agent::csr;
 use spiffe_server::testing::process::{ServerConfigFile, ServerProcess};
 use spire_api_proto::server::agent::v1::agent_client::AgentClient;
 use spire_api_proto::server::agent::v1::{BanAgentRequest, CountAgentsRequest, ListAgentsRequest};
@@ -31,17 +32,6 @@ fn bin() -> std::path::PathBuf {
 
 fn td() -> TrustDomain {
     TrustDomain::new("example.org").unwrap()
-}
-
-fn csr() -> (Vec<u8>, Vec<u8>) {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let der = rcgen::CertificateParams::new(Vec::<String>::new())
-        .unwrap()
-        .serialize_request(&key)
-        .unwrap()
-        .der()
-        .to_vec();
-    (der, key.serialize_der())
 }
 
 fn id(trust_domain: &str, path: &str) -> Option<types::Spiffeid> {

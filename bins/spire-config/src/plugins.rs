@@ -7,6 +7,10 @@
 //! as in SPIRE. [`check_plugins`] then sorts declarations into the ones this implementation
 //! provides, SPIRE plugins it does not, and names nobody knows.
 
+use std::borrow::Cow;
+use std::path::Path;
+
+use crate::config::{load_file, LoadError};
 use crate::decode::{Decoder, Section};
 use crate::error::ConfigError;
 use crate::hcl::Key;
@@ -42,6 +46,20 @@ pub struct PluginDecl {
     pub enabled: bool,
     /// `plugin_data` or `plugin_data_file`.
     pub data: PluginData,
+}
+
+impl PluginDecl {
+    /// The `plugin_data` to decode: the inline block, the `plugin_data_file` read and parsed
+    /// (`expand_env` as for the main file), or an empty section when neither is given.
+    pub fn data_section(&self, expand_env: bool) -> Result<Cow<'_, Section>, LoadError> {
+        match &self.data {
+            PluginData::Inline(section) => Ok(Cow::Borrowed(section)),
+            PluginData::File(file) => {
+                Ok(Cow::Owned(load_file(Path::new(file), expand_env)?.root()))
+            }
+            PluginData::None => Ok(Cow::Owned(Section::from_body(&Default::default()))),
+        }
+    }
 }
 
 impl PluginDecl {

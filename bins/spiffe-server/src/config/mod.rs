@@ -40,7 +40,7 @@ use daemon_telemetry::{HealthConfig, LogFormat, LogLevel, LogSettings, Telemetry
 use spiffe_ca::keys::KeyType;
 use spiffe_core::{SpiffeId, TrustDomain};
 use spire_config::catalog::SPIRE_SERVER_PLUGINS;
-use spire_config::{check_plugins, decode_plugins, Config, ConfigError, PluginData, PluginDecl};
+use spire_config::{check_plugins, decode_plugins, Config, ConfigError, PluginDecl};
 
 use crate::datastore::SqlSettings;
 
@@ -331,25 +331,12 @@ fn plugin_settings(
     let mut upstreams = Vec::new();
     for decl in decls.iter().filter(|d| d.enabled) {
         let name = decl.name.name.as_str();
-        let loaded;
-        let section = match &decl.data {
-            PluginData::Inline(section) => section,
-            PluginData::File(file) => {
-                let parsed =
-                    spire_config::load_file(Path::new(file), expand_env).map_err(|source| {
-                        ServerConfigError::PluginDataFile {
-                            plugin: decl.describe(),
-                            source: Box::new(source),
-                        }
-                    })?;
-                loaded = parsed.root();
-                &loaded
-            }
-            _ => {
-                loaded = spire_config::Section::from_body(&Default::default());
-                &loaded
-            }
-        };
+        let section =
+            decl.data_section(expand_env)
+                .map_err(|source| ServerConfigError::PluginDataFile {
+                    plugin: decl.describe(),
+                    source: Box::new(source),
+                })?;
         match decl.plugin_type.name.as_str() {
             "DataStore" => datastores.push(
                 section

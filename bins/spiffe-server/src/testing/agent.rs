@@ -38,6 +38,19 @@ fn channel(addr: SocketAddr, mut config: rustls::ClientConfig) -> Channel {
         .connect_with_connector_lazy(SpiffeConnector::new(Arc::new(config)))
 }
 
+/// A PKCS#10 request for a fresh P-256 key, and the key (PKCS#8 DER): what an agent sends
+/// to attest or to have a workload's SVID signed.
+pub fn csr() -> (Vec<u8>, Vec<u8>) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("P-256 key");
+    let der = rcgen::CertificateParams::new(Vec::<String>::new())
+        .expect("CSR parameters")
+        .serialize_request(&key)
+        .expect("CSR")
+        .der()
+        .to_vec();
+    (der, key.serialize_der())
+}
+
 /// The trust domain's X.509 bundle, read with `Bundle.GetBundle` on the admin socket.
 pub async fn x509_bundle(admin: &Channel, trust_domain: &TrustDomain) -> Arc<X509Bundle> {
     let bundle = BundleClient::new(admin.clone())
