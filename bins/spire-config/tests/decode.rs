@@ -543,3 +543,37 @@ fn load_file_errors_read_as_spire() {
     );
     assert_eq!(td(load_file(&good, true).expect("loads")).expect("ok"), "");
 }
+
+#[test]
+fn plugin_data_comes_inline_from_a_file_or_empty() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("disk.hcl");
+    std::fs::write(&file, "directory = \"${DATA}/keys\"\n").expect("write");
+    let text = format!(
+        "plugins {{\n KeyManager \"disk\" {{ plugin_data_file = \"{}\" }}\n NodeAttestor \"join_token\" {{ plugin_data {{ a = \"inline\" }} }}\n WorkloadAttestor \"unix\" {{}}\n}}",
+        file.display()
+    );
+    let decls = Config::parse(&text)
+        .expect("parse")
+        .decode(decode_plugins)
+        .expect("plugins");
+    let read = |i: usize, key: &str, expand: bool| {
+        decls[i]
+            .data_section(expand)
+            .expect("data")
+            .decode(|d| d.optional_str(key))
+            .expect("decode")
+    };
+    std::env::set_var("DATA", "/var/lib/spire");
+    assert_eq!(
+        read(0, "directory", true).as_deref(),
+        Some("/var/lib/spire/keys")
+    );
+    assert_eq!(read(0, "directory", false).as_deref(), Some("${DATA}/keys"));
+    assert_eq!(read(1, "a", false).as_deref(), Some("inline"));
+    assert_eq!(read(2, "a", false), None);
+
+    std::fs::remove_file(&file).expect("remove");
+    let missing = decls[0].data_section(false).expect_err("the file is gone");
+    assert!(missing.to_string().contains("disk.hcl"), "{missing}");
+}
