@@ -1,5 +1,6 @@
 //! The harness itself: a trust domain comes up, an entry reaches a workload (this test process,
 //! by uid), and the agent's CLI shows it.
+#![allow(clippy::unwrap_used)]
 
 use daemon_harness::{current_uid, Domain};
 
