@@ -142,6 +142,15 @@ proptest! {
         for e in model.values() {
             prop_assert_eq!(index.get(e.id().as_str()), Some(e));
         }
+        for i in 0..IDS.len() {
+            let spiffe = id(i);
+            let issuing: Vec<String> = model
+                .values()
+                .filter(|e| e.spiffe_id() == &spiffe)
+                .map(|e| e.id().to_string())
+                .collect();
+            prop_assert_eq!(ids(index.with_spiffe_id(&spiffe)), issuing);
+        }
 
         for (agent, node, workload) in &queries {
             let agent = id(*agent);

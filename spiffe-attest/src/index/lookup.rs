@@ -76,6 +76,18 @@ impl EntryIndex {
         self.resolve(out)
     }
 
+    /// The entries whose SPIFFE ID is `id`, under any parent (e.g. to check what a caller
+    /// presenting `id` was registered as). One map probe; no allocation when there are none.
+    pub fn with_spiffe_id(&self, id: &SpiffeId) -> Vec<Arc<RegistrationEntry>> {
+        let Some(handle) = self.ids.get(id.as_str()) else {
+            return Vec::new();
+        };
+        match self.by_spiffe.get(&handle) {
+            Some(bucket) => self.resolve(bucket.as_slice().to_vec()),
+            None => Vec::new(),
+        }
+    }
+
     fn resolve(&self, slots: Vec<u32>) -> Vec<Arc<RegistrationEntry>> {
         slots
             .into_iter()

@@ -51,7 +51,6 @@ impl std::fmt::Debug for EntryCache {
 struct State {
     revision: u64,
     index: EntryIndex,
-    by_spiffe_id: HashMap<SpiffeId, Vec<Arc<RegistrationEntry>>>,
     nodes: HashMap<SpiffeId, Arc<AttestedNode>>,
 }
 
@@ -101,11 +100,7 @@ impl EntryCache {
 
     /// The entries whose SPIFFE ID is `id` (admin and downstream checks).
     pub fn entries_with_spiffe_id(&self, id: &SpiffeId) -> Vec<Arc<RegistrationEntry>> {
-        self.read()
-            .by_spiffe_id
-            .get(id)
-            .cloned()
-            .unwrap_or_default()
+        self.read().index.with_spiffe_id(id)
     }
 
     /// The entry with this id.
@@ -175,18 +170,10 @@ impl EntryCache {
         }
         let mut state = self.write();
         for id in &entry_ids {
-            if let Some(old) = state.index.remove(id) {
-                unlink(&mut state.by_spiffe_id, &old);
-            }
+            state.index.remove(id);
         }
         for entry in entries {
-            let entry = Arc::new(entry);
-            state
-                .by_spiffe_id
-                .entry(entry.spiffe_id().clone())
-                .or_default()
-                .push(entry.clone());
-            state.index.insert(entry);
+            state.index.insert(Arc::new(entry));
         }
         for (id, node) in nodes {
             match node {
@@ -212,32 +199,17 @@ impl EntryCache {
     }
 }
 
-fn unlink(map: &mut HashMap<SpiffeId, Vec<Arc<RegistrationEntry>>>, entry: &RegistrationEntry) {
-    if let Some(list) = map.get_mut(entry.spiffe_id()) {
-        list.retain(|e| e.id() != entry.id());
-        if list.is_empty() {
-            map.remove(entry.spiffe_id());
-        }
-    }
-}
-
 async fn load_state(
     datastore: &dyn DataStore,
     trust_domain: &TrustDomain,
 ) -> Result<State, DataStoreError> {
     let revision = datastore.current_revision().await?;
     let mut index = EntryIndex::new(trust_domain);
-    let mut by_spiffe_id: HashMap<SpiffeId, Vec<Arc<RegistrationEntry>>> = HashMap::new();
     let mut page = PageRequest::first(LOAD_PAGE);
     loop {
         let loaded = datastore.load_entries(&page).await?;
         for entry in loaded.items {
-            let entry = Arc::new(entry);
-            by_spiffe_id
-                .entry(entry.spiffe_id().clone())
-                .or_default()
-                .push(entry.clone());
-            index.insert(entry);
+            index.insert(Arc::new(entry));
         }
         match loaded.next {
             Some(next) => page = PageRequest::after(LOAD_PAGE, next),
@@ -261,7 +233,6 @@ async fn load_state(
     Ok(State {
         revision,
         index,
-        by_spiffe_id,
         nodes,
     })
 }

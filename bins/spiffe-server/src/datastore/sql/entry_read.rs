@@ -54,24 +54,54 @@ pub(super) async fn list(
     filter: &EntryFilter,
     page: &PageRequest,
 ) -> Result<Page<RegistrationEntry>, DataStoreError> {
-    let mut cursor = int_cursor(page)?;
-    let wanted = limit(page);
-    let mut entries: Vec<StoredEntry> = Vec::new();
-    if wanted <= CHUNK {
+    if limit(page) <= CHUNK {
         let mut conn = pools.read().await?;
-        entries = read_page(&mut conn.db(), filter, cursor, wanted).await?;
+        read_chunks(&mut conn.db(), filter, page).await
     } else {
         // Several statements: one snapshot for all of them.
         let mut tx = pools.read_tx().await?;
-        loop {
-            let room = wanted.saturating_sub(entries.len() as i64).min(CHUNK);
-            let chunk = read_page(&mut tx.db(), filter, cursor, room).await?;
-            let done = (chunk.len() as i64) < room;
-            entries.extend(chunk);
-            match entries.last() {
-                Some(last) if !done && (entries.len() as i64) < wanted => cursor = last.pk,
-                _ => break,
-            }
+        read_chunks(&mut tx.db(), filter, page).await
+    }
+}
+
+/// A page of every entry, for loading the whole set: on SQLite through a connection of its
+/// own with the file mapped (see [`Pools::bulk_sqlite`]), closed afterwards.
+pub(super) async fn load(
+    pools: &Pools,
+    page: &PageRequest,
+) -> Result<Page<RegistrationEntry>, DataStoreError> {
+    let Some(mut conn) = pools.bulk_sqlite().await? else {
+        return list(pools, &EntryFilter::default(), page).await;
+    };
+    let unavailable = |e| DataStoreError::Unavailable {
+        backend: crate::datastore::Backend::Sqlite,
+        source: Box::new(e),
+    };
+    let mut tx = sqlx::Connection::begin(&mut conn).await.map_err(unavailable)?;
+    let loaded = read_chunks(&mut Db::Sqlite(&mut tx), &EntryFilter::default(), page).await;
+    // A read-only transaction: rolling it back ends it.
+    drop(tx);
+    let _ = sqlx::Connection::close(conn).await;
+    loaded
+}
+
+/// One page as statements of at most [`CHUNK`] entries each, on one connection.
+async fn read_chunks(
+    db: &mut Db<'_>,
+    filter: &EntryFilter,
+    page: &PageRequest,
+) -> Result<Page<RegistrationEntry>, DataStoreError> {
+    let mut cursor = int_cursor(page)?;
+    let wanted = limit(page);
+    let mut entries: Vec<StoredEntry> = Vec::new();
+    loop {
+        let room = wanted.saturating_sub(entries.len() as i64).min(CHUNK);
+        let chunk = read_page(db, filter, cursor, room).await?;
+        let done = (chunk.len() as i64) < room;
+        entries.extend(chunk);
+        match entries.last() {
+            Some(last) if !done && (entries.len() as i64) < wanted => cursor = last.pk,
+            _ => break,
         }
     }
     let last = entries.last().map(|e| e.pk);

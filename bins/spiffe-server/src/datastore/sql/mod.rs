@@ -154,7 +154,7 @@ impl DataStore for SqlDataStore {
         &'a self,
         page: &'a PageRequest,
     ) -> BoxFuture<'a, Result<Page<RegistrationEntry>, DataStoreError>> {
-        Box::pin(async move { entry_read::list(&self.pools, &EntryFilter::default(), page).await })
+        Box::pin(entry_read::load(&self.pools, page))
     }
 
     fn create_node(

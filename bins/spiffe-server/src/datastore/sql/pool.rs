@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use sqlx::Connection;
 
@@ -30,7 +31,8 @@ use crate::datastore::{Backend, DataStoreError, DatabaseType, Record, SqlSetting
 
 /// How long a SQLite writer waits for another process's lock.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How much of a SQLite database file reads map into memory (address space, not memory).
+/// How much of a SQLite database file a bulk read maps into memory (address space; the pages
+/// it touches count in the process's RSS for as long as the mapping lives).
 const MMAP_SIZE: u64 = 1 << 30;
 /// How long an idle connection is kept (SPIRE's fixed `ConnMaxIdleTime`).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,7 +40,12 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The pools of one store.
 #[derive(Debug, Clone)]
 pub(super) enum Pools {
-    Sqlite { write: SqlitePool, read: SqlitePool },
+    Sqlite {
+        write: SqlitePool,
+        read: SqlitePool,
+        /// Options of a bulk read's own connection: the file mapped into memory.
+        bulk: Box<SqliteConnectOptions>,
+    },
     Postgres(PgPool),
 }
 
@@ -54,10 +61,13 @@ impl Pools {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(BUSY_TIMEOUT)
-                    .foreign_keys(true)
-                    // Reads map the file instead of copying it page by page through read(2):
-                    // shared by all connections through the page cache, no per-connection memory.
-                    .pragma("mmap_size", MMAP_SIZE.to_string());
+                    .foreign_keys(true);
+                // A bulk read (the entry cache's full load) maps the file instead of copying it
+                // page by page through read(2), which halves a 1M-entry load; on a connection
+                // of its own, closed afterwards, because every page a mapping has touched stays
+                // in the RSS while the mapping lives. Pooled connections read through SQLite's
+                // small page cache.
+                let bulk = Box::new(options.clone().pragma("mmap_size", MMAP_SIZE.to_string()));
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)
                     .min_connections(1)
@@ -71,7 +81,7 @@ impl Pools {
                     .idle_timeout(IDLE_TIMEOUT)
                     .max_lifetime(settings.conn_max_lifetime)
                     .connect_lazy_with(options);
-                Ok(Self::Sqlite { write, read })
+                Ok(Self::Sqlite { write, read, bulk })
             }
             DatabaseType::Postgres => {
                 let options = dsn::parse(&settings.connection_string)?;
@@ -130,6 +140,20 @@ impl Pools {
         conn.map_err(|e| unavailable(self.backend(), e))
     }
 
+    /// For SQLite, a new connection of its own for one bulk read, with the file mapped into
+    /// memory; close it when done (that unmaps it). `None` for PostgreSQL (use [`read_tx`]).
+    ///
+    /// [`read_tx`]: Self::read_tx
+    pub(super) async fn bulk_sqlite(&self) -> Result<Option<SqliteConnection>, DataStoreError> {
+        match self {
+            Self::Sqlite { bulk, .. } => SqliteConnection::connect_with(bulk)
+                .await
+                .map(Some)
+                .map_err(|e| unavailable(Backend::Sqlite, e)),
+            Self::Postgres(_) => Ok(None),
+        }
+    }
+
     /// A connection for single-statement writes (autocommit).
     pub(super) async fn write_conn(&self) -> Result<Conn, DataStoreError> {
         let conn = match self {
@@ -141,7 +165,7 @@ impl Pools {
 
     pub(super) async fn close(&self) {
         match self {
-            Self::Sqlite { write, read } => {
+            Self::Sqlite { write, read, .. } => {
                 read.close().await;
                 write.close().await;
             }
