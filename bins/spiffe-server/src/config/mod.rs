@@ -29,6 +29,8 @@ mod error;
 mod federation;
 mod flags;
 mod plugins;
+#[cfg(test)]
+mod reference_tests;
 mod server_block;
 mod settings;
 

@@ -81,6 +81,7 @@ impl<'s> Decoder<'s> {
     }
 
     fn take(&mut self, key: &str) -> Vec<&'s Entry> {
+        super::record::note(&self.section.path, key);
         let found: Vec<(usize, &'s Entry)> = self.matching(key).collect();
         for (i, _) in &found {
             self.used[*i] = true;
@@ -90,6 +91,7 @@ impl<'s> Decoder<'s> {
 
     /// Whether `key` is present, without marking it known.
     pub fn contains(&self, key: &str) -> bool {
+        super::record::note(&self.section.path, key);
         self.matching(key).next().is_some()
     }
 

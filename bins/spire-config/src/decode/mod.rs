@@ -7,7 +7,9 @@
 
 mod convert;
 mod decoder;
+mod record;
 mod section;
 
 pub use decoder::Decoder;
+pub use record::record_keys;
 pub use section::{FromSection, Section};

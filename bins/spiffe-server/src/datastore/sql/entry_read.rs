@@ -77,7 +77,9 @@ pub(super) async fn load(
         backend: crate::datastore::Backend::Sqlite,
         source: Box::new(e),
     };
-    let mut tx = sqlx::Connection::begin(&mut conn).await.map_err(unavailable)?;
+    let mut tx = sqlx::Connection::begin(&mut conn)
+        .await
+        .map_err(unavailable)?;
     let loaded = read_chunks(&mut Db::Sqlite(&mut tx), &EntryFilter::default(), page).await;
     // A read-only transaction: rolling it back ends it.
     drop(tx);
