@@ -15,7 +15,7 @@ use spiffe_core::TrustDomain;
 use spire_config::{Config, ConfigError, Decoder, Pos};
 use thiserror::Error;
 
-use crate::domain::{DomainAllowlist, DomainError};
+use crate::domain::DomainAllowlist;
 
 /// `poll_interval` of every key source when unset or not positive.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
@@ -173,15 +173,6 @@ pub enum SettingsError {
         /// Where the block is.
         pos: Pos,
     },
-    /// A configured domain is not a valid ASCII domain name.
-    #[error("invalid entry in \"domains\" (line {}): {source}", pos.line)]
-    Domain {
-        /// Where `domains` is.
-        pos: Pos,
-        /// Why.
-        #[source]
-        source: DomainError,
-    },
 }
 
 fn rule(message: &'static str, pos: Pos) -> SettingsError {
@@ -283,8 +274,10 @@ fn read_top(
         source_location: false,
     };
     let log_requests = d.optional_bool("log_requests")?.unwrap_or(false);
-    let domains_pos = d.contains("domains").then(|| d.pos());
     let domains = d.optional_str_list("domains")?.unwrap_or_default();
+    // Each entry must be a domain a request's host can equal (SPIRE's DomainAllowlist).
+    let allowlist =
+        DomainAllowlist::new(&domains).map_err(|e| d.invalid("domains", e.to_string()))?;
     let set_key_use = d.optional_bool("set_key_use")?.unwrap_or(false);
     let allow_insecure_scheme = d.optional_bool("allow_insecure_scheme")?.unwrap_or(false);
     let insecure_addr = d.optional_str("insecure_addr")?.filter(|s| !s.is_empty());
@@ -442,15 +435,7 @@ fn read_top(
     if domains.is_empty() {
         return Ok(Err(rule("at least one domain must be configured", root)));
     }
-    let domains = match DomainAllowlist::new(&domains) {
-        Ok(list) => list,
-        Err(source) => {
-            return Ok(Err(SettingsError::Domain {
-                pos: domains_pos.unwrap_or(root),
-                source,
-            }))
-        }
-    };
+    let domains = allowlist;
     let serving_pos = serving_section.as_ref().map_or(root, |s| s.pos());
     let listener = match (insecure_addr, listen_socket_path, serving) {
         (None, None, None) => {

@@ -56,10 +56,8 @@ pub enum RunError {
     Source(source::PollError),
 }
 
-fn stopped(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> {
-    async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    }
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 /// Runs the provider with `settings` until `shutdown` completes.

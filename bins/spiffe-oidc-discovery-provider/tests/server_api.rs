@@ -9,9 +9,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{eventually, free_port, get, get_with, kids, ProviderProcess};
+use common::{eventually, free_port, get, get_with, kids, pyjwt, ProviderProcess};
 use spiffe_server::testing::process::{ServerConfigFile, ServerProcess};
 use spire_api_proto::server::bundle::v1::bundle_client::BundleClient;
 use spire_api_proto::server::bundle::v1::GetBundleRequest;
@@ -147,41 +147,6 @@ async fn server_api_discovery_document_allow_list_and_rotation() {
     })
     .await;
     assert_eq!(served, rotated);
-}
-
-fn python() -> PathBuf {
-    let python = std::env::var_os("SPIFFE_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/venv-py/bin/python")
-        });
-    assert!(
-        python.exists(),
-        "{} missing: run scripts/test.sh (prerequisites) to install PyJWT",
-        python.display()
-    );
-    python
-}
-
-/// Runs PyJWT's relying-party check; its stdout on success, its stderr on failure.
-async fn pyjwt(discovery: &str, token: &str, audience: &str) -> Result<String, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pyjwt_validate.py");
-    let output = tokio::time::timeout(
-        common::TIMEOUT,
-        tokio::process::Command::new(python())
-            .arg(script)
-            .args([discovery, token, audience])
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("PyJWT finishes in time")
-    .unwrap();
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
-    }
 }
 
 async fn mint(server: &ServerProcess, path: &str, audience: &str) -> String {

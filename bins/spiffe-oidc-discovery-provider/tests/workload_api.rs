@@ -9,9 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use common::{eventually, free_port, get, get_over, kids, ProviderProcess};
+use common::{ec_jwk, eventually, free_port, get, get_over, kids, ProviderProcess};
 use spiffe_core::SpiffeId;
 use spiffe_core::{JwtBundle, TrustDomain};
 use spiffe_workload::{
@@ -54,20 +52,6 @@ impl IdentityProvider for Bundles {
     fn changes(&self) -> watch::Receiver<()> {
         self.changes.subscribe()
     }
-}
-
-/// A JWK for a new P-256 key with `kid`.
-fn ec_jwk(kid: &str) -> serde_json::Value {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let point = key.public_key_raw();
-    assert_eq!(point.len(), 65, "uncompressed P-256 point");
-    serde_json::json!({
-        "kty": "EC",
-        "crv": "P-256",
-        "kid": kid,
-        "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
-        "y": URL_SAFE_NO_PAD.encode(&point[33..]),
-    })
 }
 
 fn bundle(trust_domain: &str, keys: &[serde_json::Value]) -> JwtBundle {

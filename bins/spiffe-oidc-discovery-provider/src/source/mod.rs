@@ -39,7 +39,12 @@ pub async fn poll<S: KeySource>(
     tracing::debug!(interval = ?interval, source = source.name(), "Polling started");
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        match source.fetch().await {
+        // A source that hangs (a stuck server) must not hold up the shutdown.
+        let fetched = tokio::select! {
+            () = &mut shutdown => break,
+            fetched = source.fetch() => fetched,
+        };
+        match fetched {
             Ok(bundle) => {
                 let set = KeySet::from_bundle(&bundle);
                 let count = set.len();

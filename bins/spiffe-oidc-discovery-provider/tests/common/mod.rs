@@ -212,3 +212,55 @@ pub fn kids(jwks: &serde_json::Value) -> Vec<String> {
     kids.sort();
     kids
 }
+
+/// A public JWK for a new P-256 key with `kid`.
+pub fn ec_jwk(kid: &str) -> serde_json::Value {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+
+    let key = rcgen::KeyPair::generate().unwrap();
+    let point = key.public_key_raw();
+    assert_eq!(point.len(), 65, "uncompressed P-256 point");
+    serde_json::json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "kid": kid,
+        "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+        "y": URL_SAFE_NO_PAD.encode(&point[33..]),
+    })
+}
+
+pub fn python() -> PathBuf {
+    let python = std::env::var_os("SPIFFE_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/venv-py/bin/python")
+        });
+    assert!(
+        python.exists(),
+        "{} missing: run scripts/test.sh (prerequisites) to install PyJWT",
+        python.display()
+    );
+    python
+}
+
+/// Runs PyJWT's relying-party check; its stdout on success, its stderr on failure.
+pub async fn pyjwt(discovery: &str, token: &str, audience: &str) -> Result<String, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pyjwt_validate.py");
+    let output = tokio::time::timeout(
+        TIMEOUT,
+        tokio::process::Command::new(python())
+            .arg(script)
+            .args([discovery, token, audience])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("PyJWT finishes in time")
+    .unwrap();
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
