@@ -159,13 +159,13 @@ pub enum SettingsError {
     /// its line).
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// A rule between keys, with SPIRE's message.
-    #[error("{message} (line {})", pos.line)]
+    /// A rule between keys, with SPIRE's message (and the line of the block it is about).
+    #[error("{message}{}", at_line(.pos))]
     Rule {
         /// SPIRE's message.
         message: &'static str,
-        /// The line of the section (or key) the rule is about.
-        pos: Pos,
+        /// The block the rule is about; `None` for the file as a whole.
+        pos: Option<Pos>,
     },
     /// An `acme` block: certificates from an ACME CA (Let's Encrypt) are not provided.
     #[error("the acme section (line {}) is not supported: this provider does not obtain certificates over ACME; use serving_cert_file, or insecure_addr or listen_socket_path behind a TLS-terminating proxy", pos.line)]
@@ -175,7 +175,12 @@ pub enum SettingsError {
     },
 }
 
-fn rule(message: &'static str, pos: Pos) -> SettingsError {
+fn at_line(pos: &Option<Pos>) -> String {
+    pos.map(|p| format!(" (line {})", p.line))
+        .unwrap_or_default()
+}
+
+fn rule(message: &'static str, pos: Option<Pos>) -> SettingsError {
     SettingsError::Rule { message, pos }
 }
 
@@ -233,10 +238,9 @@ impl Settings {
 
     /// Reads a parsed config.
     pub fn from_config(config: &Config) -> Result<Settings, SettingsError> {
-        let root_pos = config.root().pos();
         let mut rule_error = None;
         let settings = config.decode(|d| {
-            let read = read_top(d, root_pos);
+            let read = read_top(d);
             match read {
                 Ok(Ok(s)) => Ok(Some(s)),
                 Ok(Err(e)) => {
@@ -256,10 +260,7 @@ impl Settings {
 
 /// Reads the top level: key errors come out as `Err`, rule errors as `Ok(Err)` (so that an
 /// unknown key anywhere is still reported first, by the decoder).
-fn read_top(
-    d: &mut Decoder<'_>,
-    root: Pos,
-) -> Result<Result<Settings, SettingsError>, ConfigError> {
+fn read_top(d: &mut Decoder<'_>) -> Result<Result<Settings, SettingsError>, ConfigError> {
     let log = LogSettings {
         level: d
             .optional_parsed::<LogLevel>("log_level")?
@@ -433,15 +434,15 @@ fn read_top(
         return Ok(Err(SettingsError::Acme { pos }));
     }
     if domains.is_empty() {
-        return Ok(Err(rule("at least one domain must be configured", root)));
+        return Ok(Err(rule("at least one domain must be configured", None)));
     }
     let domains = allowlist;
-    let serving_pos = serving_section.as_ref().map_or(root, |s| s.pos());
+    let serving_pos = serving_section.as_ref().map(|s| s.pos());
     let listener = match (insecure_addr, listen_socket_path, serving) {
         (None, None, None) => {
             return Ok(Err(rule(
                 "either acme, serving_cert_file, insecure_addr or listen_socket_path must be configured",
-                root,
+                None,
             )))
         }
         (Some(_), _, Some(_)) => {
@@ -459,7 +460,7 @@ fn read_top(
         (Some(_), Some(_), None) => {
             return Ok(Err(rule(
                 "insecure_addr and listen_socket_path are mutually exclusive",
-                root,
+                None,
             )))
         }
         (Some(addr), None, None) => ListenerSettings::Insecure { addr },
@@ -470,13 +471,13 @@ fn read_top(
         match sources.len() {
             0 => return Ok(Err(rule(
                 "exactly one of the server_api, workload_api, or file sections must be configured",
-                root,
+                None,
             ))),
             1 => sources.remove(0).0,
             _ => {
                 return Ok(Err(rule(
                     "the server_api, workload_api, and file sections are mutually exclusive",
-                    sources[1].1,
+                    Some(sources[1].1),
                 )))
             }
         };

@@ -261,3 +261,33 @@ fn expand_env_substitutes_before_parsing() {
     assert!(socket.exists());
     assert_eq!(provider.terminate(), Some(0), "{}", provider.output());
 }
+
+#[test]
+fn rules_about_the_whole_file_name_no_line_and_block_rules_do() {
+    assert_eq!(
+        error(&format!("insecure_addr = \":1\"\n{SERVER_API}\n")),
+        "at least one domain must be configured"
+    );
+    assert_eq!(
+        error("domains = [\"a.example\"]\ninsecure_addr = \":1\"\nserver_api { address = \"unix:///x\" }\nfile { path = \"/b.json\" }\n"),
+        "the server_api, workload_api, and file sections are mutually exclusive (line 4)"
+    );
+}
+
+/// Every HCL example of the user guide parses (the server.conf excerpt aside).
+#[test]
+fn docs_examples_parse() {
+    let doc = include_str!("../../../docs/oidc.md");
+    let mut parsed = 0;
+    for block in doc.split("```hcl\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        if block.contains("server {") {
+            continue;
+        }
+        if let Err(e) = Settings::parse(block) {
+            panic!("{e}\n{block}");
+        }
+        parsed += 1;
+    }
+    assert_eq!(parsed, 2, "the server and the agent examples");
+}
