@@ -61,7 +61,10 @@ fuzz_target!(|input: &[u8]| {
     let tls = selector & 0x80 != 0;
     let response = handler.handle(&request, tls);
     let status = response.status().as_u16();
-    let well_known = request.uri().path().ends_with("/.well-known/openid-configuration");
+    let well_known = request
+        .uri()
+        .path()
+        .ends_with("/.well-known/openid-configuration");
     assert!(status != 400 || well_known, "400 outside discovery");
     if status == 200 && well_known {
         let body = full_body(response.into_body());
