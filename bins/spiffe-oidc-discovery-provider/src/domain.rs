@@ -78,6 +78,13 @@ impl DomainAllowlist {
     /// Whether the request's `host` (`name` or `name:port`) may be served.
     pub fn check(&self, host: &str) -> Result<(), DomainError> {
         let (domain, port) = split_host(host);
+        // Brackets are for IPv6 literals, which are never domain names; `[name]:port` would
+        // put the brackets into the issuer URL.
+        if host.starts_with('[') {
+            return Err(DomainError::Invalid {
+                domain: domain.to_owned(),
+            });
+        }
         check_domain(domain)?;
         // Go would escape a non-numeric "port" into the issuer URL; refuse it instead.
         if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit())) {

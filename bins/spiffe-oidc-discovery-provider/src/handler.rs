@@ -322,6 +322,40 @@ mod tests {
     }
 
     #[test]
+    fn issuer_urls_from_odd_hosts_are_uris() {
+        let settings = Settings::parse(
+            "domains = [\"localhost\"]\ninsecure_addr = \":1\"\nserver_api { address = \"unix:///x\" }\n",
+        )
+        .expect("valid config");
+        let handler = Handler::new(&settings, SharedKeys::new());
+        for host in ["localhost", "localhost:", "localhost:0", "localhost:65535"] {
+            let request = Request::get("/.well-known/openid-configuration")
+                .header("host", host)
+                .body(())
+                .expect("a request");
+            let response = handler.handle(&request, false);
+            assert_eq!(response.status(), StatusCode::OK, "{host}");
+        }
+        for host in [
+            "localhost:x",
+            "localhost:1:2",
+            "[localhost]:1",
+            "localhost/x",
+        ] {
+            let request = Request::get("/.well-known/openid-configuration")
+                .header("host", host)
+                .body(())
+                .expect("a request");
+            let response = handler.handle(&request, false);
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{host}");
+        }
+        for issuer in ["https://localhost:", "https://localhost:0"] {
+            let uri: Uri = issuer.parse().expect("an absolute URI");
+            assert_eq!(uri.host(), Some("localhost"));
+        }
+    }
+
+    #[test]
     fn threshold_is_five_intervals_at_least_three_minutes() {
         use std::time::Duration;
         assert_eq!(
