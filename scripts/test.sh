@@ -82,6 +82,12 @@ if ! target/venv-py/bin/python -c 'import spiffe, grpc' >/dev/null 2>&1; then
     python3 -m venv target/venv-py
     target/venv-py/bin/pip install --quiet spiffe grpcio
 fi
+# PyJWT (with its `crypto` extra for ES256/RS256) in the same venv: an OIDC relying party for
+# spiffe-oidc-discovery-provider's tests (PyJWKClient follows the discovery document).
+if ! target/venv-py/bin/python -c 'from jwt.algorithms import has_crypto; assert has_crypto' >/dev/null 2>&1; then
+    [[ -x target/venv-py/bin/python ]] || python3 -m venv target/venv-py
+    target/venv-py/bin/pip install --quiet 'PyJWT[crypto]'
+fi
 command -v node >/dev/null 2>&1 || apt_install nodejs
 command -v npm >/dev/null 2>&1 || apt_install npm
 if [[ ! -d target/node-grpc/node_modules/@grpc/grpc-js || ! -d target/node-grpc/node_modules/@grpc/proto-loader ]]; then
