@@ -51,7 +51,7 @@ struct Cli {
     #[arg(long = "id", value_name = "SPIFFE_ID", required = true)]
     ids: Vec<SpiffeId>,
     /// How often to mint new X.509-SVIDs; each is valid twice as long, so it is replaced at
-    /// half its life, as an agent does (`500ms`, `5s`, `1m`).
+    /// half its life, as an agent does (`500ms`, `5s`, `1m`, `1h`).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
     rotate_every: Duration,
     /// Exit after every client saw this many rotations (default: serve until interrupted).
@@ -92,8 +92,13 @@ async fn run(cli: Cli) -> Result<(), Error> {
     let mut endpoints = Vec::new();
     for id in &cli.ids {
         let path = socket_path(&cli.dir, id);
-        let listener = UnixListener::bind(&path)
-            .map_err(|error| format!("cannot listen on {}: {error}", path.display()))?;
+        let listener = UnixListener::bind(&path).map_err(|error| match error.kind() {
+            std::io::ErrorKind::AddrInUse => format!(
+                "cannot listen on {}: it exists (another embedded_ca, or a stale socket to remove)",
+                path.display()
+            ),
+            _ => format!("cannot listen on {}: {error}", path.display()),
+        })?;
         let provider = Arc::new(Workload {
             ca: ca.clone(),
             id: id.clone(),
@@ -192,19 +197,20 @@ fn socket_path(dir: &Path, id: &SpiffeId) -> PathBuf {
     dir.join(format!("{name}.sock"))
 }
 
-/// `500ms`, `5s`, `2m`.
+/// `500ms`, `5s`, `2m`, `1h`.
 fn duration(value: &str) -> Result<Duration, String> {
     let (number, unit) = value
         .find(|c: char| !c.is_ascii_digit())
         .map_or((value, ""), |at| value.split_at(at));
     let number: u64 = number
         .parse()
-        .map_err(|_| format!("{value:?} is not a duration such as 500ms, 5s or 2m"))?;
+        .map_err(|_| format!("{value:?} is not a duration such as 500ms, 5s, 2m or 1h"))?;
     let duration = match unit {
         "ms" => Duration::from_millis(number),
         "s" => Duration::from_secs(number),
         "m" => Duration::from_secs(number * 60),
-        _ => return Err(format!("{value:?}: the unit must be ms, s or m")),
+        "h" => Duration::from_secs(number * 3600),
+        _ => return Err(format!("{value:?}: the unit must be ms, s, m or h")),
     };
     if duration < Duration::from_millis(100) {
         return Err(format!("{value:?} is too short; at least 100ms"));

@@ -130,11 +130,11 @@ async fn serve(addr: SocketAddr, audience: String, allowed: Vec<SpiffeId>) -> Re
 impl Service {
     /// One request: who is calling, and are they allowed?
     fn handle(&self, request: &Request<Incoming>) -> Response<Full<Bytes>> {
-        let path = request.uri().path();
+        let (method, path) = (request.method(), request.uri().path());
         let caller = match self.authenticate(request) {
             Ok(caller) => caller,
             Err(reason) => {
-                println!("GET {path}: 401 {reason}");
+                println!("{method} {path}: 401 {reason}");
                 let mut response = text(StatusCode::UNAUTHORIZED, format!("{reason}\n"));
                 // RFC 6750: a 401 names the scheme the client should use.
                 response
@@ -144,10 +144,10 @@ impl Service {
             }
         };
         if !self.allowed.is_empty() && !self.allowed.contains(&caller) {
-            println!("GET {path}: 403 {caller} is not allowed");
+            println!("{method} {path}: 403 {caller} is not allowed");
             return text(StatusCode::FORBIDDEN, format!("{caller} is not allowed\n"));
         }
-        println!("GET {path}: 200 for {caller}");
+        println!("{method} {path}: 200 for {caller}");
         text(StatusCode::OK, format!("hello, {caller}\n"))
     }
 
