@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::process::{run, succeeded, text, Background};
-use daemon_harness::Domain;
+use daemon_harness::{agent_binary, Domain, ServerProcess};
 use tokio::process::Command;
 
 const ORDERS: &str = "spiffe://example.org/orders";
@@ -32,6 +32,13 @@ fn copy(program: &str, dir: &Path, name: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_examples_get_their_identities_from_a_real_agent() {
+    for binary in [ServerProcess::binary(), agent_binary()] {
+        assert!(
+            binary.exists(),
+            "{} is missing: run `cargo build -p spiffe-server -p spiffe-agent` first",
+            binary.display()
+        );
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_owned();
     let domain = tokio::task::spawn_blocking(move || {
