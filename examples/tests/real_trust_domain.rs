@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::process::{run, succeeded, text, Background};
-use daemon_harness::{agent_binary, Domain, ServerProcess};
+use daemon_harness::agent::agent_binary;
+use daemon_harness::{Domain, ServerProcess};
 use tokio::process::Command;
 
 const ORDERS: &str = "spiffe://example.org/orders";
