@@ -1,7 +1,8 @@
 //! Runs `embedded_ca` (a trust domain in one process, serving each identity on its own
 //! Workload API socket, rotating) and `watcher` against it, as processes. Checks what the
 //! embedded CA's own clients fetch and validate, that rotations reach them, and that another
-//! program (the watcher) sees each rotation as a new X.509 context with a new serial.
+//! program (the watcher) sees each rotation as a new X.509 context with a new serial, and
+//! stops cleanly on SIGINT.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -122,6 +123,25 @@ async fn the_watcher_prints_each_rotation_from_the_embedded_ca() {
         .expect(&stdout);
     assert_eq!(lines[jwt + 1], "  JWT bundle example.org: 1 keys");
     assert!(!stdout.contains("JWT bundles update 2:"), "{stdout}");
+
+    // Without --count: until interrupted (SIGINT, as Ctrl-C sends), then a clean exit.
+    let mut watcher = Command::new(WATCHER);
+    watcher.env(
+        "SPIFFE_ENDPOINT_SOCKET",
+        format!("unix://{}", dir.path().join("db.sock").display()),
+    );
+    let mut watcher = Background::spawn(watcher);
+    watcher.line_with(&format!("  SVID {DB} serial ")).await;
+    let pid = watcher.child.id().unwrap().to_string();
+    let kill = run({
+        let mut kill = Command::new("kill");
+        kill.args(["-INT", &pid]);
+        kill
+    })
+    .await;
+    succeeded(&kill);
+    watcher.line_with("interrupted").await;
+    assert!(watcher.wait().await.success(), "{}", watcher.output());
 
     ca.stop().await;
 }

@@ -18,6 +18,7 @@ use clap::Parser;
 use spiffe_core::time::CivilTime;
 use spiffe_core::{BundleSet, X509Bundle};
 use spiffe_workload::{WorkloadApiClient, X509Context};
+use tokio::signal::unix::{signal, SignalKind};
 
 /// Prints each X.509 context and JWT bundle update from the Workload API at
 /// SPIFFE_ENDPOINT_SOCKET.
@@ -47,6 +48,8 @@ async fn watch(count: Option<u64>) -> Result<(), Error> {
     let client = WorkloadApiClient::from_env().await?;
     let mut x509 = client.watch_x509_context();
     let mut jwt = client.watch_jwt_bundles();
+    // Registered now, so that a Ctrl-C at any moment from here on ends the loop cleanly.
+    let mut interrupt = signal(SignalKind::interrupt())?;
     let mut x509_updates = 0;
     let mut jwt_updates = 0;
 
@@ -69,8 +72,7 @@ async fn watch(count: Option<u64>) -> Result<(), Error> {
                 Some(Err(error)) => eprintln!("JWT bundles: {error}"),
                 None => return Err("the Workload API closed the JWT bundles stream".into()),
             },
-            interrupted = tokio::signal::ctrl_c() => {
-                interrupted?;
+            _ = interrupt.recv() => {
                 println!("interrupted");
                 break;
             }
