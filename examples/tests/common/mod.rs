@@ -3,6 +3,8 @@
 //! domain's bundles, as an agent serves each workload its own.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod process;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
