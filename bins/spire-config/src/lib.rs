@@ -16,7 +16,7 @@ mod plugins;
 mod pos;
 
 pub use config::{load_file, Config, LoadError};
-pub use decode::{record_keys, Decoder, FromSection, Section};
+pub use decode::{record_keys, reference_mismatch, Decoder, FromSection, Section};
 pub use duration::{format_duration, parse_duration, DurationError, DurationErrorKind};
 pub use error::{ConfigError, ItemKind, SectionPath, SyntaxError, TokenKind};
 pub use expand::expand_env;

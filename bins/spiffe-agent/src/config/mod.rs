@@ -532,5 +532,7 @@ fn plugin_settings(
 }
 
 #[cfg(test)]
+mod reference_tests;
+#[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;

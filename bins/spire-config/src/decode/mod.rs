@@ -11,5 +11,5 @@ mod record;
 mod section;
 
 pub use decoder::Decoder;
-pub use record::record_keys;
+pub use record::{record_keys, reference_mismatch};
 pub use section::{FromSection, Section};
