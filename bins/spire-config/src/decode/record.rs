@@ -110,6 +110,7 @@ fn documented(markdown: &str, heading: &str) -> BTreeSet<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
