@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use spiffe_attest::{EntryId, RegistrationEntry, Selector};
 use spiffe_core::SpiffeId;
 use spiffe_server::datastore::{ChangeFeed, DataStore, PageRequest, SqlDataStore, SqlSettings};
+use spiffe_server::testing::process::{rss_mib, ServerConfigFile, ServerProcess};
 
 const BATCH: usize = 100;
 const PAGE: u32 = 10_000;
@@ -154,8 +155,10 @@ async fn main() {
         Err(_) => println!("batch_create/postgres: skipped (SPIFFE_TEST_POSTGRES_URL not set)"),
     }
 
-    // A large SQLite store: changes_since at 10,000 entries, then fill, load, changes_since.
-    let settings = SqlSettings::sqlite(dir.path().join("large.sqlite3"));
+    // A large SQLite store: changes_since at 10,000 entries, then fill, load, changes_since;
+    // it is written where a server config in `dir/server` finds it, for the start below.
+    let server_config = ServerConfigFile::new(&dir.path().join("server"));
+    let settings = SqlSettings::sqlite(server_config.sqlite_path());
     let store: Arc<dyn DataStore> = Arc::new(SqlDataStore::open(&settings).await.expect("open"));
     let small = 10_000.min(entries);
     fill(store.as_ref(), 0, small).await;
@@ -187,21 +190,20 @@ async fn main() {
         at_large.as_secs_f64() * 1e6,
         count
     );
-}
+    drop(store);
 
-/// A new database in the cluster at `admin`; returns its URL.
-async fn postgres_database(admin: &str) -> String {
-    use sqlx::Connection;
-    let name = format!("bench_{}", std::process::id());
-    let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("drop");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create");
-    let (base, _) = admin.rsplit_once('/').expect("URL with a database");
-    format!("{base}/{name}")
+    // `spiffe-server run` on that store (the binary beside this bench: build it with
+    // `cargo build --release -p spiffe-server`): time until it serves, and its memory then.
+    let start = Instant::now();
+    match ServerProcess::start(&ServerProcess::binary(), &server_config) {
+        Ok(mut server) => {
+            println!(
+                "server start/sqlite with {count} entries: serving after {:.2} s (target < 10 s at 1M); RSS {:.1} MiB",
+                start.elapsed().as_secs_f64(),
+                rss_mib(server.pid())
+            );
+            let _ = server.terminate();
+        }
+        Err(e) => println!("server start/sqlite: skipped ({e})"),
+    }
 }

@@ -31,7 +31,7 @@ use spiffe_core::pki_types::UnixTime;
 use spiffe_core::{SpiffeId, TrustDomain, X509Bundle, X509Svid};
 use spiffe_server::testing::agent;
 use spiffe_server::testing::agent::csr;
-use spiffe_server::testing::process::{ServerConfigFile, ServerProcess};
+use spiffe_server::testing::process::{rss_mib, ServerConfigFile, ServerProcess};
 use spire_api_proto::server::entry::v1::entry_client::EntryClient;
 use spire_api_proto::server::entry::v1::{
     BatchCreateEntryRequest, BatchUpdateEntryRequest, GetAuthorizedEntriesRequest,
@@ -73,16 +73,6 @@ fn cpu_time(pid: u32) -> Duration {
         .filter_map(|f| f.parse::<u64>().ok())
         .sum();
     Duration::from_millis(ticks * 10)
-}
-
-/// Resident memory of a process in MiB, from `/proc/<pid>/status`.
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

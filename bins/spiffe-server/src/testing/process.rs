@@ -95,6 +95,16 @@ pub fn free_port() -> u16 {
         .expect("bind an ephemeral port on loopback")
 }
 
+/// The resident memory (`VmRSS`) of process `pid`, in MiB; 0 when it cannot be read.
+pub fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
 impl ServerConfigFile {
     /// SQLite, memory keys, the `join_token` attestor, INFO logs, in `dir`.
     pub fn new(dir: &Path) -> Self {
