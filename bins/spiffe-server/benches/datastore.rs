@@ -207,3 +207,20 @@ async fn main() {
         Err(e) => println!("server start/sqlite: skipped ({e})"),
     }
 }
+
+/// A new database in the cluster at `admin`; returns its URL.
+async fn postgres_database(admin: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("bench_{}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("drop");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create");
+    let (base, _) = admin.rsplit_once('/').expect("URL with a database");
+    format!("{base}/{name}")
+}
