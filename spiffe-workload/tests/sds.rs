@@ -30,9 +30,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 const ID: &str = "spiffe://example.org/workload";
 
-async fn client(
-    running: &Running,
-) -> SecretDiscoveryServiceClient<tonic::transport::Channel> {
+async fn client(running: &Running) -> SecretDiscoveryServiceClient<tonic::transport::Channel> {
     let path = running.path.clone();
     let channel = tonic::transport::Endpoint::from_static("http://localhost")
         .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
@@ -92,7 +90,10 @@ fn validation(secret: &Secret) -> &CertificateValidationContext {
 
 /// The SPIFFE validator's trust domains and their roots (DER), from a validation context.
 fn spiffe_domains(context: &CertificateValidationContext) -> BTreeMap<String, Vec<Vec<u8>>> {
-    let custom = context.custom_validator_config.as_ref().expect("SPIFFE validator");
+    let custom = context
+        .custom_validator_config
+        .as_ref()
+        .expect("SPIFFE validator");
     assert_eq!(custom.name, SPIFFE_CERT_VALIDATOR);
     let any = custom.typed_config.as_ref().unwrap();
     assert_eq!(
@@ -105,7 +106,10 @@ fn spiffe_domains(context: &CertificateValidationContext) -> BTreeMap<String, Ve
         .iter()
         .map(|td| {
             let roots = parse_certificates(&inline(&td.trust_bundle)).unwrap();
-            (td.name.clone(), roots.iter().map(|c| c.der().to_vec()).collect())
+            (
+                td.name.clone(),
+                roots.iter().map(|c| c.der().to_vec()).collect(),
+            )
         })
         .collect()
 }
@@ -158,15 +162,18 @@ async fn fetch_secrets_serves_spire_names_and_leaves_unknown_ones_out() {
     assert_eq!(chain[0].der(), svid.leaf().der());
     let key = String::from_utf8(inline(&tls.private_key)).unwrap();
     assert!(key.starts_with("-----BEGIN PRIVATE KEY-----\n"));
-    let parsed = spiffe_core::X509Svid::parse_pem(&inline(&tls.certificate_chain), key.as_bytes())
-        .unwrap();
+    let parsed =
+        spiffe_core::X509Svid::parse_pem(&inline(&tls.certificate_chain), key.as_bytes()).unwrap();
     assert_eq!(parsed.spiffe_id().as_str(), ID);
 
     // Bundles use Envoy's SPIFFE validator: one trust domain each, all of them under ALL.
     let own = spiffe_domains(validation(&secrets["ROOTCA"]));
     assert_eq!(own, BTreeMap::from([("example.org".into(), roots(&ca))]));
     let federated = spiffe_domains(validation(&secrets["spiffe://other.org"]));
-    assert_eq!(federated, BTreeMap::from([("other.org".into(), roots(&other))]));
+    assert_eq!(
+        federated,
+        BTreeMap::from([("other.org".into(), roots(&other))])
+    );
     let all = spiffe_domains(validation(&secrets["ALL"]));
     assert_eq!(
         all,
@@ -189,7 +196,11 @@ async fn fetch_secrets_serves_spire_names_and_leaves_unknown_ones_out() {
     ));
 
     // No names: everything under its own name.
-    let response = client.fetch_secrets(request(&[])).await.unwrap().into_inner();
+    let response = client
+        .fetch_secrets(request(&[]))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(
         self::secrets(&response).keys().cloned().collect::<Vec<_>>(),
         ["spiffe://example.org", ID, "spiffe://other.org"]
@@ -237,7 +248,10 @@ async fn spiffe_validation_can_be_disabled_by_config_or_node_metadata() {
         .into(),
     });
     let response = client.fetch_secrets(req).await.unwrap().into_inner();
-    assert_eq!(spiffe_domains(validation(&self::secrets(&response)["ALL"])).len(), 2);
+    assert_eq!(
+        spiffe_domains(validation(&self::secrets(&response)["ALL"])).len(),
+        2
+    );
     running.shutdown().await;
 }
 
@@ -340,7 +354,11 @@ async fn delta_secrets_is_unimplemented_and_a_caller_without_identity_gets_nothi
 
     // No identity: an empty answer, not an error.
     provider.replace(common::Material::default());
-    let response = client.fetch_secrets(request(&[ID])).await.unwrap().into_inner();
+    let response = client
+        .fetch_secrets(request(&[ID]))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(response.resources.is_empty());
 
     // The Workload API is still served on the same socket.

@@ -36,7 +36,8 @@ fn start(dir: &Path, delegates: &[&str]) -> (Domain, PathBuf) {
     );
     let domain = Domain::start(dir, TD, move |_, agent| {
         agent.unix_attestor_data =
-            "            discover_workload_path = true\n            workload_size_limit = -1".into();
+            "            discover_workload_path = true\n            workload_size_limit = -1"
+                .into();
         agent.extra_agent = extra;
     })
     .unwrap();
@@ -74,7 +75,11 @@ async fn spire_api_client_uses_every_rpc_by_selectors_and_by_pid() {
     let delegate = format!("spiffe://{TD}/delegate");
     let (domain, admin) = start(dir.path(), &[&delegate]);
     domain
-        .create_entry(&delegate, &[&format!("unix:path:{}", this_binary().display())], &[])
+        .create_entry(
+            &delegate,
+            &[&format!("unix:path:{}", this_binary().display())],
+            &[],
+        )
         .unwrap();
     let by_selectors = format!("spiffe://{TD}/by-selectors");
     domain
@@ -83,7 +88,11 @@ async fn spire_api_client_uses_every_rpc_by_selectors_and_by_pid() {
     let sleep_bin = std::fs::canonicalize("/bin/sleep").unwrap();
     let by_pid = format!("spiffe://{TD}/by-pid");
     domain
-        .create_entry(&by_pid, &[&format!("unix:path:{}", sleep_bin.display())], &[])
+        .create_entry(
+            &by_pid,
+            &[&format!("unix:path:{}", sleep_bin.display())],
+            &[],
+        )
         .unwrap();
     let child = Killed(
         Command::new(&sleep_bin)
@@ -195,7 +204,11 @@ async fn a_caller_that_is_not_an_authorized_delegate_is_refused() {
     // This process has an identity, just not a delegate's.
     let me = format!("spiffe://{TD}/not-a-delegate");
     domain
-        .create_entry(&me, &[&format!("unix:path:{}", this_binary().display())], &[])
+        .create_entry(
+            &me,
+            &[&format!("unix:path:{}", this_binary().display())],
+            &[],
+        )
         .unwrap();
     domain
         .create_entry(&format!("spiffe://{TD}/target"), &["unix:uid:4242"], &[])
@@ -231,7 +244,10 @@ async fn a_caller_that_is_not_an_authorized_delegate_is_refused() {
     .await;
     assert!(refusal.contains("PermissionDenied"), "{refusal}");
     for err in [
-        format!("{:?}", client.fetch_jwt_svids(&["a"], request()).await.unwrap_err()),
+        format!(
+            "{:?}",
+            client.fetch_jwt_svids(&["a"], request()).await.unwrap_err()
+        ),
         format!("{:?}", client.fetch_x509_bundles().await.unwrap_err()),
         format!("{:?}", client.fetch_jwt_bundles().await.unwrap_err()),
     ] {

