@@ -62,7 +62,7 @@ fn request(names: &[&str]) -> DiscoveryRequest {
     }
 }
 
-fn secrets(response: &DiscoveryResponse) -> BTreeMap<String, Secret> {
+fn secrets_of(response: &DiscoveryResponse) -> BTreeMap<String, Secret> {
     response
         .resources
         .iter()
@@ -146,7 +146,7 @@ async fn fetch_secrets_serves_spire_names_and_leaves_unknown_ones_out() {
     // FetchSecrets carries no version or nonce (as SPIRE).
     assert_eq!(response.version_info, "");
     assert_eq!(response.nonce, "");
-    let secrets = secrets(&response);
+    let secrets = secrets_of(&response);
     assert_eq!(
         secrets.keys().map(String::as_str).collect::<Vec<_>>(),
         ["ALL", "ROOTCA", ID, "spiffe://other.org"],
@@ -189,7 +189,7 @@ async fn fetch_secrets_serves_spire_names_and_leaves_unknown_ones_out() {
         .await
         .unwrap()
         .into_inner();
-    let secrets = secrets(&response);
+    let secrets = secrets_of(&response);
     assert!(matches!(
         secrets["default"].r#type,
         Some(secret::Type::TlsCertificate(_))
@@ -202,7 +202,7 @@ async fn fetch_secrets_serves_spire_names_and_leaves_unknown_ones_out() {
         .unwrap()
         .into_inner();
     assert_eq!(
-        self::secrets(&response).keys().cloned().collect::<Vec<_>>(),
+        secrets_of(&response).keys().cloned().collect::<Vec<_>>(),
         ["spiffe://example.org", ID, "spiffe://other.org"]
     );
     running.shutdown().await;
@@ -222,7 +222,7 @@ async fn spiffe_validation_can_be_disabled_by_config_or_node_metadata() {
         .await
         .unwrap()
         .into_inner();
-    let secrets = secrets(&response);
+    let secrets = secrets_of(&response);
     let context = validation(&secrets["MYROOTS"]);
     assert!(context.custom_validator_config.is_none());
     let trusted: Vec<Vec<u8>> = parse_certificates(&inline(&context.trusted_ca))
@@ -249,7 +249,7 @@ async fn spiffe_validation_can_be_disabled_by_config_or_node_metadata() {
     });
     let response = client.fetch_secrets(req).await.unwrap().into_inner();
     assert_eq!(
-        spiffe_domains(validation(&self::secrets(&response)["ALL"])).len(),
+        spiffe_domains(validation(&secrets_of(&response)["ALL"])).len(),
         2
     );
     running.shutdown().await;
@@ -273,7 +273,7 @@ async fn stream_secrets_pushes_rotations_and_follows_ack_nack() {
     assert_eq!(first.version_info, "1");
     assert!(!first.nonce.is_empty());
     assert_eq!(first.type_url, SECRET_TYPE_URL);
-    let first_cert = secrets(&first)[ID].clone();
+    let first_cert = secrets_of(&first)[ID].clone();
 
     // ACK: nothing new to send.
     let mut ack = request(&[ID]);
@@ -289,7 +289,7 @@ async fn stream_secrets_pushes_rotations_and_follows_ack_nack() {
     let second = next(&mut responses).await.unwrap();
     assert_eq!(second.version_info, "2");
     assert_ne!(second.nonce, first.nonce);
-    let second_cert = secrets(&second)[ID].clone();
+    let second_cert = secrets_of(&second)[ID].clone();
     assert_ne!(first_cert, second_cert);
     let Some(secret::Type::TlsCertificate(tls)) = &second_cert.r#type else {
         panic!("not a TLS certificate");
@@ -327,7 +327,7 @@ async fn stream_secrets_pushes_rotations_and_follows_ack_nack() {
     let third = next(&mut responses).await.unwrap();
     assert_eq!(third.version_info, "2");
     assert_eq!(
-        secrets(&third).keys().cloned().collect::<Vec<_>>(),
+        secrets_of(&third).keys().cloned().collect::<Vec<_>>(),
         ["ROOTCA", ID]
     );
 
