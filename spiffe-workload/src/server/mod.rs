@@ -12,6 +12,8 @@ mod header;
 mod limits;
 mod peer;
 mod registry;
+#[cfg(feature = "sds")]
+pub mod sds;
 mod service;
 mod stream;
 
@@ -74,6 +76,8 @@ pub mod fuzzing {
 pub struct WorkloadApiServer<P> {
     provider: Arc<P>,
     limits: Limits,
+    #[cfg(feature = "sds")]
+    sds: Option<sds::SdsConfig>,
 }
 
 /// Why serving stopped.
@@ -94,7 +98,19 @@ impl<P: IdentityProvider> WorkloadApiServer<P> {
         Self {
             provider,
             limits: Limits::default(),
+            #[cfg(feature = "sds")]
+            sds: None,
         }
+    }
+
+    /// The same server also serving Envoy's Secret Discovery Service
+    /// (`envoy.service.secret.v3.SecretDiscoveryService`) on the same socket, to callers
+    /// attested the same way, with `config`'s resource names (see [`sds`]).
+    #[cfg(feature = "sds")]
+    #[must_use]
+    pub fn with_sds(mut self, config: sds::SdsConfig) -> Self {
+        self.sds = Some(config);
+        self
     }
 
     /// The same server with at most `max_streams` open streams (RPCs in flight, streaming or
@@ -217,50 +233,84 @@ impl<P: IdentityProvider> WorkloadApiServer<P> {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
         let limits = self.limits;
-        let registry = Registry::new(limits.fitted_to(limits::descriptor_limit()));
         let (stop_tx, stop_rx) = watch::channel(false);
         let grpc = SpiffeWorkloadApiServer::new(WorkloadApiService {
-            provider: self.provider,
+            provider: self.provider.clone(),
             shutdown: stop_rx.clone(),
         });
-        let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
-        let mut acceptor = Acceptor::new(listener);
-        let mut connections = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                Some(_) = connections.join_next() => {}
-                (io, caller) = acceptor.next(&registry) => {
-                    match registry.admit(caller.caller().map(|c| c.uid)) {
-                        Some(slot) => {
-                            let handler = Handler {
-                                service: grpc.clone(),
-                                caller,
-                                slot: Arc::new(slot),
-                            };
-                            connections.spawn(connection::serve(
-                                io,
-                                L::MODE,
-                                handler,
-                                limits,
-                                stop_rx.clone(),
-                            ));
-                        }
-                        None => {
-                            // Full of busy connections: answer UNAVAILABLE while there is room
-                            // to, else close at once (dropping `io`).
-                            if let Ok(permit) = refusing.clone().try_acquire_owned() {
-                                connections.spawn(connection::refuse(io, L::MODE, limits, permit));
-                            }
+        #[cfg(feature = "sds")]
+        if let Some(config) = self.sds {
+            use envoy_types::pb::envoy::service::secret::v3::secret_discovery_service_server::SecretDiscoveryServiceServer;
+            let sds = SecretDiscoveryServiceServer::new(sds::SdsService {
+                provider: self.provider,
+                config: Arc::new(config),
+                shutdown: stop_rx.clone(),
+            });
+            let routes = tonic::service::Routes::new(grpc).add_service(sds);
+            return run(listener, shutdown, limits, routes, stop_tx, stop_rx).await;
+        }
+        run(listener, shutdown, limits, grpc, stop_tx, stop_rx).await
+    }
+}
+
+/// Accepts and serves connections with `service` until `shutdown`.
+async fn run<L, S>(
+    listener: L,
+    shutdown: impl Future<Output = ()> + Send,
+    limits: Limits,
+    grpc: S,
+    stop_tx: watch::Sender<bool>,
+    stop_rx: watch::Receiver<bool>,
+) -> Result<(), ServeError>
+where
+    L: Listener,
+    S: tonic::codegen::Service<
+            tonic::codegen::http::Request<hyper::body::Incoming>,
+            Response = tonic::codegen::http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    let registry = Registry::new(limits.fitted_to(limits::descriptor_limit()));
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
+    let mut acceptor = Acceptor::new(listener);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(_) = connections.join_next() => {}
+            (io, caller) = acceptor.next(&registry) => {
+                match registry.admit(caller.caller().map(|c| c.uid)) {
+                    Some(slot) => {
+                        let handler = Handler {
+                            service: grpc.clone(),
+                            caller,
+                            slot: Arc::new(slot),
+                        };
+                        connections.spawn(connection::serve(
+                            io,
+                            L::MODE,
+                            handler,
+                            limits,
+                            stop_rx.clone(),
+                        ));
+                    }
+                    None => {
+                        // Full of busy connections: answer UNAVAILABLE while there is room
+                        // to, else close at once (dropping `io`).
+                        if let Ok(permit) = refusing.clone().try_acquire_owned() {
+                            connections.spawn(connection::refuse(io, L::MODE, limits, permit));
                         }
                     }
                 }
             }
         }
-        // Streams end (WAPI-5), connections close gracefully, in-flight calls finish.
-        stop_tx.send_replace(true);
-        while connections.join_next().await.is_some() {}
-        Ok(())
     }
+    // Streams end (WAPI-5), connections close gracefully, in-flight calls finish.
+    stop_tx.send_replace(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }

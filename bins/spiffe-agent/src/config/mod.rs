@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use daemon_telemetry::{HealthConfig, LogFormat, LogLevel, LogSettings, TelemetryConfig};
 use spiffe_ca::keys::KeyType;
-use spiffe_core::TrustDomain;
+use spiffe_core::{SpiffeId, TrustDomain};
 use spire_config::catalog::SPIRE_AGENT_PLUGINS;
 use spire_config::{check_plugins, decode_plugins, Config, ConfigError, Decoder, PluginDecl, Pos};
 
@@ -78,6 +78,33 @@ pub enum TrustBundleSource {
     Insecure,
 }
 
+/// The agent's `sds { }` block: the names under which Envoy asks for the default SVID, the own
+/// trust domain's bundle and all bundles, and whether validation contexts use Envoy's SPIFFE
+/// certificate validator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SdsSettings {
+    /// `default_svid_name` (`default`).
+    pub default_svid_name: String,
+    /// `default_bundle_name` (`ROOTCA`).
+    pub default_bundle_name: String,
+    /// `default_all_bundles_name` (`ALL`).
+    pub default_all_bundles_name: String,
+    /// `disable_spiffe_cert_validation` (false).
+    pub disable_spiffe_cert_validation: bool,
+}
+
+impl Default for SdsSettings {
+    fn default() -> Self {
+        Self {
+            default_svid_name: "default".to_owned(),
+            default_bundle_name: "ROOTCA".to_owned(),
+            default_all_bundles_name: "ALL".to_owned(),
+            disable_spiffe_cert_validation: false,
+        }
+    }
+}
+
 /// Everything the agent's runtime is configured with.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -94,8 +121,12 @@ pub struct AgentConfig {
     pub server_port: u16,
     /// `socket_path` (`/tmp/spire-agent/public/api.sock`): the Workload API.
     pub socket_path: PathBuf,
-    /// `admin_socket_path`, if set (decoded; no admin API is served on it yet).
+    /// `admin_socket_path`, if set: the Delegated Identity and Debug APIs are served there.
     pub admin_socket_path: Option<PathBuf>,
+    /// `authorized_delegates`: the SPIFFE IDs allowed to use the Delegated Identity API.
+    pub authorized_delegates: Vec<SpiffeId>,
+    /// `sds { }`: Envoy SDS resource names and validation.
+    pub sds: SdsSettings,
     /// The bootstrap bundle.
     pub trust_bundle: TrustBundleSource,
     /// `join_token` or `-joinToken`; never shown by `Debug`.
@@ -150,6 +181,8 @@ struct RawAgent {
     server_port: Option<u16>,
     socket_path: Option<String>,
     admin_socket_path: Option<String>,
+    authorized_delegates: Vec<SpiffeId>,
+    sds: SdsSettings,
     trust_bundle_path: Option<String>,
     trust_bundle_url: Option<(String, Pos)>,
     trust_bundle_format: Option<(String, Pos)>,
@@ -313,6 +346,8 @@ impl AgentConfig {
                     .unwrap_or_else(|| DEFAULT_SOCKET_PATH.to_owned()),
             ),
             admin_socket_path: raw.admin_socket_path.clone().map(PathBuf::from),
+            authorized_delegates: raw.authorized_delegates.clone(),
+            sds: raw.sds.clone(),
             trust_bundle,
             join_token: flags.join_token.clone().or(raw.join_token.clone()),
             log,
@@ -413,6 +448,39 @@ fn decode_agent(d: &mut Decoder<'_>) -> Result<RawAgent, ConfigError> {
         },
         socket_path: text(d, "socket_path")?,
         admin_socket_path: text(d, "admin_socket_path")?,
+        authorized_delegates: match d.optional_str_list("authorized_delegates")? {
+            None => Vec::new(),
+            Some(ids) => ids
+                .iter()
+                .map(|id| {
+                    SpiffeId::new(id).map_err(|e| {
+                        d.invalid(
+                            "authorized_delegates",
+                            format!("{id:?} is not a valid SPIFFE ID: {e}"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        },
+        sds: match d.optional_section("sds")? {
+            None => SdsSettings::default(),
+            Some(section) => section.decode(|s| {
+                let mut sds = SdsSettings::default();
+                if let Some(name) = s.optional_str("default_svid_name")? {
+                    sds.default_svid_name = name;
+                }
+                if let Some(name) = s.optional_str("default_bundle_name")? {
+                    sds.default_bundle_name = name;
+                }
+                if let Some(name) = s.optional_str("default_all_bundles_name")? {
+                    sds.default_all_bundles_name = name;
+                }
+                if let Some(off) = s.optional_bool("disable_spiffe_cert_validation")? {
+                    sds.disable_spiffe_cert_validation = off;
+                }
+                Ok(sds)
+            })?,
+        },
         trust_bundle_path: text(d, "trust_bundle_path")?,
         trust_bundle_url: with_pos(d, "trust_bundle_url")?,
         trust_bundle_format: with_pos(d, "trust_bundle_format")?,

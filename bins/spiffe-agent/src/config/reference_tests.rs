@@ -15,6 +15,7 @@ agent {
     trust_bundle_path = "/tmp/x/bundle.pem"
     data_dir = "/tmp/x"
     experimental {}
+    sds {}
 }
 plugins {
     NodeAttestor "join_token" { plugin_data {} }

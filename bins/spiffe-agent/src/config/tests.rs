@@ -219,3 +219,52 @@ fn unix_attestor_path_discovery_and_size_limit() {
         vec![unix(true, None)]
     );
 }
+
+#[test]
+fn sds_block_admin_socket_and_delegates_decode_with_spire_defaults() {
+    let config = AgentConfig::from_text(&agent_block(""), &RunFlags::default()).unwrap();
+    assert_eq!(config.sds, SdsSettings::default());
+    assert_eq!(config.sds.default_svid_name, "default");
+    assert_eq!(config.sds.default_bundle_name, "ROOTCA");
+    assert_eq!(config.sds.default_all_bundles_name, "ALL");
+    assert!(!config.sds.disable_spiffe_cert_validation);
+    assert!(config.authorized_delegates.is_empty());
+    assert_eq!(config.admin_socket_path, None);
+
+    let config = AgentConfig::from_text(
+        &agent_block(
+            "    admin_socket_path = \"/tmp/admin.sock\"\n    authorized_delegates = [\"spiffe://example.org/ztunnel\", \"spiffe://example.org/cni\"]\n    sds {\n        default_svid_name = \"mine\"\n        default_bundle_name = \"roots\"\n        default_all_bundles_name = \"everything\"\n        disable_spiffe_cert_validation = true\n    }\n",
+        ),
+        &RunFlags::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        config.admin_socket_path,
+        Some(PathBuf::from("/tmp/admin.sock"))
+    );
+    assert_eq!(
+        config
+            .authorized_delegates
+            .iter()
+            .map(|id| id.as_str())
+            .collect::<Vec<_>>(),
+        ["spiffe://example.org/ztunnel", "spiffe://example.org/cni"]
+    );
+    assert_eq!(config.sds.default_svid_name, "mine");
+    assert_eq!(config.sds.default_bundle_name, "roots");
+    assert_eq!(config.sds.default_all_bundles_name, "everything");
+    assert!(config.sds.disable_spiffe_cert_validation);
+}
+
+#[test]
+fn a_bad_delegate_id_or_sds_key_is_an_error_naming_it() {
+    let text = error_text(&agent_block(
+        "    authorized_delegates = [\"spiffe://Example.org/x\"]\n",
+    ));
+    assert!(text.contains("authorized_delegates"), "{text}");
+    assert!(text.contains("spiffe://Example.org/x"), "{text}");
+    let text = error_text(&agent_block(
+        "    sds {\n        default_svid = \"x\"\n    }\n",
+    ));
+    assert!(text.contains("default_svid"), "{text}");
+}

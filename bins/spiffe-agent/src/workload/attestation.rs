@@ -150,6 +150,11 @@ impl CallerCache {
         Ok(set)
     }
 
+    /// The shared set of `selectors`.
+    pub(crate) fn intern(&self, selectors: Vec<Selector>) -> Arc<SelectorSet> {
+        self.sets.intern(selectors)
+    }
+
     /// Number of callers remembered.
     pub(crate) fn len(&self) -> usize {
         self.callers().len()

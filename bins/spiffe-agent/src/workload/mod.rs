@@ -16,7 +16,7 @@
 //! - [`IdentityProvider::changes`] fires on every cache change (entries added or deleted, SVIDs
 //!   signed or rotated, bundles), and open streams re-query.
 
-mod answers;
+pub(crate) mod answers;
 mod attestation;
 
 use std::sync::Arc;
@@ -32,7 +32,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::manager::{AgentManager, JwtSvidError};
-use answers::{Answer, SelectorSet};
+pub(crate) use answers::{Answer, SelectorSet};
 use attestation::{CallerCache, CallerKey};
 
 /// How long a caller's selectors are reused before it is attested again.
@@ -157,6 +157,15 @@ impl AgentIdentityProvider {
         ready: impl Fn(&Answer) -> bool,
     ) -> Result<Arc<Answer>, ProviderError> {
         let set = self.selector_set(caller).await?;
+        self.set_answer(&set, ready).await
+    }
+
+    /// The answer for the selector set `set`, as [`Self::answer`].
+    pub(crate) async fn set_answer(
+        &self,
+        set: &SelectorSet,
+        ready: impl Fn(&Answer) -> bool,
+    ) -> Result<Arc<Answer>, ProviderError> {
         let deadline = Instant::now() + self.config.svid_wait_timeout;
         let mut synced = self.manager.watch_synced();
         loop {
@@ -182,6 +191,32 @@ impl AgentIdentityProvider {
                 return Err(ProviderError::Unavailable);
             }
         }
+    }
+
+    /// The caller's answer (its matching entries), for the admin API's delegate check.
+    pub(crate) async fn caller_answer(
+        &self,
+        caller: &CallerInfo,
+    ) -> Result<Arc<Answer>, ProviderError> {
+        self.answer(caller, |_| true).await
+    }
+
+    /// The shared selector set of `selectors` (a delegate's request).
+    pub(crate) fn selectors_set(
+        &self,
+        selectors: Vec<spiffe_attest::Selector>,
+    ) -> Arc<SelectorSet> {
+        self.callers.intern(selectors)
+    }
+
+    /// The selector set of the running process `pid`, attested by the workload attestors (a
+    /// delegate's request by pid).
+    pub(crate) async fn pid_set(&self, pid: i32) -> Result<Arc<SelectorSet>, ProviderError> {
+        let (uid, gid) = process_ids(pid).ok_or(ProviderError::Unavailable)?;
+        let start_time = spiffe_attest::workload::unix::process_start_time(pid)
+            .map_err(|_| ProviderError::Unavailable)?;
+        let caller = CallerInfo::new(Some(pid), uid, gid).with_start_time(start_time);
+        self.selector_set(&caller).await
     }
 }
 
@@ -268,4 +303,18 @@ impl IdentityProvider for AgentIdentityProvider {
     fn changes(&self) -> watch::Receiver<()> {
         self.manager.changes()
     }
+}
+
+/// The real uid and gid of the process `pid` (`/proc/<pid>/status`).
+fn process_ids(pid: i32) -> Option<(u32, u32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let first = |key: &str| -> Option<u32> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(key))?
+            .split_ascii_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    Some((first("Uid:")?, first("Gid:")?))
 }
