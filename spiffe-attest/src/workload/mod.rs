@@ -6,6 +6,7 @@ use spiffe_core::BoxFuture;
 use crate::{AttestError, Selector};
 
 mod caller;
+pub mod cgroup;
 pub mod unix;
 
 pub use caller::CallerInfo;
