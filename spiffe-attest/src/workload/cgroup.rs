@@ -27,6 +27,9 @@
 use std::io::Read;
 use std::path::Path;
 
+use super::unix::{same_process, UnixAttestorError};
+use super::CallerInfo;
+
 /// The most bytes read from a `/proc/<pid>/cgroup` file (a v1 file has about a dozen lines).
 pub const MAX_CGROUP_FILE: u64 = 64 * 1024;
 
@@ -86,6 +89,9 @@ pub enum CgroupError {
         /// The pid.
         pid: i32,
     },
+    /// The caller's process cannot be inspected, or is no longer the one that connected.
+    #[error(transparent)]
+    Process(#[from] UnixAttestorError),
     /// Reading the file failed for another reason.
     #[error("reading /proc/{pid}/cgroup failed: {kind}")]
     Io {
@@ -253,6 +259,19 @@ pub fn locate_process(
     }
     let text = String::from_utf8(bytes).map_err(|_| CgroupError::Unreadable)?;
     locate(&text)
+}
+
+/// Locates the container of `caller`'s process under `proc_root`, checking before and after
+/// the read that the pid still belongs to the process that connected (see
+/// [`CallerInfo::start_time`]).
+pub fn locate_caller(
+    proc_root: &Path,
+    caller: &CallerInfo,
+) -> Result<Option<ContainerLocation>, CgroupError> {
+    let pid = same_process(proc_root, caller)?;
+    let found = locate_process(proc_root, pid)?;
+    same_process(proc_root, caller)?;
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use crate::{AttestError, Selector};
 
 mod caller;
 pub mod cgroup;
+pub mod docker;
 pub mod unix;
 
 pub use caller::CallerInfo;
