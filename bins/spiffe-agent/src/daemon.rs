@@ -10,6 +10,7 @@ use daemon_telemetry::{Health, HealthServer, HealthState, MetricsServer, Registr
 use spiffe_attest::node::join_token::{JoinToken, JoinTokenAgent};
 use spiffe_attest::node::x509pop::X509PopAgent;
 use spiffe_attest::node::NodeAttestorAgent;
+use spiffe_attest::workload::docker::DockerAttestor;
 use spiffe_attest::workload::unix::UnixAttestor;
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::{TrustDomain, X509Bundle};
@@ -49,6 +50,14 @@ pub enum DaemonError {
     /// No way to attest (no join token for `join_token`, an unreadable x509pop file…).
     #[error("node attestor {plugin}: {reason}")]
     Attestor {
+        /// The plugin.
+        plugin: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A workload attestor could not be set up.
+    #[error("workload attestor {plugin}: {reason}")]
+    WorkloadAttestor {
         /// The plugin.
         plugin: &'static str,
         /// Why.
@@ -441,10 +450,25 @@ pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
                 if *discover_workload_path {
                     attestor = attestor.with_workload_path(*workload_size_limit);
                 }
-                Arc::new(attestor) as Arc<dyn spiffe_attest::workload::WorkloadAttestor>
+                Ok(Arc::new(attestor) as Arc<dyn spiffe_attest::workload::WorkloadAttestor>)
+            }
+            WorkloadAttestorConfig::Docker {
+                socket_path,
+                api_version,
+            } => {
+                let mut attestor = DockerAttestor::new(socket_path);
+                if let Some(v) = api_version {
+                    attestor = attestor.with_api_version(v).map_err(|e| {
+                        DaemonError::WorkloadAttestor {
+                            plugin: "docker",
+                            reason: e.to_string(),
+                        }
+                    })?;
+                }
+                Ok(Arc::new(attestor) as Arc<dyn spiffe_attest::workload::WorkloadAttestor>)
             }
         })
-        .collect();
+        .collect::<Result<_, DaemonError>>()?;
     let provider = Arc::new(AgentIdentityProvider::new(
         manager.clone(),
         attestors,

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `NodeAttestor` | `join_token`, `x509pop`, `tpm` | `x509pop`: `certificate_path`, `private_key_path`, `intermediates_path`; `tpm`: `tpm_path` or `tcti` |
 //! | `KeyManager` | `memory`, `disk` | `disk`: `directory` |
-//! | `WorkloadAttestor` | `unix` | `discover_workload_path` (the `path` and `sha256` selectors; needs to read other users' `/proc/<pid>/exe`), `workload_size_limit` |
+//! | `WorkloadAttestor` | `unix`, `docker` | `unix`: `discover_workload_path` (the `path` and `sha256` selectors; needs to read other users' `/proc/<pid>/exe`), `workload_size_limit`; `docker`: `docker_socket_path`, `docker_version` |
 
 use std::path::PathBuf;
 
@@ -15,7 +15,7 @@ use spire_config::{ConfigError, Decoder, PluginTable};
 pub const PROVIDED_PLUGINS: &PluginTable = &[
     ("KeyManager", &["disk", "memory"]),
     ("NodeAttestor", &["join_token", "tpm", "x509pop"]),
-    ("WorkloadAttestor", &["unix"]),
+    ("WorkloadAttestor", &["docker", "unix"]),
 ];
 
 /// `NodeAttestor`: how the agent proves its node.
@@ -83,6 +83,14 @@ pub enum WorkloadAttestorConfig {
         /// 0 (no limit, the default).
         workload_size_limit: Option<u64>,
     },
+    /// `docker`: labels, environment and image of the caller's container, from the Engine.
+    Docker {
+        /// `docker_socket_path` (a path, or SPIRE's `unix://` URL form), default
+        /// `/var/run/docker.sock`.
+        socket_path: PathBuf,
+        /// `docker_version`: the Engine API version to pin (`1.41`), if any.
+        api_version: Option<String>,
+    },
 }
 
 fn optional_path(d: &mut Decoder<'_>, key: &str) -> Result<Option<PathBuf>, ConfigError> {
@@ -139,9 +147,35 @@ pub(crate) fn key_manager(
 
 /// `WorkloadAttestor "<name>"`'s `plugin_data`.
 pub(crate) fn workload_attestor(
-    _name: &str,
+    name: &str,
     d: &mut Decoder<'_>,
 ) -> Result<WorkloadAttestorConfig, ConfigError> {
+    if name == "docker" {
+        let socket = d
+            .optional_str("docker_socket_path")?
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| spiffe_attest::workload::docker::DEFAULT_SOCKET_PATH.to_owned());
+        let socket_path = match socket.strip_prefix("unix://") {
+            Some(path) => PathBuf::from(path),
+            None if socket.contains("://") => {
+                return Err(d.invalid(
+                    "docker_socket_path",
+                    "only a unix:// socket (or a plain path) is supported",
+                ))
+            }
+            None => PathBuf::from(socket),
+        };
+        let api_version = d.optional_str("docker_version")?.filter(|s| !s.is_empty());
+        if let Some(v) = &api_version {
+            spiffe_attest::workload::docker::DockerAttestor::new(&socket_path)
+                .with_api_version(v)
+                .map_err(|e| d.invalid("docker_version", e.to_string()))?;
+        }
+        return Ok(WorkloadAttestorConfig::Docker {
+            socket_path,
+            api_version,
+        });
+    }
     let discover_workload_path = d.optional_bool("discover_workload_path")?.unwrap_or(false);
     // SPIRE: 0 (the default) hashes binaries of any size; a negative value never hashes.
     let workload_size_limit = match d.optional_i64("workload_size_limit")?.unwrap_or(0) {

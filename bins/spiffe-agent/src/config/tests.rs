@@ -105,9 +105,41 @@ fn unknown_plugin_is_named_with_its_line() {
 
 #[test]
 fn spire_plugin_not_provided_says_so() {
-    let text = agent_block("").replace("WorkloadAttestor \"unix\"", "WorkloadAttestor \"docker\"");
+    let text = agent_block("").replace("WorkloadAttestor \"unix\"", "WorkloadAttestor \"slurm\"");
     let msg = error_text(&text);
-    assert!(msg.contains("docker"), "{msg}");
+    assert!(msg.contains("slurm"), "{msg}");
+}
+
+#[test]
+fn docker_attestor_socket_and_version() {
+    let with = |data: &str| {
+        let text = agent_block("").replace(
+            "WorkloadAttestor \"unix\" {\n        plugin_data {}",
+            &format!("WorkloadAttestor \"docker\" {{\n        plugin_data {{\n{data}\n}}"),
+        );
+        assert_ne!(text, agent_block(""), "the test edits the plugin block");
+        AgentConfig::from_text(&text, &RunFlags::default())
+            .map(|c| c.workload_attestors)
+            .map_err(|e| spire_config::cli::error_chain(&e))
+    };
+    let docker = |path: &str, version: Option<&str>| WorkloadAttestorConfig::Docker {
+        socket_path: path.into(),
+        api_version: version.map(str::to_owned),
+    };
+    assert_eq!(
+        with("").unwrap(),
+        vec![docker("/var/run/docker.sock", None)]
+    );
+    assert_eq!(
+        with("docker_socket_path = \"unix:///run/d.sock\"\ndocker_version = \"1.41\"").unwrap(),
+        vec![docker("/run/d.sock", Some("1.41"))]
+    );
+    let msg = with("docker_socket_path = \"tcp://10.0.0.1:2375\"").unwrap_err();
+    assert!(msg.contains("docker_socket_path"), "{msg}");
+    let msg = with("docker_version = \"latest\"").unwrap_err();
+    assert!(msg.contains("docker_version"), "{msg}");
+    let msg = with("container_id_cgroup_matchers = [\"/docker/<id>\"]").unwrap_err();
+    assert!(msg.contains("container_id_cgroup_matchers"), "{msg}");
 }
 
 #[test]
