@@ -155,3 +155,171 @@ pub(crate) async fn unix_get(
         })?;
     exchange(stream, &endpoint, request, max_body, timeout).await
 }
+
+/// Where an HTTP server listens, and how to reach it.
+#[derive(Clone)]
+pub(crate) enum Endpoint {
+    /// Plain HTTP over TCP (the kubelet's read-only port).
+    Tcp {
+        /// Host name or address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// HTTPS.
+    Tls {
+        /// Host name or address to connect to.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The name the server's certificate must carry.
+        server_name: rustls_pki_types::ServerName<'static>,
+        /// Roots (or, when configured, no verification) and protocol settings.
+        config: std::sync::Arc<rustls::ClientConfig>,
+    },
+}
+
+impl Endpoint {
+    fn describe(&self) -> String {
+        match self {
+            Endpoint::Tcp { host, port } => format!("http://{host}:{port}"),
+            Endpoint::Tls { host, port, .. } => format!("https://{host}:{port}"),
+        }
+    }
+
+    /// Sends `request` (a path-only URI; the `Host` header is set here) and reads the capped
+    /// response.
+    pub(crate) async fn send(
+        &self,
+        mut request: http::Request<Full<Bytes>>,
+        max_body: usize,
+        timeout: Duration,
+    ) -> Result<Response, HttpError> {
+        let endpoint = self.describe();
+        let (host, port) = match self {
+            Endpoint::Tcp { host, port } | Endpoint::Tls { host, port, .. } => (host, *port),
+        };
+        let unreachable = |reason: String| HttpError::Unreachable {
+            endpoint: endpoint.clone(),
+            reason,
+        };
+        let host_header = match host.contains(':') {
+            true => format!("[{host}]:{port}"),
+            false => format!("{host}:{port}"),
+        };
+        if let Ok(value) = http::HeaderValue::from_str(&host_header) {
+            request.headers_mut().insert(http::header::HOST, value);
+        }
+        let connect = async {
+            let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+                .await
+                .map_err(|e| unreachable(e.to_string()))?;
+            Ok::<_, HttpError>(tcp)
+        };
+        let tcp = match tokio::time::timeout(timeout, connect).await {
+            Ok(r) => r?,
+            Err(_) => return Err(HttpError::Timeout { endpoint, timeout }),
+        };
+        match self {
+            Endpoint::Tcp { .. } => exchange(tcp, &endpoint, request, max_body, timeout).await,
+            Endpoint::Tls {
+                server_name,
+                config,
+                ..
+            } => {
+                let connector = tokio_rustls::TlsConnector::from(config.clone());
+                let tls = match tokio::time::timeout(
+                    timeout,
+                    connector.connect(server_name.clone(), tcp),
+                )
+                .await
+                {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => return Err(unreachable(format!("TLS: {e}"))),
+                    Err(_) => return Err(HttpError::Timeout { endpoint, timeout }),
+                };
+                exchange(tls, &endpoint, request, max_body, timeout).await
+            }
+        }
+    }
+}
+
+/// A rustls client configuration trusting the CA certificates of `pem` (`None`: no
+/// verification of the server's certificate chain or name, for SPIRE's
+/// `skip_kubelet_verification`; signatures in the handshake are still checked).
+pub(crate) fn client_config(pem: Option<&[u8]>) -> Result<rustls::ClientConfig, String> {
+    use rustls_pki_types::pem::PemObject;
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| e.to_string())?;
+    let config = match pem {
+        Some(pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| format!("CA bundle: {e}"))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("CA bundle certificate: {e}"))?;
+            }
+            if roots.is_empty() {
+                return Err("CA bundle holds no certificate".to_owned());
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(NoChainVerification(provider)))
+            .with_no_client_auth(),
+    };
+    Ok(config)
+}
+
+/// Accepts any certificate chain, but still checks the handshake signatures with it.
+#[derive(Debug)]
+struct NoChainVerification(std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoChainVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -8,6 +8,8 @@ use crate::{AttestError, Selector};
 mod caller;
 pub mod cgroup;
 pub mod docker;
+pub mod k8s;
+pub mod systemd;
 pub mod unix;
 
 pub use caller::CallerInfo;
