@@ -174,6 +174,7 @@ pub struct K8sAttestor {
     poll_retry_interval: Duration,
     disable_container_selectors: bool,
     timeout: Duration,
+    max_body: usize,
 }
 
 struct EndpointDebug(Endpoint);
@@ -227,6 +228,7 @@ impl K8sAttestor {
             poll_retry_interval: config.poll_retry_interval,
             disable_container_selectors: config.disable_container_selectors,
             timeout: Duration::from_secs(10),
+            max_body: MAX_PODS_BODY,
         })
     }
 
@@ -239,6 +241,12 @@ impl K8sAttestor {
     /// Sets the deadline of each kubelet request (10 s by default).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Lowers the cap on the `/pods` body (tests; [`MAX_PODS_BODY`] by default).
+    pub fn with_max_body(mut self, max_body: usize) -> Self {
+        self.max_body = max_body.min(MAX_PODS_BODY);
         self
     }
 
@@ -293,7 +301,7 @@ impl K8sAttestor {
         let response = self
             .endpoint
             .0
-            .send(request, MAX_PODS_BODY, self.timeout)
+            .send(request, self.max_body, self.timeout)
             .await?;
         if !response.status.is_success() {
             return Err(K8sError::Status(response.status.as_u16()));
