@@ -283,7 +283,7 @@ mod tests {
     #[test]
     fn uuid_separators() {
         assert_eq!(
-            parse_uuid(b"2c48913c_b29f_11e7_9350_020968147796.slice").map(|(u, n)| (u, n)),
+            parse_uuid(b"2c48913c_b29f_11e7_9350_020968147796.slice"),
             Some(("2c48913c-b29f-11e7-9350-020968147796".to_owned(), 36))
         );
         assert_eq!(

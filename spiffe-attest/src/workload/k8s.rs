@@ -285,13 +285,13 @@ impl K8sAttestor {
         let mut request = http::Request::get("/pods");
         if let Some(path) = &self.token_path {
             let token = read_token(path)?;
-            let value = http::HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-                K8sError::Token {
-                    path: path.display().to_string(),
-                    reason: "not a valid header value".to_owned(),
-                }
-            })?;
-            let mut value = value;
+            let mut value =
+                http::HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                    K8sError::Token {
+                        path: path.display().to_string(),
+                        reason: "not a valid header value".to_owned(),
+                    }
+                })?;
             value.set_sensitive(true);
             request = request.header(http::header::AUTHORIZATION, value);
         }
