@@ -3,6 +3,7 @@
 
 pub mod entry;
 mod error;
+mod http_client;
 pub mod index;
 pub mod node;
 mod selector;
@@ -10,5 +11,6 @@ pub mod workload;
 
 pub use entry::{EntryError, EntryId, RegistrationEntry};
 pub use error::AttestError;
+pub use http_client::HttpError;
 pub use index::EntryIndex;
 pub use selector::{Selector, SelectorError};

@@ -10,6 +10,8 @@ use daemon_telemetry::{Health, HealthServer, HealthState, MetricsServer, Registr
 use spiffe_attest::node::join_token::{JoinToken, JoinTokenAgent};
 use spiffe_attest::node::x509pop::X509PopAgent;
 use spiffe_attest::node::NodeAttestorAgent;
+use spiffe_attest::workload::docker::DockerAttestor;
+use spiffe_attest::workload::systemd::SystemdAttestor;
 use spiffe_attest::workload::unix::UnixAttestor;
 use spiffe_core::pki_types::UnixTime;
 use spiffe_core::{TrustDomain, X509Bundle};
@@ -50,6 +52,14 @@ pub enum DaemonError {
     /// No way to attest (no join token for `join_token`, an unreadable x509pop file…).
     #[error("node attestor {plugin}: {reason}")]
     Attestor {
+        /// The plugin.
+        plugin: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A workload attestor could not be set up.
+    #[error("workload attestor {plugin}: {reason}")]
+    WorkloadAttestor {
         /// The plugin.
         plugin: &'static str,
         /// Why.
@@ -112,7 +122,52 @@ fn node_attestor(config: &AgentConfig) -> Result<Arc<dyn NodeAttestorAgent>, Dae
             Ok(Arc::new(agent))
         }
         NodeAttestorConfig::Tpm { tcti } => tpm_attestor(tcti).map_err(fail),
+        NodeAttestorConfig::K8sPsat {
+            cluster,
+            token_path,
+        } => Ok(Arc::new(spiffe_attest::node::k8s_psat::PsatAgent::new(
+            cluster.clone(),
+            token_path.clone(),
+        ))),
     }
+}
+
+/// The k8s workload attestor of `settings`: the kubelet CA read now, the token at each request.
+fn k8s_attestor(
+    settings: &crate::config::K8sWorkloadSettings,
+) -> Result<Arc<dyn spiffe_attest::workload::WorkloadAttestor>, DaemonError> {
+    use spiffe_attest::workload::k8s::{K8sAttestor, K8sConfig, KubeletPort};
+    let fail = |reason: String| DaemonError::WorkloadAttestor {
+        plugin: "k8s",
+        reason,
+    };
+    let node_name = settings
+        .node_name
+        .clone()
+        .or_else(|| std::env::var(&settings.node_name_env).ok())
+        .filter(|n| !n.is_empty());
+    let mut config = K8sConfig::new(node_name);
+    config.port = match settings.read_only_port {
+        Some(port) => KubeletPort::ReadOnly(port),
+        None => KubeletPort::Secure {
+            port: settings.secure_port,
+            ca_pem: match &settings.kubelet_ca_path {
+                Some(path) => Some(std::fs::read(path).map_err(|e| {
+                    fail(format!(
+                        "cannot read kubelet_ca_path {}: {e}",
+                        path.display()
+                    ))
+                })?),
+                None => None,
+            },
+            token_path: settings.token_path.clone(),
+        },
+    };
+    config.max_poll_attempts = settings.max_poll_attempts;
+    config.poll_retry_interval = settings.poll_retry_interval;
+    config.disable_container_selectors = settings.disable_container_selectors;
+    let attestor = K8sAttestor::new(config).map_err(|e| fail(e.to_string()))?;
+    Ok(Arc::new(attestor))
 }
 
 #[cfg(feature = "tpm")]
@@ -465,10 +520,28 @@ pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
                 if *discover_workload_path {
                     attestor = attestor.with_workload_path(*workload_size_limit);
                 }
-                Arc::new(attestor) as Arc<dyn spiffe_attest::workload::WorkloadAttestor>
+                Ok(Arc::new(attestor) as Arc<dyn spiffe_attest::workload::WorkloadAttestor>)
             }
+            WorkloadAttestorConfig::Docker {
+                socket_path,
+                api_version,
+            } => {
+                let mut attestor = DockerAttestor::new(socket_path);
+                if let Some(v) = api_version {
+                    attestor = attestor.with_api_version(v).map_err(|e| {
+                        DaemonError::WorkloadAttestor {
+                            plugin: "docker",
+                            reason: e.to_string(),
+                        }
+                    })?;
+                }
+                Ok(Arc::new(attestor) as Arc<dyn spiffe_attest::workload::WorkloadAttestor>)
+            }
+            WorkloadAttestorConfig::Systemd => Ok(Arc::new(SystemdAttestor::default())
+                as Arc<dyn spiffe_attest::workload::WorkloadAttestor>),
+            WorkloadAttestorConfig::K8s(settings) => k8s_attestor(settings),
         })
-        .collect();
+        .collect::<Result<_, DaemonError>>()?;
     let provider = Arc::new(AgentIdentityProvider::new(
         manager.clone(),
         attestors,

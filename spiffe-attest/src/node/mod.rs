@@ -20,6 +20,7 @@
 use spiffe_core::SpiffeId;
 
 pub mod join_token;
+pub mod k8s_psat;
 pub mod x509pop;
 
 use spiffe_core::BoxFuture;

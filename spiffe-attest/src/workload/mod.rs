@@ -6,6 +6,10 @@ use spiffe_core::BoxFuture;
 use crate::{AttestError, Selector};
 
 mod caller;
+pub mod cgroup;
+pub mod docker;
+pub mod k8s;
+pub mod systemd;
 pub mod unix;
 
 pub use caller::CallerInfo;

@@ -46,8 +46,8 @@ use spire_config::{check_plugins, decode_plugins, Config, ConfigError, Decoder, 
 pub use error::AgentConfigError;
 pub use flags::{RunFlagSet, RunFlags, DEFAULT_CONFIG_PATH};
 pub use plugins::{
-    KeyManagerConfig, NodeAttestorConfig, WorkloadAttestorConfig, X509PopAgentSettings,
-    PROVIDED_PLUGINS,
+    K8sWorkloadSettings, KeyManagerConfig, NodeAttestorConfig, WorkloadAttestorConfig,
+    X509PopAgentSettings, PROVIDED_PLUGINS,
 };
 
 use crate::manager::{

@@ -105,9 +105,41 @@ fn unknown_plugin_is_named_with_its_line() {
 
 #[test]
 fn spire_plugin_not_provided_says_so() {
-    let text = agent_block("").replace("WorkloadAttestor \"unix\"", "WorkloadAttestor \"docker\"");
+    let text = agent_block("").replace("WorkloadAttestor \"unix\"", "WorkloadAttestor \"slurm\"");
     let msg = error_text(&text);
-    assert!(msg.contains("docker"), "{msg}");
+    assert!(msg.contains("slurm"), "{msg}");
+}
+
+#[test]
+fn docker_attestor_socket_and_version() {
+    let with = |data: &str| {
+        let text = agent_block("").replace(
+            "WorkloadAttestor \"unix\" {\n        plugin_data {}",
+            &format!("WorkloadAttestor \"docker\" {{\n        plugin_data {{\n{data}\n}}"),
+        );
+        assert_ne!(text, agent_block(""), "the test edits the plugin block");
+        AgentConfig::from_text(&text, &RunFlags::default())
+            .map(|c| c.workload_attestors)
+            .map_err(|e| spire_config::cli::error_chain(&e))
+    };
+    let docker = |path: &str, version: Option<&str>| WorkloadAttestorConfig::Docker {
+        socket_path: path.into(),
+        api_version: version.map(str::to_owned),
+    };
+    assert_eq!(
+        with("").unwrap(),
+        vec![docker("/var/run/docker.sock", None)]
+    );
+    assert_eq!(
+        with("docker_socket_path = \"unix:///run/d.sock\"\ndocker_version = \"1.41\"").unwrap(),
+        vec![docker("/run/d.sock", Some("1.41"))]
+    );
+    let msg = with("docker_socket_path = \"tcp://10.0.0.1:2375\"").unwrap_err();
+    assert!(msg.contains("docker_socket_path"), "{msg}");
+    let msg = with("docker_version = \"latest\"").unwrap_err();
+    assert!(msg.contains("docker_version"), "{msg}");
+    let msg = with("container_id_cgroup_matchers = [\"/docker/<id>\"]").unwrap_err();
+    assert!(msg.contains("container_id_cgroup_matchers"), "{msg}");
 }
 
 #[test]
@@ -267,4 +299,97 @@ fn a_bad_delegate_id_or_sds_key_is_an_error_naming_it() {
         "    sds {\n        default_svid = \"x\"\n    }\n",
     ));
     assert!(text.contains("default_svid"), "{text}");
+}
+
+#[test]
+fn k8s_and_systemd_attestors() {
+    let with = |name: &str, data: &str| {
+        let text = agent_block("").replace(
+            "WorkloadAttestor \"unix\" {\n        plugin_data {}",
+            &format!("WorkloadAttestor \"{name}\" {{\n        plugin_data {{\n{data}\n}}"),
+        );
+        AgentConfig::from_text(&text, &RunFlags::default())
+            .map(|c| c.workload_attestors)
+            .map_err(|e| spire_config::cli::error_chain(&e))
+    };
+    assert_eq!(
+        with("systemd", "").unwrap(),
+        vec![WorkloadAttestorConfig::Systemd]
+    );
+    let got = with("k8s", "").unwrap();
+    let WorkloadAttestorConfig::K8s(k) = &got[0] else {
+        panic!("{got:?}")
+    };
+    assert_eq!(k.secure_port, 10250);
+    assert_eq!(k.read_only_port, None);
+    assert_eq!(
+        k.kubelet_ca_path.as_deref(),
+        Some(std::path::Path::new(
+            "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+        ))
+    );
+    assert_eq!(
+        k.token_path.as_deref(),
+        Some(std::path::Path::new(
+            "/var/run/secrets/kubernetes.io/serviceaccount/token"
+        ))
+    );
+    assert_eq!(k.node_name_env, "MY_NODE_NAME");
+    assert_eq!(k.max_poll_attempts, 60);
+    assert_eq!(k.poll_retry_interval, std::time::Duration::from_millis(500));
+
+    let got = with(
+        "k8s",
+        "skip_kubelet_verification = true\nuse_anonymous_authentication = true\nnode_name = \"n1\"\nmax_poll_attempts = 5\npoll_retry_interval = \"2s\"\ndisable_container_selectors = true",
+    )
+    .unwrap();
+    let WorkloadAttestorConfig::K8s(k) = &got[0] else {
+        panic!("{got:?}")
+    };
+    assert_eq!(
+        (k.kubelet_ca_path.clone(), k.token_path.clone()),
+        (None, None)
+    );
+    assert_eq!(k.node_name.as_deref(), Some("n1"));
+    assert_eq!(k.max_poll_attempts, 5);
+    assert_eq!(k.poll_retry_interval, std::time::Duration::from_secs(2));
+    assert!(k.disable_container_selectors);
+
+    let msg = with(
+        "k8s",
+        "kubelet_read_only_port = 10255\nkubelet_secure_port = 10250",
+    )
+    .unwrap_err();
+    assert!(msg.contains("kubelet_read_only_port"), "{msg}");
+    let msg = with("k8s", "certificate_path = \"/c.pem\"").unwrap_err();
+    assert!(msg.contains("certificate_path"), "{msg}");
+}
+
+#[test]
+fn k8s_psat_node_attestor() {
+    let with = |data: &str| {
+        let text = agent_block("").replace(
+            "NodeAttestor \"join_token\" {\n        plugin_data {}",
+            &format!("NodeAttestor \"k8s_psat\" {{\n        plugin_data {{\n{data}\n}}"),
+        );
+        AgentConfig::from_text(&text, &RunFlags::default())
+            .map(|c| c.node_attestor)
+            .map_err(|e| spire_config::cli::error_chain(&e))
+    };
+    assert_eq!(
+        with("cluster = \"prod\"").unwrap(),
+        NodeAttestorConfig::K8sPsat {
+            cluster: "prod".to_owned(),
+            token_path: "/var/run/secrets/tokens/spire-agent".into(),
+        }
+    );
+    assert_eq!(
+        with("cluster = \"prod\"\ntoken_path = \"/t\"").unwrap(),
+        NodeAttestorConfig::K8sPsat {
+            cluster: "prod".to_owned(),
+            token_path: "/t".into(),
+        }
+    );
+    let msg = with("").unwrap_err();
+    assert!(msg.contains("cluster"), "{msg}");
 }

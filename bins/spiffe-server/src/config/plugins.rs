@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `DataStore` | `sql` | see [`super::datastore`] |
 //! | `KeyManager` | `memory`, `disk`, `pkcs11` | `disk`: `keys_path`; `pkcs11`: `module_path`, `token_label`, `user_pin_path` or `user_pin_env`, `key_label_prefix` |
-//! | `NodeAttestor` | `join_token`, `x509pop`, `tpm` | `x509pop`: `ca_bundle_path(s)`, `agent_path_template`, `mode`; `tpm`: `ca_path`, `hash_path` |
+//! | `NodeAttestor` | `join_token`, `x509pop`, `tpm`, `k8s_psat` | `x509pop`: `ca_bundle_path(s)`, `agent_path_template`, `mode`; `tpm`: `ca_path`, `hash_path`; `k8s_psat`: `clusters` (per cluster `service_account_allow_list`, `audience`, `allowed_node_label_keys`, `allowed_pod_label_keys`; the in-cluster API server) |
 //! | `UpstreamAuthority` | `disk` | `cert_file_path`, `key_file_path`, `bundle_file_path` |
 //!
 //! Any other SPIRE plugin is an error saying this server does not provide it; a name neither
@@ -19,7 +19,10 @@ use spire_config::{ConfigError, Decoder, PluginTable};
 pub const PROVIDED_PLUGINS: &PluginTable = &[
     ("DataStore", &["sql"]),
     ("KeyManager", &["disk", "memory", "pkcs11"]),
-    ("NodeAttestor", &["join_token", "tpm", "x509pop"]),
+    (
+        "NodeAttestor",
+        &["join_token", "k8s_psat", "tpm", "x509pop"],
+    ),
     ("UpstreamAuthority", &["disk"]),
 ];
 
@@ -67,6 +70,24 @@ pub enum NodeAttestorConfig {
     X509Pop(X509PopSettings),
     /// `tpm`: a TPM's endorsement key, pinned by hash or certified by a manufacturer CA.
     Tpm(TpmSettings),
+    /// `k8s_psat`: projected service account tokens checked with each cluster's API server.
+    K8sPsat(Vec<K8sPsatCluster>),
+}
+
+/// One entry of `NodeAttestor "k8s_psat"`'s `clusters`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct K8sPsatCluster {
+    /// The cluster name (the map key; agents send it).
+    pub name: String,
+    /// `service_account_allow_list`: `<namespace>:<service account>` (at least one).
+    pub service_account_allow_list: Vec<String>,
+    /// `audience` (default `["spire-server"]`).
+    pub audience: Vec<String>,
+    /// `allowed_node_label_keys`.
+    pub allowed_node_label_keys: Vec<String>,
+    /// `allowed_pod_label_keys`.
+    pub allowed_pod_label_keys: Vec<String>,
 }
 
 impl NodeAttestorConfig {
@@ -76,6 +97,7 @@ impl NodeAttestorConfig {
             NodeAttestorConfig::JoinToken => "join_token",
             NodeAttestorConfig::X509Pop(_) => "x509pop",
             NodeAttestorConfig::Tpm(_) => "tpm",
+            NodeAttestorConfig::K8sPsat(_) => "k8s_psat",
         }
     }
 }
@@ -189,6 +211,50 @@ pub(crate) fn node_attestor(
 ) -> Result<NodeAttestorConfig, ConfigError> {
     Ok(match name {
         "join_token" => NodeAttestorConfig::JoinToken,
+        "k8s_psat" => {
+            let mut clusters = Vec::new();
+            for (key, section) in d.named_sections("clusters")? {
+                clusters.push(section.decode(|c| {
+                    let allow = c
+                        .optional_str_list("service_account_allow_list")?
+                        .unwrap_or_default();
+                    if allow.is_empty() {
+                        return Err(c.invalid(
+                            "service_account_allow_list",
+                            format!(
+                                "cluster {:?} configuration must have at least one service account allowed",
+                                key.name
+                            ),
+                        ));
+                    }
+                    if c.optional_str("kube_config_file")?
+                        .is_some_and(|f| !f.is_empty())
+                    {
+                        return Err(c.invalid(
+                            "kube_config_file",
+                            "not supported: this server uses the in-cluster API server",
+                        ));
+                    }
+                    Ok(K8sPsatCluster {
+                        name: key.name.clone(),
+                        service_account_allow_list: allow,
+                        audience: c.optional_str_list("audience")?.unwrap_or_else(|| {
+                            vec![spiffe_attest::node::k8s_psat::DEFAULT_AUDIENCE.to_owned()]
+                        }),
+                        allowed_node_label_keys: c
+                            .optional_str_list("allowed_node_label_keys")?
+                            .unwrap_or_default(),
+                        allowed_pod_label_keys: c
+                            .optional_str_list("allowed_pod_label_keys")?
+                            .unwrap_or_default(),
+                    })
+                })?);
+            }
+            if clusters.is_empty() {
+                return Err(d.missing("clusters"));
+            }
+            NodeAttestorConfig::K8sPsat(clusters)
+        }
         "x509pop" => {
             let subject = "NodeAttestor \"x509pop\"";
             if let Some(mode) = d.optional_str("mode")? {
@@ -248,4 +314,54 @@ pub(crate) fn disk_upstream(d: &mut Decoder<'_>) -> Result<DiskUpstreamSettings,
         key_file_path: required_path(d, "key_file_path")?,
         bundle_file_path: optional_path(d, "bundle_file_path")?,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::{RunFlags, ServerConfig};
+
+    fn with_psat(data: &str) -> Result<Vec<NodeAttestorConfig>, String> {
+        let text = include_str!("../../../../conf/server/server.conf").replace(
+            "NodeAttestor \"join_token\" {\n        plugin_data {\n        }",
+            &format!("NodeAttestor \"k8s_psat\" {{\n        plugin_data {{\n{data}\n}}"),
+        );
+        assert!(text.contains("k8s_psat"), "the test edits the plugin block");
+        ServerConfig::from_text(&text, &RunFlags::default())
+            .map(|c| c.node_attestors)
+            .map_err(|e| spire_config::cli::error_chain(&e))
+    }
+
+    #[test]
+    fn k8s_psat_clusters() {
+        let got = with_psat(
+            "clusters = {\n\"prod\" = {\nservice_account_allow_list = [\"spire:spire-agent\"]\nallowed_pod_label_keys = [\"app\"]\n}\n\"dev\" = {\nservice_account_allow_list = [\"a:b\"]\naudience = [\"x\"]\n}\n}",
+        )
+        .unwrap();
+        let NodeAttestorConfig::K8sPsat(mut clusters) = got[0].clone() else {
+            panic!("{got:?}")
+        };
+        clusters.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(clusters.len(), 2);
+        assert_eq!(clusters[0].name, "dev");
+        assert_eq!(clusters[0].audience, ["x"]);
+        assert_eq!(clusters[1].name, "prod");
+        assert_eq!(clusters[1].audience, ["spire-server"]);
+        assert_eq!(
+            clusters[1].service_account_allow_list,
+            ["spire:spire-agent"]
+        );
+        assert_eq!(clusters[1].allowed_pod_label_keys, ["app"]);
+
+        let msg = with_psat("clusters = {\n\"prod\" = {\n}\n}").unwrap_err();
+        assert!(msg.contains("at least one service account"), "{msg}");
+        let msg = with_psat("").unwrap_err();
+        assert!(msg.contains("clusters"), "{msg}");
+        let msg = with_psat(
+            "clusters = {\n\"prod\" = {\nservice_account_allow_list = [\"a:b\"]\nkube_config_file = \"/k\"\n}\n}",
+        )
+        .unwrap_err();
+        assert!(msg.contains("kube_config_file"), "{msg}");
+    }
 }

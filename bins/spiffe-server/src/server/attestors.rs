@@ -30,10 +30,36 @@ pub(super) fn build(
             )),
             NodeAttestorConfig::X509Pop(settings) => Arc::new(x509pop(settings, trust_domain)?),
             NodeAttestorConfig::Tpm(settings) => Arc::new(tpm(settings, trust_domain)?),
+            NodeAttestorConfig::K8sPsat(clusters) => Arc::new(k8s_psat(clusters, trust_domain)?),
         };
         attestors.insert(config.name().to_owned(), attestor);
     }
     Ok(attestors)
+}
+
+/// The k8s_psat server half, every cluster's API server the in-cluster one.
+fn k8s_psat(
+    clusters: &[crate::config::K8sPsatCluster],
+    trust_domain: &TrustDomain,
+) -> Result<spiffe_attest::node::k8s_psat::PsatServer, StartError> {
+    use spiffe_attest::node::k8s_psat::{ApiServer, ClusterConfig, PsatServer};
+    let api = ApiServer::in_cluster().map_err(|e| failed("k8s_psat", e))?;
+    let configs = clusters
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                ClusterConfig {
+                    service_account_allow_list: c.service_account_allow_list.clone(),
+                    audience: c.audience.clone(),
+                    allowed_node_label_keys: c.allowed_node_label_keys.clone(),
+                    allowed_pod_label_keys: c.allowed_pod_label_keys.clone(),
+                    api_server: api.clone(),
+                },
+            )
+        })
+        .collect();
+    PsatServer::new(trust_domain.clone(), configs).map_err(|e| failed("k8s_psat", e.to_string()))
 }
 
 fn failed(plugin: &'static str, reason: impl Into<String>) -> StartError {

@@ -196,6 +196,28 @@ impl UnixAttestor {
     }
 }
 
+/// Checks that `caller`'s process under `proc_root` is still the one that connected (its start
+/// time is the one captured at accept, and it has not exited), and returns its pid. Refuses a
+/// caller without a pid or a captured start time. The other attestors that inspect `/proc`
+/// call it before and after their reads.
+pub(crate) fn same_process(
+    proc_root: &Path,
+    caller: &CallerInfo,
+) -> Result<i32, UnixAttestorError> {
+    let pid = caller.pid.ok_or(UnixAttestorError::NoPid)?;
+    let start_time = caller
+        .start_time
+        .ok_or(UnixAttestorError::StartTimeUnknown { pid })?;
+    let stat = read_stat(proc_root, pid)?;
+    if stat.exited() {
+        return Err(UnixAttestorError::ProcessExited { pid });
+    }
+    if stat.start_time != start_time {
+        return Err(UnixAttestorError::PidReused { pid });
+    }
+    Ok(pid)
+}
+
 fn read_stat(proc_root: &Path, pid: i32) -> Result<procfs::Stat, UnixAttestorError> {
     let dir = procfs::pid_dir(proc_root, pid)?;
     let text = procfs::read_small(&dir.join("stat"), pid)?;
