@@ -48,7 +48,7 @@ pub use error::ServerConfigError;
 pub use federation::{BundleEndpointConfig, FederatesWith, FederationConfig, ServingProfile};
 pub use flags::{RunFlagSet, RunFlags, DEFAULT_CONFIG_PATH};
 pub use plugins::{
-    DiskUpstreamSettings, KeyManagerConfig, NodeAttestorConfig, Pkcs11Settings, TpmSettings,
+    DiskUpstreamSettings, KeyManagerConfig, SpireUpstreamSettings, UpstreamAuthorityConfig, NodeAttestorConfig, Pkcs11Settings, TpmSettings,
     X509PopSettings, PROVIDED_PLUGINS,
 };
 pub use server_block::CaSubject;
@@ -107,8 +107,8 @@ pub struct ServerConfig {
     pub key_manager: KeyManagerConfig,
     /// `NodeAttestor`s, in file order.
     pub node_attestors: Vec<NodeAttestorConfig>,
-    /// `UpstreamAuthority "disk"`, if declared.
-    pub upstream: Option<DiskUpstreamSettings>,
+    /// `UpstreamAuthority` (`disk` or `spire`), if declared.
+    pub upstream: Option<UpstreamAuthorityConfig>,
 }
 
 /// The top-level sections, before the flags are applied.
@@ -311,7 +311,7 @@ struct Plugins {
     datastore: SqlSettings,
     key_manager: KeyManagerConfig,
     node_attestors: Vec<NodeAttestorConfig>,
-    upstream: Option<DiskUpstreamSettings>,
+    upstream: Option<UpstreamAuthorityConfig>,
 }
 
 fn plugin_settings(
@@ -353,7 +353,14 @@ fn plugin_settings(
                     .decode(|d| plugins::node_attestor(name, d))
                     .map_err(decode_err)?,
             ),
-            _ => upstreams.push(section.decode(plugins::disk_upstream).map_err(decode_err)?),
+            _ if name == "spire" => upstreams.push(UpstreamAuthorityConfig::Spire(
+                section
+                    .decode(plugins::spire_upstream)
+                    .map_err(decode_err)?,
+            )),
+            _ => upstreams.push(UpstreamAuthorityConfig::Disk(
+                section.decode(plugins::disk_upstream).map_err(decode_err)?,
+            )),
         }
     }
     let exactly_one = |plugin_type, n: usize| {
