@@ -53,8 +53,7 @@ fn downstream_ca_has_the_ca_profile_and_chains_to_the_root() {
     // The downstream mints; its SVIDs verify against the root bundle alone.
     let td = root.trust_domain().clone();
     let downstream =
-        X509SvidIssuer::from_parts(td.clone(), key, vec![ca], root.trust_anchor().clone())
-            .unwrap();
+        X509SvidIssuer::from_parts(td.clone(), key, vec![ca], root.trust_anchor().clone()).unwrap();
     let leaf = SoftwareSigner::generate("w", KeyType::EcP256).unwrap();
     let id = SpiffeId::new("spiffe://example.org/workload").unwrap();
     let svid = downstream
@@ -68,7 +67,10 @@ fn downstream_ca_has_the_ca_profile_and_chains_to_the_root() {
         vec![root.trust_anchor().clone()],
     ));
     let verified = x509::verify(svid.chain(), &bundle, at(NOW)).unwrap();
-    assert_eq!(verified.spiffe_id().as_str(), "spiffe://example.org/workload");
+    assert_eq!(
+        verified.spiffe_id().as_str(),
+        "spiffe://example.org/workload"
+    );
 }
 
 #[test]

@@ -240,13 +240,106 @@ fn a_caller_without_a_downstream_entry_gets_no_ca() {
         &[],
     )
     .unwrap();
-    root.wait_for_svid(&format!("spiffe://{TD}/marker")).unwrap();
+    root.wait_for_svid(&format!("spiffe://{TD}/marker"))
+        .unwrap();
 
-    let err = downstream_domain(dir.path(), &root).unwrap_err().to_string();
+    let err = downstream_domain(dir.path(), &root)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("refused NewDownstreamX509CA") && err.contains("authorization denied"),
         "the downstream server must fail to start, refused by the root: {err}"
     );
     // Nothing was signed for it: the root's log has no downstream CA.
     assert!(!root.server.output().contains("Signed downstream X509 CA"));
+}
+
+fn leaf_issuer(chain: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-issuer", "-in"])
+        .arg(chain)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Short CA lifetimes (root 90 s, downstream 60 s; SVIDs 10 s): both CAs rotate while the
+/// two workloads keep fetching, and at every moment each workload's chain verifies against
+/// the bundle the *other* workload's agent serves, as an mTLS handshake between them would.
+#[test]
+fn root_and_downstream_ca_rotations_keep_both_levels_verifying() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = |ca_ttl: &str| {
+        format!("    ca_ttl = \"{ca_ttl}\"\n    default_x509_svid_ttl = \"10s\"\n")
+    };
+    let root_ttl = short("90s");
+    let root = Domain::start(&dir.path().join("root"), TD, |server, agent| {
+        server.key_manager = KeyManagerKind::Disk;
+        server.extra_server = root_ttl;
+        agent.unix_attestor_data = "            discover_workload_path = true".into();
+    })
+    .unwrap();
+    let (server_bin, agent_bin) = (ServerProcess::binary(), agent_binary());
+    root.create_entry(
+        &format!("spiffe://{TD}/downstream"),
+        &[&path_selector(&server_bin)],
+        &["-downstream"],
+    )
+    .unwrap();
+    root.create_entry(
+        &format!("spiffe://{TD}/root-workload"),
+        &[&path_selector(&agent_bin)],
+        &[],
+    )
+    .unwrap();
+    root.wait_for_svid(&format!("spiffe://{TD}/root-workload"))
+        .unwrap();
+    let block = spire_upstream(&root);
+    let ds_ttl = short("60s");
+    let ds = Domain::start(&dir.path().join("downstream"), TD, move |server, agent| {
+        server.extra_plugins = block;
+        server.extra_server = ds_ttl;
+        agent.unix_attestor_data = "            discover_workload_path = true".into();
+    })
+    .unwrap();
+    ds.create_entry(
+        &format!("spiffe://{TD}/ds-workload"),
+        &[&path_selector(&agent_bin)],
+        &[],
+    )
+    .unwrap();
+    ds.wait_for_svid(&format!("spiffe://{TD}/ds-workload"))
+        .unwrap();
+
+    let (mut root_issuers, mut ds_issuers) = (Vec::new(), Vec::new());
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut round = 0;
+    while root_issuers.len() < 2 || ds_issuers.len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no rotation seen: root issuers {root_issuers:?}, downstream issuers {ds_issuers:?}\n--- root ---\n{}\n--- downstream ---\n{}",
+            root.server.output(),
+            ds.server.output()
+        );
+        round += 1;
+        let root_dir = dir.path().join(format!("r{round}"));
+        let ds_dir = dir.path().join(format!("d{round}"));
+        let root_chain = fetch_svid(&root, &root_dir);
+        let ds_chain = fetch_svid(&ds, &ds_dir);
+        // Each side's chain against the other side's bundle.
+        for (chain, bundle) in [
+            (&root_chain, ds_dir.join("bundle.0.pem")),
+            (&ds_chain, root_dir.join("bundle.0.pem")),
+        ] {
+            let (ok, out) = openssl_verifies(&bundle, chain);
+            assert!(ok, "round {round}: {} against {}: {out}", chain.display(), bundle.display());
+        }
+        for (chain, seen) in [(&root_chain, &mut root_issuers), (&ds_chain, &mut ds_issuers)] {
+            let issuer = leaf_issuer(chain);
+            if !seen.contains(&issuer) {
+                seen.push(issuer);
+            }
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
 }

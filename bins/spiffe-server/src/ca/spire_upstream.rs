@@ -244,8 +244,8 @@ fn upstream_ca(chain: Vec<Vec<u8>>, roots: &[Vec<u8>]) -> Result<UpstreamCa, CaE
     .map_err(CaError::Certificate)?;
     let mut candidates = Vec::new();
     for der in roots {
-        let root =
-            Certificate::from_der(CertificateDer::from(der.clone())).map_err(CaError::Certificate)?;
+        let root = Certificate::from_der(CertificateDer::from(der.clone()))
+            .map_err(CaError::Certificate)?;
         if root.subject_der() == top.issuer_der()
             && (top.authority_key_id().is_none() || top.authority_key_id() == root.subject_key_id())
         {
@@ -256,7 +256,11 @@ fn upstream_ca(chain: Vec<Vec<u8>>, roots: &[Vec<u8>]) -> Result<UpstreamCa, CaE
         .into_iter()
         .next()
         .ok_or_else(|| unavailable("upstream answered no root that issued the CA chain"))?;
-    Ok(UpstreamCa::new(certificate, intermediates, root.der().clone()))
+    Ok(UpstreamCa::new(
+        certificate,
+        intermediates,
+        root.der().clone(),
+    ))
 }
 
 impl UpstreamAuthority for SpireUpstream {

@@ -66,7 +66,11 @@ pub async fn sync_once(ctx: &ServerContext, upstream: &SpireUpstream) -> Result<
         .into_inner();
     let own = to_datastore_bundle(&ctx.ca);
     for key in &own.jwt_authorities {
-        if remote.jwt_authorities.iter().any(|k| k.key_id == key.key_id) {
+        if remote
+            .jwt_authorities
+            .iter()
+            .any(|k| k.key_id == key.key_id)
+        {
             continue;
         }
         let request = PublishJwtAuthorityRequest {
@@ -108,12 +112,20 @@ pub async fn sync_once(ctx: &ServerContext, upstream: &SpireUpstream) -> Result<
 async fn store_merged(ctx: &ServerContext, remote: Bundle, own: Bundle) -> Result<bool, CaError> {
     let mut merged = remote;
     for authority in own.x509_authorities {
-        if !merged.x509_authorities.iter().any(|a| a.der == authority.der) {
+        if !merged
+            .x509_authorities
+            .iter()
+            .any(|a| a.der == authority.der)
+        {
             merged.x509_authorities.push(authority);
         }
     }
     for key in own.jwt_authorities {
-        if !merged.jwt_authorities.iter().any(|k| k.key_id == key.key_id) {
+        if !merged
+            .jwt_authorities
+            .iter()
+            .any(|k| k.key_id == key.key_id)
+        {
             merged.jwt_authorities.push(key);
         }
     }

@@ -48,8 +48,8 @@ pub use error::ServerConfigError;
 pub use federation::{BundleEndpointConfig, FederatesWith, FederationConfig, ServingProfile};
 pub use flags::{RunFlagSet, RunFlags, DEFAULT_CONFIG_PATH};
 pub use plugins::{
-    DiskUpstreamSettings, KeyManagerConfig, SpireUpstreamSettings, UpstreamAuthorityConfig, NodeAttestorConfig, Pkcs11Settings, TpmSettings,
-    X509PopSettings, PROVIDED_PLUGINS,
+    DiskUpstreamSettings, KeyManagerConfig, NodeAttestorConfig, Pkcs11Settings,
+    SpireUpstreamSettings, TpmSettings, UpstreamAuthorityConfig, X509PopSettings, PROVIDED_PLUGINS,
 };
 pub use server_block::CaSubject;
 pub use settings::{

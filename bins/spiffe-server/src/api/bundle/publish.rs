@@ -37,7 +37,8 @@ pub(super) async fn publish_jwt_authority(
         Status::invalid_argument(format!("invalid JWT authority: {e}"))
     })?;
     let mut bundle = Bundle::new(ctx.settings.trust_domain.clone());
-    let mut stored = JwtAuthority::new(key.key_id.clone(), key.public_key.clone(), state.expires_at);
+    let mut stored =
+        JwtAuthority::new(key.key_id.clone(), key.public_key.clone(), state.expires_at);
     stored.tainted = state.tainted;
     bundle.jwt_authorities.push(stored);
     let stored = ctx
