@@ -8,6 +8,7 @@ mod api_support;
 use std::sync::Arc;
 
 use api_support::*;
+use rcgen::PublicKeyData;
 use spiffe_core::pki_types::CertificateDer;
 use spiffe_core::{Certificate, X509Bundle};
 use spiffe_server::context::ServerContext;
@@ -55,7 +56,11 @@ async fn a_downstream_caller_gets_a_ca_that_chains_to_the_roots() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(answer.ca_cert_chain.len(), 1, "a self-signed root adds nothing");
+    assert_eq!(
+        answer.ca_cert_chain.len(),
+        1,
+        "a self-signed root adds nothing"
+    );
     let ca = leaf(&answer.ca_cert_chain);
     assert!(ca.is_ca());
     assert_eq!(ca.path_len_constraint(), None);
@@ -72,7 +77,11 @@ async fn a_downstream_caller_gets_a_ca_that_chains_to_the_roots() {
         .await
         .unwrap()
         .unwrap();
-    let roots: Vec<Vec<u8>> = bundle.x509_authorities.iter().map(|a| a.der.clone()).collect();
+    let roots: Vec<Vec<u8>> = bundle
+        .x509_authorities
+        .iter()
+        .map(|a| a.der.clone())
+        .collect();
     assert_eq!(answer.x509_authorities, roots);
     let anchors = roots
         .iter()
@@ -82,7 +91,10 @@ async fn a_downstream_caller_gets_a_ca_that_chains_to_the_roots() {
         ctx.settings.trust_domain.clone(),
         anchors,
     ));
-    assert!(x509.authorities().iter().any(|r| r.subject_der() == ca.issuer_der()));
+    assert!(x509
+        .authorities()
+        .iter()
+        .any(|r| r.subject_der() == ca.issuer_der()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +174,7 @@ async fn bad_downstream_requests_are_refused_with_nothing_signed() {
 fn jwt_key(kid: &str) -> types::JwtKey {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
     types::JwtKey {
-        public_key: key.public_key_der(),
+        public_key: key.subject_public_key_info(),
         key_id: kid.into(),
         expires_at: in_secs(3600).as_secs() as i64,
         tainted: false,
