@@ -263,16 +263,15 @@ fn leaf_issuer(chain: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// Short CA lifetimes (root 90 s, downstream 60 s; SVIDs 10 s): both CAs rotate while the
+/// Short CA lifetimes (root 240 s, downstream 120 s; SVIDs 20 s): both CAs rotate while the
 /// two workloads keep fetching, and at every moment each workload's chain verifies against
 /// the bundle the *other* workload's agent serves, as an mTLS handshake between them would.
 #[test]
-#[ignore = "known failure: the downstream CA was not activated before its predecessor expired (prepared at 1/2, no activation logged at 5/6); see the branch report"]
 fn root_and_downstream_ca_rotations_keep_both_levels_verifying() {
     let dir = tempfile::tempdir().unwrap();
     let short =
-        |ca_ttl: &str| format!("    ca_ttl = \"{ca_ttl}\"\n    default_x509_svid_ttl = \"10s\"\n");
-    let root_ttl = short("90s");
+        |ca_ttl: &str| format!("    ca_ttl = \"{ca_ttl}\"\n    default_x509_svid_ttl = \"20s\"\n");
+    let root_ttl = short("240s");
     let root = Domain::start(&dir.path().join("root"), TD, |server, agent| {
         server.key_manager = KeyManagerKind::Disk;
         server.extra_server = root_ttl;
@@ -295,7 +294,7 @@ fn root_and_downstream_ca_rotations_keep_both_levels_verifying() {
     root.wait_for_svid(&format!("spiffe://{TD}/root-workload"))
         .unwrap();
     let block = spire_upstream(&root);
-    let ds_ttl = short("60s");
+    let ds_ttl = short("120s");
     let ds = Domain::start(&dir.path().join("downstream"), TD, move |server, agent| {
         server.extra_plugins = block;
         server.extra_server = ds_ttl;
@@ -312,7 +311,7 @@ fn root_and_downstream_ca_rotations_keep_both_levels_verifying() {
         .unwrap();
 
     let (mut root_issuers, mut ds_issuers) = (Vec::new(), Vec::new());
-    let deadline = Instant::now() + Duration::from_secs(180);
+    let deadline = Instant::now() + Duration::from_secs(300);
     let mut round = 0;
     while root_issuers.len() < 2 || ds_issuers.len() < 2 {
         assert!(
@@ -334,10 +333,11 @@ fn root_and_downstream_ca_rotations_keep_both_levels_verifying() {
             let (ok, out) = openssl_verifies(&bundle, chain);
             assert!(
                 ok,
-                "round {round}: {} against {}: {out}\n--- downstream ---\n{}",
+                "round {round}: {} against {}: {out}\n--- downstream ---\n{}\n{}",
                 chain.display(),
                 bundle.display(),
-                ds.server.output()
+                ds.server.output(),
+                text(&ds.server_cli(&["localauthority", "x509", "show"]).unwrap())
             );
         }
         for (chain, seen) in [
