@@ -252,3 +252,79 @@ async fn bad_jwt_authorities_are_refused_with_nothing_stored() {
     assert_eq!(status.code(), Code::PermissionDenied);
     assert_eq!(stored(ctx.clone()).await, before, "nothing was stored");
 }
+
+/// `TaintX509UpstreamAuthority` / `RevokeX509UpstreamAuthority` reach the CA manager under an
+/// upstream authority: an unknown root, a root the upstream would sign under again, and a
+/// revocation before a taint are each refused, with the authorities unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_taint_and_revoke_are_checked_by_the_ca_manager() {
+    use spiffe_ca::keys::{KeyType, MemoryKeyManager, Signer, SoftwareSigner};
+    use spiffe_ca::manager::{CaManager, CaManagerConfig, MemoryJournal};
+    use spiffe_ca::x509::{DiskUpstreamAuthority, X509SvidIssuer};
+    use spiffe_core::pki_types::UnixTime;
+    use spiffe_core::TrustDomain;
+    use spire_api_proto::server::localauthority::v1::local_authority_client::LocalAuthorityClient;
+    use spire_api_proto::server::localauthority::v1::{
+        RevokeX509UpstreamAuthorityRequest, TaintX509UpstreamAuthorityRequest,
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctx = context(dir.path()).await;
+    let td = TrustDomain::new("example.org").unwrap();
+    let root_key: Arc<dyn Signer> =
+        Arc::new(SoftwareSigner::generate("upstream", KeyType::EcP256).unwrap());
+    let root =
+        X509SvidIssuer::self_signed(&td, root_key.clone(), UnixTime::now(), in_secs(48 * 3600))
+            .unwrap();
+    let root_id = root.authority_id().to_owned();
+    let upstream =
+        DiskUpstreamAuthority::from_parts(root_key, vec![root.certificate().clone()]).unwrap();
+    let ca = CaManager::load_or_init(
+        CaManagerConfig::new(td)
+            .with_x509(KeyType::EcP256, std::time::Duration::from_secs(3600))
+            .with_jwt(KeyType::EcP256, std::time::Duration::from_secs(3600))
+            .with_upstream(Arc::new(upstream)),
+        Arc::new(MemoryKeyManager::new()),
+        Arc::new(MemoryJournal::new()),
+        ctx.clock.clone(),
+    )
+    .await
+    .unwrap();
+    ctx.ca = Arc::new(ca);
+    let ctx = Arc::new(ctx);
+    let active = ctx.ca.x509_svid_issuer().authority_id().to_owned();
+    let mut client =
+        LocalAuthorityClient::new(testing::serve_as(ctx.clone(), dir.path(), local()).await);
+    let taint = |id: &str| TaintX509UpstreamAuthorityRequest {
+        subject_key_id: id.into(),
+    };
+    for (id, message) in [
+        ("", "no subject key ID provided"),
+        ("abcdef", "failed to taint upstream authority"),
+        // The only root: the new authority would chain to it again.
+        (root_id.as_str(), "failed to taint upstream authority"),
+    ] {
+        let status = client
+            .taint_x509_upstream_authority(taint(id))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{}", status.message());
+        assert!(status.message().contains(message), "{}", status.message());
+    }
+    let status = client
+        .revoke_x509_upstream_authority(RevokeX509UpstreamAuthorityRequest {
+            subject_key_id: root_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{}", status.message());
+    assert!(status
+        .message()
+        .contains("failed to revoke upstream authority"));
+    assert_eq!(ctx.ca.x509_svid_issuer().authority_id(), active);
+    assert!(ctx
+        .ca
+        .x509_upstream_authorities()
+        .iter()
+        .all(|u| !u.tainted));
+}
