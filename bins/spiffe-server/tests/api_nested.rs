@@ -328,3 +328,53 @@ async fn upstream_taint_and_revoke_are_checked_by_the_ca_manager() {
         .iter()
         .all(|u| !u.tainted));
 }
+
+fn config_with(upstream_data: &str) -> Result<spiffe_server::config::ServerConfig, String> {
+    let text = format!(
+        "server {{\n trust_domain = \"example.org\"\n data_dir = \"/tmp/x\"\n}}\nplugins {{\n DataStore \"sql\" {{\n plugin_data {{\n database_type = \"sqlite3\"\n connection_string = \"/tmp/x/db\"\n }}\n }}\n KeyManager \"memory\" {{\n plugin_data {{}}\n }}\n NodeAttestor \"join_token\" {{\n plugin_data {{}}\n }}\n UpstreamAuthority \"spire\" {{\n plugin_data {{\n{upstream_data}\n }}\n }}\n}}\n"
+    );
+    spiffe_server::config::ServerConfig::from_text(&text, &Default::default())
+        .map_err(|e| spire_config::cli::error_chain(&e))
+}
+
+#[test]
+fn the_spire_upstream_authority_config_as_spire_writes_it() {
+    use spiffe_server::config::UpstreamAuthorityConfig;
+    let config = config_with(
+        "server_address = \"root.example.org\"\n server_port = \"8081\"\n workload_api_socket = \"/tmp/spire-agent/public/api.sock\"",
+    )
+    .unwrap();
+    match config.upstream {
+        Some(UpstreamAuthorityConfig::Spire(s)) => {
+            assert_eq!(s.server_address, "root.example.org");
+            assert_eq!(s.server_port, 8081);
+            assert_eq!(
+                s.workload_api_socket,
+                std::path::Path::new("/tmp/spire-agent/public/api.sock")
+            );
+        }
+        other => panic!("not the spire upstream: {other:?}"),
+    }
+    for (data, names) in [
+        (
+            "server_port = 8081\n workload_api_socket = \"/s\"",
+            "server_address",
+        ),
+        (
+            "server_address = \"a\"\n workload_api_socket = \"/s\"",
+            "server_port",
+        ),
+        ("server_address = \"a\"\n server_port = 8081", "workload_api_socket"),
+        (
+            "server_address = \"a\"\n server_port = 0\n workload_api_socket = \"/s\"",
+            "server_port",
+        ),
+        (
+            "server_address = \"a\"\n server_port = 1\n workload_api_socket = \"/s\"\n experimental {\n require_pq_kem = true\n }",
+            "experimental",
+        ),
+    ] {
+        let err = config_with(data).unwrap_err();
+        assert!(err.contains(names), "{data}: {err}");
+    }
+}
