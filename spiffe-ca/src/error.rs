@@ -95,6 +95,10 @@ pub enum CaError {
     /// An upstream chain does not end at a self-signed root.
     #[error("upstream chain does not end at a self-signed root")]
     UpstreamChainIncomplete,
+    /// An upstream authority that signs remotely (another server) failed or refused; the
+    /// source says why (it never carries key material).
+    #[error("upstream authority failed")]
+    UpstreamUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// No usable private key: not PKCS#8, SEC1 or PKCS#1, or not the certificate's key type.
     #[error("no usable private key (PKCS#8, SEC1 or PKCS#1 of the certificate's key type)")]
     MalformedKey,

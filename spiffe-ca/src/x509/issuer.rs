@@ -121,7 +121,8 @@ impl X509SvidIssuer {
         now: UnixTime,
     ) -> Result<Self, CaError> {
         let request =
-            UpstreamCaRequest::new(trust_domain.clone(), signer.public_key().clone(), ttl, now);
+            UpstreamCaRequest::new(trust_domain.clone(), signer.public_key().clone(), ttl, now)
+                .with_signer(signer.clone());
         let signed = upstream.mint_x509_ca(&request).await?;
         let mut chain = vec![parse(signed.certificate.to_vec())?];
         for der in &signed.intermediates {
@@ -323,6 +324,52 @@ impl X509SvidIssuer {
         now: UnixTime,
     ) -> Vec<Result<MintedX509Svid, CaError>> {
         requests.iter().map(|r| self.mint(r, now)).collect()
+    }
+
+    /// Signs a downstream CA for the key `spki_der` (SPIRE's `NewDownstreamX509CA`: a nested
+    /// server's intermediate under this one), valid from 10 s before `now` (never before this
+    /// CA) until `now + ttl`, capped at this CA's notAfter. Returns the new CA certificate
+    /// followed by this CA's presented chain (its own certificate and upstream intermediates
+    /// when it is not itself the anchor), as SPIRE answers.
+    ///
+    /// The certificate has the CA profile this crate gives every CA: cA=TRUE without a
+    /// pathLenConstraint (X509-10, as SPIRE's downstream CAs, so a downstream may itself have
+    /// downstreams), keyCertSign and cRLSign, and the URI SAN `spiffe://<trust_domain>` of
+    /// this CA's own trust domain (X509-8/9): a downstream CA is never for another one.
+    pub fn mint_downstream_ca(
+        &self,
+        spki_der: &[u8],
+        ttl: Duration,
+        now: UnixTime,
+    ) -> Result<Vec<CertificateDer<'static>>, CaError> {
+        let inner = &*self.inner;
+        let key = spki::read(spki_der).map_err(|e| match e {
+            SpkiError::Malformed => CaError::MalformedPublicKey,
+            SpkiError::UnknownKeyType => CaError::KeyTypeNotAllowed { key_type: None },
+        })?;
+        if !inner.allowed_key_types.contains(&key.key_type) {
+            return Err(CaError::KeyTypeNotAllowed {
+                key_type: Some(key.key_type),
+            });
+        }
+        let (not_before, not_after) = self.leaf_validity(ttl, now)?;
+        let key_id = profile::key_id(key.key_bits);
+        let serial = profile::random_serial()?;
+        let name = profile::ca_subject(&serial);
+        let der = inner.issuer.issue(
+            &Fields {
+                serial,
+                not_before,
+                not_after,
+                subject: &name,
+                spki: spki_der,
+            },
+            profile::ca_extensions(inner.trust_domain.id_str(), &key_id),
+        )?;
+        // A self-signed CA presents nothing (it is the anchor): the chain is the new CA alone.
+        let mut chain = vec![CertificateDer::from(der)];
+        chain.extend(inner.presented.iter().cloned());
+        Ok(chain)
     }
 
     /// The leaf's validity for `ttl` at `now`, after the CA's own validity is checked.

@@ -42,6 +42,9 @@ pub struct UpstreamCaRequest {
     pub ttl: Duration,
     /// The time of the request.
     pub now: UnixTime,
+    /// The new CA's signer, for an upstream that needs proof of possession (a CSR, as
+    /// SPIRE's `spire` upstream authority sends); `None` when the caller has none to give.
+    pub signer: Option<Arc<dyn Signer>>,
 }
 
 impl UpstreamCaRequest {
@@ -57,7 +60,14 @@ impl UpstreamCaRequest {
             public_key,
             ttl,
             now,
+            signer: None,
         }
+    }
+
+    /// Adds the new CA's signer (see [`signer`](Self::signer)).
+    pub fn with_signer(mut self, signer: Arc<dyn Signer>) -> Self {
+        self.signer = Some(signer);
+        self
     }
 }
 

@@ -1,5 +1,7 @@
 //! The server's CA, wired from the configuration: `spiffe-ca`'s [`CaManager`] with the
-//! configured key manager, self-signed or under the `disk` upstream authority, its journal in
+//! configured key manager, self-signed or under the `disk` or `spire` upstream authority
+//! ([`SpireUpstream`]: nested servers, with [`upstream_bundle`] following the upstream's
+//! bundle), its journal in
 //! the datastore under this server instance's key; the bundle it publishes into the datastore
 //! ([`publish`]); the trust bundles TLS callers are verified against ([`TrustBundles`]); and the
 //! server's own X.509-SVID ([`ServerSvid`]).
@@ -11,7 +13,9 @@
 mod bundles;
 mod keys;
 mod server_svid;
+mod spire_upstream;
 mod upstream;
+pub mod upstream_bundle;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -22,11 +26,12 @@ use spiffe_ca::manager::{CaManager, CaManagerConfig, Journal, ManagerError, Memo
 use spiffe_ca::{CaError, Clock};
 use thiserror::Error;
 
-use crate::config::{KeyManagerConfig, ServerConfig};
+use crate::config::{KeyManagerConfig, ServerConfig, UpstreamAuthorityConfig};
 use crate::datastore::{DataStore, DataStoreJournal};
 
 pub use bundles::{prune_expired, publish, to_datastore_bundle, TrustBundles};
 pub use server_svid::{ServerSvid, ServerSvidError};
+pub use spire_upstream::{SpireUpstream, UpstreamHealth};
 
 /// The file in `data_dir` naming this server instance (its CA journal's key).
 pub const INSTANCE_ID_FILE: &str = "server-instance-id";
@@ -68,12 +73,13 @@ pub enum CaSetupError {
 }
 
 /// Builds the CA from the configuration: resumes the authorities journaled under this
-/// instance's key (with a persistent key manager), or creates new ones.
+/// instance's key (with a persistent key manager), or creates new ones. Under
+/// `UpstreamAuthority "spire"` the plugin is returned too, for the bundle follower.
 pub async fn build(
     config: &ServerConfig,
     datastore: Arc<dyn DataStore>,
     clock: Arc<dyn Clock>,
-) -> Result<Arc<CaManager>, CaSetupError> {
+) -> Result<(Arc<CaManager>, Option<Arc<SpireUpstream>>), CaSetupError> {
     let key_manager: Arc<dyn KeyManager> = keys::open(&config.key_manager)?;
     // Keys held in memory are gone after a restart, so their journal could never be resumed:
     // such a CA starts new authorities each time (as SPIRE's memory key manager does).
@@ -87,8 +93,20 @@ pub async fn build(
     let mut ca_config = CaManagerConfig::new(config.settings.trust_domain.clone())
         .with_x509(config.ca.key_type, config.ca.ttl)
         .with_jwt(config.ca.jwt_key_type, config.ca.ttl);
-    if let Some(upstream) = &config.upstream {
-        ca_config = ca_config.with_upstream(Arc::new(upstream::load(upstream)?));
+    let mut spire = None;
+    match &config.upstream {
+        Some(UpstreamAuthorityConfig::Disk(disk)) => {
+            ca_config = ca_config.with_upstream(Arc::new(upstream::load(disk)?));
+        }
+        Some(UpstreamAuthorityConfig::Spire(settings)) => {
+            let plugin = Arc::new(SpireUpstream::new(
+                settings.clone(),
+                config.settings.trust_domain.clone(),
+            ));
+            ca_config = ca_config.with_upstream(plugin.clone());
+            spire = Some(plugin);
+        }
+        _ => {}
     }
     if config.ca.subject.is_some() {
         tracing::warn!(
@@ -98,7 +116,7 @@ pub async fn build(
     let manager = CaManager::load_or_init(ca_config, key_manager, journal, clock)
         .await
         .map_err(CaSetupError::Manager)?;
-    Ok(Arc::new(manager))
+    Ok((Arc::new(manager), spire))
 }
 
 /// This server instance's id: read from `data_dir/server-instance-id`, or created there

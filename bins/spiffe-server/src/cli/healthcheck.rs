@@ -74,6 +74,23 @@ impl Command for HealthcheckCommand {
                     "server is unhealthy: server returned status \"{name}\""
                 ));
             }
+            if verbose {
+                // Nested servers report their upstream separately: the server stays healthy
+                // (it serves from its CA) while the upstream is away. Others have no such
+                // service (NOT_FOUND) and print nothing more.
+                let upstream = client.call(client.health().check(HealthCheckRequest {
+                    service: crate::ops::UPSTREAM_HEALTH_SERVICE.to_owned(),
+                }));
+                if let Ok(response) = upstream {
+                    if response.into_inner().status == ServingStatus::Serving as i32 {
+                        env.println("Upstream authority is reachable.");
+                    } else {
+                        env.println(
+                            "Upstream authority is unreachable; serving with the current CA until it nears expiry.",
+                        );
+                    }
+                }
+            }
             env.println("Server is healthy.");
             Ok(())
         })

@@ -61,7 +61,11 @@ impl Command for RunCommand {
                 return 1;
             }
         };
-        match runtime.block_on(crate::server::run(config, Some(log))) {
+        let result = runtime.block_on(crate::server::run(config, Some(log)));
+        // A task still blocked (e.g. a connection attempt to an upstream server that failed
+        // the start) must not hold the process: give them 5 s, then exit.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+        match result {
             Ok(()) => 0,
             Err(e) => {
                 tracing::error!(error = %spire_config::cli::error_chain(&e), "Server crashed");

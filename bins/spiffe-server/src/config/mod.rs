@@ -51,7 +51,7 @@ pub use federation::{BundleEndpointConfig, FederatesWith, FederationConfig, Serv
 pub use flags::{RunFlagSet, RunFlags, DEFAULT_CONFIG_PATH};
 pub use plugins::{
     DiskUpstreamSettings, K8sPsatCluster, KeyManagerConfig, NodeAttestorConfig, Pkcs11Settings,
-    TpmSettings, X509PopSettings, PROVIDED_PLUGINS,
+    SpireUpstreamSettings, TpmSettings, UpstreamAuthorityConfig, X509PopSettings, PROVIDED_PLUGINS,
 };
 pub use server_block::CaSubject;
 pub use settings::{
@@ -109,8 +109,8 @@ pub struct ServerConfig {
     pub key_manager: KeyManagerConfig,
     /// `NodeAttestor`s, in file order.
     pub node_attestors: Vec<NodeAttestorConfig>,
-    /// `UpstreamAuthority "disk"`, if declared.
-    pub upstream: Option<DiskUpstreamSettings>,
+    /// `UpstreamAuthority` (`disk` or `spire`), if declared.
+    pub upstream: Option<UpstreamAuthorityConfig>,
 }
 
 /// The top-level sections, before the flags are applied.
@@ -313,7 +313,7 @@ struct Plugins {
     datastore: SqlSettings,
     key_manager: KeyManagerConfig,
     node_attestors: Vec<NodeAttestorConfig>,
-    upstream: Option<DiskUpstreamSettings>,
+    upstream: Option<UpstreamAuthorityConfig>,
 }
 
 fn plugin_settings(
@@ -355,7 +355,14 @@ fn plugin_settings(
                     .decode(|d| plugins::node_attestor(name, d))
                     .map_err(decode_err)?,
             ),
-            _ => upstreams.push(section.decode(plugins::disk_upstream).map_err(decode_err)?),
+            _ if name == "spire" => upstreams.push(UpstreamAuthorityConfig::Spire(
+                section
+                    .decode(plugins::spire_upstream)
+                    .map_err(decode_err)?,
+            )),
+            _ => upstreams.push(UpstreamAuthorityConfig::Disk(
+                section.decode(plugins::disk_upstream).map_err(decode_err)?,
+            )),
         }
     }
     let exactly_one = |plugin_type, n: usize| {

@@ -6,7 +6,7 @@
 //! | `DataStore` | `sql` | see [`super::datastore`] |
 //! | `KeyManager` | `memory`, `disk`, `pkcs11` | `disk`: `keys_path`; `pkcs11`: `module_path`, `token_label`, `user_pin_path` or `user_pin_env`, `key_label_prefix` |
 //! | `NodeAttestor` | `join_token`, `x509pop`, `tpm`, `k8s_psat` | `x509pop`: `ca_bundle_path(s)`, `agent_path_template`, `mode`; `tpm`: `ca_path`, `hash_path`; `k8s_psat`: `clusters` (per cluster `service_account_allow_list`, `audience`, `allowed_node_label_keys`, `allowed_pod_label_keys`; the in-cluster API server) |
-//! | `UpstreamAuthority` | `disk` | `cert_file_path`, `key_file_path`, `bundle_file_path` |
+//! | `UpstreamAuthority` | `disk`, `spire` | `disk`: `cert_file_path`, `key_file_path`, `bundle_file_path`; `spire`: `server_address`, `server_port`, `workload_api_socket` |
 //!
 //! Any other SPIRE plugin is an error saying this server does not provide it; a name neither
 //! SPIRE nor this server knows is an unknown plugin; both name the line.
@@ -23,7 +23,7 @@ pub const PROVIDED_PLUGINS: &PluginTable = &[
         "NodeAttestor",
         &["join_token", "k8s_psat", "tpm", "x509pop"],
     ),
-    ("UpstreamAuthority", &["disk"]),
+    ("UpstreamAuthority", &["disk", "spire"]),
 ];
 
 /// `KeyManager`: where the CA's keys live.
@@ -121,6 +121,29 @@ pub struct TpmSettings {
     pub ca_path: Option<PathBuf>,
     /// `hash_path`: a directory whose file names are the endorsement key hashes allowed.
     pub hash_path: Option<PathBuf>,
+}
+
+/// `UpstreamAuthority`: who signs this server's X.509 CA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpstreamAuthorityConfig {
+    /// `disk`: a CA certificate and key in files.
+    Disk(DiskUpstreamSettings),
+    /// `spire`: an upstream server of the same trust domain (nested servers).
+    Spire(SpireUpstreamSettings),
+}
+
+/// `UpstreamAuthority "spire"`'s `plugin_data`: where the upstream (root) server listens, and
+/// the local agent's Workload API socket this server gets its own X.509-SVID from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SpireUpstreamSettings {
+    /// `server_address`: IP address or DNS name of the upstream server.
+    pub server_address: String,
+    /// `server_port`: its port (a number or a string of one, as SPIRE's samples write it).
+    pub server_port: u16,
+    /// `workload_api_socket`: the local agent's Workload API socket.
+    pub workload_api_socket: PathBuf,
 }
 
 /// `UpstreamAuthority "disk"`'s `plugin_data`.
@@ -313,6 +336,27 @@ pub(crate) fn disk_upstream(d: &mut Decoder<'_>) -> Result<DiskUpstreamSettings,
         cert_file_path: required_path(d, "cert_file_path")?,
         key_file_path: required_path(d, "key_file_path")?,
         bundle_file_path: optional_path(d, "bundle_file_path")?,
+    })
+}
+
+/// `UpstreamAuthority "spire"`'s `plugin_data`. SPIRE's `experimental` options (Windows named
+/// pipes, post-quantum key exchange) are refused by name.
+pub(crate) fn spire_upstream(d: &mut Decoder<'_>) -> Result<SpireUpstreamSettings, ConfigError> {
+    let subject = "UpstreamAuthority \"spire\"";
+    refuse(d, "experimental", subject)?;
+    let server_address = d
+        .optional_str("server_address")?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| d.missing("server_address"))?;
+    let server_port = match d.optional_u16("server_port")? {
+        Some(0) => return Err(d.invalid("server_port", "must be a port from 1 to 65535")),
+        Some(port) => port,
+        None => return Err(d.missing("server_port")),
+    };
+    Ok(SpireUpstreamSettings {
+        server_address,
+        server_port,
+        workload_api_socket: required_path(d, "workload_api_socket")?,
     })
 }
 

@@ -45,7 +45,8 @@ server {
 plugins {
     DataStore "sql" { plugin_data { database_type = "sqlite3" connection_string = "/tmp/x/db" } }
     KeyManager "pkcs11" { plugin_data { module_path = "/x.so" token_label = "t" user_pin_env = "PIN" } }
-    NodeAttestor "join_token" { plugin_data {} }
+    NodeAttestor "k8s_psat" { plugin_data { clusters = { "<name>" = { service_account_allow_list = ["ns:sa"] } } } }
+    UpstreamAuthority "spire" { plugin_data { server_address = "127.0.0.1" server_port = "8081" workload_api_socket = "/tmp/x/api.sock" } }
 }
 "#,
 ];

@@ -66,3 +66,57 @@ fn state(ok: bool, problem: &str) -> HealthState {
         ready_details: details,
     }
 }
+
+/// The `grpc.health.v1` service name under which a nested server reports whether its upstream
+/// server answers (`SERVING`) or not (`NOT_SERVING`); `healthcheck -verbose` asks it. The
+/// overall status (`""`) does not depend on it: the server goes on serving from its CA.
+pub const UPSTREAM_HEALTH_SERVICE: &str = "spire.server.upstream_authority";
+
+/// Registers the check `server.upstream_authority` in `health`: always live and ready (the
+/// server serves while the upstream is away), with the failure in the details.
+pub fn register_upstream_health(health: &Health, upstream: Arc<crate::ca::UpstreamHealth>) {
+    let _ = health.add_check("server.upstream_authority", move || {
+        let details = match upstream.last_error() {
+            Some(why) if upstream.unreachable() => Details::new()
+                .with("message", "upstream server unreachable")
+                .with("error", why.as_str()),
+            _ => Details::new(),
+        };
+        HealthState {
+            live: true,
+            ready: true,
+            live_details: Details::new(),
+            ready_details: details,
+        }
+    });
+}
+
+/// Mirrors `upstream` into `grpc.health.v1` under [`UPSTREAM_HEALTH_SERVICE`] every second
+/// until `stop`.
+pub async fn report_upstream_health(
+    upstream: Arc<crate::ca::UpstreamHealth>,
+    reporter: tonic_health::server::HealthReporter,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let stopping = crate::endpoints::stopped(stop);
+    tokio::pin!(stopping);
+    let mut last = None;
+    loop {
+        let reachable = !upstream.unreachable();
+        if last != Some(reachable) {
+            let status = if reachable {
+                tonic_health::ServingStatus::Serving
+            } else {
+                tonic_health::ServingStatus::NotServing
+            };
+            reporter
+                .set_service_status(UPSTREAM_HEALTH_SERVICE, status)
+                .await;
+            last = Some(reachable);
+        }
+        tokio::select! {
+            () = &mut stopping => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+}

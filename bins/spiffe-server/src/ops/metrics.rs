@@ -9,6 +9,8 @@
 //! | `<prefix>_server_ca_sign_jwt_svid` | counter | | JWT-SVIDs signed |
 //! | `<prefix>_entries` | gauge | | registration entries in the cache |
 //! | `<prefix>_agents` | gauge | | attested agents in the cache |
+//! | `<prefix>_upstream_authority_reachable` | gauge | | nested servers: 1 while the upstream server answers, else 0 |
+//! | `<prefix>_upstream_authority_failures` | counter | | nested servers: failed calls to the upstream server |
 //!
 //! The API services count their signings through [`ServerMetrics`] (`ctx.metrics`); the RPC
 //! counts are made by a layer around every listener ([`super::rpc_metrics`]).
@@ -91,6 +93,11 @@ impl ServerMetrics {
     /// The registry (what the Prometheus listener serves).
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
+    }
+
+    /// The metric name prefix (`spire_server` unless configured).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// Counts `n` X.509-SVIDs signed.

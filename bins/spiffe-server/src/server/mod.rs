@@ -212,7 +212,7 @@ pub async fn start(
     tracing::info!(database_type = %config.datastore.database_type, "Opened datastore");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
-    let ca = ca::build(&config, datastore.clone(), clock.clone()).await?;
+    let (ca, spire_upstream) = ca::build(&config, datastore.clone(), clock.clone()).await?;
     tracing::info!(
         x509_authority = %ca.x509_svid_issuer().authority_id(),
         jwt_key = %ca.jwt_svid_issuer().kid(),
@@ -272,6 +272,24 @@ pub async fn start(
     health_reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
+    if let Some(upstream) = &spire_upstream {
+        // Nested: the bundle holds every upstream root before agents are served.
+        match ca::upstream_bundle::sync_once(&ctx, upstream).await {
+            Ok(_) => upstream.health().succeeded(),
+            Err(e) => {
+                let why = crate::api::status::chain(&e);
+                tracing::warn!(error = %why, "Unable to read the upstream server's bundle");
+                upstream.health().failed(&why);
+            }
+        }
+        crate::ops::register_upstream_health(&health, upstream.health().clone());
+        health_reporter
+            .set_service_status(
+                crate::ops::UPSTREAM_HEALTH_SERVICE,
+                tonic_health::ServingStatus::Serving,
+            )
+            .await;
+    }
 
     let endpoints = Endpoints::bind(
         &config.bind_address,
@@ -319,6 +337,12 @@ pub async fn start(
         None => None,
     };
 
+    if let Some(upstream) = spire_upstream {
+        let (ctx, stop, reporter) = (ctx.clone(), stop_rx.clone(), health_reporter.clone());
+        let health = upstream.health().clone();
+        tasks.spawn(ca::upstream_bundle::follow(ctx, upstream, stop.clone()));
+        tasks.spawn(crate::ops::report_upstream_health(health, reporter, stop));
+    }
     loops::spawn(
         &mut tasks,
         loops::Loops {

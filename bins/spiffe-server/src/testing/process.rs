@@ -297,6 +297,9 @@ impl ServerProcess {
                 }
             });
         }
+        // Only the reader threads hold senders: when the process ends, `lines` disconnects
+        // and waiting for a line stops at once instead of at the timeout.
+        drop(tx);
         let mut server = Self {
             child,
             socket_path,

@@ -3,15 +3,16 @@
 //! - [`own`]: `GetBundle`, `AppendBundle`, `CountBundles`.
 //! - [`federated`]: `ListFederatedBundles`, `GetFederatedBundle`.
 //! - [`batch`]: `BatchCreate/Update/Set/DeleteFederatedBundle`, per-item statuses.
+//! - [`publish`]: `PublishJWTAuthority`, a nested server's JWT key into this bundle.
 //!
 //! The server's bundle is the one stored in the datastore (the CA publishes its authorities
-//! there, and in HA every server's are there). `PublishJWTAuthority` (nested servers) and
-//! `PublishWITAuthority` answer UNIMPLEMENTED.
+//! there, and in HA every server's are there). `PublishWITAuthority` answers UNIMPLEMENTED.
 
 mod batch;
 pub(crate) mod convert;
 mod federated;
 mod own;
+mod publish;
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use spire_api_proto::server::bundle::v1::{
     BatchSetFederatedBundleRequest, BatchSetFederatedBundleResponse,
     BatchUpdateFederatedBundleRequest, BatchUpdateFederatedBundleResponse, CountBundlesRequest,
     CountBundlesResponse, GetBundleRequest, GetFederatedBundleRequest, ListFederatedBundlesRequest,
-    ListFederatedBundlesResponse,
+    ListFederatedBundlesResponse, PublishJwtAuthorityRequest, PublishJwtAuthorityResponse,
 };
 use spire_api_proto::types;
 use tonic::{Request, Response, Status};
@@ -104,5 +105,12 @@ impl Bundle for BundleService {
         request: Request<BatchDeleteFederatedBundleRequest>,
     ) -> Result<Response<BatchDeleteFederatedBundleResponse>, Status> {
         batch::batch_delete(&self.ctx, request).await
+    }
+
+    async fn publish_jwt_authority(
+        &self,
+        request: Request<PublishJwtAuthorityRequest>,
+    ) -> Result<Response<PublishJwtAuthorityResponse>, Status> {
+        publish::publish_jwt_authority(&self.ctx, request).await
     }
 }

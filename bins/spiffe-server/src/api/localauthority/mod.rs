@@ -30,15 +30,43 @@ impl LocalAuthorityService {
         Self { ctx }
     }
 
-    /// The upstream operations: FAILED_PRECONDITION without an upstream authority (SPIRE's
-    /// answer); with one, the CA manager of this build has no upstream taint or revoke yet.
-    fn upstream_operation(&self) -> Status {
-        match self.ctx.ca.config().upstream() {
-            None => Status::failed_precondition("upstream authority is not configured"),
-            Some(_) => Status::unimplemented(
-                "tainting and revoking upstream authorities is not supported by this server yet",
-            ),
+    /// `TaintX509UpstreamAuthority` / `RevokeX509UpstreamAuthority`: FAILED_PRECONDITION
+    /// without an upstream authority (SPIRE's answer); else the CA manager taints (or revokes)
+    /// the upstream root by its subject key id, and the stored bundle follows.
+    async fn upstream_operation(&self, id: &str, revoke: bool) -> Result<String, Status> {
+        use spiffe_ca::manager::ManagerError;
+        if self.ctx.ca.config().upstream().is_none() {
+            return Err(Status::failed_precondition(
+                "upstream authority is not configured",
+            ));
         }
+        if id.is_empty() {
+            return Err(Status::invalid_argument("no subject key ID provided"));
+        }
+        let (verb, result) = if revoke {
+            ("revoke", self.ctx.ca.revoke_x509_upstream(id).await)
+        } else {
+            ("taint", self.ctx.ca.taint_x509_upstream(id).await)
+        };
+        let info = result.map_err(|e| match e {
+            ManagerError::UnknownAuthority { .. }
+            | ManagerError::AlreadyTainted { .. }
+            | ManagerError::NotTainted { .. }
+            | ManagerError::UpstreamRootDistrusted { .. } => Status::invalid_argument(format!(
+                "failed to {verb} upstream authority: {}",
+                crate::api::status::chain(&e)
+            )),
+            other => crate::api::status::internal(
+                &format!("failed to {verb} upstream authority"),
+                &other,
+            ),
+        })?;
+        let revoked = revoke.then_some(publish::Revoked::X509(info.id.as_str()));
+        publish::publish_ca_bundle(&self.ctx, revoked)
+            .await
+            .map_err(|e| crate::api::status::internal("failed to publish the trust bundle", &e))?;
+        tracing::info!(subject_key_id = %info.id, "X.509 upstream authority {verb}ed successfully");
+        Ok(info.id)
     }
 }
 
@@ -145,9 +173,14 @@ impl LocalAuthority for LocalAuthorityService {
 
     async fn taint_x509_upstream_authority(
         &self,
-        _request: Request<TaintX509UpstreamAuthorityRequest>,
+        request: Request<TaintX509UpstreamAuthorityRequest>,
     ) -> Result<Response<TaintX509UpstreamAuthorityResponse>, Status> {
-        Err(self.upstream_operation())
+        let id = self
+            .upstream_operation(&request.get_ref().subject_key_id, false)
+            .await?;
+        Ok(Response::new(TaintX509UpstreamAuthorityResponse {
+            upstream_authority_subject_key_id: id,
+        }))
     }
 
     async fn revoke_x509_authority(
@@ -163,8 +196,13 @@ impl LocalAuthority for LocalAuthorityService {
 
     async fn revoke_x509_upstream_authority(
         &self,
-        _request: Request<RevokeX509UpstreamAuthorityRequest>,
+        request: Request<RevokeX509UpstreamAuthorityRequest>,
     ) -> Result<Response<RevokeX509UpstreamAuthorityResponse>, Status> {
-        Err(self.upstream_operation())
+        let id = self
+            .upstream_operation(&request.get_ref().subject_key_id, true)
+            .await?;
+        Ok(Response::new(RevokeX509UpstreamAuthorityResponse {
+            upstream_authority_subject_key_id: id,
+        }))
     }
 }

@@ -4,9 +4,12 @@
 //! - [`jwt`]: `NewJWTSVID` (agents, by entry) and `MintJWTSVID` (admins, by SPIFFE ID).
 //! - [`mint`]: `MintX509SVID` (admins: the SPIFFE ID and DNS names the CSR requests).
 //!
-//! `NewDownstreamX509CA` (nested servers) and the WIT-SVID RPCs answer UNIMPLEMENTED.
+//! - [`downstream`]: `NewDownstreamX509CA`, a nested server's CA signed by this one.
+//!
+//! The WIT-SVID RPCs answer UNIMPLEMENTED.
 
 mod batch;
+mod downstream;
 mod ids;
 mod jwt;
 mod mint;
@@ -16,7 +19,8 @@ use std::sync::Arc;
 use spire_api_proto::server::svid::v1::svid_server::Svid;
 use spire_api_proto::server::svid::v1::{
     BatchNewX509svidRequest, BatchNewX509svidResponse, MintJwtsvidRequest, MintJwtsvidResponse,
-    MintX509svidRequest, MintX509svidResponse, NewJwtsvidRequest, NewJwtsvidResponse,
+    MintX509svidRequest, MintX509svidResponse, NewDownstreamX509caRequest,
+    NewDownstreamX509caResponse, NewJwtsvidRequest, NewJwtsvidResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -62,5 +66,12 @@ impl Svid for SvidService {
         request: Request<NewJwtsvidRequest>,
     ) -> Result<Response<NewJwtsvidResponse>, Status> {
         jwt::new_jwt_svid(&self.ctx, request).await
+    }
+
+    async fn new_downstream_x509ca(
+        &self,
+        request: Request<NewDownstreamX509caRequest>,
+    ) -> Result<Response<NewDownstreamX509caResponse>, Status> {
+        downstream::new_downstream_x509_ca(&self.ctx, request).await
     }
 }

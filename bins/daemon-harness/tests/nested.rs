@@ -1,0 +1,354 @@
+//! Nested servers as processes on loopback: a root server and its agent, a downstream server
+//! (`UpstreamAuthority "spire"`) that gets its identity from the root agent's Workload API and
+//! its CA from the root, and the downstream's own agent. Workloads are the agent CLI
+//! (`spiffe-agent api fetch`), selected by binary path.
+//!
+//! Needs the binaries: `cargo build -p spiffe-server -p spiffe-agent`, and `openssl` on the
+//! path (the chains are checked by an independent verifier).
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use daemon_harness::{agent::agent_binary, Domain, KeyManagerKind, ServerProcess};
+
+const TD: &str = "example.org";
+const WAIT: Duration = Duration::from_secs(60);
+
+fn canonical(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn path_selector(bin: &Path) -> String {
+    format!("unix:path:{}", canonical(bin))
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A root domain whose agent also reports `unix:path` selectors, with its CA keys on disk so
+/// a restarted root resumes its CA (its agents trust no other).
+fn root_domain(dir: &Path) -> Domain {
+    Domain::start(&dir.join("root"), TD, |server, agent| {
+        server.key_manager = KeyManagerKind::Disk;
+        agent.unix_attestor_data = "            discover_workload_path = true".into();
+    })
+    .unwrap()
+}
+
+/// The `UpstreamAuthority "spire"` block pointing at `root`.
+fn spire_upstream(root: &Domain) -> String {
+    format!(
+        "    UpstreamAuthority \"spire\" {{\n        plugin_data {{\n            server_address = \"127.0.0.1\"\n            server_port = \"{}\"\n            workload_api_socket = \"{}\"\n        }}\n    }}\n",
+        root.server_config.bind_port,
+        root.agent_config.socket_path.display()
+    )
+}
+
+fn downstream_domain(dir: &Path, root: &Domain) -> std::io::Result<Domain> {
+    let block = spire_upstream(root);
+    Domain::start(&dir.join("downstream"), TD, move |server, agent| {
+        server.extra_plugins = block;
+        agent.unix_attestor_data = "            discover_workload_path = true".into();
+    })
+}
+
+/// `bundle show` of `domain`'s server, written to `path`.
+fn write_bundle(domain: &Domain, path: &Path) {
+    let out = domain.server_cli(&["bundle", "show"]).unwrap();
+    assert!(out.status.success(), "bundle show: {}", text(&out));
+    std::fs::write(path, &out.stdout).unwrap();
+}
+
+/// The SVID the agent CLI gets from `domain`'s agent, written under `dir`; returns the path
+/// of the chain (leaf first).
+fn fetch_svid(domain: &Domain, dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let out = domain.agent_cli(&["api", "fetch", "x509", "-write", &dir.display().to_string()]);
+    assert!(out.status.success(), "api fetch x509: {}", text(&out));
+    dir.join("svid.0.pem")
+}
+
+/// `openssl verify` of the chain in `chain` (leaf first) against the roots in `ca_file`.
+fn openssl_verifies(ca_file: &Path, chain: &Path) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(ca_file)
+        .arg("-untrusted")
+        .arg(chain)
+        .arg(chain)
+        .output()
+        .unwrap();
+    (out.status.success(), text(&out))
+}
+
+fn pem_count(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .matches("-----BEGIN CERTIFICATE-----")
+        .count()
+}
+
+/// Polls `check` every 500 ms until it holds or `WAIT` passes.
+fn eventually(what: &str, mut check: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(last) if Instant::now() >= deadline => panic!("{what}: {last}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+fn healthcheck_verbose(domain: &Domain) -> String {
+    text(&domain.server_cli(&["healthcheck", "-verbose"]).unwrap())
+}
+
+#[test]
+fn downstream_svids_chain_to_the_root_and_survive_a_root_outage() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut root = root_domain(dir.path());
+    let server_bin = ServerProcess::binary();
+    let agent_bin = agent_binary();
+    root.create_entry(
+        &format!("spiffe://{TD}/downstream"),
+        &[&path_selector(&server_bin)],
+        &["-downstream"],
+    )
+    .unwrap();
+    root.create_entry(
+        &format!("spiffe://{TD}/root-workload"),
+        &[&path_selector(&agent_bin)],
+        &[],
+    )
+    .unwrap();
+    // Entries reach the agent in one sync: once the workload's SVID is there, so is the
+    // downstream server's.
+    root.wait_for_svid(&format!("spiffe://{TD}/root-workload"))
+        .unwrap();
+
+    let ds = downstream_domain(dir.path(), &root).unwrap();
+    ds.create_entry(
+        &format!("spiffe://{TD}/ds-workload"),
+        &[&path_selector(&agent_bin)],
+        &[],
+    )
+    .unwrap();
+    ds.wait_for_svid(&format!("spiffe://{TD}/ds-workload"))
+        .unwrap();
+
+    // Both workloads' SVIDs verify against the root server's bundle alone.
+    let root_bundle = dir.path().join("root-bundle.pem");
+    write_bundle(&root, &root_bundle);
+    let ds_chain = fetch_svid(&ds, &dir.path().join("ds-svid"));
+    let root_chain = fetch_svid(&root, &dir.path().join("root-svid"));
+    assert_eq!(pem_count(&ds_chain), 2, "leaf, then the downstream CA");
+    assert_eq!(pem_count(&root_chain), 1, "a leaf of the self-signed root");
+    for chain in [&ds_chain, &root_chain] {
+        let (ok, out) = openssl_verifies(&root_bundle, chain);
+        assert!(ok, "{} does not verify: {out}", chain.display());
+    }
+    // And not against a bundle without the root: the downstream's leaf is not self-anchored.
+    let (ok, _) = openssl_verifies(&dir.path().join("ds-svid/svid.0.pem"), &ds_chain);
+    assert!(!ok, "a chain must not verify against its own leaf and CA");
+
+    // A JWT-SVID minted downstream validates at the root's agent (its key was published).
+    let token_out = ds.agent_cli(&["api", "fetch", "jwt", "-audience", "nested-test"]);
+    assert!(token_out.status.success(), "{}", text(&token_out));
+    let token = String::from_utf8_lossy(&token_out.stdout)
+        .split_whitespace()
+        .find(|w| w.starts_with("ey") && w.matches('.').count() == 2)
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no token in {}", text(&token_out)));
+    eventually("downstream JWT-SVID validates at the root agent", || {
+        let out = root.agent_cli(&[
+            "api",
+            "validate",
+            "jwt",
+            "-audience",
+            "nested-test",
+            "-svid",
+            &token,
+        ]);
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(text(&out))
+        }
+    });
+    assert!(healthcheck_verbose(&ds).contains("Upstream authority is reachable."));
+
+    // Root outage: the downstream says so and goes on issuing.
+    root.server.kill().unwrap();
+    eventually("healthcheck -verbose reports the outage", || {
+        let out = healthcheck_verbose(&ds);
+        if out.contains("Upstream authority is unreachable") && out.contains("Server is healthy.") {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    });
+    ds.create_entry(
+        &format!("spiffe://{TD}/during-outage"),
+        &[&path_selector(&agent_bin)],
+        &[],
+    )
+    .unwrap();
+    ds.wait_for_svid(&format!("spiffe://{TD}/during-outage"))
+        .unwrap();
+    assert!(
+        ds.server.output().contains("Upstream server unreachable"),
+        "the outage is logged"
+    );
+
+    // The root returns (same datastore, same bind port): the downstream reconnects.
+    root.server = ServerProcess::start(&server_bin, &root.server_config).unwrap();
+    eventually("healthcheck -verbose reports the return", || {
+        let out = healthcheck_verbose(&ds);
+        if out.contains("Upstream authority is reachable.") {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    });
+}
+
+#[test]
+fn a_caller_without_a_downstream_entry_gets_no_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = root_domain(dir.path());
+    // The server's identity exists, but its entry is not marked downstream.
+    root.create_entry(
+        &format!("spiffe://{TD}/not-downstream"),
+        &[&path_selector(&ServerProcess::binary())],
+        &[],
+    )
+    .unwrap();
+    root.create_entry(
+        &format!("spiffe://{TD}/marker"),
+        &[&path_selector(&agent_binary())],
+        &[],
+    )
+    .unwrap();
+    root.wait_for_svid(&format!("spiffe://{TD}/marker"))
+        .unwrap();
+
+    let err = downstream_domain(dir.path(), &root)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("refused NewDownstreamX509CA") && err.contains("authorization denied"),
+        "the downstream server must fail to start, refused by the root: {err}"
+    );
+    // Nothing was signed for it: the root's log has no downstream CA.
+    assert!(!root.server.output().contains("Signed downstream X509 CA"));
+}
+
+fn leaf_issuer(chain: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-issuer", "-in"])
+        .arg(chain)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Short CA lifetimes (root 240 s, downstream 120 s; SVIDs 20 s): both CAs rotate while the
+/// two workloads keep fetching, and at every moment each workload's chain verifies against
+/// the bundle the *other* workload's agent serves, as an mTLS handshake between them would.
+#[test]
+fn root_and_downstream_ca_rotations_keep_both_levels_verifying() {
+    let dir = tempfile::tempdir().unwrap();
+    let short =
+        |ca_ttl: &str| format!("    ca_ttl = \"{ca_ttl}\"\n    default_x509_svid_ttl = \"20s\"\n");
+    let root_ttl = short("240s");
+    let root = Domain::start(&dir.path().join("root"), TD, |server, agent| {
+        server.key_manager = KeyManagerKind::Disk;
+        server.extra_server = root_ttl;
+        agent.unix_attestor_data = "            discover_workload_path = true".into();
+    })
+    .unwrap();
+    let (server_bin, agent_bin) = (ServerProcess::binary(), agent_binary());
+    root.create_entry(
+        &format!("spiffe://{TD}/downstream"),
+        &[&path_selector(&server_bin)],
+        &["-downstream"],
+    )
+    .unwrap();
+    root.create_entry(
+        &format!("spiffe://{TD}/root-workload"),
+        &[&path_selector(&agent_bin)],
+        &[],
+    )
+    .unwrap();
+    root.wait_for_svid(&format!("spiffe://{TD}/root-workload"))
+        .unwrap();
+    let block = spire_upstream(&root);
+    let ds_ttl = short("120s");
+    let ds = Domain::start(&dir.path().join("downstream"), TD, move |server, agent| {
+        server.extra_plugins = block;
+        server.extra_server = ds_ttl;
+        agent.unix_attestor_data = "            discover_workload_path = true".into();
+    })
+    .unwrap();
+    ds.create_entry(
+        &format!("spiffe://{TD}/ds-workload"),
+        &[&path_selector(&agent_bin)],
+        &[],
+    )
+    .unwrap();
+    ds.wait_for_svid(&format!("spiffe://{TD}/ds-workload"))
+        .unwrap();
+
+    let (mut root_issuers, mut ds_issuers) = (Vec::new(), Vec::new());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut round = 0;
+    while root_issuers.len() < 2 || ds_issuers.len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no rotation seen: root issuers {root_issuers:?}, downstream issuers {ds_issuers:?}\n--- root ---\n{}\n--- downstream ---\n{}",
+            root.server.output(),
+            ds.server.output()
+        );
+        round += 1;
+        let root_dir = dir.path().join(format!("r{round}"));
+        let ds_dir = dir.path().join(format!("d{round}"));
+        let root_chain = fetch_svid(&root, &root_dir);
+        let ds_chain = fetch_svid(&ds, &ds_dir);
+        // Each side's chain against the other side's bundle.
+        for (chain, bundle) in [
+            (&root_chain, ds_dir.join("bundle.0.pem")),
+            (&ds_chain, root_dir.join("bundle.0.pem")),
+        ] {
+            let (ok, out) = openssl_verifies(&bundle, chain);
+            assert!(
+                ok,
+                "round {round}: {} against {}: {out}\n--- downstream ---\n{}\n{}",
+                chain.display(),
+                bundle.display(),
+                ds.server.output(),
+                text(&ds.server_cli(&["localauthority", "x509", "show"]).unwrap())
+            );
+        }
+        for (chain, seen) in [
+            (&root_chain, &mut root_issuers),
+            (&ds_chain, &mut ds_issuers),
+        ] {
+            let issuer = leaf_issuer(chain);
+            if !seen.contains(&issuer) {
+                seen.push(issuer);
+            }
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
