@@ -30,12 +30,20 @@ pub(crate) fn cli(domain: &Domain, args: &[&str]) -> (bool, String, String) {
 /// `cli`, which must succeed; its stdout.
 pub(crate) fn ok(domain: &Domain, args: &[&str]) -> String {
     let (success, out, err) = cli(domain, args);
-    assert!(success, "{args:?} failed: {out}{err}\n--- server ---\n{}", domain.server.output());
+    assert!(
+        success,
+        "{args:?} failed: {out}{err}\n--- server ---\n{}",
+        domain.server.output()
+    );
     out
 }
 
 /// `federation { bundle_endpoint { … } federates_with … }` text for `extra_server`.
-pub(crate) fn federation_block(endpoint_port: u16, endpoint_profile: &str, federates_with: &str) -> String {
+pub(crate) fn federation_block(
+    endpoint_port: u16,
+    endpoint_profile: &str,
+    federates_with: &str,
+) -> String {
     format!(
         "    federation {{\n        bundle_endpoint {{\n            address = \"127.0.0.1\"\n            port = {endpoint_port}\n            refresh_hint = \"1m\"\n            {endpoint_profile}\n        }}\n{federates_with}    }}\n"
     )
@@ -64,7 +72,16 @@ pub(crate) fn bootstrap(from: &Domain, to: &Domain, dir: &Path) {
     let id = format!("spiffe://{}", from.trust_domain);
     ok(
         to,
-        &["bundle", "set", "-format", "spiffe", "-id", &id, "-path", path.to_str().unwrap()],
+        &[
+            "bundle",
+            "set",
+            "-format",
+            "spiffe",
+            "-id",
+            &id,
+            "-path",
+            path.to_str().unwrap(),
+        ],
     );
 }
 
@@ -88,9 +105,11 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 /// An X509Source on the Workload API of `domain`'s agent (this process is the workload).
 pub(crate) async fn source(domain: &Domain) -> X509Source {
-    let address =
-        EndpointAddress::parse(&format!("unix://{}", domain.agent_config.socket_path.display()))
-            .unwrap();
+    let address = EndpointAddress::parse(&format!(
+        "unix://{}",
+        domain.agent_config.socket_path.display()
+    ))
+    .unwrap();
     let client = WorkloadApiClient::connect(&address).await.unwrap();
     X509Source::new(client).await.unwrap()
 }
@@ -143,7 +162,10 @@ pub(crate) async fn exchange(
     let result = async {
         let stream = dial(addr, client_config).await.map_err(|e| e.to_string())?;
         let (reader, mut writer) = tokio::io::split(stream);
-        writer.write_all(b"ping\n").await.map_err(|e| e.to_string())?;
+        writer
+            .write_all(b"ping\n")
+            .await
+            .map_err(|e| e.to_string())?;
         let mut line = String::new();
         BufReader::new(reader)
             .read_line(&mut line)
