@@ -39,10 +39,18 @@ fn a_ca_rotation_reaches_the_federated_domain_without_a_failed_handshake() {
 
     let selector = format!("unix:uid:{}", current_uid());
     let (server_id, client_id) = ("spiffe://a.test/server", "spiffe://b.test/client");
-    a.create_entry(server_id, &[&selector], &["-federatesWith", "spiffe://b.test", "-x509SVIDTTL", "30"])
-        .unwrap();
-    b.create_entry(client_id, &[&selector], &["-federatesWith", "spiffe://a.test"])
-        .unwrap();
+    a.create_entry(
+        server_id,
+        &[&selector],
+        &["-federatesWith", "spiffe://b.test", "-x509SVIDTTL", "30"],
+    )
+    .unwrap();
+    b.create_entry(
+        client_id,
+        &[&selector],
+        &["-federatesWith", "spiffe://a.test"],
+    )
+    .unwrap();
     a.wait_for_svid(server_id).unwrap();
     b.wait_for_svid(client_id).unwrap();
 
@@ -52,7 +60,10 @@ fn a_ca_rotation_reaches_the_federated_domain_without_a_failed_handshake() {
         // The first handshake waits for the federated bundles to reach the agents.
         let start = Instant::now();
         while exchange(&sa, server_id, &sb, client_id).await.is_err() {
-            assert!(start.elapsed() < Duration::from_secs(60), "federation never came up");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "federation never came up"
+            );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         let first_issuer = sa.x509_svid().unwrap().leaf().issuer_der().to_vec();
@@ -73,7 +84,11 @@ fn a_ca_rotation_reaches_the_federated_domain_without_a_failed_handshake() {
                 b.server.output()
             );
             let back = exchange(&sb, client_id, &sa, server_id).await;
-            assert_eq!(back, Ok(format!("hello {server_id}: ping")), "handshake {handshakes} back");
+            assert_eq!(
+                back,
+                Ok(format!("hello {server_id}: ping")),
+                "handshake {handshakes} back"
+            );
             handshakes += 1;
             if sa.x509_svid().unwrap().leaf().issuer_der() != first_issuer.as_slice() {
                 after_rotation += 1;

@@ -302,7 +302,7 @@ async fn refresh_bundle_is_not_found_or_names_the_failure() {
         ctx.metrics.clone(),
         &[],
         Arc::new(rustls::RootCertStore::empty()),
-        Box::new(|| spiffe_core::pki_types::UnixTime::now()),
+        Box::new(spiffe_core::pki_types::UnixTime::now),
     );
     ctx.federation.set(Arc::new(manager)).unwrap();
     // A loopback port nobody listens on: the fetch fails at once, without leaving the host.

@@ -91,12 +91,13 @@ mod tests {
         // FED-13, cases 162..164.
         assert!(EndpointUrl::parse("http://host/bundle").is_err());
         assert!(EndpointUrl::parse("https://user:pw@host/bundle").is_err());
-        let ok = EndpointUrl::parse("https://host:8443/td/bundle.json?v=1").unwrap();
+        let ok =
+            EndpointUrl::parse("https://host:8443/td/bundle.json?v=1").expect("case 164 is valid");
         assert_eq!(
             (ok.host(), ok.port(), ok.path_and_query()),
             ("host", 8443, "/td/bundle.json?v=1")
         );
-        let v6 = EndpointUrl::parse("https://[::1]/").unwrap();
+        let v6 = EndpointUrl::parse("https://[::1]/").expect("an IPv6 host is valid");
         assert_eq!((v6.host(), v6.port()), ("::1", 443));
         assert!(EndpointUrl::parse("not a url").is_err());
     }
