@@ -3,6 +3,7 @@
 
 mod client;
 mod endpoint;
+pub mod federation;
 pub mod proto;
 pub mod provider;
 pub mod server;

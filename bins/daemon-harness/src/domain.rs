@@ -51,13 +51,25 @@ impl Domain {
         trust_domain: &str,
         customize: impl FnOnce(&mut ServerConfigFile, &mut AgentConfigFile),
     ) -> io::Result<Self> {
+        Self::start_with_env(dir, trust_domain, &[], customize)
+    }
+
+    /// Like [`start`](Self::start), the server process with extra environment variables
+    /// (e.g. `SSL_CERT_FILE` for its `https_web` federation client).
+    pub fn start_with_env(
+        dir: &Path,
+        trust_domain: &str,
+        server_env: &[(&str, &str)],
+        customize: impl FnOnce(&mut ServerConfigFile, &mut AgentConfigFile),
+    ) -> io::Result<Self> {
         let mut server_config = ServerConfigFile::new(&dir.join("server"));
         server_config.trust_domain = trust_domain.to_owned();
         server_config.cache_reload_interval = Some("1s".into());
         let mut agent_config =
             AgentConfigFile::new(&dir.join("agent"), trust_domain, server_config.bind_port);
         customize(&mut server_config, &mut agent_config);
-        let server = ServerProcess::start(&ServerProcess::binary(), &server_config)?;
+        let server =
+            ServerProcess::start_with_env(&ServerProcess::binary(), &server_config, server_env)?;
         let socket = server_config.socket_path.display().to_string();
 
         let bundle = checked(server_cli_at(&socket, &["bundle", "show"])?, "bundle show")?;

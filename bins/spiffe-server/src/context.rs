@@ -36,6 +36,9 @@ pub struct ServerContext {
     /// The server's own X.509-SVID (`Debug.GetInfo` reports its chain). Set once by the
     /// runtime after the CA is up; unset in contexts that serve no TLS (tests).
     pub server_svid: OnceLock<Arc<ServerSvid>>,
+    /// The federated trust domains this server polls (`RefreshBundle` asks it). Set once by
+    /// the runtime; unset in contexts that run no federation (tests).
+    pub federation: OnceLock<Arc<crate::federation::FederationManager>>,
 }
 
 impl std::fmt::Debug for ServerContext {

@@ -29,6 +29,7 @@ pub mod config;
 pub mod context;
 pub mod datastore;
 pub mod endpoints;
+pub mod federation;
 pub mod ops;
 pub mod server;
 #[doc(hidden)]

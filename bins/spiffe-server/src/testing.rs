@@ -76,6 +76,7 @@ pub async fn context_on(datastore: &SqlSettings, settings: ServerSettings) -> Se
         started: Instant::now(),
         metrics: Arc::new(crate::ops::ServerMetrics::detached()),
         server_svid: std::sync::OnceLock::new(),
+        federation: std::sync::OnceLock::new(),
     }
 }
 

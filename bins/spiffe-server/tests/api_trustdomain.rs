@@ -1,7 +1,7 @@
 //! `TrustDomain` service through a real tonic client: federation relationships created,
 //! listed with paging and masks, read, updated with an input mask and deleted, with SPIRE's
 //! per-item statuses and texts; the bundle a relationship brings stays in the bundle store;
-//! `RefreshBundle` says plainly that no bundle endpoint client exists yet; only local and
+//! `RefreshBundle` fetches now and names the failure, leaving nothing stored; only local and
 //! admin callers get in.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -294,9 +294,23 @@ async fn relationships(ctx: Arc<ServerContext>, dir: &std::path::Path) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refresh_bundle_is_not_found_or_says_it_is_not_available() {
+async fn refresh_bundle_is_not_found_or_names_the_failure() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = Arc::new(context(dir.path()).await);
+    let manager = spiffe_server::federation::FederationManager::new(
+        ctx.datastore.clone(),
+        ctx.metrics.clone(),
+        &[],
+        Arc::new(rustls::RootCertStore::empty()),
+        Box::new(spiffe_core::pki_types::UnixTime::now),
+    );
+    ctx.federation.set(Arc::new(manager)).unwrap();
+    // A loopback port nobody listens on: the fetch fails at once, without leaving the host.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut alpha = web("alpha.org");
+    alpha.bundle_endpoint_url = format!("https://127.0.0.1:{port}/bundle");
     let mut client = admin(&ctx, dir.path()).await;
     let err = client
         .refresh_bundle(RefreshBundleRequest {
@@ -313,7 +327,7 @@ async fn refresh_bundle_is_not_found_or_says_it_is_not_available() {
     );
     client
         .batch_create_federation_relationship(BatchCreateFederationRelationshipRequest {
-            federation_relationships: vec![web("alpha.org")],
+            federation_relationships: vec![alpha],
             output_mask: None,
         })
         .await
@@ -324,8 +338,26 @@ async fn refresh_bundle_is_not_found_or_says_it_is_not_available() {
         })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::Unimplemented);
-    assert!(err.message().contains("alpha.org"), "{}", err.message());
+    assert_eq!(err.code(), Code::Internal);
+    assert!(
+        err.message()
+            .starts_with("failed to refresh bundle: unable to reach"),
+        "{}",
+        err.message()
+    );
+    let status = ctx
+        .federation
+        .get()
+        .unwrap()
+        .status(&testing::td("alpha.org"))
+        .unwrap();
+    assert!(status.last_error.is_some() && status.last_success.is_none());
+    assert!(ctx
+        .datastore
+        .get_bundle(&testing::td("alpha.org"))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,8 @@
 //! `server { federation { bundle_endpoint { … } federates_with "<td>" { … } } }`, decoded with
 //! SPIRE's keys, defaults and checks (`doc/spire_server.md`, "Federation configuration").
 //!
-//! The runtime does not serve federation yet: a configuration with a `federation` block is
-//! decoded (so its mistakes are reported as for any other block) and then refused by `run` and
-//! `validate` as not yet supported, naming its line.
+//! The runtime serves it ([`crate::federation`]); only the ACME bundle endpoint profile is
+//! decoded and then refused by `run` and `validate` as not supported, naming its line.
 
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use spiffe_core::{SpiffeId, TrustDomain};
 use spire_config::{ConfigError, Decoder, Pos, Section};
 
 /// The `federation` block.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct FederationConfig {
     /// Where the block is.

@@ -267,19 +267,27 @@ impl ServerConfig {
         })
     }
 
-    /// Refuses what is decoded but not yet served (the `federation` block), naming its line.
-    /// `run` and `validate` call it; embedders that only want the settings need not.
+    /// Refuses what is decoded but not served (the ACME bundle endpoint profile), naming its
+    /// line. `run` and `validate` call it; embedders that only want the settings need not.
     pub fn check_supported(&self) -> Result<(), ServerConfigError> {
         match &self.federation {
-            Some(federation) => Err(ServerConfigError::Decode {
-                path: self.path.clone(),
-                source: Box::new(ConfigError::NotProvided {
-                    subject: "server.federation (SPIFFE federation, not yet supported)".into(),
-                    what: "setting",
-                    pos: federation.pos,
-                }),
-            }),
-            None => Ok(()),
+            Some(federation)
+                if federation
+                    .bundle_endpoint
+                    .as_ref()
+                    .is_some_and(|e| matches!(e.profile, ServingProfile::Acme { .. })) =>
+            {
+                Err(ServerConfigError::Decode {
+                    path: self.path.clone(),
+                    source: Box::new(ConfigError::NotProvided {
+                        subject: "server.federation.bundle_endpoint acme (ACME, not supported)"
+                            .into(),
+                        what: "setting",
+                        pos: federation.pos,
+                    }),
+                })
+            }
+            _ => Ok(()),
         }
     }
 }

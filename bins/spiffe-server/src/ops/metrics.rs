@@ -11,6 +11,11 @@
 //! | `<prefix>_agents` | gauge | | attested agents in the cache |
 //! | `<prefix>_upstream_authority_reachable` | gauge | | nested servers: 1 while the upstream server answers, else 0 |
 //! | `<prefix>_upstream_authority_failures` | counter | | nested servers: failed calls to the upstream server |
+//! | `<prefix>_bundle_manager_fetch_federated_bundle` | counter | `trust_domain_id`, `status` | federated bundle fetches: `OK` or the failure's kind (`unreachable`, `tls`, `malformed`, `too_large`, `wrong_trust_domain`, `drops_endpoint_authority`, `no_endpoint_bundle`…) |
+//! | `<prefix>_bundle_manager_update_federated_bundle` | counter | `trust_domain_id` | fetches that changed the stored bundle |
+//! | `<prefix>_federation_last_refresh_timestamp_seconds` | gauge | `trust_domain_id` | when a fetch last succeeded (Unix seconds) |
+//! | `<prefix>_federation_last_attempt_timestamp_seconds` | gauge | `trust_domain_id` | when a fetch was last tried |
+//! | `<prefix>_federation_refresh_failing` | gauge | `trust_domain_id` | 1 when the last fetch failed (the last good bundle is still in force), else 0 |
 //!
 //! The API services count their signings through [`ServerMetrics`] (`ctx.metrics`); the RPC
 //! counts are made by a layer around every listener ([`super::rpc_metrics`]).
@@ -34,6 +39,16 @@ pub struct ServerMetrics {
     entries: Gauge,
     agents: Gauge,
     rpcs: Mutex<HashMap<String, Rpc>>,
+    federation: Federation,
+}
+
+/// Per federated trust domain.
+struct Federation {
+    fetches: Family<Counter>,
+    updates: Family<Counter>,
+    last_success: Family<Gauge>,
+    last_attempt: Family<Gauge>,
+    failing: Family<Gauge>,
 }
 
 #[derive(Clone)]
@@ -74,7 +89,46 @@ impl ServerMetrics {
         let agents = registry
             .gauge(&name("agents"), "Attested agents in the server's cache")
             .expect("the server's metric names are valid and registered once");
+        let labels = &["trust_domain_id"];
+        let federation = Federation {
+            fetches: registry
+                .counter_family(
+                    &name("bundle_manager_fetch_federated_bundle"),
+                    "Federated bundle fetches, by outcome",
+                    &["trust_domain_id", "status"],
+                )
+                .expect("the server's metric names are valid and registered once"),
+            updates: registry
+                .counter_family(
+                    &name("bundle_manager_update_federated_bundle"),
+                    "Federated bundle fetches that changed the stored bundle",
+                    labels,
+                )
+                .expect("the server's metric names are valid and registered once"),
+            last_success: registry
+                .gauge_family(
+                    &name("federation_last_refresh_timestamp_seconds"),
+                    "When a federated bundle fetch last succeeded",
+                    labels,
+                )
+                .expect("the server's metric names are valid and registered once"),
+            last_attempt: registry
+                .gauge_family(
+                    &name("federation_last_attempt_timestamp_seconds"),
+                    "When a federated bundle fetch was last tried",
+                    labels,
+                )
+                .expect("the server's metric names are valid and registered once"),
+            failing: registry
+                .gauge_family(
+                    &name("federation_refresh_failing"),
+                    "1 when the last federated bundle fetch failed",
+                    labels,
+                )
+                .expect("the server's metric names are valid and registered once"),
+        };
         Self {
+            federation,
             registry,
             prefix: prefix.to_owned(),
             x509_signed,
@@ -114,6 +168,26 @@ impl ServerMetrics {
     pub fn set_counts(&self, entries: usize, agents: usize) {
         self.entries.set(entries as f64);
         self.agents.set(agents as f64);
+    }
+
+    /// Records a successful fetch of `trust_domain`'s bundle at `now` (Unix seconds).
+    pub fn federation_refreshed(&self, trust_domain: &str, now: u64, changed: bool) {
+        let f = &self.federation;
+        f.fetches.with(&[trust_domain, "OK"]).inc();
+        if changed {
+            f.updates.with(&[trust_domain]).inc();
+        }
+        f.last_success.with(&[trust_domain]).set(now as f64);
+        f.last_attempt.with(&[trust_domain]).set(now as f64);
+        f.failing.with(&[trust_domain]).set(0.0);
+    }
+
+    /// Records a failed fetch of `trust_domain`'s bundle at `now`, of kind `kind`.
+    pub fn federation_failed(&self, trust_domain: &str, now: u64, kind: &str) {
+        let f = &self.federation;
+        f.fetches.with(&[trust_domain, kind]).inc();
+        f.last_attempt.with(&[trust_domain]).set(now as f64);
+        f.failing.with(&[trust_domain]).set(1.0);
     }
 
     /// Records one RPC (`/package.Service/Method`) that ended with `status` after `elapsed`.

@@ -64,6 +64,9 @@ pub enum StartError {
     /// A listener could not be bound.
     #[error(transparent)]
     Bind(#[from] BindError),
+    /// The bundle endpoint could not be started, or its client's roots read.
+    #[error("unable to start federation: {0}")]
+    Federation(String),
     /// The health or metrics listener could not be bound.
     #[error("unable to start the {what} listener")]
     Listener {
@@ -103,6 +106,7 @@ pub struct RunningServer {
     socket_path: PathBuf,
     health_addr: Option<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
+    bundle_endpoint_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     serving: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
     tasks: JoinSet<()>,
@@ -143,6 +147,11 @@ impl RunningServer {
     /// The Prometheus listener's address, when configured.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// The bundle endpoint's address, when `federation { bundle_endpoint }` is configured.
+    pub fn bundle_endpoint_addr(&self) -> Option<SocketAddr> {
+        self.bundle_endpoint_addr
     }
 
     /// Resolves when the listeners stop by themselves (an error: they only stop when told).
@@ -249,6 +258,7 @@ pub async fn start(
         started: Instant::now(),
         metrics,
         server_svid: std::sync::OnceLock::new(),
+        federation: std::sync::OnceLock::new(),
     });
 
     let svid = Arc::new(ServerSvid::new(
@@ -343,6 +353,35 @@ pub async fn start(
         tasks.spawn(ca::upstream_bundle::follow(ctx, upstream, stop.clone()));
         tasks.spawn(crate::ops::report_upstream_health(health, reporter, stop));
     }
+
+    let federation = config.federation.clone().unwrap_or_default();
+    let bundle_endpoint_addr = match &federation.bundle_endpoint {
+        Some(endpoint) => Some(
+            crate::federation::endpoint::start(
+                endpoint,
+                ctx.clone(),
+                svid.clone(),
+                &mut tasks,
+                stop_rx.clone(),
+            )
+            .await
+            .map_err(|e| StartError::Federation(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let web_roots = crate::federation::FederationManager::web_roots_from_env()
+        .map_err(StartError::Federation)?;
+    let manager_clock = clock.clone();
+    let manager = Arc::new(crate::federation::FederationManager::new(
+        datastore.clone(),
+        ctx.metrics.clone(),
+        &federation.federates_with,
+        web_roots,
+        Box::new(move || manager_clock.now()),
+    ));
+    let _ = ctx.federation.set(manager.clone());
+    tasks.spawn(manager.run(stop_rx.clone()));
+
     loops::spawn(
         &mut tasks,
         loops::Loops {
@@ -379,6 +418,7 @@ pub async fn start(
         socket_path: config.socket_path.clone(),
         health_addr,
         metrics_addr,
+        bundle_endpoint_addr,
         stop: stop_tx,
         serving,
         tasks,

@@ -234,6 +234,23 @@ impl ServerProcess {
         )
     }
 
+    /// Like [`start`](Self::start), with extra environment variables (e.g. `SSL_CERT_FILE`).
+    pub fn start_with_env(
+        bin: &Path,
+        config: &ServerConfigFile,
+        env: &[(&str, &str)],
+    ) -> io::Result<Self> {
+        let path = config.write()?;
+        Self::start_in_env(
+            bin,
+            None,
+            &["run".into(), "-config".into(), path.display().to_string()],
+            config.socket_path.clone(),
+            config.tcp_addr(),
+            env,
+        )
+    }
+
     /// Starts `bin` with `args`, waiting for the admin socket's `Starting Server APIs` line.
     pub fn start_with_args(
         bin: &Path,
@@ -253,6 +270,17 @@ impl ServerProcess {
         socket_path: PathBuf,
         tcp_addr: SocketAddr,
     ) -> io::Result<Self> {
+        Self::start_in_env(bin, cwd, args, socket_path, tcp_addr, &[])
+    }
+
+    fn start_in_env(
+        bin: &Path,
+        cwd: Option<&Path>,
+        args: &[String],
+        socket_path: PathBuf,
+        tcp_addr: SocketAddr,
+        env: &[(&str, &str)],
+    ) -> io::Result<Self> {
         if !bin.exists() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -266,6 +294,7 @@ impl ServerProcess {
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
         }
+        command.envs(env.iter().copied());
         let mut child = command
             .args(args)
             .stdin(Stdio::null())

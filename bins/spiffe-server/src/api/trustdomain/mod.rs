@@ -6,9 +6,9 @@
 //! - [`convert`]: SPIRE's messages to and from stored relationships, and the output mask.
 //!
 //! A relationship's bundle lives in the bundle store: a relationship created or updated with a
-//! `trust_domain_bundle` stores it, and deleting the relationship leaves it. This server has
-//! no bundle endpoint client yet, so `RefreshBundle` answers UNIMPLEMENTED for a known
-//! relationship (NOT_FOUND for an unknown one, as SPIRE).
+//! `trust_domain_bundle` stores it, and deleting the relationship leaves it. Changes wake the
+//! federation manager ([`crate::federation`]), which polls the relationships' endpoints;
+//! `RefreshBundle` asks it to fetch one now (NOT_FOUND for an unknown one, as SPIRE).
 
 mod convert;
 mod relationships;

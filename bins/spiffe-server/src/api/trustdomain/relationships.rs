@@ -19,6 +19,7 @@ use crate::api::entry::page_request;
 use crate::api::status::{self, chain, internal};
 use crate::context::ServerContext;
 use crate::datastore::{DataStoreError, FederationRelationship};
+use crate::federation::RefreshError;
 
 /// `ListFederationRelationships`: ordered by trust domain; a page when `page_size > 0`.
 pub(super) async fn list(
@@ -154,33 +155,35 @@ pub(super) async fn batch_delete(
             trust_domain: name,
         });
     }
+    if let Some(manager) = ctx.federation.get() {
+        manager.reconcile_soon();
+    }
     Ok(Response::new(BatchDeleteFederationRelationshipResponse {
         results,
     }))
 }
 
-/// `RefreshBundle`: NOT_FOUND without a relationship (SPIRE's text); this server has no bundle
-/// endpoint client yet, so a known relationship gets UNIMPLEMENTED saying so.
+/// `RefreshBundle`: fetches the relationship's bundle now (configured or stored); NOT_FOUND
+/// without a relationship, INTERNAL naming the failure when the fetch fails (the stored bundle
+/// is then unchanged).
 pub(super) async fn refresh_bundle(
     ctx: &ServerContext,
     request: Request<RefreshBundleRequest>,
 ) -> Result<Response<()>, Status> {
     let td = parse_trust_domain(&request.get_ref().trust_domain)?;
-    let relationship = ctx
-        .datastore
-        .get_federation_relationship(&td)
-        .await
-        .map_err(|e| internal("failed to refresh bundle", &e))?;
-    if relationship.is_none() {
-        return Err(Status::not_found(format!(
+    let Some(manager) = ctx.federation.get() else {
+        return Err(Status::unimplemented(
+            "failed to refresh bundle: this server runs no federation",
+        ));
+    };
+    match manager.refresh_now(&td).await {
+        Ok(_) => Ok(Response::new(())),
+        Err(RefreshError::NotFound(_)) => Err(Status::not_found(format!(
             "no relationship with trust domain \"{}\"",
             td.as_str()
-        )));
+        ))),
+        Err(e) => Err(Status::internal(format!("failed to refresh bundle: {e}"))),
     }
-    Err(Status::unimplemented(format!(
-        "failed to refresh bundle: this server does not fetch federated bundles from bundle endpoints yet; set the bundle of \"{}\" with the Bundle service",
-        td.as_str()
-    )))
 }
 
 fn parse_trust_domain(name: &str) -> Result<TrustDomain, Status> {
@@ -216,6 +219,9 @@ fn item(
 
 /// Relationships may store bundles, which the cache's trust bundles follow.
 async fn refresh(ctx: &ServerContext) {
+    if let Some(manager) = ctx.federation.get() {
+        manager.reconcile_soon();
+    }
     if let Err(e) = ctx.cache.refresh().await {
         tracing::warn!(error = %chain(&e), "entry cache refresh failed");
     }
