@@ -51,6 +51,21 @@ plugins {
     WorkloadAttestor "unix" { plugin_data {} }
 }
 "#,
+    r#"
+agent {
+    trust_domain = "example.org"
+    server_address = "127.0.0.1"
+    insecure_bootstrap = true
+    data_dir = "/tmp/x"
+}
+plugins {
+    NodeAttestor "k8s_psat" { plugin_data { cluster = "c" } }
+    KeyManager "memory" { plugin_data {} }
+    WorkloadAttestor "docker" { plugin_data {} }
+    WorkloadAttestor "k8s" { plugin_data {} }
+    WorkloadAttestor "systemd" { plugin_data {} }
+}
+"#,
 ];
 
 fn recorded() -> BTreeSet<String> {
