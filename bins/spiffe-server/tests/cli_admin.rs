@@ -963,7 +963,7 @@ fn federation_verbs() {
             "-trustDomain",
             "td-2.org",
             "-bundleEndpointURL",
-            "https://td-2.org:8443/bundle",
+            "https://127.0.0.1:9/td-2/bundle",
             "-bundleEndpointProfile",
             "https_spiffe",
             "-endpointSpiffeID",
@@ -974,7 +974,7 @@ fn federation_verbs() {
         (code, out.as_str(), err.as_str()),
         (
             0,
-            "\nTrust domain              : td-2.org\nBundle endpoint URL       : https://td-2.org:8443/bundle\nBundle endpoint profile   : https_spiffe\nEndpoint SPIFFE ID        : spiffe://td-2.org/bundle-server\n",
+            "\nTrust domain              : td-2.org\nBundle endpoint URL       : https://127.0.0.1:9/td-2/bundle\nBundle endpoint profile   : https_spiffe\nEndpoint SPIFFE ID        : spiffe://td-2.org/bundle-server\n",
             ""
         )
     );
@@ -982,7 +982,7 @@ fn federation_verbs() {
         cli(&socket, &["federation", "show"], &["-trustDomain", "td-2.org"]),
         (
             0,
-            "Found a federation relationship with trust domain td-2.org:\n\nTrust domain              : td-2.org\nBundle endpoint URL       : https://td-2.org:8443/bundle\nBundle endpoint profile   : https_spiffe\nEndpoint SPIFFE ID        : spiffe://td-2.org/bundle-server\n".into(),
+            "Found a federation relationship with trust domain td-2.org:\n\nTrust domain              : td-2.org\nBundle endpoint URL       : https://127.0.0.1:9/td-2/bundle\nBundle endpoint profile   : https_spiffe\nEndpoint SPIFFE ID        : spiffe://td-2.org/bundle-server\n".into(),
             String::new()
         )
     );
@@ -993,7 +993,7 @@ fn federation_verbs() {
             "-trustDomain",
             "td-2.org",
             "-bundleEndpointURL",
-            "https://td-2.org/b",
+            "https://127.0.0.1:9/td-2/b",
             "-bundleEndpointProfile",
             "https_web",
         ],
@@ -1030,9 +1030,9 @@ fn federation_verbs() {
     let (_, doc, _) = cli(&socket, &["bundle", "show"], &["-format", "spiffe"]);
     let (_, pem, _) = cli(&socket, &["bundle", "show"], &[]);
     let data = serde_json::json!({"federationRelationships": [
-        {"trustDomain": "fed-a.org", "bundleEndpointURL": "https://fed-a.org/b", "bundleEndpointProfile": "https_web",
+        {"trustDomain": "fed-a.org", "bundleEndpointURL": "https://127.0.0.1:9/fed-a/b", "bundleEndpointProfile": "https_web",
          "trustDomainBundle": serde_json::from_str::<serde_json::Value>(&doc).expect("doc"), "trustDomainBundleFormat": "spiffe"},
-        {"trustDomain": "fed-b.org", "bundleEndpointURL": "https://fed-b.org/b", "bundleEndpointProfile": "https_web",
+        {"trustDomain": "fed-b.org", "bundleEndpointURL": "https://127.0.0.1:9/fed-b/b", "bundleEndpointProfile": "https_web",
          "trustDomainBundle": pem, "trustDomainBundleFormat": "pem"}
     ]});
     let (code, out, err) = cli_stdin(
@@ -1051,7 +1051,7 @@ fn federation_verbs() {
     let (_, out, _) = cli(&socket, &["bundle", "list"], &["-id", "fed-b.org"]);
     assert_eq!(out, pem, "the relationship's bundle was stored");
     let bad = serde_json::json!({"federationRelationships": [
-        {"trustDomain": "fed-c.org", "bundleEndpointURL": "https://fed-c.org/b", "bundleEndpointProfile": "https_spiffe"}
+        {"trustDomain": "fed-c.org", "bundleEndpointURL": "https://127.0.0.1:9/fed-c/b", "bundleEndpointProfile": "https_spiffe"}
     ]});
     assert_eq!(
         cli_stdin(&socket, &["federation", "create"], &["-data", "-"], Some(&bad.to_string())),
