@@ -5,8 +5,15 @@ between them resolves (service accounts, ConfigMaps mounted as volumes, volume m
 bindings, selectors matching their pod template). Exits non-zero naming each problem.
 
     python3 deploy/kubernetes/check_manifests.py
+    SPIFFE_BIN_DIR=target/debug python3 deploy/kubernetes/check_manifests.py  # also `validate`
+
+scripts/test.sh runs it that way, after validating the manifests against Kubernetes' OpenAPI
+schemas with kubernetes-validate (PyPI).
 """
+import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -84,6 +91,25 @@ def allowed(group, resource, verb):
 for need in [("authentication.k8s.io", "tokenreviews", "create"), ("", "pods", "get"), ("", "nodes", "get")]:
     if not allowed(*need):
         problems.append(f"spire-server-k8s-psat lacks {need}")
+
+# With SPIFFE_BIN_DIR (e.g. target/debug), the daemon configs in the ConfigMaps must pass the
+# daemons' own `validate`.
+bin_dir = os.environ.get("SPIFFE_BIN_DIR")
+if bin_dir:
+    for where, kind, doc in docs:
+        if kind != "ConfigMap":
+            continue
+        for key, binary in (("server.conf", "spiffe-server"), ("agent.conf", "spiffe-agent")):
+            text = doc.get("data", {}).get(key)
+            if text is None:
+                continue
+            with tempfile.NamedTemporaryFile("w", suffix=".conf") as conf:
+                conf.write(text)
+                conf.flush()
+                run = subprocess.run([str(Path(bin_dir) / binary), "validate", "-config", conf.name],
+                                     capture_output=True, text=True, timeout=60)
+            if run.returncode != 0:
+                problems.append(f"{where}: {key} fails `{binary} validate`: {run.stderr.strip()}")
 
 for p in problems:
     print(p, file=sys.stderr)
