@@ -1,11 +1,11 @@
 //! `spiffe-agent run` as a process, from a generated SPIRE-style config.
 
-use std::io::{self, BufRead, BufReader};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use spiffe_server::testing::process::LoggedChild;
 
 /// How long an agent may take to attest and start serving.
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -136,9 +136,7 @@ pub(crate) fn sibling_binary(var: &str, name: &str) -> PathBuf {
 /// A running `spiffe-agent` process, killed when dropped.
 #[derive(Debug)]
 pub struct AgentProcess {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-    lines: mpsc::Receiver<String>,
+    process: LoggedChild,
 }
 
 impl AgentProcess {
@@ -156,8 +154,7 @@ impl AgentProcess {
         if agent.wait_for_line(START_TIMEOUT, |l| l.contains(READY_LINE)) {
             Ok(agent)
         } else {
-            let _ = agent.child.kill();
-            let _ = agent.child.wait();
+            let _ = agent.process.kill();
             Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!(
@@ -180,114 +177,47 @@ impl AgentProcess {
                 ),
             ));
         }
-        let mut child = Command::new(bin)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, lines) = mpsc::channel();
-        let streams = [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn io::Read + Send>),
-        ];
-        for stream in streams.into_iter().flatten() {
-            let (log, tx) = (log.clone(), tx.clone());
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    log.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(line.clone());
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        Ok(Self { child, log, lines })
+        let mut command = Command::new(bin);
+        command.args(args);
+        Ok(Self {
+            process: LoggedChild::spawn(command)?,
+        })
     }
 
     /// Waits (at most `timeout`) for an output line `matches` accepts; false when the process
     /// ended or the time ran out first.
     pub fn wait_for_line(&mut self, timeout: Duration, matches: impl Fn(&str) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if matches(&line) => return true,
-                Ok(_) => {}
-                Err(_) => return false,
-            }
-        }
+        self.process.wait_for_line(timeout, matches)
     }
 
     /// Everything the process printed so far.
     pub fn output(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .join("\n")
+        self.process.output()
     }
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// The exit status, if the process has ended.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
-        self.child.try_wait()
+        self.process.try_wait()
     }
 
     /// Waits (at most [`STOP_TIMEOUT`]) for the process to exit.
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the agent did not exit in time",
-                ));
-            }
-            // Polling the child is the only portable wait with a deadline.
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.process.wait("the agent")
     }
 
     /// SIGTERM, then waits for the exit.
     pub fn terminate(&mut self) -> io::Result<ExitStatus> {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()?;
-        if !status.success() {
-            return Err(io::Error::other("kill -TERM failed"));
-        }
-        self.wait()
+        self.process.terminate("the agent")
     }
 
     /// SIGKILL (no clean-up at all), then waits for the exit.
     pub fn kill(&mut self) -> io::Result<ExitStatus> {
-        self.child.kill()?;
-        self.child.wait()
-    }
-}
-
-impl Drop for AgentProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.process.kill()
     }
 }
 

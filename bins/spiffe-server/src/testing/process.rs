@@ -196,14 +196,141 @@ impl ServerConfigFile {
     }
 }
 
+/// A child process whose stdout and stderr are read line by line on threads: its output so far
+/// ([`output`](Self::output)), lines to wait for, and a bounded stop. Killed when dropped. The
+/// server's and the agent's process handles (`daemon-harness`) are built on it.
+#[derive(Debug)]
+pub struct LoggedChild {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl LoggedChild {
+    /// Spawns `command` with stdin closed and stdout and stderr read into the log.
+    pub fn spawn(mut command: Command) -> io::Result<Self> {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, lines) = mpsc::channel();
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let (log, tx) = (log.clone(), tx.clone());
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    log.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(line.clone());
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        // Only the reader threads hold senders: when the process ends, `lines` disconnects
+        // and waiting for a line stops at once instead of at the timeout.
+        drop(tx);
+        Ok(Self { child, log, lines })
+    }
+
+    /// Waits (at most `timeout`) for an output line `matches` accepts; false when the process
+    /// ended or the time ran out first.
+    pub fn wait_for_line(&mut self, timeout: Duration, matches: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if matches(&line) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Everything the process printed so far.
+    pub fn output(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n")
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The exit status, if the process has ended.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.child.try_wait()
+    }
+
+    /// Waits (at most [`STOP_TIMEOUT`]) for the process to exit; on timeout it is killed and
+    /// the error says `what` did not exit.
+    pub fn wait(&mut self, what: &str) -> io::Result<ExitStatus> {
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{what} did not exit in time"),
+                ));
+            }
+            // Polling the child is the only portable wait with a deadline.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then [`wait`](Self::wait).
+    pub fn terminate(&mut self, what: &str) -> io::Result<ExitStatus> {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()?;
+        if !status.success() {
+            return Err(io::Error::other("kill -TERM failed"));
+        }
+        self.wait(what)
+    }
+
+    /// SIGKILL (no clean-up at all), then waits for the exit.
+    pub fn kill(&mut self) -> io::Result<ExitStatus> {
+        self.child.kill()?;
+        self.child.wait()
+    }
+}
+
+impl Drop for LoggedChild {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// A running `spiffe-server run` process.
 #[derive(Debug)]
 pub struct ServerProcess {
-    child: Child,
+    process: LoggedChild,
     socket_path: PathBuf,
     tcp_addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
-    lines: mpsc::Receiver<String>,
 }
 
 impl ServerProcess {
@@ -294,54 +421,17 @@ impl ServerProcess {
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
         }
-        command.envs(env.iter().copied());
-        let mut child = command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let (log, tx) = (log.clone(), tx.clone());
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    log.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(line.clone());
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        // Only the reader threads hold senders: when the process ends, `lines` disconnects
-        // and waiting for a line stops at once instead of at the timeout.
-        drop(tx);
+        command.envs(env.iter().copied()).args(args);
         let mut server = Self {
-            child,
+            process: LoggedChild::spawn(command)?,
             socket_path,
             tcp_addr,
-            log,
-            lines,
         };
         let ready = server.wait_for_line(START_TIMEOUT, |l| {
             l.contains("Starting Server APIs") && l.contains("network=unix")
         });
         if !ready {
-            let _ = server.child.kill();
-            let _ = server.child.wait();
+            let _ = server.process.kill();
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("the server did not start; its output:\n{}", server.output()),
@@ -353,28 +443,17 @@ impl ServerProcess {
     /// Waits (at most `timeout`) for an output line `matches` accepts; false when the process
     /// ended or the time ran out first.
     pub fn wait_for_line(&mut self, timeout: Duration, matches: impl Fn(&str) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if matches(&line) => return true,
-                Ok(_) => {}
-                Err(_) => return false,
-            }
-        }
+        self.process.wait_for_line(timeout, matches)
     }
 
     /// Everything the process printed so far.
     pub fn output(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .join("\n")
+        self.process.output()
     }
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// The admin socket.
@@ -392,55 +471,18 @@ impl ServerProcess {
         super::connect_unix(self.socket_path.clone()).await
     }
 
-    fn signal(&self, name: &str) -> io::Result<()> {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(io::Error::other(format!("kill -{name} failed")))
-        }
-    }
-
     /// Waits (at most [`STOP_TIMEOUT`]) for the process to exit.
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the server did not exit in time",
-                ));
-            }
-            // Polling the child is the only portable wait with a deadline.
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.process.wait("the server")
     }
 
     /// SIGTERM, then waits for the exit.
     pub fn terminate(&mut self) -> io::Result<ExitStatus> {
-        self.signal("TERM")?;
-        self.wait()
+        self.process.terminate("the server")
     }
 
     /// SIGKILL (no clean-up at all), then waits for the exit.
     pub fn kill(&mut self) -> io::Result<ExitStatus> {
-        self.child.kill()?;
-        self.child.wait()
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.process.kill()
     }
 }
