@@ -18,6 +18,9 @@
 //!    the server's RSS with `SPIFFE_BENCH_AGENTS` agents attested (default 1,000; target
 //!    < 128 MB at 100k entries and 1k agents).
 //!
+//! `SPIFFE_BENCH_ONLY=attest` stops after the first figure; `SPIFFE_BENCH_ATTEST_ROUNDS` sets
+//! its rounds (default 200).
+//!
 //! The server binary is `SPIFFE_SERVER_BIN` or the one beside this bench (`target/release/`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -310,7 +313,7 @@ async fn main() {
     );
 
     // --- 1. join_token attestation, end to end -------------------------------------------
-    let rounds = 200;
+    let rounds = env_usize("SPIFFE_BENCH_ATTEST_ROUNDS", 200);
     let mut latencies = Vec::with_capacity(rounds);
     let mut agent_svid = None;
     for _ in 0..rounds {
@@ -327,6 +330,16 @@ async fn main() {
         ms(percentile(&latencies, 0.5)),
         ms(percentile(&latencies, 0.99))
     );
+    println!(
+        "  p90 {}  p95 {}  max {}  over 5 ms: {}",
+        ms(percentile(&latencies, 0.9)),
+        ms(percentile(&latencies, 0.95)),
+        ms(*latencies.last().unwrap()),
+        latencies.iter().filter(|l| **l > Duration::from_millis(5)).count()
+    );
+    if std::env::var("SPIFFE_BENCH_ONLY").as_deref() == Ok("attest") {
+        return;
+    }
     let agent_svid = agent_svid.unwrap();
     let agent_id = agent_svid.spiffe_id().clone();
     let mtls = bench.mtls(&agent_svid);

@@ -17,6 +17,7 @@ mod healthcheck;
 mod logger;
 mod run;
 mod svid;
+mod token;
 mod validate;
 
 use std::sync::Arc;
@@ -71,7 +72,7 @@ pub fn commands() -> Vec<Arc<dyn Command>> {
         Arc::new(logger::LoggerCommand::Reset),
         Arc::new(logger::LoggerCommand::Set),
         Arc::new(svid::X509MintCommand),
-        Arc::new(agent::TokenGenerateCommand),
+        Arc::new(token::TokenGenerateCommand),
         Arc::new(authority::LocalAuthorityCommand(
             authority::Kind::Jwt,
             authority::Op::Activate,
