@@ -401,6 +401,88 @@ fn a_flaky_connection_to_the_server_never_fails_a_workload() {
     );
 }
 
+/// The agent's SVID as stored in its `data_dir`: (not_before, not_after, when it was written).
+fn stored_agent_svid(domain: &Domain) -> (u64, u64, u64) {
+    let data = &domain.agent_config.data_dir;
+    let pem = data.join("agent_svid.pem");
+    let svid = X509Svid::parse_pem(
+        &std::fs::read(&pem).unwrap(),
+        &std::fs::read(data.join("agent_svid.key")).unwrap(),
+    )
+    .unwrap();
+    let written = std::fs::metadata(&pem)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    (
+        svid.leaf().not_before().as_secs(),
+        svid.leaf().not_after().as_secs(),
+        written,
+    )
+}
+
+/// The server is unreachable for 8 s from just before the agent's renewal is due (half its
+/// 30 s SVID's life left): the renewal fails, and the agent must retry in the 7 s that remain
+/// once the network is back, not after its SVID expired. Its workload keeps a valid SVID and
+/// an entry created afterwards reaches it.
+#[test]
+fn an_outage_at_the_agent_renewal_is_ridden_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut proxy = None;
+    let domain = Domain::start(dir.path(), TD, |server, agent| {
+        server.extra_server = format!("    default_x509_svid_ttl = \"{SVID_TTL_SECS}s\"\n");
+        let p = FlakyProxy::start(server.tcp_addr()).expect("start the proxy");
+        agent.server_port = p.port();
+        proxy = Some(p);
+    })
+    .unwrap();
+    let proxy = proxy.expect("the proxy was started");
+    let selector = format!("unix:uid:{}", current_uid());
+    domain.create_entry(WORKLOAD, &[&selector], &[]).unwrap();
+    domain.wait_for_svid(WORKLOAD).unwrap();
+
+    // The agent renews at half the life left when it got the SVID.
+    let (_, first_not_after, written) = stored_agent_svid(&domain);
+    let due = written + first_not_after.saturating_sub(written) / 2;
+    while unix_now() + 1 < due {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    proxy.set(Fault::Down);
+    std::thread::sleep(Duration::from_secs(8));
+    proxy.set(Fault::Healthy);
+    let healthy_at = unix_now();
+    assert!(
+        healthy_at + 4 < first_not_after,
+        "the outage ended too late to prove anything ({healthy_at}, expiry {first_not_after})"
+    );
+
+    // Renewed before the old SVID expired.
+    let deadline = Instant::now() + Duration::from_secs(first_not_after - unix_now() + 5);
+    loop {
+        let (_, not_after, written) = stored_agent_svid(&domain);
+        if not_after > first_not_after {
+            assert!(
+                written <= first_not_after,
+                "renewed only after the agent SVID expired (at {written}, expiry {first_not_after})\n{}",
+                domain.agent.output()
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent SVID was not renewed after the outage (expired at {first_not_after})\n{}",
+            domain.agent.output()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // And the agent keeps syncing: a new entry arrives.
+    domain.create_entry(LATE, &[&selector], &[]).unwrap();
+    domain.wait_for_svid(LATE).unwrap();
+}
+
 // === PostgreSQL restarted under two servers ===
 
 /// One write's outcome.
