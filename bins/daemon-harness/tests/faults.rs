@@ -541,8 +541,10 @@ fn entry(id: &str, path: &str) -> types::Entry {
 /// How long a server waits for a PostgreSQL connection before answering UNAVAILABLE
 /// (`PG_ACQUIRE_TIMEOUT` in the server's datastore).
 const DB_WAIT: Duration = Duration::from_secs(5);
-/// How long PostgreSQL stays down: longer than `DB_WAIT`, so some writes must fail.
-const OUTAGE: Duration = Duration::from_secs(10);
+/// How long PostgreSQL stays down: long enough that each writer, blocked `DB_WAIT` at a time,
+/// sends a write that cannot be served before PostgreSQL is back (`DB_WAIT` + 1 s before the
+/// end), which must fail.
+const OUTAGE: Duration = Duration::from_secs(13);
 /// How long the test waits for a write's answer before recording it as hanging.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -648,7 +650,7 @@ fn healthy(config: &ServerConfigFile) -> bool {
 }
 
 /// Two servers share one PostgreSQL database; four writers (two per server) create entries
-/// every 50 ms while PostgreSQL is stopped (`pg_ctl stop -m fast`) for 10 s and started again.
+/// every 50 ms while PostgreSQL is stopped (`pg_ctl stop -m fast`) for 13 s and started again.
 /// Writes during the outage fail with UNAVAILABLE naming the datastore within the server's
 /// 5 s wait for a connection (those sent in its last 5 s may wait and succeed); both
 /// servers' health checks fail during the outage and pass again after, without a restart;
