@@ -9,6 +9,10 @@
 //! - [`domain`]: [`Domain`], a whole trust domain in one call: a server, the bootstrap bundle
 //!   an operator hands the agent (`bundle show`), a join token (`token generate`) and an agent
 //!   attested with it; entries are created with the server's own CLI.
+//! - [`proxy`]: [`FlakyProxy`], a loopback TCP proxy that delays, stalls, cuts and refuses
+//!   connections on command or on a schedule (a flaky network between agent and server).
+//! - [`postgres`]: [`PgCluster`], a private PostgreSQL cluster a test may stop and start again
+//!   (made with `scripts/postgres.sh`, removed on drop).
 //!
 //! The binaries are the ones Cargo built beside the test binary (`target/<profile>/`), or
 //! `$SPIFFE_SERVER_BIN` / `$SPIFFE_AGENT_BIN`. `cargo nextest run --workspace` builds them;
@@ -27,9 +31,13 @@
 
 pub mod agent;
 pub mod domain;
+pub mod postgres;
+pub mod proxy;
 
 pub use agent::{agent_cli, AgentConfigFile, AgentProcess};
 pub use domain::{current_uid, Domain};
+pub use postgres::PgCluster;
+pub use proxy::{Fault, FlakyProxy, Step};
 pub use spiffe_server::testing::process::{
     free_port, DataStoreKind, KeyManagerKind, ServerConfigFile, ServerProcess,
 };

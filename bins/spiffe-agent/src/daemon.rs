@@ -363,12 +363,21 @@ async fn renew_loop(
                 retry = RETRY;
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in_secs = retry.as_secs(), "Unable to renew the agent SVID");
-                tokio::time::sleep(retry).await;
+                let left = Duration::from_secs(end.saturating_sub(now().as_secs()));
+                let wait = renewal_retry(retry, left);
+                tracing::warn!(error = %e, retry_in_secs = wait.as_secs(), "Unable to renew the agent SVID");
+                tokio::time::sleep(wait).await;
                 retry = (retry * 2).min(MAX_RETRY);
             }
         }
     }
+}
+
+/// The wait before the next renewal attempt: the backoff, but never more than half the life
+/// the SVID has left (at least a second), so that the attempts close in on the expiry instead
+/// of sleeping past it when the server comes back shortly before.
+fn renewal_retry(backoff: Duration, left: Duration) -> Duration {
+    backoff.min(left / 2).max(Duration::from_secs(1))
 }
 
 fn bind_socket(path: &Path) -> Result<UnixListener, DaemonError> {
@@ -721,6 +730,19 @@ mod tests {
 
     use super::*;
     use crate::config::RunFlags;
+
+    #[test]
+    fn a_renewal_retry_never_sleeps_past_half_the_life_left() {
+        let s = Duration::from_secs;
+        // Plenty of life: the backoff.
+        assert_eq!(renewal_retry(s(5), s(1800)), s(5));
+        assert_eq!(renewal_retry(MAX_RETRY, s(1800)), MAX_RETRY);
+        // 10 s left after a failed retry: 5 s, not the backoff's 10 s (past the expiry).
+        assert_eq!(renewal_retry(s(10), s(10)), s(5));
+        // Close to or past the expiry: every second.
+        assert_eq!(renewal_retry(s(20), s(1)), s(1));
+        assert_eq!(renewal_retry(s(20), Duration::ZERO), s(1));
+    }
 
     fn config(dir: &Path, bundle: &str) -> AgentConfig {
         let text = format!(

@@ -13,7 +13,11 @@
 //!
 //! PostgreSQL: one pool; writes run at READ COMMITTED (the revision counter row serializes
 //! them, see the module documentation of `datastore`), multi-statement reads in a REPEATABLE
-//! READ, READ ONLY transaction so that they see one snapshot.
+//! READ, READ ONLY transaction so that they see one snapshot. While the database is down (a
+//! restart, a failover) a call waits at most [`PG_ACQUIRE_TIMEOUT`] for a connection, then
+//! fails as unavailable (UNAVAILABLE to API callers): a short blip is ridden out, a longer
+//! outage is reported instead of queueing every call for the driver's default 30 s. Pooled
+//! connections the restart closed are tested before use and replaced.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -34,6 +38,10 @@ pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How much of a SQLite database file a bulk read maps into memory (address space; the pages
 /// it touches count in the process's RSS for as long as the mapping lives).
 const MMAP_SIZE: u64 = 1 << 30;
+/// How long a PostgreSQL call waits for a connection (the pool retries a refused connection,
+/// the server restarting, until then) before failing as unavailable. SPIRE's driver fails a
+/// refused connection at once; as long as SQLite's [`BUSY_TIMEOUT`].
+pub(super) const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long an idle connection is kept (SPIRE's fixed `ConnMaxIdleTime`).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -95,6 +103,7 @@ impl Pools {
                     .map_err(|e| unavailable(Backend::Postgres, e))?;
                 let pool = PgPoolOptions::new()
                     .max_connections(max)
+                    .acquire_timeout(PG_ACQUIRE_TIMEOUT)
                     .idle_timeout(IDLE_TIMEOUT)
                     .max_lifetime(settings.conn_max_lifetime)
                     .connect_lazy_with(options);
