@@ -24,12 +24,13 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use daemon_harness::agent::agent_binary;
 use daemon_harness::Domain;
-use spiffe_attest::testing::http::{serve_tls, serve_unix, test_pki, Handler};
+use spiffe_attest::testing::http::{serve_plain, serve_tls, serve_unix, test_pki, Handler};
 use spiffe_attest::testing::systemd::{DbusDaemon, StandInSystemd, UnitInfo};
 
 /// Set to `1` to fail, rather than skip, when cgroups cannot be created here.
@@ -79,7 +80,13 @@ fn writable_hierarchy() -> Result<Hierarchy, String> {
     let root = v1_pids
         .or(v2)
         .ok_or("no cgroup v1 `pids` or cgroup v2 hierarchy is mounted")?;
-    let probe = root.join(format!("spiffe-test-probe-{}", std::process::id()));
+    // Unique within the process too (`cargo test` runs tests as threads of one process).
+    static PROBES: AtomicU32 = AtomicU32::new(0);
+    let probe = root.join(format!(
+        "spiffe-test-probe-{}-{}",
+        std::process::id(),
+        PROBES.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::create_dir(&probe).map_err(|e| {
         format!(
             "cannot create a cgroup in {} ({e}); is it mounted read-only?",
@@ -123,14 +130,22 @@ impl TestCgroup {
             path: hierarchy.root.join(relative),
             created: Vec::new(),
         };
-        let mut dir = hierarchy.root.clone();
-        for part in relative.split('/').filter(|p| !p.is_empty()) {
-            dir.push(part);
-            match std::fs::create_dir(&dir) {
-                Ok(()) => cgroup.created.push(dir.clone()),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => panic!("cannot create the cgroup {}: {e}", dir.display()),
+        // A test running at the same time may remove a shared ancestor (`kubepods`) it created
+        // just after this one found it: start again from the top then.
+        'attempt: for attempt in 1..=5 {
+            let mut dir = hierarchy.root.clone();
+            for part in relative.split('/').filter(|p| !p.is_empty()) {
+                dir.push(part);
+                match std::fs::create_dir(&dir) {
+                    Ok(()) => cgroup.created.push(dir.clone()),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 5 => {
+                        continue 'attempt
+                    }
+                    Err(e) => panic!("cannot create the cgroup {}: {e}", dir.display()),
+                }
             }
+            break;
         }
         cgroup
     }
@@ -153,15 +168,16 @@ impl Drop for TestCgroup {
                 }
                 match std::fs::remove_dir(dir) {
                     Ok(()) => break,
-                    // Already gone, or another test's cgroup is below it (a shared parent).
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
                     Err(_) if Instant::now() < deadline && dir == &self.path => {
                         std::thread::sleep(Duration::from_millis(50))
                     }
-                    Err(e) => {
+                    Err(e) if dir == &self.path => {
                         eprintln!("could not remove the test cgroup {}: {e}", dir.display());
                         break;
                     }
+                    // A shared ancestor with another test's cgroup still below it.
+                    Err(_) => break,
                 }
             }
         }
@@ -404,6 +420,40 @@ fn pod_json(name: &str, uid: &str, sa: &str, container: &str, image: &str) -> St
     )
 }
 
+/// A kubelet `/pods` body (`PodList`) of `pods`.
+fn pod_list(pods: &[String]) -> Vec<u8> {
+    format!(
+        r#"{{"kind":"PodList","apiVersion":"v1","metadata":{{}},"items":[{}]}}"#,
+        pods.join(",")
+    )
+    .replace('\n', "")
+    .into_bytes()
+}
+
+/// The kubelet: `GET /pods` answers `pods`; with `require_token` (the secure port) only with
+/// `Authorization: Bearer <KUBELET_TOKEN>`, else 401.
+fn kubelet(pods: Vec<u8>, require_token: bool) -> Handler {
+    Arc::new(move |seen| {
+        let auth = seen
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        if require_token && auth != Some(&format!("Bearer {KUBELET_TOKEN}")) {
+            return (401, b"Unauthorized".to_vec());
+        }
+        match (seen.method.as_str(), seen.path.as_str()) {
+            ("GET", "/pods") => (200, pods.clone()),
+            _ => (404, b"404 page not found".to_vec()),
+        }
+    })
+}
+
+/// `WorkloadAttestor "k8s"` with these `plugin_data` lines.
+fn k8s_plugin(lines: &[String]) -> String {
+    let body: String = lines.iter().map(|l| format!("            {l}\n")).collect();
+    format!("    WorkloadAttestor \"k8s\" {{\n        plugin_data {{\n{body}        }}\n    }}\n")
+}
+
 #[test]
 fn k8s_service_account_selects_the_workload_in_a_pod_cgroup() {
     let Some(hierarchy) =
@@ -418,26 +468,11 @@ fn k8s_service_account_selects_the_workload_in_a_pod_cgroup() {
     let _enter = rt.enter();
     let dir = tempfile::tempdir().unwrap();
 
-    let pods = format!(
-        r#"{{"kind":"PodList","apiVersion":"v1","metadata":{{}},"items":[{},{}]}}"#,
+    let pods = pod_list(&[
         pod_json("web-7d4b9", &web_pod, "web", &web_container, "nginx:1.25"),
         pod_json("db-0", &db_pod, "db", &db_container, "postgres:16"),
-    )
-    .replace('\n', "")
-    .into_bytes();
-    let handler: Handler = Arc::new(move |seen| {
-        let auth = seen
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        if auth != Some(&format!("Bearer {KUBELET_TOKEN}")) {
-            return (401, b"Unauthorized".to_vec());
-        }
-        match (seen.method.as_str(), seen.path.as_str()) {
-            ("GET", "/pods") => (200, pods.clone()),
-            _ => (404, b"404 page not found".to_vec()),
-        }
-    });
+    ]);
+    let handler = kubelet(pods, true);
     let pki = test_pki();
     let (port, requests) = rt.block_on(serve_tls(pki.server_config.clone(), handler));
     let ca_path = dir.path().join("kubelet-ca.pem");
@@ -490,6 +525,121 @@ fn k8s_service_account_selects_the_workload_in_a_pod_cgroup() {
     let outside = fetch_as_workload(&socket, None, |_| {});
     assert!(outside.denied(), "{}", outside.text());
     eprintln!("k8s test took {:?}", started.elapsed());
+}
+
+/// The other ways to reach the kubelet, each with its own agent: the secure port without
+/// verifying the kubelet's certificate (`skip_kubelet_verification`, the node name from
+/// `node_name`), the read-only port (plain HTTP, no token), and the secure port with a CA that
+/// did not sign the kubelet's certificate, which must fail the workload.
+#[test]
+fn k8s_kubelet_connection_settings() {
+    let Some(hierarchy) = hierarchy_or_skip("k8s_kubelet_connection_settings") else {
+        return;
+    };
+    let started = Instant::now();
+    let (container, pod) = unique_ids(5);
+    let rt = runtime();
+    let _enter = rt.enter();
+    let dir = tempfile::tempdir().unwrap();
+    let pods = pod_list(&[pod_json("web-0", &pod, "web", &container, "nginx:1.25")]);
+    let pki = test_pki();
+    let (tls_port, tls_requests) = rt.block_on(serve_tls(
+        pki.server_config.clone(),
+        kubelet(pods.clone(), true),
+    ));
+    let (plain_port, plain_requests) = rt.block_on(serve_plain(kubelet(pods, false)));
+    let token_path = dir.path().join("token");
+    std::fs::write(&token_path, KUBELET_TOKEN).unwrap();
+    let other_ca = dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca, test_pki().ca_pem).unwrap();
+    let cgroup = TestCgroup::create(
+        &hierarchy,
+        &format!("kubepods/besteffort/pod{pod}/{container}"),
+    );
+    let polls = [
+        "max_poll_attempts = 2".to_owned(),
+        "poll_retry_interval = \"100ms\"".to_owned(),
+    ];
+
+    let with = |name: &str, lines: &[String]| {
+        let lines: Vec<String> = lines.iter().chain(&polls).cloned().collect();
+        let domain = start_domain(&dir.path().join(name), name, k8s_plugin(&lines), Vec::new());
+        domain
+            .create_entry(
+                &format!("spiffe://{name}/web"),
+                &["k8s:pod-name:web-0", "k8s:container-image:nginx:1.25"],
+                &[],
+            )
+            .unwrap();
+        domain
+    };
+
+    let skip = with(
+        "skip.test",
+        &[
+            format!("kubelet_secure_port = {tls_port}"),
+            "skip_kubelet_verification = true".to_owned(),
+            format!("token_path = \"{}\"", token_path.display()),
+            "node_name = \"localhost\"".to_owned(),
+        ],
+    );
+    let socket = skip.agent_config.socket_arg();
+    let granted = fetch_until_granted(&skip, || fetch_as_workload(&socket, Some(&cgroup), |_| {}));
+    assert_eq!(
+        granted.ids,
+        ["spiffe://skip.test/web"],
+        "{}",
+        granted.text()
+    );
+    assert!(tls_requests.get() >= 1);
+    drop(skip);
+
+    let read_only = with(
+        "readonly.test",
+        &[
+            format!("kubelet_read_only_port = {plain_port}"),
+            "node_name = \"127.0.0.1\"".to_owned(),
+        ],
+    );
+    let socket = read_only.agent_config.socket_arg();
+    let granted = fetch_until_granted(&read_only, || {
+        fetch_as_workload(&socket, Some(&cgroup), |_| {})
+    });
+    assert_eq!(
+        granted.ids,
+        ["spiffe://readonly.test/web"],
+        "{}",
+        granted.text()
+    );
+    assert!(plain_requests.get() >= 1);
+    drop(read_only);
+
+    let mut wrong_ca = with(
+        "wrongca.test",
+        &[
+            format!("kubelet_secure_port = {tls_port}"),
+            format!("kubelet_ca_path = \"{}\"", other_ca.display()),
+            format!("token_path = \"{}\"", token_path.display()),
+            "node_name = \"localhost\"".to_owned(),
+        ],
+    );
+    let before = tls_requests.get();
+    let socket = wrong_ca.agent_config.socket_arg();
+    let refused = fetch_as_workload(&socket, Some(&cgroup), |_| {});
+    assert!(refused.denied(), "{}", refused.text());
+    assert!(
+        wrong_ca.agent.wait_for_line(Duration::from_secs(5), |l| {
+            l.contains("Workload attestor failed") && l.contains("certificate")
+        }),
+        "no k8s attestor failure about the certificate in the agent's log:\n{}",
+        wrong_ca.agent.output()
+    );
+    assert_eq!(
+        tls_requests.get(),
+        before,
+        "a request passed the TLS handshake"
+    );
+    eprintln!("k8s settings test took {:?}", started.elapsed());
 }
 
 // ---------------------------------------------------------------------------------------------
