@@ -43,15 +43,23 @@ const WORKLOAD_TIMEOUT: Duration = Duration::from_secs(10);
 // ---------------------------------------------------------------------------------------------
 // Cgroups
 
-/// A mounted cgroup hierarchy the test can create cgroups in: cgroup v1's `pids` controller,
-/// else the v2 unified hierarchy.
+/// A mounted cgroup hierarchy the test can create cgroups in.
 #[derive(Debug)]
 struct Hierarchy {
     root: PathBuf,
 }
 
+/// Which hierarchy a test wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// cgroup v1's `pids` controller, else the v2 unified hierarchy.
+    Any,
+    /// The v2 unified hierarchy (on a hybrid host, the one beside the v1 controllers).
+    V2,
+}
+
 /// The hierarchy, or why there is none usable here.
-fn writable_hierarchy() -> Result<Hierarchy, String> {
+fn writable_hierarchy(want: Want) -> Result<Hierarchy, String> {
     let euid = std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
         .map_err(|e| format!("cannot read /proc/self: {e}"))?;
@@ -77,9 +85,12 @@ fn writable_hierarchy() -> Result<Hierarchy, String> {
             _ => {}
         }
     }
-    let root = v1_pids
-        .or(v2)
-        .ok_or("no cgroup v1 `pids` or cgroup v2 hierarchy is mounted")?;
+    let root = match want {
+        Want::Any => v1_pids
+            .or(v2)
+            .ok_or("no cgroup v1 `pids` or cgroup v2 hierarchy is mounted")?,
+        Want::V2 => v2.ok_or("no cgroup v2 hierarchy is mounted")?,
+    };
     // Unique within the process too (`cargo test` runs tests as threads of one process).
     static PROBES: AtomicU32 = AtomicU32::new(0);
     let probe = root.join(format!(
@@ -99,8 +110,8 @@ fn writable_hierarchy() -> Result<Hierarchy, String> {
 
 /// The hierarchy, or `None` after printing why the test is skipped; panics instead when
 /// `SPIFFE_TEST_REQUIRE_CGROUPS=1`.
-fn hierarchy_or_skip(test: &str) -> Option<Hierarchy> {
-    match writable_hierarchy() {
+fn hierarchy_or_skip(test: &str, want: Want) -> Option<Hierarchy> {
+    match writable_hierarchy(want) {
         Ok(h) => Some(h),
         Err(reason) if std::env::var(REQUIRE_CGROUPS).as_deref() == Ok("1") => {
             panic!("{test}: {REQUIRE_CGROUPS}=1 but cgroups cannot be created here: {reason}")
@@ -340,9 +351,23 @@ fn one_line(text: &str) -> Vec<u8> {
 
 #[test]
 fn docker_label_selects_the_workload_in_a_container_cgroup() {
-    let Some(hierarchy) =
-        hierarchy_or_skip("docker_label_selects_the_workload_in_a_container_cgroup")
-    else {
+    docker_case(
+        "docker_label_selects_the_workload_in_a_container_cgroup",
+        Want::Any,
+    );
+}
+
+/// The same in the cgroup v2 hierarchy (`0::/docker/<id>` in `/proc/<pid>/cgroup`).
+#[test]
+fn docker_label_selects_the_workload_in_a_cgroup_v2_container_cgroup() {
+    docker_case(
+        "docker_label_selects_the_workload_in_a_cgroup_v2_container_cgroup",
+        Want::V2,
+    );
+}
+
+fn docker_case(test: &str, want: Want) {
+    let Some(hierarchy) = hierarchy_or_skip(test, want) else {
         return;
     };
     let started = Instant::now();
@@ -400,7 +425,7 @@ fn docker_label_selects_the_workload_in_a_container_cgroup() {
     // And the container's workload still is granted.
     let again = fetch_as_workload(&socket, Some(&web_cgroup), |_| {});
     assert_eq!(again.ids, ["spiffe://docker.test/web"], "{}", again.text());
-    eprintln!("docker test took {:?}", started.elapsed());
+    eprintln!("{test} took {:?}", started.elapsed());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -456,9 +481,10 @@ fn k8s_plugin(lines: &[String]) -> String {
 
 #[test]
 fn k8s_service_account_selects_the_workload_in_a_pod_cgroup() {
-    let Some(hierarchy) =
-        hierarchy_or_skip("k8s_service_account_selects_the_workload_in_a_pod_cgroup")
-    else {
+    let Some(hierarchy) = hierarchy_or_skip(
+        "k8s_service_account_selects_the_workload_in_a_pod_cgroup",
+        Want::Any,
+    ) else {
         return;
     };
     let started = Instant::now();
@@ -533,7 +559,7 @@ fn k8s_service_account_selects_the_workload_in_a_pod_cgroup() {
 /// did not sign the kubelet's certificate, which must fail the workload.
 #[test]
 fn k8s_kubelet_connection_settings() {
-    let Some(hierarchy) = hierarchy_or_skip("k8s_kubelet_connection_settings") else {
+    let Some(hierarchy) = hierarchy_or_skip("k8s_kubelet_connection_settings", Want::Any) else {
         return;
     };
     let started = Instant::now();
