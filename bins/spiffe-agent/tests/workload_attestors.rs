@@ -459,10 +459,7 @@ fn pod_list(pods: &[String]) -> Vec<u8> {
 /// `Authorization: Bearer <KUBELET_TOKEN>`, else 401.
 fn kubelet(pods: Vec<u8>, require_token: bool) -> Handler {
     Arc::new(move |seen| {
-        let auth = seen
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
+        let auth = seen.header("authorization");
         if require_token && auth != Some(&format!("Bearer {KUBELET_TOKEN}")) {
             return (401, b"Unauthorized".to_vec());
         }
@@ -500,7 +497,7 @@ fn k8s_service_account_selects_the_workload_in_a_pod_cgroup() {
     ]);
     let handler = kubelet(pods, true);
     let pki = test_pki();
-    let (port, requests) = rt.block_on(serve_tls(pki.server_config.clone(), handler));
+    let (port, requests) = rt.block_on(serve_tls(&pki, handler));
     let ca_path = dir.path().join("kubelet-ca.pem");
     std::fs::write(&ca_path, &pki.ca_pem).unwrap();
     let token_path = dir.path().join("token");
@@ -569,10 +566,7 @@ fn k8s_kubelet_connection_settings() {
     let dir = tempfile::tempdir().unwrap();
     let pods = pod_list(&[pod_json("web-0", &pod, "web", &container, "nginx:1.25")]);
     let pki = test_pki();
-    let (tls_port, tls_requests) = rt.block_on(serve_tls(
-        pki.server_config.clone(),
-        kubelet(pods.clone(), true),
-    ));
+    let (tls_port, tls_requests) = rt.block_on(serve_tls(&pki, kubelet(pods.clone(), true)));
     let (plain_port, plain_requests) = rt.block_on(serve_plain(kubelet(pods, false)));
     let token_path = dir.path().join("token");
     std::fs::write(&token_path, KUBELET_TOKEN).unwrap();

@@ -19,8 +19,8 @@ pub struct Seen {
     pub method: String,
     /// The path and query (`/containers/<id>/json`).
     pub path: String,
-    /// The request's headers.
-    pub headers: http::HeaderMap,
+    /// The request's headers (names in lower case), in order.
+    pub headers: Vec<(String, String)>,
     /// The request's body.
     pub body: Vec<u8>,
 }
@@ -31,6 +31,16 @@ pub type Handler = Arc<dyn Fn(&Seen) -> (u16, Vec<u8>) + Send + Sync>;
 /// Counts requests.
 #[derive(Debug, Default, Clone)]
 pub struct Counter(Arc<AtomicUsize>);
+
+impl Seen {
+    /// The first value of the header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
 
 impl Counter {
     /// How many requests were served so far.
@@ -61,7 +71,16 @@ where
                     .path_and_query()
                     .map(|p| p.as_str().to_owned())
                     .unwrap_or_default(),
-                headers: parts.headers,
+                headers: parts
+                    .headers
+                    .iter()
+                    .map(|(name, value)| {
+                        (
+                            name.as_str().to_owned(),
+                            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect(),
                 body,
             };
             let (status, body) = handler(&seen);
@@ -94,13 +113,13 @@ pub fn serve_unix(path: &Path, handler: Handler) -> Counter {
 }
 
 /// A CA and a server certificate for `127.0.0.1` and `localhost` it signed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct TestPki {
     /// The CA certificate (PEM), for the client's trust.
     pub ca_pem: String,
-    /// A server config presenting the certificate.
-    pub server_config: Arc<rustls::ServerConfig>,
+    /// A server config presenting the certificate (for [`serve_tls`]).
+    server_config: Arc<rustls::ServerConfig>,
 }
 
 /// A fresh [`TestPki`] (new keys each call).
@@ -134,8 +153,10 @@ pub fn test_pki() -> TestPki {
     }
 }
 
-/// Serves `handler` over TLS on a loopback port; returns the port.
-pub async fn serve_tls(config: Arc<rustls::ServerConfig>, handler: Handler) -> (u16, Counter) {
+/// Serves `handler` over TLS with `pki`'s server certificate on a loopback port; returns the
+/// port.
+pub async fn serve_tls(pki: &TestPki, handler: Handler) -> (u16, Counter) {
+    let config = pki.server_config.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

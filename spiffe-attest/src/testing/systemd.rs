@@ -184,7 +184,7 @@ impl StandInSystemd {
 
 /// systemd's object path of a unit: `/org/freedesktop/systemd1/unit/` and the id with every
 /// byte outside `[A-Za-z0-9]` written `_xx` (lowercase hex), as `sd_bus_path_encode`.
-pub fn unit_path(unit_id: &str) -> OwnedObjectPath {
+fn unit_path(unit_id: &str) -> OwnedObjectPath {
     let mut path = String::from("/org/freedesktop/systemd1/unit/");
     for b in unit_id.bytes() {
         if b.is_ascii_alphanumeric() {
