@@ -7,6 +7,8 @@ mod http_client;
 pub mod index;
 pub mod node;
 mod selector;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod workload;
 
 pub use entry::{EntryError, EntryId, RegistrationEntry};

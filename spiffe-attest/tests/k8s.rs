@@ -26,10 +26,7 @@ fn caller() -> CallerInfo {
 fn kubelet(bodies: Vec<Vec<u8>>) -> Handler {
     let next = AtomicUsize::new(0);
     Arc::new(move |seen| {
-        let auth = seen
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
+        let auth = seen.header("authorization");
         if auth != Some(&format!("Bearer {TOKEN}")) {
             return (401, b"Unauthorized".to_vec());
         }
@@ -105,11 +102,7 @@ const WEB_SELECTORS: &[&str] = &[
 async fn secure_port_with_ca_and_token() {
     let s = setup(TOKEN);
     let pki = test_pki();
-    let (port, requests) = serve_tls(
-        pki.server_config,
-        kubelet(vec![data("k8s/kubelet_pods.json")]),
-    )
-    .await;
+    let (port, requests) = serve_tls(&pki, kubelet(vec![data("k8s/kubelet_pods.json")])).await;
     let attestor = K8sAttestor::new(secure(port, Some(pki.ca_pem.into_bytes()), &s))
         .expect("attestor")
         .with_proc_root(&s.proc);
@@ -124,11 +117,7 @@ async fn secure_port_with_ca_and_token() {
 async fn container_selectors_can_be_disabled() {
     let s = setup(TOKEN);
     let pki = test_pki();
-    let (port, _) = serve_tls(
-        pki.server_config,
-        kubelet(vec![data("k8s/kubelet_pods.json")]),
-    )
-    .await;
+    let (port, _) = serve_tls(&pki, kubelet(vec![data("k8s/kubelet_pods.json")])).await;
     let mut config = secure(port, Some(pki.ca_pem.into_bytes()), &s);
     config.disable_container_selectors = true;
     let attestor = K8sAttestor::new(config)
@@ -144,7 +133,7 @@ async fn just_started_container_is_polled_for() {
     let pki = test_pki();
     let creating = data("k8s/kubelet_pods_container_creating.json");
     let (port, requests) = serve_tls(
-        pki.server_config,
+        &pki,
         kubelet(vec![
             creating.clone(),
             creating,
@@ -162,7 +151,7 @@ async fn just_started_container_is_polled_for() {
     // Never listed: bounded by max_poll_attempts.
     let pki = test_pki();
     let (port, requests) = serve_tls(
-        pki.server_config,
+        &pki,
         kubelet(vec![data("k8s/kubelet_pods_container_creating.json")]),
     )
     .await;
@@ -184,11 +173,7 @@ async fn just_started_container_is_polled_for() {
 async fn wrong_token_is_refused_without_polling() {
     let s = setup("not-the-token");
     let pki = test_pki();
-    let (port, requests) = serve_tls(
-        pki.server_config,
-        kubelet(vec![data("k8s/kubelet_pods.json")]),
-    )
-    .await;
+    let (port, requests) = serve_tls(&pki, kubelet(vec![data("k8s/kubelet_pods.json")])).await;
     let attestor = K8sAttestor::new(secure(port, Some(pki.ca_pem.into_bytes()), &s))
         .expect("attestor")
         .with_proc_root(&s.proc);
@@ -203,11 +188,7 @@ async fn kubelet_certificate_is_verified_unless_skipped() {
     let s = setup(TOKEN);
     let pki = test_pki();
     let other_ca = test_pki().ca_pem.into_bytes();
-    let (port, requests) = serve_tls(
-        pki.server_config,
-        kubelet(vec![data("k8s/kubelet_pods.json")]),
-    )
-    .await;
+    let (port, requests) = serve_tls(&pki, kubelet(vec![data("k8s/kubelet_pods.json")])).await;
     let attestor = K8sAttestor::new(secure(port, Some(other_ca), &s))
         .expect("attestor")
         .with_proc_root(&s.proc);
@@ -245,7 +226,7 @@ async fn read_only_port() {
     let body = data("k8s/kubelet_pods.json");
     let (port, _) = serve_plain(Arc::new(move |seen| {
         assert!(
-            seen.headers.get("authorization").is_none(),
+            seen.header("authorization").is_none(),
             "no token on the read-only port"
         );
         (200, body.clone())
@@ -267,11 +248,7 @@ async fn bad_kubelet_answers_give_no_selectors() {
     let s = setup(TOKEN);
     let pki = test_pki();
     let ca = pki.ca_pem.clone().into_bytes();
-    let (port, _) = serve_tls(
-        pki.server_config.clone(),
-        kubelet(vec![b"{\"items\": [".to_vec()]),
-    )
-    .await;
+    let (port, _) = serve_tls(&pki, kubelet(vec![b"{\"items\": [".to_vec()])).await;
     let attestor = K8sAttestor::new(secure(port, Some(ca.clone()), &s))
         .expect("attestor")
         .with_proc_root(&s.proc);
@@ -280,11 +257,7 @@ async fn bad_kubelet_answers_give_no_selectors() {
         Err(K8sError::Malformed(_))
     ));
 
-    let (port, _) = serve_tls(
-        pki.server_config,
-        kubelet(vec![data("k8s/kubelet_pods.json")]),
-    )
-    .await;
+    let (port, _) = serve_tls(&pki, kubelet(vec![data("k8s/kubelet_pods.json")])).await;
     let attestor = K8sAttestor::new(secure(port, Some(ca.clone()), &s))
         .expect("attestor")
         .with_proc_root(&s.proc)

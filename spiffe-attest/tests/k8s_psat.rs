@@ -22,10 +22,7 @@ const POD_UID: &str = "e2c1d0b9-8a7f-4e6d-9c5b-4a3f2e1d0c9b";
 /// recorded objects.
 fn api_server(username: &'static str, pod_uid: &'static str) -> Handler {
     Arc::new(move |seen| {
-        let auth = seen
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
+        let auth = seen.header("authorization");
         if auth != Some(&format!("Bearer {API_TOKEN}")) {
             return (401, br#"{"kind":"Status","code":401}"#.to_vec());
         }
@@ -67,7 +64,7 @@ async fn env(handler: Handler) -> Env {
     std::fs::write(dir.path().join("api-token"), API_TOKEN).expect("api token");
     std::fs::write(dir.path().join("agent-token"), format!("{AGENT_TOKEN}\n")).expect("token");
     let pki = test_pki();
-    let (port, _) = serve_tls(pki.server_config, handler).await;
+    let (port, _) = serve_tls(&pki, handler).await;
     Env {
         dir,
         ca_pem: pki.ca_pem.into_bytes(),

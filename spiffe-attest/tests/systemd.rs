@@ -1,139 +1,27 @@
 //! The systemd workload attestor against a real `dbus-daemon` on a private bus started by the
 //! test, with a stand-in `org.freedesktop.systemd1` served on it by the test (zbus).
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use spiffe_attest::testing::systemd::{DbusDaemon, StandInSystemd, UnitInfo};
 use spiffe_attest::workload::systemd::{Bus, SystemdAttestor, SystemdError};
 use spiffe_attest::workload::unix::process_start_time;
 use spiffe_attest::workload::CallerInfo;
-use zbus::zvariant::OwnedObjectPath;
 
-/// A private `dbus-daemon`, killed on drop.
-struct DbusDaemon {
-    child: Child,
-    address: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for DbusDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_bus() -> DbusDaemon {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("bus.conf");
-    let socket = dir.path().join("bus");
-    std::fs::write(
-        &config,
-        format!(
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-            socket.display()
-        ),
-    )
-    .expect("config");
-    let mut child = Command::new("dbus-daemon")
-        .arg(format!("--config-file={}", config.display()))
-        .arg("--nofork")
-        .arg("--print-address=1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("dbus-daemon (Debian package dbus-daemon) must be installed");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("address");
-    assert!(line.starts_with("unix:"), "dbus-daemon printed {line:?}");
-    DbusDaemon {
-        child,
-        address: line.trim().to_owned(),
-        _dir: dir,
-    }
-}
-
-struct Manager {
-    units: HashMap<u32, OwnedObjectPath>,
-}
-
-#[zbus::interface(name = "org.freedesktop.systemd1.Manager")]
-impl Manager {
-    #[zbus(name = "GetUnitByPID")]
-    fn get_unit_by_pid(&self, pid: u32) -> zbus::fdo::Result<OwnedObjectPath> {
-        self.units.get(&pid).cloned().ok_or_else(|| {
-            zbus::fdo::Error::Failed(format!("PID {pid} does not belong to any loaded unit."))
-        })
-    }
-}
-
-struct Unit {
-    id: String,
-    fragment_path: String,
-}
-
-#[zbus::interface(name = "org.freedesktop.systemd1.Unit")]
-impl Unit {
-    #[zbus(property)]
-    fn id(&self) -> String {
-        self.id.clone()
-    }
-
-    #[zbus(property)]
-    fn fragment_path(&self) -> String {
-        self.fragment_path.clone()
-    }
-}
-
-/// Serves the stand-in systemd on `address`: our pid in `nginx.service`, pid 1 in a scope
+/// Serves the stand-in systemd on `address`: `me` in `nginx.service`, pid 1 in a scope
 /// without a unit file.
-async fn serve_systemd(address: &str, me: u32) -> zbus::Connection {
-    let nginx =
-        OwnedObjectPath::try_from("/org/freedesktop/systemd1/unit/nginx_2eservice").expect("path");
-    let scope = OwnedObjectPath::try_from("/org/freedesktop/systemd1/unit/session_2d2_2escope")
-        .expect("path");
-    let units = HashMap::from([(me, nginx.clone()), (1, scope.clone())]);
-    zbus::connection::Builder::address(address)
-        .expect("address")
-        .name("org.freedesktop.systemd1")
-        .expect("name")
-        .serve_at("/org/freedesktop/systemd1", Manager { units })
-        .expect("manager")
-        .serve_at(
-            nginx,
-            Unit {
-                id: "nginx.service".to_owned(),
-                fragment_path: "/lib/systemd/system/nginx.service".to_owned(),
-            },
-        )
-        .expect("unit")
-        .serve_at(
-            scope,
-            Unit {
-                id: "session-2.scope".to_owned(),
-                fragment_path: String::new(),
-            },
-        )
-        .expect("scope")
-        .build()
-        .await
-        .expect("serve systemd1")
+async fn serve_systemd(address: &str, me: u32) -> StandInSystemd {
+    let systemd = StandInSystemd::serve(
+        address,
+        &[
+            UnitInfo::new("nginx.service", "/lib/systemd/system/nginx.service"),
+            UnitInfo::new("session-2.scope", ""),
+        ],
+    )
+    .await;
+    systemd.assign(me, "nginx.service");
+    systemd.assign(1, "session-2.scope");
+    systemd
 }
 
 fn me() -> CallerInfo {
@@ -143,9 +31,9 @@ fn me() -> CallerInfo {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unit_of_the_caller() {
-    let bus = start_bus();
-    let _systemd = serve_systemd(&bus.address, std::process::id()).await;
-    let attestor = SystemdAttestor::new(Bus::Address(bus.address.clone()))
+    let bus = DbusDaemon::start();
+    let _systemd = serve_systemd(bus.address(), std::process::id()).await;
+    let attestor = SystemdAttestor::new(Bus::Address(bus.address().to_owned()))
         .with_timeout(Duration::from_secs(10));
     let got: Vec<String> = attestor
         .attest_caller(&me())
@@ -172,10 +60,10 @@ async fn unit_of_the_caller() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_pid_unreachable_bus_and_reused_pid_fail() {
-    let bus = start_bus();
+    let bus = DbusDaemon::start();
     // systemd1 serves no unit for our pid.
-    let _systemd = serve_systemd(&bus.address, u32::MAX).await;
-    let attestor = SystemdAttestor::new(Bus::Address(bus.address.clone()));
+    let _systemd = serve_systemd(bus.address(), u32::MAX).await;
+    let attestor = SystemdAttestor::new(Bus::Address(bus.address().to_owned()));
     let err = attestor.attest_caller(&me()).await.expect_err("no unit");
     assert!(
         matches!(
@@ -194,8 +82,8 @@ async fn unknown_pid_unreachable_bus_and_reused_pid_fail() {
     );
 
     // No systemd1 on the bus at all.
-    let empty = start_bus();
-    let attestor = SystemdAttestor::new(Bus::Address(empty.address.clone()));
+    let empty = DbusDaemon::start();
+    let attestor = SystemdAttestor::new(Bus::Address(empty.address().to_owned()));
     assert!(matches!(
         attestor.attest_caller(&me()).await,
         Err(SystemdError::Call { .. })
@@ -209,7 +97,7 @@ async fn unknown_pid_unreachable_bus_and_reused_pid_fail() {
     ));
 
     // The pid now belongs to another process.
-    let attestor = SystemdAttestor::new(Bus::Address(bus.address.clone()));
+    let attestor = SystemdAttestor::new(Bus::Address(bus.address().to_owned()));
     let mut stale = me();
     stale.start_time = stale.start_time.map(|t| t + 1);
     assert!(matches!(

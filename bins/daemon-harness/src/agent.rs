@@ -46,6 +46,9 @@ pub struct AgentConfigFile {
     pub extra_agent: String,
     /// Extra text inside `plugins { }`.
     pub extra_plugins: String,
+    /// Environment variables of the agent process (not part of the config text), e.g.
+    /// `DBUS_SYSTEM_BUS_ADDRESS` for the systemd workload attestor or `MY_NODE_NAME` for k8s.
+    pub env: Vec<(String, String)>,
 }
 
 impl AgentConfigFile {
@@ -65,6 +68,7 @@ impl AgentConfigFile {
             unix_attestor_data: String::new(),
             extra_agent: String::new(),
             extra_plugins: String::new(),
+            env: Vec::new(),
         }
     }
 
@@ -140,8 +144,9 @@ pub struct AgentProcess {
 }
 
 impl AgentProcess {
-    /// Writes `config` and starts `spiffe-agent run -config <it> <extra_args>`, then waits
-    /// (at most [`START_TIMEOUT`]) for [`READY_LINE`]; the error carries the agent's output.
+    /// Writes `config` and starts `spiffe-agent run -config <it> <extra_args>` with the
+    /// config's [`env`](AgentConfigFile::env), then waits (at most [`START_TIMEOUT`]) for
+    /// [`READY_LINE`]; the error carries the agent's output.
     pub fn start(config: &AgentConfigFile, extra_args: &[&str]) -> io::Result<Self> {
         let path = config.write()?;
         let mut args = vec![
@@ -150,7 +155,7 @@ impl AgentProcess {
             path.display().to_string(),
         ];
         args.extend(extra_args.iter().map(|a| (*a).to_owned()));
-        let mut agent = Self::spawn(&args)?;
+        let mut agent = Self::spawn_with_env(&args, &config.env)?;
         if agent.wait_for_line(START_TIMEOUT, |l| l.contains(READY_LINE)) {
             Ok(agent)
         } else {
@@ -167,6 +172,11 @@ impl AgentProcess {
 
     /// Starts `spiffe-agent <args>` without waiting for anything.
     pub fn spawn(args: &[String]) -> io::Result<Self> {
+        Self::spawn_with_env(args, &[])
+    }
+
+    /// Starts `spiffe-agent <args>` with extra environment variables, without waiting.
+    pub fn spawn_with_env(args: &[String], env: &[(String, String)]) -> io::Result<Self> {
         let bin = agent_binary();
         if !bin.exists() {
             return Err(io::Error::new(
@@ -179,6 +189,7 @@ impl AgentProcess {
         }
         let mut command = Command::new(bin);
         command.args(args);
+        command.envs(env.iter().map(|(k, v)| (k, v)));
         Ok(Self {
             process: LoggedChild::spawn(command)?,
         })
