@@ -127,6 +127,9 @@ section "cargo nextest"
 SPIFFE_TEST_POSTGRES_URL=$(scripts/postgres.sh start)
 export SPIFFE_TEST_POSTGRES_URL
 trap 'scripts/postgres.sh stop' EXIT
+# The daemon-level workload attestor tests put workloads into real cgroups (root, cgroup v1/v2
+# writable, as on CI); without this they would skip where cgroups cannot be created.
+export SPIFFE_TEST_REQUIRE_CGROUPS=1
 cargo nextest run --workspace
 cargo clippy -p spiffe-attest --features tpm --all-targets -- -D warnings
 cargo nextest run -p spiffe-attest --features tpm
