@@ -34,11 +34,24 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
+/// How often an open call's connection is checked with an HTTP/2 PING.
+const KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+/// How long a PING may go unanswered before the connection is closed.
+const KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 fn channel(authority: &str, mut config: ClientConfig) -> Result<Channel, ChannelError> {
     config.alpn_protocols = vec![b"h2".to_vec()];
     let endpoint = Endpoint::from_shared(format!("http://{authority}"))
         .map_err(|_| ChannelError::Address(authority.to_owned()))?
-        .connect_timeout(std::time::Duration::from_secs(10));
+        .connect_timeout(std::time::Duration::from_secs(10))
+        // A connection that goes silent (a dropped NAT mapping, a server host gone without a
+        // reset) would otherwise hold a sync or a renewal forever: an unanswered HTTP/2 PING
+        // closes it and fails the call, which the caller retries. Pings only while a call is
+        // open and no more often than every 5 minutes, the least interval a grpc-go server
+        // (SPIRE's) accepts by default before it answers "too many pings" with GOAWAY.
+        .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+        .keep_alive_while_idle(false);
     Ok(endpoint.connect_with_connector_lazy(SpiffeConnector::new(Arc::new(config))))
 }
 
