@@ -272,6 +272,19 @@ const DS_WL: &str = "spiffe://example.org/level/ds-workload";
 /// at both levels.
 #[test]
 fn mtls_across_levels_survives_rotations_and_a_revoked_root() {
+    across_levels(true);
+}
+
+/// As above without rotating the downstream CA by hand: when the root taints the authority
+/// the downstream's CA chains to, the downstream replaces its CA by itself (as SPIRE's
+/// downstream servers do), so its workloads are re-signed under the new root before the old
+/// one is revoked.
+#[test]
+fn a_root_taint_rotates_the_downstream_ca_under_it() {
+    across_levels(false);
+}
+
+fn across_levels(rotate_downstream_by_hand: bool) {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let ttls = "    ca_ttl = \"1h\"\n    default_x509_svid_ttl = \"10m\"\n";
@@ -436,34 +449,33 @@ fn mtls_across_levels_survives_rotations_and_a_revoked_root() {
     });
 
     // Downstream CA rotation: its next CA is signed by the root's active (new) authority.
-    phase("downstream rotated", 6, &mut || {
-        let prepared = authority_id(&ok(&ds, &["localauthority", "x509", "prepare"]));
-        ok(
-            &ds,
-            &[
-                "localauthority",
-                "x509",
-                "activate",
-                "-authorityID",
-                &prepared,
-            ],
-        );
-    });
+    if rotate_downstream_by_hand {
+        phase("downstream rotated", 6, &mut || {
+            let prepared = authority_id(&ok(&ds, &["localauthority", "x509", "prepare"]));
+            ok(
+                &ds,
+                &[
+                    "localauthority",
+                    "x509",
+                    "activate",
+                    "-authorityID",
+                    &prepared,
+                ],
+            );
+        });
+    }
     // Nothing re-signed yet: SVIDs outlive the test.
     for source in [&root_source, &ds_source] {
         assert_eq!(anchor_of(&source.x509_svid().unwrap()), old_root);
     }
 
     // Taint the old root: both agents re-sign what chains to it, the downstream's agent by
-    // the taint mark its server copied from the root's bundle.
+    // the taint mark its server copied from the root's bundle (and, when the downstream's
+    // active CA chains to the old root, once the downstream replaced its CA).
     phase("old root tainted", 6, &mut || {
         ok(
             &root,
             &["localauthority", "x509", "taint", "-authorityID", &old_root],
-        );
-        ok(
-            &ds,
-            &["upstreamauthority", "taint", "-subjectKeyID", &old_root],
         );
         wait_for("both workloads re-signed under the new root", &|| {
             [&root_source, &ds_source]
@@ -471,6 +483,21 @@ fn mtls_across_levels_survives_rotations_and_a_revoked_root() {
                 .all(|s| anchor_of(&s.x509_svid().unwrap()) == new_root)
         });
     });
+    // The downstream followed the root's taint by itself (its old CA chains to the tainted
+    // root); tainting it there by hand is refused as done already.
+    wait_for("the downstream follows the taint", &|| {
+        ds.server
+            .output()
+            .contains("Upstream authority tainted by the upstream server")
+    });
+    let by_hand = ds
+        .server_cli(&["upstreamauthority", "taint", "-subjectKeyID", &old_root])
+        .unwrap();
+    assert!(
+        !by_hand.status.success() && text(&by_hand).contains("is already tainted"),
+        "{}",
+        text(&by_hand)
+    );
     phase("old root revoked", 6, &mut || {
         ok(
             &root,
@@ -482,16 +509,24 @@ fn mtls_across_levels_survives_rotations_and_a_revoked_root() {
                 &old_root,
             ],
         );
-        ok(
-            &ds,
-            &["upstreamauthority", "revoke", "-subjectKeyID", &old_root],
-        );
         wait_for("the old root leaves both agents' bundles", &|| {
             [&root_source, &ds_source]
                 .iter()
                 .all(|s| roots(s).iter().map(ski).collect::<Vec<_>>() == [new_root.clone()])
         });
     });
+    // The downstream revoked the old root too (the root's bundle no longer holds it): its old
+    // CA is gone.
+    wait_for("the downstream follows the revocation", &|| {
+        ds.server
+            .output()
+            .contains("Upstream authority revoked by the upstream server")
+    });
+    let ds_authorities = ok(&ds, &["localauthority", "x509", "show"]);
+    assert!(
+        !ds_authorities.contains("Old X.509 authority:\n  Authority ID"),
+        "{ds_authorities}"
+    );
     // After the revocation both agents still reach their servers: a new entry arrives.
     phase("after the revocation", 10, &mut || {
         for (domain, name) in [(&root, "root-after"), (&ds, "ds-after")] {
