@@ -6,7 +6,9 @@
 //! - Across levels: a workload of the root's agent and a workload of the downstream's agent
 //!   shake hands (both ways) every 300 ms while the root CA rotates, the downstream CA
 //!   rotates, and the old root is tainted and revoked. No handshake may fail; at the end both
-//!   levels' SVIDs chain to the new root only (checked by `openssl verify` too).
+//!   levels' SVIDs chain to the new root only (checked by `openssl verify` too). Once with
+//!   the downstream CA rotated by hand before the taint, once without: then the downstream
+//!   replaces its CA by itself when the root taints the authority it chains to.
 //! - Two tenants: two downstream servers under one root; a workload of tenant A authorizes
 //!   one workload of tenant B by ID and refuses another of tenant B, whose chain verifies:
 //!   authorization is by SPIFFE ID, not by issuing server.
@@ -314,6 +316,7 @@ fn across_levels(rotate_downstream_by_hand: bool) {
     let setup = started.elapsed();
 
     let old_root = authority_id(&ok(&root, &["localauthority", "x509", "show"]));
+    let first_ds_ca = authority_id(&ok(&ds, &["localauthority", "x509", "show"]));
     assert_eq!(
         roots(&root_source).iter().map(ski).collect::<Vec<_>>(),
         [old_root.clone()],
@@ -523,6 +526,11 @@ fn across_levels(rotate_downstream_by_hand: bool) {
             .contains("Upstream authority revoked by the upstream server")
     });
     let ds_authorities = ok(&ds, &["localauthority", "x509", "show"]);
+    assert_ne!(
+        authority_id(&ds_authorities),
+        first_ds_ca,
+        "the downstream CA was replaced"
+    );
     assert!(
         !ds_authorities.contains("Old X.509 authority:\n  Authority ID"),
         "{ds_authorities}"
