@@ -319,7 +319,7 @@ fn across_levels(rotate_downstream_by_hand: bool) {
     let first_ds_ca = authority_id(&ok(&ds, &["localauthority", "x509", "show"]));
     assert_eq!(
         roots(&root_source).iter().map(ski).collect::<Vec<_>>(),
-        [old_root.clone()],
+        std::slice::from_ref(&old_root),
         "the root agent serves the one root"
     );
     for source in [&root_source, &ds_source] {
