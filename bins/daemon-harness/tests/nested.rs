@@ -7,112 +7,12 @@
 //! path (the chains are checked by an independent verifier).
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod nested_support;
+
 use std::time::{Duration, Instant};
 
 use daemon_harness::{agent::agent_binary, Domain, KeyManagerKind, ServerProcess};
-
-const TD: &str = "example.org";
-const WAIT: Duration = Duration::from_secs(60);
-
-fn canonical(path: &Path) -> String {
-    std::fs::canonicalize(path)
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn path_selector(bin: &Path) -> String {
-    format!("unix:path:{}", canonical(bin))
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// A root domain whose agent also reports `unix:path` selectors, with its CA keys on disk so
-/// a restarted root resumes its CA (its agents trust no other).
-fn root_domain(dir: &Path) -> Domain {
-    Domain::start(&dir.join("root"), TD, |server, agent| {
-        server.key_manager = KeyManagerKind::Disk;
-        agent.unix_attestor_data = "            discover_workload_path = true".into();
-    })
-    .unwrap()
-}
-
-/// The `UpstreamAuthority "spire"` block pointing at `root`.
-fn spire_upstream(root: &Domain) -> String {
-    format!(
-        "    UpstreamAuthority \"spire\" {{\n        plugin_data {{\n            server_address = \"127.0.0.1\"\n            server_port = \"{}\"\n            workload_api_socket = \"{}\"\n        }}\n    }}\n",
-        root.server_config.bind_port,
-        root.agent_config.socket_path.display()
-    )
-}
-
-fn downstream_domain(dir: &Path, root: &Domain) -> std::io::Result<Domain> {
-    let block = spire_upstream(root);
-    Domain::start(&dir.join("downstream"), TD, move |server, agent| {
-        server.extra_plugins = block;
-        agent.unix_attestor_data = "            discover_workload_path = true".into();
-    })
-}
-
-/// `bundle show` of `domain`'s server, written to `path`.
-fn write_bundle(domain: &Domain, path: &Path) {
-    let out = domain.server_cli(&["bundle", "show"]).unwrap();
-    assert!(out.status.success(), "bundle show: {}", text(&out));
-    std::fs::write(path, &out.stdout).unwrap();
-}
-
-/// The SVID the agent CLI gets from `domain`'s agent, written under `dir`; returns the path
-/// of the chain (leaf first).
-fn fetch_svid(domain: &Domain, dir: &Path) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let out = domain.agent_cli(&["api", "fetch", "x509", "-write", &dir.display().to_string()]);
-    assert!(out.status.success(), "api fetch x509: {}", text(&out));
-    dir.join("svid.0.pem")
-}
-
-/// `openssl verify` of the chain in `chain` (leaf first) against the roots in `ca_file`.
-fn openssl_verifies(ca_file: &Path, chain: &Path) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(["verify", "-CAfile"])
-        .arg(ca_file)
-        .arg("-untrusted")
-        .arg(chain)
-        .arg(chain)
-        .output()
-        .unwrap();
-    (out.status.success(), text(&out))
-}
-
-fn pem_count(path: &Path) -> usize {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .matches("-----BEGIN CERTIFICATE-----")
-        .count()
-}
-
-/// Polls `check` every 500 ms until it holds or `WAIT` passes.
-fn eventually(what: &str, mut check: impl FnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match check() {
-            Ok(()) => return,
-            Err(last) if Instant::now() >= deadline => panic!("{what}: {last}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(500)),
-        }
-    }
-}
-
-fn healthcheck_verbose(domain: &Domain) -> String {
-    text(&domain.server_cli(&["healthcheck", "-verbose"]).unwrap())
-}
+use nested_support::*;
 
 #[test]
 fn downstream_svids_chain_to_the_root_and_survive_a_root_outage() {
@@ -252,15 +152,6 @@ fn a_caller_without_a_downstream_entry_gets_no_ca() {
     );
     // Nothing was signed for it: the root's log has no downstream CA.
     assert!(!root.server.output().contains("Signed downstream X509 CA"));
-}
-
-fn leaf_issuer(chain: &Path) -> String {
-    let out = Command::new("openssl")
-        .args(["x509", "-noout", "-issuer", "-in"])
-        .arg(chain)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// Short CA lifetimes (root 240 s, downstream 120 s; SVIDs 20 s): both CAs rotate while the

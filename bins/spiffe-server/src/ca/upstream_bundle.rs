@@ -104,7 +104,74 @@ pub async fn sync_once(ctx: &ServerContext, upstream: &SpireUpstream) -> Result<
             .into(),
         ));
     }
+    // The CA may change here (a new authority replacing one under a tainted root): read this
+    // server's own authorities again afterwards.
+    let own = if follow_upstream_taints(ctx, &remote).await {
+        to_datastore_bundle(&ctx.ca)
+    } else {
+        own
+    };
     store_merged(ctx, remote, own).await
+}
+
+/// Follows the upstream's taints and revocations of the roots this server's CA chains to, as
+/// SPIRE's downstream servers do: a root the upstream marks tainted is tainted here too (if
+/// the active authority chains to it, a new one is signed by the upstream and activated at
+/// once, so this server's agents can re-sign their SVIDs under a good root before the old
+/// one is revoked); a tainted root the upstream's bundle no longer holds is revoked here.
+/// Failures are logged and retried at the next poll. Returns whether the CA changed.
+async fn follow_upstream_taints(ctx: &ServerContext, remote: &Bundle) -> bool {
+    let remote_roots: Vec<(String, bool)> = remote
+        .x509_authorities
+        .iter()
+        .filter_map(|a| {
+            let certificate = spiffe_core::Certificate::from_der(a.der.clone().into()).ok()?;
+            Some((hex(certificate.subject_key_id()?), a.tainted))
+        })
+        .collect();
+    let mut changed = false;
+    for held in ctx.ca.x509_upstream_authorities() {
+        let upstream_state = remote_roots
+            .iter()
+            .find(|(id, _)| *id == held.id)
+            .map(|(_, tainted)| *tainted);
+        match upstream_state {
+            Some(true) if !held.tainted => match ctx.ca.taint_x509_upstream(&held.id).await {
+                Ok(_) => {
+                    changed = true;
+                    tracing::info!(
+                        subject_key_id = %held.id,
+                        "Upstream authority tainted by the upstream server; X.509 authorities under it are tainted and replaced"
+                    );
+                }
+                Err(e) => tracing::warn!(
+                    subject_key_id = %held.id,
+                    error = %chain(&e),
+                    "Could not follow the upstream server's taint of an upstream authority; will retry"
+                ),
+            },
+            None if held.tainted => match ctx.ca.revoke_x509_upstream(&held.id).await {
+                Ok(_) => {
+                    changed = true;
+                    tracing::info!(
+                        subject_key_id = %held.id,
+                        "Upstream authority revoked by the upstream server; X.509 authorities under it are removed"
+                    );
+                }
+                Err(e) => tracing::warn!(
+                    subject_key_id = %held.id,
+                    error = %chain(&e),
+                    "Could not follow the upstream server's revocation of an upstream authority; will retry"
+                ),
+            },
+            _ => {}
+        }
+    }
+    changed
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Stores `remote` plus this server's `own` authorities as the trust domain's bundle, if that
