@@ -570,7 +570,7 @@ mod tests {
         let doc = SpiffeBundle::from_parts(x509.clone(), spiffe_core::JwtBundle::new(td.clone()))
             .unwrap()
             .to_json();
-        let (addr, _) = https_server(&pki, "200 OK", doc.into_bytes()).await;
+        let (addr, _) = https_server(&pki, "200 OK", doc).await;
         let url = BundleUrl::new(&format!("https://{addr}/"), None).unwrap();
         let bundle = url
             .fetch_bundle(&facts(&td), true, || Ok(roots_of(&pki)))
@@ -592,7 +592,7 @@ mod tests {
         let (addr, seen) = https_server(&pki, "200 OK", pki.ca_pem.clone().into_bytes()).await;
         let url = BundleUrl::new(&format!("https://{addr}/b"), None).unwrap();
         // Another CA: the handshake fails and nothing is requested.
-        let other = pki();
+        let other = super::tests::pki();
         let err = url
             .fetch_bundle(&facts(&td), false, || Ok(roots_of(&other)))
             .await
@@ -666,7 +666,11 @@ mod tests {
         assert_eq!(roots.len(), 1);
         // SSL_CERT_FILE wins over the system files.
         let other = dir.path().join("other.pem");
-        std::fs::write(&other, format!("{}{}", pki.ca_pem, pki().ca_pem)).unwrap();
+        std::fs::write(
+            &other,
+            format!("{}{}", pki.ca_pem, super::tests::pki().ca_pem),
+        )
+        .unwrap();
         let other_text = other.to_str().unwrap();
         assert_eq!(system_roots(Some(&file), &[other_text]).unwrap().len(), 1);
         // Without it, the first system file that exists.

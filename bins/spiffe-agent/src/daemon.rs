@@ -801,12 +801,12 @@ mod tests {
                 pem_path.display()
             ),
         );
-        let err = bootstrap_bundle(&c, &store).unwrap_err().to_string();
+        let err = bootstrap_bundle(&c, &store).await.unwrap_err().to_string();
         assert!(err.contains("root.pem"), "{err}");
 
         // Neither a file nor insecure_bootstrap: refused.
         let c = config(dir, "");
-        let err = bootstrap_bundle(&c, &store).unwrap_err().to_string();
+        let err = bootstrap_bundle(&c, &store).await.unwrap_err().to_string();
         assert!(err.contains("no trust bundle"), "{err}");
 
         // insecure_bootstrap: none.
