@@ -181,8 +181,8 @@ fn tpm_attestor(_tcti: &str) -> Result<Arc<dyn NodeAttestorAgent>, String> {
 }
 
 /// The bootstrap bundle: the stored one (kept current by the sync) first, else the configured
-/// file; `None` only with `insecure_bootstrap`.
-fn bootstrap_bundle(
+/// file or URL (fetched only then); `None` only with `insecure_bootstrap`.
+async fn bootstrap_bundle(
     config: &AgentConfig,
     store: &AgentStore,
 ) -> Result<Option<X509Bundle>, DaemonError> {
@@ -195,9 +195,27 @@ fn bootstrap_bundle(
     }
     match &config.trust_bundle {
         TrustBundleSource::Insecure => Ok(None),
+        TrustBundleSource::Url {
+            source,
+            spiffe_format,
+        } => {
+            tracing::info!(url = %source.url, "Fetching the bootstrap trust bundle");
+            let facts = crate::bootstrap::AgentFacts {
+                trust_domain: td,
+                server_address: &config.server_address,
+                server_port: config.server_port,
+                start_time: now(),
+                attempt: 1,
+            };
+            let bundle = source
+                .fetch_bundle(&facts, *spiffe_format, crate::bootstrap::roots_from_env)
+                .await
+                .map_err(DaemonError::Bundle)?;
+            Ok(Some(bundle))
+        }
         TrustBundleSource::Path { path, .. } if path.as_os_str().is_empty() => {
             Err(DaemonError::Bundle(
-                "no trust bundle: set trust_bundle_path (or -trustBundle), or insecure_bootstrap"
+                "no trust bundle: set trust_bundle_path (or -trustBundle), trust_bundle_url (or -trustBundleUrl), or insecure_bootstrap"
                     .into(),
             ))
         }
@@ -287,7 +305,7 @@ async fn identity(
             "Agent is using insecure bootstrap: the server's identity is not verified before attestation. DO NOT USE IN PRODUCTION"
         );
     }
-    let bundle = bootstrap_bundle(config, store)?;
+    let bundle = bootstrap_bundle(config, store).await?;
     match store.load_svid(&config.trust_domain, now()) {
         Ok(Some(svid)) => {
             if let Some(bundle) = bundle {
@@ -762,8 +780,8 @@ mod tests {
         X509Bundle::from_authorities(td, vec![ca.certificate().clone()])
     }
 
-    #[test]
-    fn bootstrap_bundle_from_pem_spiffe_stored_or_none() {
+    #[tokio::test]
+    async fn bootstrap_bundle_from_pem_spiffe_stored_or_none() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         let bundle = root();
@@ -776,7 +794,7 @@ mod tests {
             &format!(" trust_bundle_path = \"{}\"\n", pem_path.display()),
         );
         let store = AgentStore::new(&c.data_dir, None);
-        let got = bootstrap_bundle(&c, &store).unwrap().unwrap();
+        let got = bootstrap_bundle(&c, &store).await.unwrap().unwrap();
         assert_eq!(got.authorities(), bundle.authorities());
 
         // A SPIFFE bundle document.
@@ -794,7 +812,7 @@ mod tests {
                 json_path.display()
             ),
         );
-        let got = bootstrap_bundle(&c, &store).unwrap().unwrap();
+        let got = bootstrap_bundle(&c, &store).await.unwrap().unwrap();
         assert_eq!(got.authorities(), bundle.authorities());
 
         // PEM text given as a SPIFFE document: refused, naming the file.
@@ -805,17 +823,17 @@ mod tests {
                 pem_path.display()
             ),
         );
-        let err = bootstrap_bundle(&c, &store).unwrap_err().to_string();
+        let err = bootstrap_bundle(&c, &store).await.unwrap_err().to_string();
         assert!(err.contains("root.pem"), "{err}");
 
         // Neither a file nor insecure_bootstrap: refused.
         let c = config(dir, "");
-        let err = bootstrap_bundle(&c, &store).unwrap_err().to_string();
+        let err = bootstrap_bundle(&c, &store).await.unwrap_err().to_string();
         assert!(err.contains("no trust bundle"), "{err}");
 
         // insecure_bootstrap: none.
         let c = config(dir, " insecure_bootstrap = true\n");
-        assert!(bootstrap_bundle(&c, &store).unwrap().is_none());
+        assert!(bootstrap_bundle(&c, &store).await.unwrap().is_none());
 
         // A stored bundle wins over the configured file.
         let other = root();
@@ -824,7 +842,68 @@ mod tests {
             dir,
             &format!(" trust_bundle_path = \"{}\"\n", pem_path.display()),
         );
-        let got = bootstrap_bundle(&c, &store).unwrap().unwrap();
+        let got = bootstrap_bundle(&c, &store).await.unwrap().unwrap();
         assert_eq!(got.authorities(), other.authorities());
+    }
+
+    /// A helper on a Unix socket answering one GET with `body`; the request line it read.
+    fn bundle_helper(socket: &Path, body: String) -> tokio::task::JoinHandle<String> {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let listener = tokio::net::UnixListener::bind(socket).unwrap();
+        tokio::spawn(async move {
+            let (io, _) = listener.accept().await.unwrap();
+            let mut reader = tokio::io::BufReader::new(io);
+            let mut request = String::new();
+            reader.read_line(&mut request).await.unwrap();
+            let mut line = String::new();
+            while reader.read_line(&mut line).await.unwrap() > 0 && line != "\r\n" {
+                line.clear();
+            }
+            let mut io = reader.into_inner();
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            io.write_all(answer.as_bytes()).await.unwrap();
+            io.shutdown().await.unwrap();
+            request
+        })
+    }
+
+    #[tokio::test]
+    async fn bootstrap_bundle_from_a_url_only_without_a_stored_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let bundle = root();
+        let socket = dir.join("helper.sock");
+        let helper = bundle_helper(&socket, bundle.to_pem());
+        let c = config(
+            dir,
+            &format!(
+                " trust_bundle_url = \"http://helper/bundle\"\n trust_bundle_unix_socket = \"{}\"\n",
+                socket.display()
+            ),
+        );
+        let store = AgentStore::new(&c.data_dir, None);
+        let got = bootstrap_bundle(&c, &store).await.unwrap().unwrap();
+        assert_eq!(got.authorities(), bundle.authorities());
+        let request = tokio::time::timeout(Duration::from_secs(10), helper)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            request.contains("spire-server-address=127.0.0.1"),
+            "{request}"
+        );
+        assert!(request.contains("spire-server-port=8081"), "{request}");
+        // With a stored bundle the URL is not asked (the helper is gone: it would fail).
+        let stored = root();
+        store.save_bundle(&stored).unwrap();
+        let got = bootstrap_bundle(&c, &store).await.unwrap().unwrap();
+        assert_eq!(got.authorities(), stored.authorities());
+        // Without one, the helper gone: the start fails, naming the URL.
+        std::fs::remove_file(c.data_dir.join(crate::node::BUNDLE_FILE)).unwrap();
+        let err = bootstrap_bundle(&c, &store).await.unwrap_err().to_string();
+        assert!(err.contains("http://helper/bundle"), "{err}");
     }
 }

@@ -57,6 +57,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod bootstrap;
 pub mod cli;
 pub mod clock;
 pub mod config;

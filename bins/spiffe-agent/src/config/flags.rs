@@ -32,6 +32,8 @@ pub struct RunFlags {
     pub trust_bundle: Option<String>,
     /// `-trustBundleUrl`.
     pub trust_bundle_url: Option<String>,
+    /// `-trustBundleFormat`.
+    pub trust_bundle_format: Option<String>,
     /// `-insecureBootstrap`.
     pub insecure_bootstrap: bool,
     /// `-logLevel`.
@@ -76,6 +78,7 @@ pub struct RunFlagSet {
     socket_path: Flag<String>,
     trust_bundle: Flag<String>,
     trust_bundle_url: Flag<String>,
+    trust_bundle_format: Flag<String>,
     trust_domain: Flag<String>,
 }
 
@@ -140,6 +143,11 @@ impl RunFlagSet {
             "",
             "URL to download the SPIRE server CA bundle",
         );
+        let trust_bundle_format = set.string(
+            "trustBundleFormat",
+            "",
+            "Format of the bootstrap trust bundle, \"pem\" or \"spiffe\"",
+        );
         let trust_domain = set.string(
             "trustDomain",
             "",
@@ -162,6 +170,7 @@ impl RunFlagSet {
             socket_path,
             trust_bundle,
             trust_bundle_url,
+            trust_bundle_format,
             trust_domain,
         }
     }
@@ -206,6 +215,7 @@ impl RunFlagSet {
             trust_domain: text(&m, &self.trust_domain),
             trust_bundle: text(&m, &self.trust_bundle),
             trust_bundle_url: text(&m, &self.trust_bundle_url),
+            trust_bundle_format: text(&m, &self.trust_bundle_format),
             insecure_bootstrap: *m.get(&self.insecure_bootstrap),
             log_level: text(&m, &self.log_level),
             log_format: text(&m, &self.log_format),

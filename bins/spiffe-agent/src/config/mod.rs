@@ -73,6 +73,14 @@ pub enum TrustBundleSource {
         /// `true` for `spiffe` (a SPIFFE bundle document), `false` for `pem`.
         spiffe_format: bool,
     },
+    /// `trust_bundle_url` (with `trust_bundle_unix_socket`): fetched at bootstrap, in
+    /// `trust_bundle_format`.
+    Url {
+        /// Where from.
+        source: crate::bootstrap::BundleUrl,
+        /// `true` for `spiffe` (a SPIFFE bundle document), `false` for `pem`.
+        spiffe_format: bool,
+    },
     /// `insecure_bootstrap = true`: the first connection trusts any server certificate of the
     /// trust domain's server ID. Only for tests; the agent warns loudly.
     Insecure,
@@ -185,6 +193,7 @@ struct RawAgent {
     sds: SdsSettings,
     trust_bundle_path: Option<String>,
     trust_bundle_url: Option<(String, Pos)>,
+    trust_bundle_unix_socket: Option<String>,
     trust_bundle_format: Option<(String, Pos)>,
     insecure_bootstrap: bool,
     join_token: Option<String>,
@@ -276,30 +285,25 @@ impl AgentConfig {
                 .or(raw.data_dir.clone())
                 .unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned()),
         );
-        if let Some((_, pos)) = &raw.trust_bundle_url {
-            // Fetching the bootstrap bundle over HTTPS is not implemented.
-            return Err(decode_err(ConfigError::NotProvided {
-                subject: "agent.trust_bundle_url".into(),
-                what: "setting",
-                pos: *pos,
-            }));
-        }
-        if flags.trust_bundle_url.is_some() {
-            return Err(AgentConfigError::Flag {
-                flag: "trustBundleUrl",
-                reason:
-                    "fetching the bootstrap bundle from a URL is not supported; use -trustBundle"
-                        .into(),
-            });
-        }
-        let spiffe_format = match raw
+        let spiffe_format = match flags
             .trust_bundle_format
             .as_ref()
-            .map(|(f, p)| (f.as_str(), *p))
-        {
+            .map(|f| (f.as_str(), None))
+            .or_else(|| {
+                raw.trust_bundle_format
+                    .as_ref()
+                    .map(|(f, p)| (f.as_str(), Some(*p)))
+            }) {
             None | Some(("pem" | "", _)) => false,
             Some(("spiffe", _)) => true,
-            Some((_, pos)) => {
+            Some((_, None)) => {
+                return Err(AgentConfigError::Flag {
+                    flag: "trustBundleFormat",
+                    reason: "invalid value for trust_bundle_format, expected \"pem\" or \"spiffe\""
+                        .into(),
+                })
+            }
+            Some((_, Some(pos))) => {
                 return Err(decode_err(ConfigError::InvalidValue {
                     key: "trust_bundle_format".into(),
                     section: spire_config::SectionPath("agent".into()),
@@ -309,19 +313,68 @@ impl AgentConfig {
             }
         };
         let bundle_path = flags.trust_bundle.clone().or(raw.trust_bundle_path.clone());
+        let bundle_url = match &flags.trust_bundle_url {
+            Some(url) => Some((url.clone(), None)),
+            None => raw
+                .trust_bundle_url
+                .as_ref()
+                .map(|(url, pos)| (url.clone(), Some(*pos))),
+        };
         let insecure = raw.insecure_bootstrap || flags.insecure_bootstrap;
-        let trust_bundle = match (bundle_path, insecure) {
-            (Some(_), true) => return Err(AgentConfigError::Conflict(
-                "only one of insecure_bootstrap or trust_bundle_path can be specified, not both",
-            )),
-            (Some(path), false) => TrustBundleSource::Path {
+        // SPIRE's checks of the bootstrap trust sources, in its order and words.
+        if insecure {
+            match (&bundle_url, &bundle_path) {
+                (Some(_), Some(_)) => return Err(AgentConfigError::Conflict(
+                    "only one of insecure_bootstrap, trust_bundle_url, or trust_bundle_path can be specified, not the three options",
+                )),
+                (Some(_), None) => return Err(AgentConfigError::Conflict(
+                    "only one of insecure_bootstrap or trust_bundle_url can be specified, not both",
+                )),
+                (None, Some(_)) => return Err(AgentConfigError::Conflict(
+                    "only one of insecure_bootstrap or trust_bundle_path can be specified, not both",
+                )),
+                (None, None) => {}
+            }
+        }
+        if bundle_url.is_some() && bundle_path.is_some() {
+            return Err(AgentConfigError::Conflict(
+                "only one of trust_bundle_url or trust_bundle_path can be specified, not both",
+            ));
+        }
+        if raw.trust_bundle_unix_socket.is_some() && bundle_url.is_none() {
+            return Err(AgentConfigError::Conflict(
+                "if trust_bundle_unix_socket is specified, so must be trust_bundle_url",
+            ));
+        }
+        let trust_bundle = match (bundle_url, bundle_path) {
+            _ if insecure => TrustBundleSource::Insecure,
+            (Some((url, pos)), _) => {
+                let socket = raw.trust_bundle_unix_socket.clone().map(PathBuf::from);
+                let source =
+                    crate::bootstrap::BundleUrl::new(&url, socket).map_err(|reason| match pos {
+                        Some(pos) => decode_err(ConfigError::InvalidValue {
+                            key: "trust_bundle_url".into(),
+                            section: spire_config::SectionPath("agent".into()),
+                            pos,
+                            reason,
+                        }),
+                        None => AgentConfigError::Flag {
+                            flag: "trustBundleUrl",
+                            reason,
+                        },
+                    })?;
+                TrustBundleSource::Url {
+                    source,
+                    spiffe_format,
+                }
+            }
+            (None, Some(path)) => TrustBundleSource::Path {
                 path: PathBuf::from(path),
                 spiffe_format,
             },
-            (None, true) => TrustBundleSource::Insecure,
-            // SPIRE: without a bundle file, the agent can only start with a stored bundle; it
-            // refuses to bootstrap with none, which [`crate::daemon`] checks at start.
-            (None, false) => TrustBundleSource::Path {
+            // SPIRE: without a bundle source, the agent can only start with a stored bundle;
+            // it refuses to bootstrap with none, which [`crate::daemon`] checks at start.
+            (None, None) => TrustBundleSource::Path {
                 path: PathBuf::new(),
                 spiffe_format,
             },
@@ -483,6 +536,7 @@ fn decode_agent(d: &mut Decoder<'_>) -> Result<RawAgent, ConfigError> {
         },
         trust_bundle_path: text(d, "trust_bundle_path")?,
         trust_bundle_url: with_pos(d, "trust_bundle_url")?,
+        trust_bundle_unix_socket: text(d, "trust_bundle_unix_socket")?,
         trust_bundle_format: with_pos(d, "trust_bundle_format")?,
         insecure_bootstrap: d.optional_bool("insecure_bootstrap")?.unwrap_or(false),
         join_token: text(d, "join_token")?,

@@ -163,15 +163,124 @@ fn insecure_bootstrap_excludes_a_bundle_path() {
 }
 
 #[test]
-fn bad_bundle_format_and_url_are_refused_with_line() {
+fn bad_bundle_format_is_refused_with_line() {
     let msg = error_text(&agent_block("    trust_bundle_format = \"der\"\n"));
     assert!(
         msg.contains("trust_bundle_format") && msg.contains("line 9"),
         "{msg}"
     );
+    let flags = RunFlags {
+        trust_bundle_format: Some("der".into()),
+        ..RunFlags::default()
+    };
+    let err = AgentConfig::from_text(&agent_block(""), &flags).unwrap_err();
+    assert!(err.to_string().contains("trustBundleFormat"), "{err}");
+}
+
+/// `agent_block` without its `trust_bundle_path`.
+fn without_path(extra: &str) -> String {
+    agent_block(extra).replace(
+        "    trust_bundle_path = \"./conf/agent/dummy_root_ca.crt\"\n",
+        "",
+    )
+}
+
+#[test]
+fn a_bundle_url_is_read_and_checked_as_spire_does() {
+    let config = AgentConfig::from_text(
+        &without_path(
+            "    trust_bundle_url = \"https://bundle.example/b.json\"\n    trust_bundle_format = \"spiffe\"\n",
+        ),
+        &RunFlags::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        config.trust_bundle,
+        TrustBundleSource::Url {
+            source: crate::bootstrap::BundleUrl::new("https://bundle.example/b.json", None)
+                .unwrap(),
+            spiffe_format: true,
+        }
+    );
+    // With a helper socket: http://.
+    let config = AgentConfig::from_text(
+        &without_path(
+            "    trust_bundle_url = \"http://helper/b\"\n    trust_bundle_unix_socket = \"/run/h.sock\"\n",
+        ),
+        &RunFlags::default(),
+    )
+    .unwrap();
+    match &config.trust_bundle {
+        TrustBundleSource::Url {
+            source,
+            spiffe_format,
+        } => {
+            assert_eq!(
+                source.unix_socket.as_deref(),
+                Some(Path::new("/run/h.sock"))
+            );
+            assert!(!spiffe_format);
+        }
+        other => panic!("{other:?}"),
+    }
+    // -trustBundleUrl and -trustBundleFormat.
+    let flags = RunFlags {
+        trust_bundle_url: Some("https://flag.example/b".into()),
+        trust_bundle_format: Some("spiffe".into()),
+        ..RunFlags::default()
+    };
+    let config = AgentConfig::from_text(&without_path(""), &flags).unwrap();
+    assert_eq!(
+        config.trust_bundle,
+        TrustBundleSource::Url {
+            source: crate::bootstrap::BundleUrl::new("https://flag.example/b", None).unwrap(),
+            spiffe_format: true,
+        }
+    );
+
+    // Refused, with SPIRE's messages.
+    let msg = error_text(&without_path(
+        "    trust_bundle_url = \"http://b.example/x\"\n",
+    ));
+    assert!(
+        msg.contains("trust bundle URL must start with https://") && msg.contains("line 8"),
+        "{msg}"
+    );
     let msg = error_text(&agent_block("    trust_bundle_url = \"https://x/b\"\n"));
     assert!(
-        msg.contains("trust_bundle_url") && msg.contains("line 9"),
+        msg.contains("only one of trust_bundle_url or trust_bundle_path can be specified"),
+        "{msg}"
+    );
+    let msg = error_text(&without_path(
+        "    trust_bundle_url = \"https://x/b\"\n    insecure_bootstrap = true\n",
+    ));
+    assert!(
+        msg.contains("only one of insecure_bootstrap or trust_bundle_url can be specified"),
+        "{msg}"
+    );
+    let msg = error_text(&agent_block(
+        "    trust_bundle_url = \"https://x/b\"\n    insecure_bootstrap = true\n",
+    ));
+    assert!(msg.contains("not the three options"), "{msg}");
+    let msg = error_text(&without_path(
+        "    trust_bundle_unix_socket = \"/run/h.sock\"\n",
+    ));
+    assert!(
+        msg.contains("if trust_bundle_unix_socket is specified, so must be trust_bundle_url"),
+        "{msg}"
+    );
+    let msg = error_text(&without_path(
+        "    trust_bundle_url = \"https://x/b\"\n    trust_bundle_unix_socket = \"/run/h.sock\"\n",
+    ));
+    assert!(msg.contains("must start with http://"), "{msg}");
+    let flags = RunFlags {
+        trust_bundle_url: Some("ftp://x/b".into()),
+        ..RunFlags::default()
+    };
+    let err = AgentConfig::from_text(&without_path(""), &flags).unwrap_err();
+    let msg = spire_config::cli::error_chain(&err);
+    assert!(
+        msg.contains("trustBundleUrl") && msg.contains("https://"),
         "{msg}"
     );
 }

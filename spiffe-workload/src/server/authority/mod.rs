@@ -47,14 +47,17 @@ use tokio::sync::oneshot;
 
 pub(crate) use frames::{FrameRewriter, Mode, MAX_FRAME_SIZE};
 
-/// How much is read from the socket at a time when frames must be parsed.
-const READ_CHUNK: usize = 16 * 1024;
-
 /// A server-side connection whose client-to-server bytes go through a [`FrameRewriter`].
+///
+/// It holds no read buffer of its own: bytes are read straight into the consumer's (h2's)
+/// buffer; those that pass unchanged stay there, the others are handed to the rewriter and
+/// taken back out, and what the rewriter produces is queued in `out` until h2 reads it. `out`
+/// is released once drained, so an idle connection keeps no buffer here (the server serves
+/// many mostly idle connections: a fixed 16 KiB read chunk per connection was a large part of
+/// its memory).
 pub(crate) struct RewritingStream<IO> {
     inner: IO,
     rewriter: FrameRewriter,
-    chunk: Box<[u8]>,
     out: Vec<u8>,
     out_pos: usize,
     /// Fired once the client's preface and first SETTINGS frame have arrived.
@@ -69,7 +72,6 @@ impl<IO> RewritingStream<IO> {
         Self {
             inner,
             rewriter: FrameRewriter::new(mode),
-            chunk: vec![0; READ_CHUNK].into_boxed_slice(),
             out: Vec::new(),
             out_pos: 0,
             handshake: Some(handshake),
@@ -98,33 +100,40 @@ impl<IO: AsyncRead + Unpin> AsyncRead for RewritingStream<IO> {
                 buf.put_slice(&this.out[this.out_pos..this.out_pos + n]);
                 this.out_pos += n;
                 if this.out_pos == this.out.len() {
-                    this.out.clear();
+                    // Drained: give the memory back (a header block's worth, per request).
+                    this.out = Vec::new();
                     this.out_pos = 0;
                 }
                 return Poll::Ready(Ok(()));
             }
-            let direct = this.rewriter.passthrough_len().min(buf.remaining());
-            if direct > 0 {
-                // Payload bytes that pass unchanged go straight into the reader's buffer.
-                let mut target = ReadBuf::new(buf.initialize_unfilled_to(direct));
-                std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut target))?;
-                let n = target.filled().len();
-                buf.advance(n);
-                this.rewriter.passed_through(n);
-                this.note_handshake();
+            if buf.remaining() == 0 {
                 return Poll::Ready(Ok(()));
             }
-            let mut chunk = ReadBuf::new(&mut this.chunk);
-            std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut chunk))?;
-            let read = chunk.filled();
-            if read.is_empty() {
+            // Read into the consumer's buffer: no copy for bytes that pass unchanged, and no
+            // buffer of our own (nor any zeroing of the consumer's: its buffer is handed on).
+            let before = buf.filled().len();
+            std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            let after = buf.filled().len();
+            if after == before {
                 // End of stream: h2 sees it (and any unfinished frame) as the client's close.
                 return Poll::Ready(Ok(()));
             }
-            this.rewriter
-                .feed(read, &mut this.out)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let direct = this.rewriter.passthrough_len().min(after - before);
+            this.rewriter.passed_through(direct);
+            let kept = before + direct;
+            if kept < after {
+                // The rest is not payload passing through: the rewriter takes it (it may end
+                // up in `out`, rewritten) and it leaves the consumer's buffer again.
+                let fed = this
+                    .rewriter
+                    .feed(&buf.filled()[kept..after], &mut this.out);
+                buf.set_filled(kept);
+                fed.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            }
             this.note_handshake();
+            if direct > 0 {
+                return Poll::Ready(Ok(()));
+            }
         }
     }
 }
