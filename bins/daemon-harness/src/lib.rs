@@ -9,6 +9,10 @@
 //! - [`domain`]: [`Domain`], a whole trust domain in one call: a server, the bootstrap bundle
 //!   an operator hands the agent (`bundle show`), a join token (`token generate`) and an agent
 //!   attested with it; entries are created with the server's own CLI.
+//! - [`load`]: a load run for sizing a deployment: Workload API clients on an agent process
+//!   and simulated agents on one server (SQLite) or two (one PostgreSQL), every error counted,
+//!   throughput, latency percentiles and each daemon's peak memory
+//!   (`cargo bench -p daemon-harness --bench load`, see `docs/operations.md`).
 //!
 //! The binaries are the ones Cargo built beside the test binary (`target/<profile>/`), or
 //! `$SPIFFE_SERVER_BIN` / `$SPIFFE_AGENT_BIN`. `cargo nextest run --workspace` builds them;
@@ -27,6 +31,7 @@
 
 pub mod agent;
 pub mod domain;
+pub mod load;
 
 pub use agent::{agent_cli, AgentConfigFile, AgentProcess};
 pub use domain::{current_uid, Domain};
