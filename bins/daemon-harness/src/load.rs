@@ -60,7 +60,8 @@ use crate::domain::{current_uid, Domain};
 pub const TRUST_DOMAIN: &str = "load.test";
 
 /// The `server { }` lines every load server gets: SPIRE's per-address rate limits off.
-pub const RATELIMIT_OFF: &str = "    ratelimit {\n        attestation = false\n        signing = false\n    }\n";
+pub const RATELIMIT_OFF: &str =
+    "    ratelimit {\n        attestation = false\n        signing = false\n    }\n";
 
 /// Operation names, as the report prints them.
 pub mod op {
@@ -271,20 +272,20 @@ impl LoadReport {
         }
         let _ = writeln!(
             out,
-            "{:<34} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "{:<50} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "operation", "count", "per s", "p50 ms", "p99 ms", "max ms"
         );
         for (name, o) in &self.ops {
             let _ = writeln!(
                 out,
-                "{:<34} {:>9} {:>9.1} {:>9.2} {:>9.2} {:>9.2}",
+                "{:<50} {:>9} {:>9.1} {:>9.2} {:>9.2} {:>9.2}",
                 name, o.count, o.per_second, o.p50_ms, o.p99_ms, o.max_ms
             );
         }
         for (name, count) in &self.counters {
             let _ = writeln!(
                 out,
-                "{:<34} {:>9} {:>9.1}",
+                "{:<50} {:>9} {:>9.1}",
                 name,
                 count,
                 *count as f64 / self.window_seconds.max(0.001)
@@ -292,19 +293,19 @@ impl LoadReport {
         }
         let _ = writeln!(
             out,
-            "{:<34} {:>8} {:>14} {:>16} {:>9}",
+            "{:<50} {:>8} {:>14} {:>16} {:>9}",
             "process", "pid", "peak RSS MiB", "sampled max MiB", "CPU s"
         );
         for p in &self.processes {
             let _ = writeln!(
                 out,
-                "{:<34} {:>8} {:>14.1} {:>16.1} {:>9.1}",
+                "{:<50} {:>8} {:>14.1} {:>16.1} {:>9.1}",
                 p.name, p.pid, p.peak_rss_mib, p.peak_sampled_rss_mib, p.cpu_seconds
             );
         }
         let _ = writeln!(
             out,
-            "{:<34} {:>8} {:>14} {:>16} {:>9.1}",
+            "{:<50} {:>8} {:>14} {:>16} {:>9.1}",
             "load generator (this process)",
             std::process::id(),
             "-",
@@ -314,7 +315,12 @@ impl LoadReport {
         if self.errors.is_empty() {
             let _ = writeln!(out, "errors: 0");
         } else {
-            let _ = writeln!(out, "errors: {} in {} classes", self.error_count(), self.errors.len());
+            let _ = writeln!(
+                out,
+                "errors: {} in {} classes",
+                self.error_count(),
+                self.errors.len()
+            );
             for (class, e) in &self.errors {
                 let _ = writeln!(out, "  {class}: {} (first: {})", e.count, e.example);
             }
@@ -558,7 +564,10 @@ fn start_daemons(
                 NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             );
             let url = rt.block_on(create_database(admin_url, &name))?;
-            (DataStoreKind::Postgres(url), Some((admin_url.clone(), name)))
+            (
+                DataStoreKind::Postgres(url),
+                Some((admin_url.clone(), name)),
+            )
         }
     };
     let domain = Domain::start(dir, TRUST_DOMAIN, |server, agent| {
@@ -672,7 +681,10 @@ async fn x509_streams(
                     break;
                 }
             };
-            match same_ids(message.svids.iter().map(|s| s.spiffe_id.as_str()), &expected) {
+            match same_ids(
+                message.svids.iter().map(|s| s.spiffe_id.as_str()),
+                &expected,
+            ) {
                 Ok(()) if first => rec.ok(op::FETCH_X509, started),
                 Ok(()) => rec.add(counter::X509_UPDATES, 1),
                 Err(e) => rec.error(op::FETCH_X509, "wrong SVIDs", e),
@@ -720,10 +732,7 @@ async fn jwt_calls(
 
 /// One `SyncAuthorizedEntries` exchange as an agent holding `known` (id → revision) runs it;
 /// `known` is updated with what came in full. Returns the entries received in full.
-async fn sync(
-    channel: &Channel,
-    known: &mut HashMap<String, i64>,
-) -> Result<usize, tonic::Status> {
+async fn sync(channel: &Channel, known: &mut HashMap<String, i64>) -> Result<usize, tonic::Status> {
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     let _ = tx.send(SyncAuthorizedEntriesRequest::default()).await;
     let mut stream = EntryClient::new(channel.clone())

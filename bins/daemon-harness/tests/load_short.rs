@@ -37,7 +37,11 @@ fn run(topology: Topology) {
             report.table()
         );
     }
-    let signed = report.counters.get(counter::SVIDS_SIGNED).copied().unwrap_or(0);
+    let signed = report
+        .counters
+        .get(counter::SVIDS_SIGNED)
+        .copied()
+        .unwrap_or(0);
     assert!(
         signed >= report.count(op::BATCH_SVID) * config.entries_per_agent as u64,
         "{signed} SVIDs signed\n{}",
