@@ -19,13 +19,14 @@ fn run(topology: Topology) {
 
     // Every operation, several times: each client's stream is re-opened every 3 s and it asks
     // for JWT-SVIDs every 2 s; each agent attests once, syncs every second, has its SVIDs
-    // signed every second and renews every 3 s.
+    // signed every second and renews every 3 s (at least once even when its attestation took
+    // seconds on a loaded machine).
     let (clients, agents) = (config.clients as u64, config.agents as u64);
     let at_least = [
         (op::ATTEST, agents),
         (op::SYNC, agents * 5),
         (op::BATCH_SVID, agents * 5),
-        (op::RENEW, agents * 2),
+        (op::RENEW, agents),
         (op::FETCH_X509, clients * 2),
         (op::FETCH_JWT, clients * 3),
     ];
