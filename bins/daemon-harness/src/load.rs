@@ -399,6 +399,22 @@ impl Recorder {
     }
 }
 
+/// How long one call (or one stream's first answer) may take before it counts as an error.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `call`, or DEADLINE_EXCEEDED after [`CALL_TIMEOUT`].
+async fn bounded<T>(
+    call: impl std::future::Future<Output = Result<T, tonic::Status>>,
+) -> Result<T, tonic::Status> {
+    tokio::time::timeout(CALL_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(tonic::Status::deadline_exceeded(format!(
+                "no answer in {CALL_TIMEOUT:?}"
+            )))
+        })
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -654,10 +670,12 @@ async fn x509_streams(
 ) {
     while Instant::now() < deadline {
         let started = Instant::now();
-        let mut stream = match client
-            .clone()
-            .fetch_x509svid(workload_request(proto::X509svidRequest {}))
-            .await
+        let mut stream = match bounded(
+            client
+                .clone()
+                .fetch_x509svid(workload_request(proto::X509svidRequest {})),
+        )
+        .await
         {
             Ok(r) => r.into_inner(),
             Err(s) => {
@@ -713,7 +731,7 @@ async fn jwt_calls(
             audience: vec![audience.clone()],
             spiffe_id: String::new(),
         });
-        match client.clone().fetch_jwtsvid(request).await {
+        match bounded(client.clone().fetch_jwtsvid(request)).await {
             Ok(r) => {
                 let svids = r.into_inner().svids;
                 if svids.iter().any(|s| s.svid.split('.').count() != 3) {
@@ -866,7 +884,7 @@ async fn simulated_agent(
     tokio::time::sleep_until(start_at).await;
 
     let started = Instant::now();
-    let svid = match attest_join_token(&target, &token, agent_csr, &agent_key).await {
+    let svid = match bounded(attest_join_token(&target, &token, agent_csr, &agent_key)).await {
         Ok(svid) => {
             rec.ok(op::ATTEST, started);
             svid
@@ -890,7 +908,7 @@ async fn simulated_agent(
         if Instant::now() >= next_sync {
             next_sync += schedule.sync;
             let started = Instant::now();
-            match sync(&channel, &mut known).await {
+            match bounded(sync(&channel, &mut known)).await {
                 Ok(full) => {
                     rec.ok(op::SYNC, started);
                     rec.add(counter::ENTRIES_SYNCED, full as u64);
@@ -921,9 +939,11 @@ async fn simulated_agent(
                 .collect::<Vec<_>>();
             let wanted = params.len();
             let started = Instant::now();
-            match SvidClient::new(channel.clone())
-                .batch_new_x509svid(BatchNewX509svidRequest { params })
-                .await
+            match bounded(
+                SvidClient::new(channel.clone())
+                    .batch_new_x509svid(BatchNewX509svidRequest { params }),
+            )
+            .await
             {
                 Ok(r) => {
                     let results = r.into_inner().results;
@@ -957,11 +977,12 @@ async fn simulated_agent(
             next_renew += schedule.renew;
             let (csr_der, key) = std::mem::replace(&mut next_key, csr());
             let started = Instant::now();
-            let renewed = AgentClient::new(channel.clone())
-                .renew_agent(RenewAgentRequest {
+            let renewed = bounded(AgentClient::new(channel.clone()).renew_agent(
+                RenewAgentRequest {
                     params: Some(AgentX509svidParams { csr: csr_der }),
-                })
-                .await;
+                },
+            ))
+            .await;
             match renewed {
                 Ok(r) => {
                     let chain: Vec<u8> = r
@@ -1035,6 +1056,14 @@ async fn drive(
         });
     }
 
+    let setup = Instant::now();
+    let phase = |what: &str| {
+        eprintln!(
+            "load: setup {:>6.1} s: {what}",
+            setup.elapsed().as_secs_f64()
+        )
+    };
+    phase("daemons up, workload entries served; join tokens next");
     // Tokens (each on the server its agent attests to) and the agents' entries.
     let mut tokens = Vec::with_capacity(load.agents);
     for a in 0..load.agents {
@@ -1044,7 +1073,9 @@ async fn drive(
             .map_err(|s| io::Error::other(format!("CreateJoinToken: {s}")))?;
         tokens.push(token);
     }
+    phase("join tokens made; the agents' entries next");
     create_agent_entries(&targets[0].admin, &tokens, load.entries_per_agent).await?;
+    phase("entries made; Workload API connections next");
     // The entries reach every server's cache within a few reload intervals.
     let reload = parse_go_duration(&load.cache_reload_interval).unwrap_or(Duration::from_secs(1));
     tokio::time::sleep(reload * 3).await;
@@ -1059,6 +1090,7 @@ async fn drive(
         clients.push(client.grpc_without_header());
     }
 
+    phase("clients connected; the load starts");
     let mut pids = vec![("server-a".to_owned(), daemons.domain.server.pid())];
     if let Some(second) = &daemons.second {
         pids.push(("server-b".to_owned(), second.pid()));
@@ -1115,9 +1147,23 @@ async fn drive(
             rec.clone(),
         ));
     }
-    while let Some(done) = tasks.join_next().await {
-        if let Err(e) = done {
-            rec.error("load task", "panicked", e);
+    // Every call is bounded, so the tasks end soon after the deadline; any still running a
+    // call's length later is stuck, counted and stopped.
+    let give_up = deadline + CALL_TIMEOUT + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(give_up, tasks.join_next()).await {
+            Ok(None) => break,
+            Ok(Some(Ok(()))) => {}
+            Ok(Some(Err(e))) => rec.error("load task", "panicked", e),
+            Err(_) => {
+                rec.error(
+                    "load task",
+                    "did not finish",
+                    format!("{} tasks still running after the deadline", tasks.len()),
+                );
+                tasks.abort_all();
+                break;
+            }
         }
     }
     let window = start.elapsed().as_secs_f64();
