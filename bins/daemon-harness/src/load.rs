@@ -725,7 +725,11 @@ async fn jwt_calls(
     let mut at = first_at;
     while at < deadline {
         tokio::time::sleep_until(at).await;
-        at += interval;
+        // A slow answer makes the missed slots lapse: no catching up after the deadline.
+        at = (at + interval).max(Instant::now());
+        if Instant::now() >= deadline {
+            return;
+        }
         let started = Instant::now();
         let request = workload_request(proto::JwtsvidRequest {
             audience: vec![audience.clone()],
@@ -901,12 +905,14 @@ async fn simulated_agent(
         (now, now + schedule.svid / 2, now + schedule.renew);
     loop {
         let at = next_sync.min(next_svid).min(next_renew);
-        if at >= deadline {
+        if at >= deadline || Instant::now() >= deadline {
             return;
         }
         tokio::time::sleep_until(at).await;
-        if Instant::now() >= next_sync {
-            next_sync += schedule.sync;
+        // Slow answers make missed slots lapse instead of queueing calls past the deadline.
+        let now = Instant::now();
+        if now >= next_sync {
+            next_sync = (next_sync + schedule.sync).max(now);
             let started = Instant::now();
             match bounded(sync(&channel, &mut known)).await {
                 Ok(full) => {
@@ -927,8 +933,8 @@ async fn simulated_agent(
                 Err(s) => rec.status(op::SYNC, &s),
             }
         }
-        if Instant::now() >= next_svid && !known.is_empty() {
-            next_svid += schedule.svid;
+        if now >= next_svid && !known.is_empty() {
+            next_svid = (next_svid + schedule.svid).max(now);
             let params = known
                 .keys()
                 .zip(entry_csrs.iter().cycle())
@@ -970,11 +976,11 @@ async fn simulated_agent(
                 }
                 Err(s) => rec.status(op::BATCH_SVID, &s),
             }
-        } else if Instant::now() >= next_svid {
-            next_svid += schedule.svid;
+        } else if now >= next_svid {
+            next_svid = (next_svid + schedule.svid).max(now);
         }
-        if Instant::now() >= next_renew {
-            next_renew += schedule.renew;
+        if now >= next_renew {
+            next_renew = (next_renew + schedule.renew).max(now);
             let (csr_der, key) = std::mem::replace(&mut next_key, csr());
             let started = Instant::now();
             let renewed = bounded(AgentClient::new(channel.clone()).renew_agent(
