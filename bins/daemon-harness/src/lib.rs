@@ -13,6 +13,10 @@
 //!   connections on command or on a schedule (a flaky network between agent and server).
 //! - [`postgres`]: [`PgCluster`], a private PostgreSQL cluster a test may stop and start again
 //!   (made with `scripts/postgres.sh`, removed on drop).
+//! - [`load`]: a load run for sizing a deployment: Workload API clients on an agent process
+//!   and simulated agents on one server (SQLite) or two (one PostgreSQL), every error counted,
+//!   throughput, latency percentiles and each daemon's peak memory
+//!   (`cargo bench -p daemon-harness --bench load`, see `docs/operations.md`).
 //!
 //! The binaries are the ones Cargo built beside the test binary (`target/<profile>/`), or
 //! `$SPIFFE_SERVER_BIN` / `$SPIFFE_AGENT_BIN`. `cargo nextest run --workspace` builds them;
@@ -33,6 +37,7 @@ pub mod agent;
 pub mod domain;
 pub mod postgres;
 pub mod proxy;
+pub mod load;
 
 pub use agent::{agent_cli, AgentConfigFile, AgentProcess};
 pub use domain::{current_uid, Domain};
