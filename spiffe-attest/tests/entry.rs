@@ -282,7 +282,11 @@ fn additional_attributes_default_off_and_round_trip() {
     assert_ne!(lazy, plain);
     assert_ne!(jti, lazy);
     assert_eq!(lazy.to_builder().build().unwrap(), lazy);
-    let cleared = jti.to_builder().jwt_svid_include_jti(false).build().unwrap();
+    let cleared = jti
+        .to_builder()
+        .jwt_svid_include_jti(false)
+        .build()
+        .unwrap();
     assert_eq!(cleared, plain);
 }
 

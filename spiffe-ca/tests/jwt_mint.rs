@@ -129,7 +129,13 @@ fn a_jti_claim_is_carried_and_unique_per_token() {
     assert_ne!(first, second);
     // Without one, there is none.
     let token = authority
-        .mint(&id(), &["a"], Duration::from_secs(60), &JsonObject::new(), at(NOW))
+        .mint(
+            &id(),
+            &["a"],
+            Duration::from_secs(60),
+            &JsonObject::new(),
+            at(NOW),
+        )
         .unwrap();
     let svid = validate(&token, &authority, &["a"]).unwrap();
     assert_eq!(svid.claims().get_str("jti"), None);

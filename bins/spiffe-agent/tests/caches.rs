@@ -196,10 +196,15 @@ async fn an_entry_without_prefetch_is_signed_when_asked_then_kept_and_rotated() 
     assert_eq!(agent.server.stats().x509_svids_signed, 1);
 
     // A workload asks.
-    agent.manager.request_svids([agent.manager.entry("w00001").unwrap().id().clone()]);
+    agent
+        .manager
+        .request_svids([agent.manager.entry("w00001").unwrap().id().clone()]);
     let report = agent.manager.sync().await.unwrap();
     assert_eq!(report.svids_signed, 1);
-    let first = agent.manager.svid_times("w00001").expect("signed on demand");
+    let first = agent
+        .manager
+        .svid_times("w00001")
+        .expect("signed on demand");
     let svid = agent.manager.x509_svid("w00001").expect("served");
     assert_eq!(svid.spiffe_id().path(), "/w1");
     drop(svid);
@@ -235,8 +240,16 @@ async fn jwt_svids_of_a_jti_entry_bypass_the_cache() {
             .map(str::to_owned)
     };
     let aud = audience(&["a"]);
-    let first = agent.manager.fetch_jwt_svid(&jti_entry, &aud).await.unwrap();
-    let second = agent.manager.fetch_jwt_svid(&jti_entry, &aud).await.unwrap();
+    let first = agent
+        .manager
+        .fetch_jwt_svid(&jti_entry, &aud)
+        .await
+        .unwrap();
+    let second = agent
+        .manager
+        .fetch_jwt_svid(&jti_entry, &aud)
+        .await
+        .unwrap();
     assert_ne!(first.token, second.token);
     let (a, b) = (jti(&first.token).unwrap(), jti(&second.token).unwrap());
     assert_ne!(a, b);
@@ -251,5 +264,9 @@ async fn jwt_svids_of_a_jti_entry_bypass_the_cache() {
 
     // A failing server fails the request: there is no cached token to fall back on.
     agent.server.set_failing(true);
-    assert!(agent.manager.fetch_jwt_svid(&jti_entry, &aud).await.is_err());
+    assert!(agent
+        .manager
+        .fetch_jwt_svid(&jti_entry, &aud)
+        .await
+        .is_err());
 }

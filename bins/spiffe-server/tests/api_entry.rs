@@ -1001,9 +1001,17 @@ async fn additional_attributes_are_stored_updated_by_mask_and_synced() {
     attested_agent(&ctx, AGENT, "11", &[]).await;
     let mut client = admin(&ctx, dir.path()).await;
 
-    let mut lazy = message("/spire/agent/join_token/node-1", "/lazy", &[("unix", "uid:1")]);
+    let mut lazy = message(
+        "/spire/agent/join_token/node-1",
+        "/lazy",
+        &[("unix", "uid:1")],
+    );
     lazy.additional_attributes = attributes(true, false);
-    let mut refused = message("/spire/agent/join_token/node-1", "/stored", &[("unix", "uid:2")]);
+    let mut refused = message(
+        "/spire/agent/join_token/node-1",
+        "/stored",
+        &[("unix", "uid:2")],
+    );
     refused.store_svid = true;
     refused.additional_attributes = attributes(true, false);
     let results = create(&mut client, vec![lazy, refused]).await;
@@ -1015,7 +1023,11 @@ async fn additional_attributes_are_stored_updated_by_mask_and_synced() {
         text.contains("additional_attributes.disable_x509_svid_prefetch"),
         "{text}"
     );
-    assert_eq!(stored_count(&ctx).await, 1, "the refused entry is not stored");
+    assert_eq!(
+        stored_count(&ctx).await,
+        1,
+        "the refused entry is not stored"
+    );
 
     let get = |client: &mut EntryClient<Channel>, mask: Option<EntryMask>| {
         let mut client = client.clone();
@@ -1078,11 +1090,9 @@ async fn additional_attributes_are_stored_updated_by_mask_and_synced() {
     // The agent's sync carries them.
     let mut agent =
         EntryClient::new(testing::serve_as(ctx.clone(), dir.path(), tls(AGENT, "11")).await);
-    let (_, entries, _) = sync(
-        &mut agent,
-        SyncAuthorizedEntriesRequest::default(),
-        |_| unreachable!("not sparse"),
-    )
+    let (_, entries, _) = sync(&mut agent, SyncAuthorizedEntriesRequest::default(), |_| {
+        unreachable!("not sparse")
+    })
     .await
     .unwrap();
     let synced = entries.iter().find(|e| e.id == created.id).expect("synced");

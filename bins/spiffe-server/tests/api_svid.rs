@@ -575,7 +575,10 @@ async fn admins_mint_jwt_svids() {
     assert_eq!(parsed.spiffe_id(), &id("spiffe://example.org/tool"));
     assert_eq!(svid.expires_at - svid.issued_at, 60);
     assert!(!parsed.claims().contains("iss"), "no jwt_issuer configured");
-    assert!(!parsed.claims().contains("jti"), "MintJWTSVID adds no jti, as SPIRE");
+    assert!(
+        !parsed.claims().contains("jti"),
+        "MintJWTSVID adds no jti, as SPIRE"
+    );
 
     let spiffe_id = |td: &str, path: &str| {
         Some(types::Spiffeid {

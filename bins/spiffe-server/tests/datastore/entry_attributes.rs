@@ -74,15 +74,23 @@ async fn attributes_round_trip_through_every_read(backend: Backend) {
     }
     // A second server on the same database reads the same.
     let other = t.reopen().await;
-    let both = other.get_entry(&eid("both")).await.expect("get").expect("both");
+    let both = other
+        .get_entry(&eid("both"))
+        .await
+        .expect("get")
+        .expect("both");
     assert_eq!(flags(&both), (true, true));
 }
 
 async fn attributes_change_only_under_their_mask(backend: Backend) {
     let t = harness::open(backend).await;
     let store = &t.store;
-    let created = single(store.create_entries(vec![with_attributes("e", true, false)]).await)
-        .expect("create");
+    let created = single(
+        store
+            .create_entries(vec![with_attributes("e", true, false)])
+            .await,
+    )
+    .expect("create");
     let revision = store.current_revision().await.expect("revision");
 
     // Another field's mask keeps the stored flags, whatever the update carries.
@@ -154,7 +162,10 @@ async fn attributes_change_only_under_their_mask(backend: Backend) {
             .await,
     )
     .expect_err("store_svid without prefetch");
-    assert!(matches!(error, DataStoreError::InvalidEntry(_)), "{error:?}");
+    assert!(
+        matches!(error, DataStoreError::InvalidEntry(_)),
+        "{error:?}"
+    );
     assert_eq!(
         store.get_entry(&eid("e")).await.expect("get"),
         Some(stored_svid)

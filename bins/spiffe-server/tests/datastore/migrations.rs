@@ -21,7 +21,11 @@ async fn empty_then_existing_database(backend: Backend) {
     let (settings, _dir) = fresh_settings(backend).await;
     let store = SqlDataStore::open(&settings).await.expect("migrate empty");
     assert_eq!(
-        raw_ints(&settings, "SELECT version FROM schema_migrations ORDER BY version").await,
+        raw_ints(
+            &settings,
+            "SELECT version FROM schema_migrations ORDER BY version"
+        )
+        .await,
         every_version()
     );
     single(
@@ -42,7 +46,11 @@ async fn empty_then_existing_database(backend: Backend) {
     );
     assert_eq!(reopened.current_revision().await.expect("revision"), 1);
     assert_eq!(
-        raw_ints(&settings, "SELECT version FROM schema_migrations ORDER BY version").await,
+        raw_ints(
+            &settings,
+            "SELECT version FROM schema_migrations ORDER BY version"
+        )
+        .await,
         every_version(),
         "nothing applied twice"
     );
@@ -89,10 +97,18 @@ async fn version_1_database_is_migrated_keeping_its_entries(backend: Backend) {
 
     let store = SqlDataStore::open(&settings).await.expect("migrate v1");
     assert_eq!(
-        raw_ints(&settings, "SELECT version FROM schema_migrations ORDER BY version").await,
+        raw_ints(
+            &settings,
+            "SELECT version FROM schema_migrations ORDER BY version"
+        )
+        .await,
         every_version()
     );
-    let old = store.get_entry(&eid("old")).await.expect("get").expect("old entry");
+    let old = store
+        .get_entry(&eid("old"))
+        .await
+        .expect("get")
+        .expect("old entry");
     assert_eq!(old.spiffe_id().as_str(), "spiffe://example.org/old");
     assert!(!old.disable_x509_svid_prefetch() && !old.jwt_svid_include_jti());
     // The new columns are written like the old ones.
@@ -104,7 +120,10 @@ async fn version_1_database_is_migrated_keeping_its_entries(backend: Backend) {
     let created = single(store.create_entries(vec![lazy]).await).expect("create");
     assert!(created.disable_x509_svid_prefetch());
     assert_eq!(
-        store.count_entries(&EntryFilter::default()).await.expect("count"),
+        store
+            .count_entries(&EntryFilter::default())
+            .await
+            .expect("count"),
         2
     );
 }
@@ -202,7 +221,11 @@ async fn servers_starting_together_migrate_once(backend: Backend) {
         open.await.expect("task").expect("open");
     }
     assert_eq!(
-        raw_ints(&settings, "SELECT version FROM schema_migrations ORDER BY version").await,
+        raw_ints(
+            &settings,
+            "SELECT version FROM schema_migrations ORDER BY version"
+        )
+        .await,
         every_version()
     );
 }

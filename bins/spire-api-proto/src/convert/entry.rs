@@ -104,12 +104,11 @@ pub fn entry_to_proto(entry: &RegistrationEntry) -> Result<types::Entry, Convert
         jwt_svid_ttl: ttl_to_secs(entry.jwt_svid_ttl(), "jwt_svid_ttl")?,
         hint: entry.hint().unwrap_or_default().to_owned(),
         created_at: time_to_secs(entry.created_at(), "created_at")?,
-        additional_attributes: (entry.disable_x509_svid_prefetch()
-            || entry.jwt_svid_include_jti())
-        .then_some(types::entry::AdditionalAttributes {
-            disable_x509_svid_prefetch: entry.disable_x509_svid_prefetch(),
-            jwt_svid_include_jti: entry.jwt_svid_include_jti(),
-        }),
+        additional_attributes: (entry.disable_x509_svid_prefetch() || entry.jwt_svid_include_jti())
+            .then_some(types::entry::AdditionalAttributes {
+                disable_x509_svid_prefetch: entry.disable_x509_svid_prefetch(),
+                jwt_svid_include_jti: entry.jwt_svid_include_jti(),
+            }),
     })
 }
 
