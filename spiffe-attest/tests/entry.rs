@@ -129,6 +129,13 @@ fn builder_rejects() {
         Err(EntryError::StoreSvidMixedSelectorTypes)
     );
     assert!(base().store_svid(true).build().is_ok());
+    assert_eq!(
+        base()
+            .store_svid(true)
+            .disable_x509_svid_prefetch(true)
+            .build(),
+        Err(EntryError::StoreSvidWithoutPrefetch)
+    );
 }
 
 #[test]
@@ -262,4 +269,33 @@ fn errors_do_not_echo_values() {
     assert!(!err.to_string().contains("secret"));
     let err = EntryId::new("token-abc/def").unwrap_err();
     assert!(!err.to_string().contains("token-abc"));
+}
+
+#[test]
+fn additional_attributes_default_off_and_round_trip() {
+    let plain = base().build().unwrap();
+    assert!(!plain.disable_x509_svid_prefetch() && !plain.jwt_svid_include_jti());
+    let lazy = base().disable_x509_svid_prefetch(true).build().unwrap();
+    assert!(lazy.disable_x509_svid_prefetch() && !lazy.jwt_svid_include_jti());
+    let jti = base().jwt_svid_include_jti(true).build().unwrap();
+    assert!(!jti.disable_x509_svid_prefetch() && jti.jwt_svid_include_jti());
+    assert_ne!(lazy, plain);
+    assert_ne!(jti, lazy);
+    assert_eq!(lazy.to_builder().build().unwrap(), lazy);
+    let cleared = jti
+        .to_builder()
+        .jwt_svid_include_jti(false)
+        .build()
+        .unwrap();
+    assert_eq!(cleared, plain);
+}
+
+/// The entry index holds up to a million entries: the two flags live in what was padding.
+#[test]
+fn entry_size_is_unchanged_by_the_additional_attributes() {
+    assert!(
+        std::mem::size_of::<RegistrationEntry>() <= 240,
+        "RegistrationEntry grew to {} bytes",
+        std::mem::size_of::<RegistrationEntry>()
+    );
 }

@@ -113,6 +113,35 @@ fn audiences_extra_claims_and_expiry() {
 }
 
 #[test]
+fn a_jti_claim_is_carried_and_unique_per_token() {
+    let authority = authority(KeyType::EcP256);
+    let mint = || {
+        let mut extra = JsonObject::new();
+        extra.insert_str("jti", spiffe_ca::jwt::new_jti().unwrap());
+        let token = authority
+            .mint(&id(), &["a"], Duration::from_secs(60), &extra, at(NOW))
+            .unwrap();
+        let svid = validate(&token, &authority, &["a"]).unwrap();
+        svid.claims().get_str("jti").unwrap().to_owned()
+    };
+    let (first, second) = (mint(), mint());
+    assert_eq!(first.len(), 22);
+    assert_ne!(first, second);
+    // Without one, there is none.
+    let token = authority
+        .mint(
+            &id(),
+            &["a"],
+            Duration::from_secs(60),
+            &JsonObject::new(),
+            at(NOW),
+        )
+        .unwrap();
+    let svid = validate(&token, &authority, &["a"]).unwrap();
+    assert_eq!(svid.claims().get_str("jti"), None);
+}
+
+#[test]
 fn bundle_round_trips_through_jwks() {
     let (ec, rsa) = (authority(KeyType::EcP384), authority(KeyType::Rsa2048));
     let mut bundle = JwtBundle::new(td());

@@ -1,6 +1,7 @@
 //! The caches' bounds and lifetimes: JWT-SVIDs reused per (entry, audience set) until half
 //! their life, bounded by LRU, served from cache through a server failure only while
-//! unexpired; X.509-SVIDs evicted least recently used beyond the bound, never while in use.
+//! unexpired; X.509-SVIDs evicted least recently used beyond the bound, never while in use;
+//! entries' additional attributes (no prefetch, a `jti` in every JWT-SVID).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -161,4 +162,111 @@ async fn eviction_never_drops_an_svid_in_use() {
     drop(held);
     agent.manager.sync().await.unwrap();
     assert!(agent.manager.x509_svid("w00000").is_some());
+}
+
+/// Puts the entry `id` of the fake server again with its additional attributes set.
+fn with_attributes(agent: &Agent, id: &str, prefetch_off: bool, jti: bool) {
+    let entry = agent.server.entry(id).unwrap();
+    agent.server.put_entry(
+        entry
+            .to_builder()
+            .disable_x509_svid_prefetch(prefetch_off)
+            .jwt_svid_include_jti(jti)
+            .build()
+            .unwrap(),
+    );
+}
+
+/// SPIRE's `disable_x509_svid_prefetch`: the entry's SVID is not signed at sync; once a
+/// workload asks for it, it is signed, kept and rotated like any other.
+#[tokio::test(start_paused = true)]
+async fn an_entry_without_prefetch_is_signed_when_asked_then_kept_and_rotated() {
+    let agent = Agent::new(|_| {});
+    agent.server.set_x509_svid_ttl(Duration::from_secs(3600));
+    agent.put_entries(2);
+    with_attributes(&agent, "w00001", true, false);
+    let report = agent.manager.sync().await.unwrap();
+    assert_eq!(report.svids_signed, 1, "only the prefetched entry");
+    assert!(agent.manager.svid_times("w00000").is_some());
+    assert!(agent.manager.svid_times("w00001").is_none());
+    // Later rounds leave it unsigned while nobody asks.
+    let report = agent.manager.sync().await.unwrap();
+    assert_eq!(report.svids_signed, 0);
+    assert!(agent.manager.svid_times("w00001").is_none());
+    assert_eq!(agent.server.stats().x509_svids_signed, 1);
+
+    // A workload asks.
+    agent
+        .manager
+        .request_svids([agent.manager.entry("w00001").unwrap().id().clone()]);
+    let report = agent.manager.sync().await.unwrap();
+    assert_eq!(report.svids_signed, 1);
+    let first = agent
+        .manager
+        .svid_times("w00001")
+        .expect("signed on demand");
+    let svid = agent.manager.x509_svid("w00001").expect("served");
+    assert_eq!(svid.spiffe_id().path(), "/w1");
+    drop(svid);
+    // Kept: not signed again while valid.
+    assert_eq!(agent.manager.sync().await.unwrap().svids_signed, 0);
+
+    // Rotated at its time like any other.
+    let wait = first.rotate_at.as_secs() - agent.clock.now().as_secs() + 1;
+    tokio::time::advance(Duration::from_secs(wait)).await;
+    let report = agent.manager.sync().await.unwrap();
+    assert!(report.svids_signed >= 1, "rotated");
+    let rotated = agent.manager.svid_times("w00001").expect("still held");
+    assert!(rotated.not_after.as_secs() > first.not_after.as_secs());
+}
+
+/// SPIRE's `jwt_svid_include_jti`: every request mints (each token has its own `jti`), and
+/// none is cached; other entries' tokens are still cached.
+#[tokio::test(start_paused = true)]
+async fn jwt_svids_of_a_jti_entry_bypass_the_cache() {
+    let agent = Agent::new(|_| {});
+    agent.put_entries(2);
+    with_attributes(&agent, "w00000", false, true);
+    agent.manager.sync().await.unwrap();
+    let jti_entry = agent.manager.entry("w00000").unwrap();
+    let plain = agent.manager.entry("w00001").unwrap();
+    assert!(jti_entry.jwt_svid_include_jti());
+
+    let jti = |token: &str| {
+        spiffe_core::UnverifiedJwtSvid::parse_insecure(token)
+            .unwrap()
+            .claims()
+            .get_str("jti")
+            .map(str::to_owned)
+    };
+    let aud = audience(&["a"]);
+    let first = agent
+        .manager
+        .fetch_jwt_svid(&jti_entry, &aud)
+        .await
+        .unwrap();
+    let second = agent
+        .manager
+        .fetch_jwt_svid(&jti_entry, &aud)
+        .await
+        .unwrap();
+    assert_ne!(first.token, second.token);
+    let (a, b) = (jti(&first.token).unwrap(), jti(&second.token).unwrap());
+    assert_ne!(a, b);
+    let stats = agent.manager.cache_stats().jwt;
+    assert_eq!((stats.hits, stats.mints, stats.cached), (0, 2, 0));
+
+    let one = agent.manager.fetch_jwt_svid(&plain, &aud).await.unwrap();
+    let two = agent.manager.fetch_jwt_svid(&plain, &aud).await.unwrap();
+    assert_eq!(one.token, two.token, "cached as before");
+    assert_eq!(jti(&one.token), None);
+    assert_eq!(agent.server.stats().jwt_svids_minted, 3);
+
+    // A failing server fails the request: there is no cached token to fall back on.
+    agent.server.set_failing(true);
+    assert!(agent
+        .manager
+        .fetch_jwt_svid(&jti_entry, &aud)
+        .await
+        .is_err());
 }

@@ -267,3 +267,55 @@ async fn an_open_stream_follows_entries_created_and_deleted() {
     drop(watch);
     running.shutdown().await;
 }
+
+/// SPIRE's `disable_x509_svid_prefetch` end to end: the agent does not sign the entry's
+/// X.509-SVID while syncing; the workload's first call has it signed on demand and served, and
+/// the agent keeps it (not signed again on later rounds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_without_prefetch_is_signed_when_its_workload_calls() {
+    let running = Running::start(|server| {
+        let lazy = server
+            .put_workload_entry("lazy", "/lazy", &[&format!("unix:uid:{}", my_uid())])
+            .unwrap();
+        server.put_entry(
+            lazy.to_builder()
+                .disable_x509_svid_prefetch(true)
+                .build()
+                .unwrap(),
+        );
+        server
+            .put_workload_entry("eager", "/eager", &[&format!("unix:uid:{NOBODY}1")])
+            .unwrap();
+    });
+    let agent = &running.agent;
+    // Synced and signed what it prefetches, twice over.
+    let synced = agent.status_until("a round", |s| s.successes >= 1).await;
+    agent.rounds_after(synced.rounds, 2).await;
+    assert!(agent.manager.svid_times("eager").is_some());
+    assert!(agent.manager.svid_times("lazy").is_none(), "not prefetched");
+    assert_eq!(agent.server.stats().x509_svids_signed, 1);
+
+    let client = running.client().await;
+    let context = tokio::time::timeout(WAIT, client.fetch_x509_context())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids(&context), ["/lazy"]);
+    assert_eq!(agent.server.stats().x509_svids_signed, 2);
+    let times = agent.manager.svid_times("lazy").expect("now held");
+
+    // Held from now on: later rounds do not sign it again, and the next call is served at once.
+    let now = agent.manager.status().rounds;
+    agent.rounds_after(now, 2).await;
+    assert_eq!(agent.manager.svid_times("lazy"), Some(times));
+    let again = tokio::time::timeout(WAIT, client.fetch_x509_context())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again.svids[0].svid.leaf().serial(),
+        context.svids[0].svid.leaf().serial()
+    );
+    assert_eq!(agent.server.stats().x509_svids_signed, 2);
+    running.shutdown().await;
+}

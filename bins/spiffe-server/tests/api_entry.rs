@@ -959,3 +959,151 @@ async fn sync_large_set(ctx: Arc<ServerContext>, dir: &std::path::Path) {
     assert_eq!(entries[0].dns_names, ["changed.example.org"]);
     assert!(entries[0].revision_number > changed.revision_number);
 }
+
+// === additional_attributes ===
+
+fn attributes(prefetch_off: bool, jti: bool) -> Option<types::entry::AdditionalAttributes> {
+    Some(types::entry::AdditionalAttributes {
+        disable_x509_svid_prefetch: prefetch_off,
+        jwt_svid_include_jti: jti,
+    })
+}
+
+async fn update_one(
+    client: &mut EntryClient<Channel>,
+    entry: types::Entry,
+    input_mask: Option<EntryMask>,
+) -> types::Entry {
+    let results = tokio::time::timeout(
+        LIMIT,
+        client.batch_update_entry(BatchUpdateEntryRequest {
+            entries: vec![entry],
+            input_mask,
+            output_mask: None,
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .into_inner()
+    .results;
+    assert_eq!(status(&results[0].status).0, Code::Ok, "{results:?}");
+    results[0].entry.clone().unwrap()
+}
+
+/// SPIRE's `additional_attributes`: stored on create, returned by get, list (unless the output
+/// mask leaves them out) and the agents' sync, replaced by an update only under their input
+/// mask; `store_svid` with no prefetch is refused and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn additional_attributes_are_stored_updated_by_mask_and_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Arc::new(context(dir.path()).await);
+    attested_agent(&ctx, AGENT, "11", &[]).await;
+    let mut client = admin(&ctx, dir.path()).await;
+
+    let mut lazy = message(
+        "/spire/agent/join_token/node-1",
+        "/lazy",
+        &[("unix", "uid:1")],
+    );
+    lazy.additional_attributes = attributes(true, false);
+    let mut refused = message(
+        "/spire/agent/join_token/node-1",
+        "/stored",
+        &[("unix", "uid:2")],
+    );
+    refused.store_svid = true;
+    refused.additional_attributes = attributes(true, false);
+    let results = create(&mut client, vec![lazy, refused]).await;
+    let created = results[0].entry.clone().expect("created");
+    assert_eq!(created.additional_attributes, attributes(true, false));
+    let (code, text) = status(&results[1].status);
+    assert_eq!(code, Code::InvalidArgument);
+    assert!(
+        text.contains("additional_attributes.disable_x509_svid_prefetch"),
+        "{text}"
+    );
+    assert_eq!(
+        stored_count(&ctx).await,
+        1,
+        "the refused entry is not stored"
+    );
+
+    let get = |client: &mut EntryClient<Channel>, mask: Option<EntryMask>| {
+        let mut client = client.clone();
+        let id = created.id.clone();
+        async move {
+            client
+                .get_entry(GetEntryRequest {
+                    id,
+                    output_mask: mask,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    assert_eq!(
+        get(&mut client, None).await.additional_attributes,
+        attributes(true, false)
+    );
+    let masked = get(
+        &mut client,
+        Some(EntryMask {
+            spiffe_id: true,
+            ..Default::default()
+        }),
+    )
+    .await;
+    assert_eq!(masked.additional_attributes, None, "left out by the mask");
+
+    // Another field's mask keeps them, whatever the request carries.
+    let mut change = created.clone();
+    change.hint = "h".into();
+    change.additional_attributes = attributes(false, true);
+    let updated = update_one(
+        &mut client,
+        change.clone(),
+        Some(EntryMask {
+            hint: true,
+            ..Default::default()
+        }),
+    )
+    .await;
+    assert_eq!(updated.hint, "h");
+    assert_eq!(updated.additional_attributes, attributes(true, false));
+    // Under their mask they are replaced together.
+    let updated = update_one(
+        &mut client,
+        change,
+        Some(EntryMask {
+            additional_attributes: true,
+            ..Default::default()
+        }),
+    )
+    .await;
+    assert_eq!(updated.additional_attributes, attributes(false, true));
+    assert_eq!(updated.hint, "h");
+    let entry = ctx.cache.entry(&created.id).expect("cached");
+    assert!(entry.jwt_svid_include_jti() && !entry.disable_x509_svid_prefetch());
+
+    // The agent's sync carries them.
+    let mut agent =
+        EntryClient::new(testing::serve_as(ctx.clone(), dir.path(), tls(AGENT, "11")).await);
+    let (_, entries, _) = sync(&mut agent, SyncAuthorizedEntriesRequest::default(), |_| {
+        unreachable!("not sparse")
+    })
+    .await
+    .unwrap();
+    let synced = entries.iter().find(|e| e.id == created.id).expect("synced");
+    assert_eq!(synced.additional_attributes, attributes(false, true));
+
+    // Without an input mask every field is replaced: no attributes clears them (as SPIRE's
+    // `entry update` without its attribute flags).
+    let mut plain = updated.clone();
+    plain.additional_attributes = None;
+    let cleared = update_one(&mut client, plain, None).await;
+    assert_eq!(cleared.additional_attributes, None);
+    let entry = ctx.cache.entry(&created.id).expect("cached");
+    assert!(!entry.jwt_svid_include_jti() && !entry.disable_x509_svid_prefetch());
+}

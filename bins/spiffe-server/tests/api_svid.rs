@@ -413,6 +413,46 @@ async fn an_agent_gets_jwt_svids_for_its_entries() {
     assert_eq!(err.code(), Code::NotFound);
 }
 
+/// SPIRE's `jwt_svid_include_jti`: NewJWTSVID for such an entry carries a `jti`, a new one for
+/// every token; tokens of other entries carry none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jti_is_in_jwt_svids_only_for_entries_that_ask_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Arc::new(context(dir.path()).await);
+    attested_agent(&ctx, AGENT, "11", &[]).await;
+    let with = entry(&ctx, AGENT, "spiffe://example.org/jti", |b| {
+        b.jwt_svid_include_jti(true)
+    })
+    .await;
+    let without = entry(&ctx, AGENT, "spiffe://example.org/plain", |b| b).await;
+    let mut client = agent_client(&ctx, dir.path()).await;
+    let jti = |svid: &JwtSvid| svid.claims().get_str("jti").map(str::to_owned);
+
+    let first = new_jwt(&mut client, &ctx, with.id().as_str()).await;
+    let second = new_jwt(&mut client, &ctx, with.id().as_str()).await;
+    let (a, b) = (jti(&first).expect("a jti"), jti(&second).expect("a jti"));
+    assert_ne!(a, b, "unique per token");
+    assert_eq!(a.len(), 22, "a UUID's 16 bytes in base64url, as SPIRE");
+    assert_eq!(first.spiffe_id(), &id("spiffe://example.org/jti"));
+
+    let plain = new_jwt(&mut client, &ctx, without.id().as_str()).await;
+    assert_eq!(jti(&plain), None);
+}
+
+async fn new_jwt(client: &mut SvidClient<Channel>, ctx: &ServerContext, entry_id: &str) -> JwtSvid {
+    let svid = client
+        .new_jwtsvid(NewJwtsvidRequest {
+            entry_id: entry_id.into(),
+            audience: vec!["api".into()],
+        })
+        .await
+        .expect("signed")
+        .into_inner()
+        .svid
+        .unwrap();
+    validate(ctx, &svid.token, "api")
+}
+
 // === MintX509SVID, MintJWTSVID ===
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -535,6 +575,10 @@ async fn admins_mint_jwt_svids() {
     assert_eq!(parsed.spiffe_id(), &id("spiffe://example.org/tool"));
     assert_eq!(svid.expires_at - svid.issued_at, 60);
     assert!(!parsed.claims().contains("iss"), "no jwt_issuer configured");
+    assert!(
+        !parsed.claims().contains("jti"),
+        "MintJWTSVID adds no jti, as SPIRE"
+    );
 
     let spiffe_id = |td: &str, path: &str| {
         Some(types::Spiffeid {

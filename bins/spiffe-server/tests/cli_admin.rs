@@ -1464,3 +1464,96 @@ fn entry_show_and_count_include_downstream_entries() {
 
     assert_eq!(server.terminate().expect("stop").code(), Some(0));
 }
+
+/// SPIRE's additional-attribute flags end to end: `entry create` stores them and prints SPIRE's
+/// lines; `entry update` with one flag keeps the other (the CLI merges it from the stored
+/// entry); without them it clears both (SPIRE's update replaces every field); `-output json`
+/// carries `additional_attributes`.
+#[test]
+fn entry_additional_attribute_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, socket) = start(dir.path());
+    let base = [
+        "-parentID",
+        "spiffe://example.org/a",
+        "-spiffeID",
+        "spiffe://example.org/attrs",
+        "-selector",
+        "x:y",
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| (*s).to_owned()).collect()
+    };
+    let args = with(&["-disableX509SVIDPrefetch", "-jwtSVIDIncludeJTI"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = cli(&socket, &["entry", "create"], &args);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert!(
+        out.ends_with(
+            "Selector                : x:y\n\
+             DisableX509SvidPrefetch : true\n\
+             JwtSvidIncludeJti       : true\n\n"
+        ),
+        "{out}"
+    );
+    let id = entry_id(&out);
+    let (_, shown, _) = cli(&socket, &["entry", "show"], &["-entryID", &id]);
+    assert!(
+        shown.contains("DisableX509SvidPrefetch : true\nJwtSvidIncludeJti       : true\n"),
+        "{shown}"
+    );
+
+    // Only one flag named: the other keeps its stored value.
+    let args = with(&["-entryID", &id, "-jwtSVIDIncludeJTI"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = cli(&socket, &["entry", "update"], &args);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert!(out.contains("DisableX509SvidPrefetch : true\n"), "{out}");
+    let (_, json, _) = cli(
+        &socket,
+        &["entry", "show"],
+        &["-entryID", &id, "-output", "json"],
+    );
+    let json: String = json.split_whitespace().collect();
+    assert!(
+        json.contains("\"disable_x509_svid_prefetch\":true"),
+        "{json}"
+    );
+    assert!(json.contains("\"jwt_svid_include_jti\":true"), "{json}");
+
+    // No flag: both cleared, no lines.
+    let args = with(&["-entryID", &id]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, _) = cli(&socket, &["entry", "update"], &args);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains("DisableX509SvidPrefetch") && !out.contains("JwtSvidIncludeJti"),
+        "{out}"
+    );
+
+    // With -storeSVID, no prefetch is refused and nothing is stored.
+    let (code, out, err) = cli(
+        &socket,
+        &["entry", "create"],
+        &[
+            "-parentID",
+            "spiffe://example.org/a",
+            "-spiffeID",
+            "spiffe://example.org/s",
+            "-selector",
+            "x:y",
+            "-storeSVID",
+            "-disableX509SVIDPrefetch",
+        ],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        format!("{out}{err}").contains("incompatible with storable SVIDs"),
+        "{out}{err}"
+    );
+    assert_eq!(
+        cli(&socket, &["entry", "count"], &[]),
+        (0, "1 registration entry\n".into(), String::new())
+    );
+    assert_eq!(server.terminate().expect("stop").code(), Some(0));
+}

@@ -52,7 +52,10 @@ fn full_message() -> types::Entry {
         jwt_svid_ttl: 300,
         hint: "internal".into(),
         created_at: 1_700_000_000,
-        additional_attributes: None,
+        additional_attributes: Some(types::entry::AdditionalAttributes {
+            disable_x509_svid_prefetch: true,
+            jwt_svid_include_jti: true,
+        }),
     }
 }
 
@@ -104,6 +107,22 @@ fn every_field_reaches_the_library_entry() {
     assert_eq!(entry.dns_names(), ["web.example.org", "*.web.example.org"]);
     assert_eq!(entry.revision_number(), 42);
     assert_eq!(entry.hint(), Some("internal"));
+    assert!(entry.disable_x509_svid_prefetch() && entry.jwt_svid_include_jti());
+}
+
+#[test]
+fn each_additional_attribute_converts_both_ways_on_its_own() {
+    for (prefetch_off, jti) in [(true, false), (false, true), (true, true)] {
+        let mut message = minimal_message();
+        message.additional_attributes = Some(types::entry::AdditionalAttributes {
+            disable_x509_svid_prefetch: prefetch_off,
+            jwt_svid_include_jti: jti,
+        });
+        let entry = entry_from_proto(&message).unwrap();
+        assert_eq!(entry.disable_x509_svid_prefetch(), prefetch_off);
+        assert_eq!(entry.jwt_svid_include_jti(), jti);
+        assert_eq!(entry_to_proto(&entry).unwrap(), message);
+    }
 }
 
 #[test]
@@ -123,10 +142,13 @@ fn zero_and_empty_mean_unset() {
     assert_eq!(entry.created_at(), None);
     assert_eq!(entry.hint(), None);
     assert_eq!(entry.revision_number(), 0);
-    // All-false additional attributes are the same as none.
+    assert!(!entry.disable_x509_svid_prefetch() && !entry.jwt_svid_include_jti());
+    // All-false additional attributes are the same as none, and come back as none (as SPIRE's
+    // datastore reads them back).
     let mut message = minimal_message();
     message.additional_attributes = Some(Default::default());
     assert_eq!(entry_from_proto(&message).unwrap(), entry);
+    assert_eq!(entry_to_proto(&entry).unwrap().additional_attributes, None);
 }
 
 #[test]
@@ -190,18 +212,10 @@ fn each_error_names_its_field() {
         (
             "additional_attributes.disable_x509_svid_prefetch",
             Box::new(|m| {
+                m.store_svid = true;
                 m.additional_attributes = Some(types::entry::AdditionalAttributes {
                     disable_x509_svid_prefetch: true,
                     jwt_svid_include_jti: false,
-                })
-            }),
-        ),
-        (
-            "additional_attributes.jwt_svid_include_jti",
-            Box::new(|m| {
-                m.additional_attributes = Some(types::entry::AdditionalAttributes {
-                    disable_x509_svid_prefetch: false,
-                    jwt_svid_include_jti: true,
                 })
             }),
         ),
@@ -229,14 +243,21 @@ fn error_kinds_carry_the_library_cause() {
     let error = entry_from_proto(&message).unwrap_err();
     assert_eq!(error.to_string(), "spiffe_id is required");
     let mut message = minimal_message();
+    message.store_svid = true;
     message.additional_attributes = Some(types::entry::AdditionalAttributes {
-        disable_x509_svid_prefetch: false,
-        jwt_svid_include_jti: true,
+        disable_x509_svid_prefetch: true,
+        jwt_svid_include_jti: false,
     });
-    assert!(matches!(
-        entry_from_proto(&message),
-        Err(ConvertError::Unsupported { .. })
-    ));
+    let error = entry_from_proto(&message).unwrap_err();
+    assert_eq!(
+        error,
+        ConvertError::Entry {
+            field: FieldPath::new("additional_attributes").then("disable_x509_svid_prefetch"),
+            source: EntryError::StoreSvidWithoutPrefetch
+        }
+    );
+    let cause = std::error::Error::source(&error).map(ToString::to_string);
+    assert!(cause.is_some_and(|c| c.contains("incompatible with storable SVIDs")));
 }
 
 #[test]
@@ -284,6 +305,7 @@ prop_compose! {
         jwt_ttl in proptest::option::of(1..=i32::MAX as u64),
         federates in proptest::collection::btree_set("[a-z]{1,8}\\.test", 0..3),
         flags in any::<(bool, bool)>(),
+        attributes in any::<(bool, bool)>(),
         expires in proptest::option::of(1..=i64::MAX as u64),
         created in proptest::option::of(1..=i64::MAX as u64),
         revision in 0..=i64::MAX as u64,
@@ -301,6 +323,8 @@ prop_compose! {
         .jwt_svid_ttl(jwt_ttl.map(Duration::from_secs))
         .admin(flags.0)
         .downstream(flags.1)
+        .disable_x509_svid_prefetch(attributes.0)
+        .jwt_svid_include_jti(attributes.1)
         .expires_at(expires.map(at))
         .created_at(created.map(at))
         .revision_number(revision)

@@ -30,6 +30,8 @@ impl RegistrationEntryBuilder {
                 admin: false,
                 downstream: false,
                 store_svid: false,
+                disable_x509_svid_prefetch: false,
+                jwt_svid_include_jti: false,
                 hint: None,
                 expires_at: None,
                 revision_number: 0,
@@ -114,6 +116,19 @@ impl RegistrationEntryBuilder {
         self
     }
 
+    /// Sets whether the agent signs this entry's X.509-SVID only when a workload asks for it
+    /// (no prefetch at sync time).
+    pub fn disable_x509_svid_prefetch(mut self, disable: bool) -> Self {
+        self.entry.disable_x509_svid_prefetch = disable;
+        self
+    }
+
+    /// Sets whether JWT-SVIDs for this entry carry a unique `jti` claim.
+    pub fn jwt_svid_include_jti(mut self, include: bool) -> Self {
+        self.entry.jwt_svid_include_jti = include;
+        self
+    }
+
     /// Sets the hint; an empty hint is no hint (as in SPIRE).
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         let hint = hint.into();
@@ -142,8 +157,9 @@ impl RegistrationEntryBuilder {
     /// Checks the entry and returns it, its selectors sorted and deduplicated and its
     /// federated trust domains deduplicated.
     ///
-    /// Rejects: no selectors; `store_svid` with mixed selector types; an invalid DNS name; a
-    /// hint over [`MAX_HINT_LEN`] bytes or with a control character.
+    /// Rejects: no selectors; `store_svid` with mixed selector types or with
+    /// `disable_x509_svid_prefetch`; an invalid DNS name; a hint over [`MAX_HINT_LEN`] bytes or
+    /// with a control character.
     pub fn build(self) -> Result<RegistrationEntry, EntryError> {
         let mut entry = self.entry;
         entry.selectors.sort_unstable();
@@ -160,6 +176,11 @@ impl RegistrationEntryBuilder {
                 .any(|s| s.selector_type() != first.selector_type())
         {
             return Err(EntryError::StoreSvidMixedSelectorTypes);
+        }
+        // As SPIRE's datastore: a stored SVID is pushed to its store by the agent, so it cannot
+        // wait for a workload to ask for it.
+        if entry.store_svid && entry.disable_x509_svid_prefetch {
+            return Err(EntryError::StoreSvidWithoutPrefetch);
         }
         for (index, name) in entry.dns_names.iter().enumerate() {
             check_dns_name(name).map_err(|reason| EntryError::DnsName { index, reason })?;

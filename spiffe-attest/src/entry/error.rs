@@ -89,6 +89,11 @@ pub enum EntryError {
     /// that a single SVIDStore plugin is chosen.
     #[error("store_svid requires all selectors to have the same type")]
     StoreSvidMixedSelectorTypes,
+    /// `store_svid` and `disable_x509_svid_prefetch` are both set: an SVID pushed to an
+    /// SVIDStore is signed ahead of any request, so it cannot be left to be fetched on demand
+    /// (SPIRE refuses the same pair).
+    #[error("specifying cache behaviour is incompatible with storable SVIDs")]
+    StoreSvidWithoutPrefetch,
 }
 
 /// A field of a registration entry, as named in errors (SPIRE's `types.Entry` field names).

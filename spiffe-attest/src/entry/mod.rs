@@ -59,6 +59,8 @@ pub struct RegistrationEntry {
     pub(crate) admin: bool,
     pub(crate) downstream: bool,
     pub(crate) store_svid: bool,
+    pub(crate) disable_x509_svid_prefetch: bool,
+    pub(crate) jwt_svid_include_jti: bool,
     pub(crate) hint: Option<String>,
     pub(crate) expires_at: Option<UnixTime>,
     pub(crate) revision_number: u64,
@@ -139,6 +141,21 @@ impl RegistrationEntry {
     /// Whether the agent pushes this entry's SVID to an SVIDStore instead of serving it.
     pub fn store_svid(&self) -> bool {
         self.store_svid
+    }
+
+    /// Whether the agent leaves this entry's X.509-SVID unsigned until a workload asks for it
+    /// (SPIRE's `additional_attributes.disable_x509_svid_prefetch`): it is not signed at sync
+    /// time, only when a matching workload calls the Workload API, then kept and rotated like
+    /// any other while it stays cached.
+    pub fn disable_x509_svid_prefetch(&self) -> bool {
+        self.disable_x509_svid_prefetch
+    }
+
+    /// Whether JWT-SVIDs minted for this entry carry a unique `jti` claim
+    /// (SPIRE's `additional_attributes.jwt_svid_include_jti`); the agent then mints a fresh
+    /// token for every request instead of reusing a cached one.
+    pub fn jwt_svid_include_jti(&self) -> bool {
+        self.jwt_svid_include_jti
     }
 
     /// A free-form hint given to workloads that receive several SVIDs.

@@ -167,7 +167,8 @@ impl JwtSvidIssuer {
 
     /// Mints a JWT-SVID for `spiffe_id` and `audiences`, valid for `ttl` from `now` (clamped
     /// to the issuer's not_after), with `extra_claims` added to `sub`, `aud`, `exp` and
-    /// `iat`. The header is `{"alg", "kid", "typ": "JWT"}`.
+    /// `iat` (e.g. `iss`, or a `jti` from [`new_jti`](super::new_jti)). The header is
+    /// `{"alg", "kid", "typ": "JWT"}`.
     ///
     /// Errors: no audience, a TTL of zero, the issuer expired, an ID of another trust
     /// domain or without a path, an extra claim named like a registered one, a signer failure.

@@ -8,6 +8,8 @@
 //! - When minting fails and the cached token has not expired, the cached token is returned
 //!   (SPIRE does the same); an expired one never is.
 //! - Tokens signed by a JWT key the bundle no longer trusts (tainted or removed) are dropped.
+//! - An entry with `jwt_svid_include_jti` bypasses the cache (SPIRE's agent does): each of its
+//!   tokens carries a unique `jti`, so every request mints a new one and none is kept.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -84,6 +86,17 @@ impl JwtSvidCache {
     ) -> Result<MintedJwtSvid, JwtSvidError> {
         if audience.is_empty() {
             return Err(JwtSvidError::NoAudience);
+        }
+        if entry.jwt_svid_include_jti() {
+            let svid = server
+                .new_jwt_svid(entry.id(), audience)
+                .await
+                .map_err(JwtSvidError::Server)?;
+            if &svid.spiffe_id != entry.spiffe_id() {
+                return Err(JwtSvidError::WrongSubject);
+            }
+            self.mints.fetch_add(1, Ordering::Relaxed);
+            return Ok(svid);
         }
         let mut sorted: Vec<String> = audience.to_vec();
         sorted.sort_unstable();

@@ -64,7 +64,9 @@ impl CacheState {
 
     /// The entries to sign at `now`, most urgent first: those a workload is waiting for, then
     /// SVIDs due for rotation, then entries without an SVID while the cache has room for them
-    /// (`max` SVIDs).
+    /// (`max` SVIDs). An entry with `disable_x509_svid_prefetch` is never signed ahead: only
+    /// when a workload waits for it; once held, its SVID is rotated like any other (SPIRE's
+    /// agent does the same).
     pub(crate) fn plan(
         &self,
         now: UnixTime,
@@ -83,6 +85,7 @@ impl CacheState {
                 Some(record) if !record.is_due(now) => {}
                 _ if demand.contains(id) => wanted.push(entry.clone()),
                 Some(_) => due.push(entry.clone()),
+                None if entry.disable_x509_svid_prefetch() => {}
                 None => missing.push(entry.clone()),
             }
         }

@@ -28,6 +28,9 @@ pub struct EntryMask {
     pub jwt_svid_ttl: bool,
     /// `hint`.
     pub hint: bool,
+    /// `additional_attributes`: both of its flags (`disable_x509_svid_prefetch`,
+    /// `jwt_svid_include_jti`) together, as SPIRE replaces the message whole.
+    pub additional_attributes: bool,
 }
 
 impl EntryMask {
@@ -46,6 +49,7 @@ impl EntryMask {
             store_svid: true,
             jwt_svid_ttl: true,
             hint: true,
+            additional_attributes: true,
         }
     }
 

@@ -7,6 +7,7 @@ mod changes;
 mod concurrency;
 mod crash;
 mod entries;
+mod entry_attributes;
 mod entry_filters;
 mod errors;
 mod federation;

@@ -14,11 +14,11 @@
 //! | `dns_names` | the same names, checked by the builder |
 //! | `revision_number` (`int64`) | `u64` |
 //! | `hint` (empty = none) | `Option<String>` |
-//! | `additional_attributes` | not held: refused when a flag in it is set |
+//! | `additional_attributes.disable_x509_svid_prefetch`, `.jwt_svid_include_jti` (unset = both false) | the same flags |
 //!
-//! The library side has no place for `additional_attributes`, so a message setting either of
-//! its flags is refused ([`ConvertError::Unsupported`]) rather than stored without it; an unset
-//! or all-false `additional_attributes` is accepted, and entries convert back without one.
+//! Back to the message, `additional_attributes` is set only when a flag in it is: SPIRE's
+//! datastore stores an all-false message as nothing and reads it back unset, so an entry
+//! without either flag has no `additional_attributes`, whichever way it was written.
 
 use spiffe_attest::entry::EntryField;
 use spiffe_attest::{EntryError, EntryId, RegistrationEntry};
@@ -52,17 +52,7 @@ pub fn entry_from_proto(entry: &types::Entry) -> Result<RegistrationEntry, Conve
         .enumerate()
         .map(|(i, name)| trust_domain_from_proto(name, FieldPath::new("federates_with").at(i)))
         .collect::<Result<Vec<TrustDomain>, _>>()?;
-    if let Some(attributes) = &entry.additional_attributes {
-        let unsupported = |name| ConvertError::Unsupported {
-            field: FieldPath::new("additional_attributes").then(name),
-        };
-        if attributes.disable_x509_svid_prefetch {
-            return Err(unsupported("disable_x509_svid_prefetch"));
-        }
-        if attributes.jwt_svid_include_jti {
-            return Err(unsupported("jwt_svid_include_jti"));
-        }
-    }
+    let attributes = entry.additional_attributes.unwrap_or_default();
     let revision =
         u64::try_from(entry.revision_number).map_err(|_| out_of_range("revision_number"))?;
 
@@ -74,6 +64,8 @@ pub fn entry_from_proto(entry: &types::Entry) -> Result<RegistrationEntry, Conve
         .admin(entry.admin)
         .downstream(entry.downstream)
         .store_svid(entry.store_svid)
+        .disable_x509_svid_prefetch(attributes.disable_x509_svid_prefetch)
+        .jwt_svid_include_jti(attributes.jwt_svid_include_jti)
         .hint(entry.hint.as_str())
         .expires_at(time_from_secs(entry.expires_at, "expires_at")?)
         .revision_number(revision)
@@ -85,7 +77,7 @@ pub fn entry_from_proto(entry: &types::Entry) -> Result<RegistrationEntry, Conve
 }
 
 /// SPIRE's message for a registration entry, every field filled in (`additional_attributes`
-/// left unset).
+/// only when one of its flags is set).
 ///
 /// Fails only for values SPIRE's fields cannot carry: a TTL of zero, over `i32::MAX` seconds or
 /// with a fraction of a second; a time at the epoch or past `i64::MAX`; a revision past
@@ -112,7 +104,11 @@ pub fn entry_to_proto(entry: &RegistrationEntry) -> Result<types::Entry, Convert
         jwt_svid_ttl: ttl_to_secs(entry.jwt_svid_ttl(), "jwt_svid_ttl")?,
         hint: entry.hint().unwrap_or_default().to_owned(),
         created_at: time_to_secs(entry.created_at(), "created_at")?,
-        additional_attributes: None,
+        additional_attributes: (entry.disable_x509_svid_prefetch() || entry.jwt_svid_include_jti())
+            .then_some(types::entry::AdditionalAttributes {
+                disable_x509_svid_prefetch: entry.disable_x509_svid_prefetch(),
+                jwt_svid_include_jti: entry.jwt_svid_include_jti(),
+            }),
     })
 }
 
@@ -127,6 +123,9 @@ impl From<EntryError> for ConvertError {
             | EntryError::EntryIdCharacter { .. } => FieldPath::new("id"),
             EntryError::NoSelectors => FieldPath::new("selectors"),
             EntryError::StoreSvidMixedSelectorTypes => FieldPath::new("store_svid"),
+            EntryError::StoreSvidWithoutPrefetch => {
+                FieldPath::new("additional_attributes").then("disable_x509_svid_prefetch")
+            }
             EntryError::DnsName { index, .. } => FieldPath::new("dns_names").at(*index),
             EntryError::HintTooLong { .. } | EntryError::HintCharacter { .. } => {
                 FieldPath::new("hint")

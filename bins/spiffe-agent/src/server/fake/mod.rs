@@ -385,10 +385,19 @@ impl FakeServer {
             })?;
         let ttl = entry.jwt_svid_ttl().unwrap_or(state.jwt_ttl);
         let audience: Vec<&str> = audience.iter().map(String::as_str).collect();
+        // As the real server: a unique `jti` for entries that ask for one.
+        let mut claims = spiffe_core::json::JsonObject::new();
+        if entry.jwt_svid_include_jti() {
+            let jti = spiffe_ca::jwt::new_jti().map_err(|e| ServerError::Status {
+                code: ServerError::UNAVAILABLE,
+                message: e.to_string(),
+            })?;
+            claims.insert_str("jti", jti);
+        }
         let token = state
             .authorities
             .active_jwt()
-            .mint(entry.spiffe_id(), &audience, ttl, &Default::default(), now)
+            .mint(entry.spiffe_id(), &audience, ttl, &claims, now)
             .map_err(|e| ServerError::Status {
                 code: ServerError::INVALID_ARGUMENT,
                 message: e.to_string(),

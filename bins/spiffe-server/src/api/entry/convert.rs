@@ -200,9 +200,12 @@ pub(super) fn entry_to_update(
     if mask.hint {
         merged.hint.clone_from(&message.hint);
     }
-    merged
-        .additional_attributes
-        .clone_from(&message.additional_attributes);
+    if mask.additional_attributes {
+        // Replaced whole, as SPIRE: unset clears both flags.
+        merged
+            .additional_attributes
+            .clone_from(&message.additional_attributes);
+    }
     let entry = entry_from_proto(&merged).map_err(|e| convert_failed(&e))?;
     rules
         .check(&entry)
@@ -228,6 +231,7 @@ pub(super) fn input_mask(mask: Option<&types::EntryMask>) -> EntryMask {
     mask.store_svid = m.store_svid;
     mask.jwt_svid_ttl = m.jwt_svid_ttl;
     mask.hint = m.hint;
+    mask.additional_attributes = m.additional_attributes;
     mask
 }
 

@@ -4,6 +4,10 @@
 //!
 //! The lifetime is the entry's `jwt_svid_ttl` (NewJWTSVID) or the request's `ttl`
 //! (MintJWTSVID), else `default_jwt_svid_ttl`, capped by the CA.
+//!
+//! A token minted by NewJWTSVID for an entry with `jwt_svid_include_jti` carries a fresh `jti`
+//! ([`spiffe_ca::jwt::new_jti`]), as SPIRE's; no other token has one (MintJWTSVID never adds
+//! one, as SPIRE).
 
 use std::time::Duration;
 
@@ -40,7 +44,14 @@ pub(super) async fn new_jwt_svid(
     let ttl = entry
         .jwt_svid_ttl()
         .unwrap_or(ctx.settings.default_jwt_svid_ttl);
-    let svid = mint(ctx, entry.spiffe_id(), &request.audience, ttl).await?;
+    let svid = mint(
+        ctx,
+        entry.spiffe_id(),
+        &request.audience,
+        ttl,
+        entry.jwt_svid_include_jti(),
+    )
+    .await?;
     Ok(Response::new(NewJwtsvidResponse { svid: Some(svid) }))
 }
 
@@ -56,16 +67,18 @@ pub(super) async fn mint_jwt_svid(
     let id = spiffe_id_from_proto(id)
         .map_err(|e| Status::invalid_argument(format!("invalid SPIFFE ID: {e}")))?;
     let ttl = ttl_or(request.ttl, ctx.settings.default_jwt_svid_ttl);
-    let svid = mint(ctx, &id, &request.audience, ttl).await?;
+    let svid = mint(ctx, &id, &request.audience, ttl, false).await?;
     Ok(Response::new(MintJwtsvidResponse { svid: Some(svid) }))
 }
 
-/// Checks the ID and audience, then signs (off the async threads: the signer may be an HSM).
+/// Checks the ID and audience, then signs (off the async threads: the signer may be an HSM),
+/// with a unique `jti` when `include_jti`.
 async fn mint(
     ctx: &ServerContext,
     id: &SpiffeId,
     audience: &[String],
     ttl: Duration,
+    include_jti: bool,
 ) -> Result<types::Jwtsvid, Status> {
     check_workload_id(&ctx.settings.trust_domain, id)
         .map_err(|e| Status::invalid_argument(format!("invalid SPIFFE ID: {e}")))?;
@@ -77,6 +90,11 @@ async fn mint(
     let mut claims = JsonObject::new();
     if let Some(issuer) = &ctx.settings.jwt_issuer {
         claims.insert_str("iss", issuer.as_str());
+    }
+    if include_jti {
+        let jti = spiffe_ca::jwt::new_jti()
+            .map_err(|e| Status::internal(format!("failed to generate jti: {e}")))?;
+        claims.insert_str("jti", jti);
     }
     let ca = ctx.ca.clone();
     let (subject, audience) = (id.clone(), audience.to_vec());

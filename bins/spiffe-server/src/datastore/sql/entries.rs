@@ -105,8 +105,8 @@ async fn insert(
             &Sql::new(
                 "INSERT INTO registration_entries (entry_id, spiffe_id, parent_id, selector_set, \
                  x509_svid_ttl, jwt_svid_ttl, admin, downstream, store_svid, hint, expires_at, \
-                 revision_number, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 revision_number, created_at, disable_x509_svid_prefetch, jwt_svid_include_jti) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
                  ON CONFLICT DO NOTHING RETURNING pk",
             )
             .bind(entry.id().as_str())
@@ -121,7 +121,9 @@ async fn insert(
             .bind(entry.hint())
             .bind(entry.expires_at().map(to_secs))
             .bind(revision)
-            .bind(now),
+            .bind(now)
+            .bind(entry.disable_x509_svid_prefetch())
+            .bind(entry.jwt_svid_include_jti()),
         )
         .await
         .map_err(map)?;
@@ -172,7 +174,8 @@ async fn update_one(
         &Sql::new(
             "UPDATE registration_entries SET spiffe_id = $1, parent_id = $2, selector_set = $3, \
              x509_svid_ttl = $4, jwt_svid_ttl = $5, admin = $6, downstream = $7, store_svid = $8, \
-             hint = $9, expires_at = $10, revision_number = $11 WHERE pk = $12",
+             hint = $9, expires_at = $10, revision_number = $11, \
+             disable_x509_svid_prefetch = $12, jwt_svid_include_jti = $13 WHERE pk = $14",
         )
         .bind(merged.spiffe_id().as_str())
         .bind(merged.parent_id().as_str())
@@ -185,6 +188,8 @@ async fn update_one(
         .bind(merged.hint())
         .bind(merged.expires_at().map(to_secs))
         .bind(revision)
+        .bind(merged.disable_x509_svid_prefetch())
+        .bind(merged.jwt_svid_include_jti())
         .bind(stored.pk),
     )
     .await
@@ -249,6 +254,8 @@ fn merge(
     .dns_names(pick(mask.dns_names).dns_names().iter().cloned())
     .store_svid(pick(mask.store_svid).store_svid())
     .hint(pick(mask.hint).hint().unwrap_or_default())
+    .disable_x509_svid_prefetch(pick(mask.additional_attributes).disable_x509_svid_prefetch())
+    .jwt_svid_include_jti(pick(mask.additional_attributes).jwt_svid_include_jti())
     .revision_number(stored.revision_number())
     .created_at(stored.created_at());
     for td in pick(mask.federates_with).federates_with() {

@@ -30,7 +30,7 @@ const FIELD_SEP: char = '\u{1f}';
 /// Between the items of a list field.
 const ITEM_SEP: char = '\u{1d}';
 /// The fields of a packed entry.
-const FIELDS: usize = 16;
+const FIELDS: usize = 18;
 /// Entries read per statement; a larger page is read in several statements in one snapshot.
 const CHUNK: i64 = 5_000;
 
@@ -172,6 +172,8 @@ async fn read_packed(db: &mut Db<'_>, page: &Sql<'_>) -> Result<Vec<StoredEntry>
          || '{fs}' || CAST(e.store_svid AS TEXT) || '{fs}' || COALESCE(e.hint, '') \
          || '{fs}' || COALESCE(CAST(e.expires_at AS TEXT), '') \
          || '{fs}' || CAST(e.revision_number AS TEXT) || '{fs}' || CAST(e.created_at AS TEXT) \
+         || '{fs}' || CAST(e.disable_x509_svid_prefetch AS TEXT) \
+         || '{fs}' || CAST(e.jwt_svid_include_jti AS TEXT) \
          || '{fs}' || COALESCE((SELECT string_agg(s.selector, '{is}') FROM entry_selectors s \
                                 WHERE s.entry_pk = e.pk), '') \
          || '{fs}' || COALESCE((SELECT string_agg(d.name, '{is}' ORDER BY d.position) \
@@ -195,7 +197,7 @@ fn corrupt(what: &'static str) -> DataStoreError {
 /// One packed entry.
 fn unpack(record: &str) -> Result<StoredEntry, DataStoreError> {
     let fields: Vec<&str> = record.split(FIELD_SEP).collect();
-    let [pk, id, spiffe_id, parent_id, x509_ttl, jwt_ttl, admin, downstream, store_svid, hint, expires_at, revision_number, created_at, selectors, dns_names, federates_with] =
+    let [pk, id, spiffe_id, parent_id, x509_ttl, jwt_ttl, admin, downstream, store_svid, hint, expires_at, revision_number, created_at, disable_prefetch, include_jti, selectors, dns_names, federates_with] =
         <[&str; FIELDS]>::try_from(fields).map_err(|_| corrupt("registration entry"))?;
     let int = |text: &str, what| text.parse::<i64>().map_err(|_| corrupt(what));
     let opt_int = |text: &str, what| (!text.is_empty()).then(|| int(text, what)).transpose();
@@ -219,6 +221,8 @@ fn unpack(record: &str) -> Result<StoredEntry, DataStoreError> {
         .admin(boolean(admin)?)
         .downstream(boolean(downstream)?)
         .store_svid(boolean(store_svid)?)
+        .disable_x509_svid_prefetch(boolean(disable_prefetch)?)
+        .jwt_svid_include_jti(boolean(include_jti)?)
         .hint(hint)
         .expires_at(
             opt_int(expires_at, "expires_at")?
@@ -274,7 +278,7 @@ mod tests {
         let f = FIELD_SEP;
         let i = ITEM_SEP;
         let record = format!(
-            "7{f}e1{f}spiffe://example.org/w{f}spiffe://example.org/a{f}60{f}{f}1{f}false{f}0{f}hint{f}{f}3{f}100\
+            "7{f}e1{f}spiffe://example.org/w{f}spiffe://example.org/a{f}60{f}{f}1{f}false{f}0{f}hint{f}{f}3{f}100{f}true{f}0\
              {f}unix:uid:1{i}k8s:ns:x{f}a.example.org{i}b.example.org{f}x.org"
         );
         let stored = unpack(&record).expect("unpacks");
@@ -289,6 +293,7 @@ mod tests {
         assert_eq!(e.dns_names(), ["a.example.org", "b.example.org"]);
         assert_eq!(e.federates_with().len(), 1);
         assert_eq!(e.revision_number(), 3);
+        assert!(e.disable_x509_svid_prefetch() && !e.jwt_svid_include_jti());
         for bad in [
             record.replacen("7", "x", 1),
             record.replace("false", "maybe"),

@@ -13,7 +13,7 @@ use super::pool::Pools;
 use crate::datastore::{Backend, DataStoreError, Record};
 
 /// The schema version this server writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// One migration: the scripts that take a database from `version - 1` to `version`.
 struct Migration {
@@ -23,12 +23,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "initial schema",
-    sqlite: include_str!("migrations/sqlite/0001_initial.sql"),
-    postgres: include_str!("migrations/postgres/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "initial schema",
+        sqlite: include_str!("migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "entry additional attributes",
+        sqlite: include_str!("migrations/sqlite/0002_entry_additional_attributes.sql"),
+        postgres: include_str!("migrations/postgres/0002_entry_additional_attributes.sql"),
+    },
+];
 
 /// Any 64-bit constant: the PostgreSQL advisory lock that serializes migrating servers.
 const PG_MIGRATION_LOCK: i64 = 0x5350_4946_4645_0001;
