@@ -35,9 +35,9 @@
 
 pub mod agent;
 pub mod domain;
+pub mod load;
 pub mod postgres;
 pub mod proxy;
-pub mod load;
 
 pub use agent::{agent_cli, AgentConfigFile, AgentProcess};
 pub use domain::{current_uid, Domain};

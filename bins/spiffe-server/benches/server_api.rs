@@ -335,7 +335,10 @@ async fn main() {
         ms(percentile(&latencies, 0.9)),
         ms(percentile(&latencies, 0.95)),
         ms(*latencies.last().unwrap()),
-        latencies.iter().filter(|l| **l > Duration::from_millis(5)).count()
+        latencies
+            .iter()
+            .filter(|l| **l > Duration::from_millis(5))
+            .count()
     );
     if std::env::var("SPIFFE_BENCH_ONLY").as_deref() == Ok("attest") {
         return;

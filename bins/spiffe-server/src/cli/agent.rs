@@ -11,8 +11,8 @@ use spire_config::flags::{Flag, FlagSet, Parsed};
 
 use super::client::{run_admin, Env, SocketFlags};
 use super::common::{
-    agent_json, go_time_utc, id_string, match_behavior, output_flag, parse_id,
-    parse_selector, plural, print_json, Output,
+    agent_json, go_time_utc, id_string, match_behavior, output_flag, parse_id, parse_selector,
+    plural, print_json, Output,
 };
 use super::Command;
 
