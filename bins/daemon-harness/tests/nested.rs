@@ -20,12 +20,7 @@ fn downstream_svids_chain_to_the_root_and_survive_a_root_outage() {
     let mut root = root_domain(dir.path());
     let server_bin = ServerProcess::binary();
     let agent_bin = agent_binary();
-    root.create_entry(
-        &format!("spiffe://{TD}/downstream"),
-        &[&path_selector(&server_bin)],
-        &["-downstream"],
-    )
-    .unwrap();
+    register_downstream_server(&root);
     root.create_entry(
         &format!("spiffe://{TD}/root-workload"),
         &[&path_selector(&agent_bin)],
@@ -169,13 +164,8 @@ fn root_and_downstream_ca_rotations_keep_both_levels_verifying() {
         agent.unix_attestor_data = "            discover_workload_path = true".into();
     })
     .unwrap();
-    let (server_bin, agent_bin) = (ServerProcess::binary(), agent_binary());
-    root.create_entry(
-        &format!("spiffe://{TD}/downstream"),
-        &[&path_selector(&server_bin)],
-        &["-downstream"],
-    )
-    .unwrap();
+    let agent_bin = agent_binary();
+    register_downstream_server(&root);
     root.create_entry(
         &format!("spiffe://{TD}/root-workload"),
         &[&path_selector(&agent_bin)],

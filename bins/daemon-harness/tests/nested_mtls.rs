@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use daemon_harness::{agent::agent_binary, Domain, ServerProcess};
+use daemon_harness::{agent::agent_binary, Domain};
 use nested_support::*;
 use spiffe_core::{
     Certificate, SpiffeId, TrustDomain, X509Bundle, X509BundleSource, X509Svid, X509SvidSource,
@@ -294,13 +294,8 @@ fn across_levels(rotate_downstream_by_hand: bool) {
         server.extra_server = ttls.into();
         agent.sync_interval = Some("2s".into());
     });
-    let (server_bin, agent_bin) = (ServerProcess::binary(), agent_binary());
-    root.create_entry(
-        &format!("spiffe://{TD}/downstream"),
-        &[&path_selector(&server_bin)],
-        &["-downstream"],
-    )
-    .unwrap();
+    let agent_bin = agent_binary();
+    register_downstream_server(&root);
     root.create_entry(ROOT_WL, &[&this_process()], &[]).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // Entries reach the agent in one sync: once this process has its SVID, the downstream
@@ -600,13 +595,8 @@ const B_OTHER: &str = "spiffe://example.org/tenant-b/other";
 fn tenants_authorize_each_other_by_spiffe_id_not_by_issuing_server() {
     let dir = tempfile::tempdir().unwrap();
     let root = root_domain(dir.path());
-    let (server_bin, agent_bin) = (ServerProcess::binary(), agent_binary());
-    root.create_entry(
-        &format!("spiffe://{TD}/downstream"),
-        &[&path_selector(&server_bin)],
-        &["-downstream"],
-    )
-    .unwrap();
+    let agent_bin = agent_binary();
+    register_downstream_server(&root);
     root.create_entry(
         &format!("spiffe://{TD}/marker"),
         &[&path_selector(&agent_bin)],

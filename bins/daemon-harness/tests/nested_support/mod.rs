@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use daemon_harness::{AgentConfigFile, Domain, KeyManagerKind, ServerConfigFile};
+use daemon_harness::{AgentConfigFile, Domain, KeyManagerKind, ServerConfigFile, ServerProcess};
 
 pub(crate) const TD: &str = "example.org";
 pub(crate) const WAIT: Duration = Duration::from_secs(60);
@@ -50,6 +50,17 @@ pub(crate) fn root_domain_with(
         customize(server, agent);
     })
     .unwrap()
+}
+
+/// Registers the downstream server on the root: an entry marked `-downstream` for processes
+/// of the server binary (the downstream server asks the root's agent for its identity).
+pub(crate) fn register_downstream_server(root: &Domain) {
+    root.create_entry(
+        &format!("spiffe://{TD}/downstream"),
+        &[&path_selector(&ServerProcess::binary())],
+        &["-downstream"],
+    )
+    .unwrap();
 }
 
 /// The `UpstreamAuthority "spire"` block pointing at `root`.
