@@ -177,7 +177,9 @@ pub trait DataStore: Send + Sync {
 
     /// Removes the token and says whether it existed and was still valid at `now`, in one
     /// atomic step: of two concurrent uses of a token, at most one sees it. An expired token is
-    /// removed too.
+    /// removed too. The removal is durable no later than the store's next durable write (for
+    /// an attestation, the agent's node record), not necessarily on its own: after a crash
+    /// before that write, the token is back, and nothing was attested with it.
     fn consume_join_token<'a>(
         &'a self,
         token: &'a JoinToken,

@@ -332,6 +332,14 @@ impl Conn {
             Self::Postgres(c) => Db::Postgres(c),
         }
     }
+
+    /// Closes the connection when it is dropped instead of returning it to the pool.
+    pub(super) fn close_on_drop(&mut self) {
+        match self {
+            Self::Sqlite(c) => c.close_on_drop(),
+            Self::Postgres(c) => c.close_on_drop(),
+        }
+    }
 }
 
 /// A transaction of either backend. Dropped without [`Tx::commit`], it rolls back.

@@ -7,7 +7,9 @@
 //! writer. `synchronous = FULL`: each commit syncs the WAL, so an acknowledged write survives
 //! a process crash (`kill -9`) and also a power loss or kernel crash. (`NORMAL` would survive
 //! a process crash but could lose the last commits to a power loss; a sync costs well under a
-//! millisecond on an SSD and is shared by all the entries of a batch.) Foreign keys are
+//! millisecond on an SSD and is shared by all the entries of a batch.) One write relaxes it:
+//! a join token's deletion is left for the next synced commit to carry to disk (see
+//! `secrets::delete_token`). Foreign keys are
 //! enforced, and a writer that finds the file locked by another process waits up to
 //! [`BUSY_TIMEOUT`] before failing.
 //!

@@ -39,27 +39,74 @@ pub(super) async fn consume_join_token(
     token: &JoinToken,
     now: UnixTime,
 ) -> Result<JoinTokenUse, DataStoreError> {
-    let map = |e| errors::map(pools.backend(), Record::JoinToken, e);
-    let mut conn = pools.write_conn().await?;
-    // One statement deletes and reports: of two concurrent uses, only one gets the row.
-    let row = conn
-        .db()
-        .fetch_optional(
-            &Sql::new("DELETE FROM join_tokens WHERE token_hash = $1 RETURNING expires_at")
-                .bind(token_digest(token)),
-        )
+    let digest = token_digest(token);
+    let backend = pools.backend();
+    let pools = pools.clone();
+    // On a task of its own, so that a caller that goes away mid-way (a dropped attestation
+    // stream) cannot leave the SQLite writer with relaxed syncing: the task always restores it.
+    let expires_at = tokio::spawn(async move { delete_token(&pools, digest).await })
         .await
-        .map_err(map)?;
-    let Some(row) = row else {
+        .map_err(|e| DataStoreError::Internal {
+            backend,
+            source: Box::new(e),
+        })??;
+    let Some(expires_at) = expires_at else {
         return Ok(JoinTokenUse::Unknown);
     };
-    let expires_at = from_secs(row.int(0).map_err(map)?, "join token expiry")?;
     // Valid through its expiry second, as the join_token attestor judges it.
     Ok(if now > expires_at {
         JoinTokenUse::Expired { expires_at }
     } else {
         JoinTokenUse::Valid { expires_at }
     })
+}
+
+/// Deletes the token with `digest`, returning its expiry if it existed.
+///
+/// One statement deletes and reports: of two concurrent uses, only one gets the row. Its
+/// commit is not synced to disk on its own: it becomes durable with the next synced commit
+/// (in SQLite's WAL and in PostgreSQL's WAL alike, a sync covers every earlier commit). An
+/// attestation's next write is the agent's node record, synced before the agent gets its SVID,
+/// so the deletion is durable before the token has bought anything; a crash in between can
+/// only bring back a token whose attestation never completed. This saves one of the two disk
+/// syncs of a join-token attestation (issue 12's attestation latency).
+async fn delete_token(pools: &Pools, digest: Vec<u8>) -> Result<Option<UnixTime>, DataStoreError> {
+    let map = |e| errors::map(pools.backend(), Record::JoinToken, e);
+    let delete =
+        Sql::new("DELETE FROM join_tokens WHERE token_hash = $1 RETURNING expires_at").bind(digest);
+    let row = match pools {
+        Pools::Sqlite { .. } => {
+            let mut conn = pools.write_conn().await?;
+            // `synchronous` is a property of the connection: relax it for this one commit.
+            conn.db()
+                .execute(&Sql::new("PRAGMA synchronous = NORMAL"))
+                .await
+                .map_err(map)?;
+            let row = conn.db().fetch_optional(&delete).await;
+            let restored = conn
+                .db()
+                .execute(&Sql::new("PRAGMA synchronous = FULL"))
+                .await;
+            if restored.is_err() {
+                // Never hand the writer back with relaxed syncing: a fresh one is opened FULL.
+                conn.close_on_drop();
+            }
+            restored.map_err(map)?;
+            row.map_err(map)?
+        }
+        Pools::Postgres(_) => {
+            let mut tx = pools.write().await?;
+            tx.db()
+                .execute(&Sql::new("SET LOCAL synchronous_commit TO OFF"))
+                .await
+                .map_err(map)?;
+            let row = tx.db().fetch_optional(&delete).await.map_err(map)?;
+            tx.commit().await.map_err(map)?;
+            row
+        }
+    };
+    row.map(|row| from_secs(row.int(0).map_err(map)?, "join token expiry"))
+        .transpose()
 }
 
 pub(super) async fn prune_join_tokens(
@@ -109,4 +156,73 @@ pub(super) async fn save_ca_journal(
         .await
         .map_err(|e| errors::map(pools.backend(), Record::CaJournal, e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::datastore::SqlSettings;
+
+    async fn writer_synchronous(pools: &Pools) -> i64 {
+        let mut conn = pools.write_conn().await.expect("writer");
+        let row = conn
+            .db()
+            .fetch_one(&Sql::new("PRAGMA synchronous"))
+            .await
+            .expect("pragma");
+        row.int(0).expect("int")
+    }
+
+    /// The relaxed sync of a token's deletion never outlives it: afterwards, and after a
+    /// caller that gave up mid-way, the writer syncs every commit again (2 = FULL).
+    #[tokio::test]
+    async fn consuming_a_token_leaves_the_sqlite_writer_fully_synced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ds.sqlite3");
+        let pools = Pools::open(&SqlSettings::sqlite(path.to_str().expect("utf-8")))
+            .await
+            .expect("open");
+        super::super::migrate::run(&pools, false)
+            .await
+            .expect("migrate");
+        assert_eq!(writer_synchronous(&pools).await, 2);
+        let expires = UnixTime::since_unix_epoch(Duration::from_secs(2_000_000_000));
+        let now = UnixTime::since_unix_epoch(Duration::from_secs(1_000_000_000));
+        let token = JoinToken::new("t-1").expect("token");
+        create_join_token(&pools, &token, expires)
+            .await
+            .expect("create");
+        assert_eq!(
+            consume_join_token(&pools, &token, now).await.expect("use"),
+            JoinTokenUse::Valid {
+                expires_at: expires
+            }
+        );
+        assert_eq!(
+            consume_join_token(&pools, &token, now)
+                .await
+                .expect("replay"),
+            JoinTokenUse::Unknown
+        );
+        assert_eq!(writer_synchronous(&pools).await, 2);
+
+        // A caller dropped after its first poll: the deletion still completes and restores.
+        let token = JoinToken::new("t-2").expect("token");
+        create_join_token(&pools, &token, expires)
+            .await
+            .expect("create");
+        let consume = consume_join_token(&pools, &token, now);
+        assert!(tokio::time::timeout(Duration::ZERO, consume).await.is_err());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(writer_synchronous(&pools).await, 2);
+        assert_eq!(
+            consume_join_token(&pools, &token, now)
+                .await
+                .expect("after"),
+            JoinTokenUse::Unknown,
+            "the abandoned use still consumed the token"
+        );
+    }
 }
