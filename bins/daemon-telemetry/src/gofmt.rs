@@ -1,6 +1,35 @@
 //! Go's text forms of values, for output that reads as SPIRE's: floats as `%v` and
 //! Prometheus's `expfmt` print them (`strconv.FormatFloat(f, 'g', -1, 64)`), and JSON strings
-//! as `encoding/json` escapes them (HTML-safe).
+//! as `encoding/json` escapes them (HTML-safe), and gRPC status codes as grpc-go names them.
+
+/// grpc-go's `codes.Code(n).String()` for the codes it names (`InvalidArgument`, `Canceled`):
+/// what SPIRE prints in `rpc error: code = … desc = …` lines and labels its metrics with.
+/// `None` for a number outside 0–16 (Go prints `Code(n)` for those).
+pub fn grpc_code_name(code: i32) -> Option<&'static str> {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "Canceled",
+        "Unknown",
+        "InvalidArgument",
+        "DeadlineExceeded",
+        "NotFound",
+        "AlreadyExists",
+        "PermissionDenied",
+        "ResourceExhausted",
+        "FailedPrecondition",
+        "Aborted",
+        "OutOfRange",
+        "Unimplemented",
+        "Internal",
+        "Unavailable",
+        "DataLoss",
+        "Unauthenticated",
+    ];
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| NAMES.get(i))
+        .copied()
+}
 
 /// `strconv.FormatFloat(f, 'g', -1, 64)` (also what `%v` prints): the shortest digits that
 /// read back, in exponent form when the decimal exponent is below -4 or at least 6 (`1e+06`,
@@ -88,6 +117,16 @@ pub(crate) fn json_float(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grpc_codes_are_named_as_grpc_go_names_them() {
+        assert_eq!(grpc_code_name(0), Some("OK"));
+        assert_eq!(grpc_code_name(1), Some("Canceled"));
+        assert_eq!(grpc_code_name(3), Some("InvalidArgument"));
+        assert_eq!(grpc_code_name(16), Some("Unauthenticated"));
+        assert_eq!(grpc_code_name(17), None);
+        assert_eq!(grpc_code_name(-1), None);
+    }
 
     #[test]
     fn floats_as_go_prints_them() {

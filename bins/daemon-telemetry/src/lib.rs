@@ -11,6 +11,7 @@ mod metrics_server;
 mod shutdown;
 
 pub use config::{HealthConfig, PrometheusConfig, TelemetryConfig};
+pub use gofmt::grpc_code_name;
 pub use health::{Health, HealthCheck, HealthServer, HealthState};
 pub use logging::{LogFormat, LogHandle, LogLevel, LogSettings};
 pub use metrics::Registry;

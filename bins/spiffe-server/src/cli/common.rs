@@ -264,29 +264,7 @@ pub fn go_quote(s: &str) -> String {
 
 /// Go's `codes.Code(n).String()`.
 pub fn code_name(code: i32) -> String {
-    let known = [
-        "OK",
-        "Canceled",
-        "Unknown",
-        "InvalidArgument",
-        "DeadlineExceeded",
-        "NotFound",
-        "AlreadyExists",
-        "PermissionDenied",
-        "ResourceExhausted",
-        "FailedPrecondition",
-        "Aborted",
-        "OutOfRange",
-        "Unimplemented",
-        "Internal",
-        "Unavailable",
-        "DataLoss",
-        "Unauthenticated",
-    ];
-    usize::try_from(code)
-        .ok()
-        .and_then(|i| known.get(i))
-        .map_or_else(|| format!("Code({code})"), |s| (*s).to_owned())
+    daemon_telemetry::grpc_code_name(code).map_or_else(|| format!("Code({code})"), str::to_owned)
 }
 
 /// Reads a file, or stdin for `-`.

@@ -270,26 +270,8 @@ fn snake(s: &str) -> String {
 
 /// The status name as SPIRE's metrics label it (Go's `codes.Code.String()`).
 pub fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "Canceled",
-        Unknown => "Unknown",
-        InvalidArgument => "InvalidArgument",
-        DeadlineExceeded => "DeadlineExceeded",
-        NotFound => "NotFound",
-        AlreadyExists => "AlreadyExists",
-        PermissionDenied => "PermissionDenied",
-        ResourceExhausted => "ResourceExhausted",
-        FailedPrecondition => "FailedPrecondition",
-        Aborted => "Aborted",
-        OutOfRange => "OutOfRange",
-        Unimplemented => "Unimplemented",
-        Internal => "Internal",
-        Unavailable => "Unavailable",
-        DataLoss => "DataLoss",
-        Unauthenticated => "Unauthenticated",
-    }
+    // Every `tonic::Code` is one of the 17 grpc-go names.
+    daemon_telemetry::grpc_code_name(code as i32).unwrap_or("Unknown")
 }
 
 #[cfg(test)]

@@ -250,32 +250,9 @@ fn request<T>(message: T, timeout: Option<Duration>) -> tonic::Request<T> {
 fn rpc_error(status: &tonic::Status) -> String {
     format!(
         "rpc error: code = {} desc = {}",
-        go_code(status.code()),
+        daemon_telemetry::grpc_code_name(status.code() as i32).unwrap_or("Unknown"),
         status.message()
     )
-}
-
-fn go_code(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "Canceled",
-        Unknown => "Unknown",
-        InvalidArgument => "InvalidArgument",
-        DeadlineExceeded => "DeadlineExceeded",
-        NotFound => "NotFound",
-        AlreadyExists => "AlreadyExists",
-        PermissionDenied => "PermissionDenied",
-        ResourceExhausted => "ResourceExhausted",
-        FailedPrecondition => "FailedPrecondition",
-        Aborted => "Aborted",
-        OutOfRange => "OutOfRange",
-        Unimplemented => "Unimplemented",
-        Internal => "Internal",
-        Unavailable => "Unavailable",
-        DataLoss => "DataLoss",
-        Unauthenticated => "Unauthenticated",
-    }
 }
 
 /// Splits concatenated DER (the Workload API's certificate lists) into certificates.
