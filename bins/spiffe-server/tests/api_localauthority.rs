@@ -440,6 +440,16 @@ async fn under_an_upstream_authority_local_x509_taint_and_revoke_are_refused() {
     ctx.ca = Arc::new(ca);
     let ctx = Arc::new(ctx);
     let mut client = LocalAuthorityClient::new(testing::serve_as(ctx, dir.path(), local()).await);
+    // The active authority names the upstream root it chains to, as SPIRE's state does.
+    let state = client
+        .get_x509_authority_state(GetX509AuthorityStateRequest {})
+        .await
+        .expect("X.509 state")
+        .into_inner();
+    assert_eq!(
+        state.active.expect("active").upstream_authority_subject_key_id,
+        root.authority_id()
+    );
     let err = client
         .taint_x509_authority(TaintX509AuthorityRequest {
             authority_id: "ab".into(),

@@ -74,7 +74,8 @@ pub(super) fn state(info: &AuthorityInfo) -> AuthorityState {
     AuthorityState {
         authority_id: info.id.clone(),
         expires_at: i64::try_from(info.not_after.as_secs()).unwrap_or(i64::MAX),
-        upstream_authority_subject_key_id: String::new(),
+        // Under an upstream authority (X.509 only), the upstream root it chains to.
+        upstream_authority_subject_key_id: info.upstream_authority_id.clone().unwrap_or_default(),
     }
 }
 
