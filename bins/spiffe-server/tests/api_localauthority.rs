@@ -447,7 +447,10 @@ async fn under_an_upstream_authority_local_x509_taint_and_revoke_are_refused() {
         .expect("X.509 state")
         .into_inner();
     assert_eq!(
-        state.active.expect("active").upstream_authority_subject_key_id,
+        state
+            .active
+            .expect("active")
+            .upstream_authority_subject_key_id,
         root.authority_id()
     );
     let err = client
