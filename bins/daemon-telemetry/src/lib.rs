@@ -5,6 +5,7 @@ mod config;
 mod gofmt;
 pub mod health;
 mod listener;
+pub mod logger_api;
 pub mod logging;
 pub mod metrics;
 mod metrics_server;
@@ -12,6 +13,7 @@ mod shutdown;
 
 pub use config::{HealthConfig, PrometheusConfig, TelemetryConfig};
 pub use health::{Health, HealthCheck, HealthServer, HealthState};
+pub use logger_api::LoggerService;
 pub use logging::{LogFormat, LogHandle, LogLevel, LogSettings};
 pub use metrics::Registry;
 pub use metrics_server::{MetricsServer, CONTENT_TYPE as METRICS_CONTENT_TYPE};
