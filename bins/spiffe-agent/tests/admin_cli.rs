@@ -154,7 +154,11 @@ fn logger_get_set_reset_change_what_the_agent_logs() {
 
     // -level is case-insensitive, as logrus's ParseLevel of the lowercased value.
     assert_eq!(
-        result(&admin(&socket, &["logger", "set"], &["-level", "WARN", "-output", "json"])),
+        result(&admin(
+            &socket,
+            &["logger", "set"],
+            &["-level", "WARN", "-output", "json"]
+        )),
         (
             Some(0),
             "{\"current_level\":\"WARN\",\"launch_level\":\"INFO\"}\n".into(),
@@ -180,9 +184,13 @@ fn debug_getinfo_prints_the_agents_state_in_both_formats() {
     // JSON: every field; the agent has synced (sync interval 1 s), its chain is its SVID.
     let deadline = Instant::now() + Duration::from_secs(20);
     let info = loop {
-        let (code, stdout, stderr) = result(&admin(&socket, &["debug", "getinfo"], &["-output", "json"]));
+        let (code, stdout, stderr) =
+            result(&admin(&socket, &["debug", "getinfo"], &["-output", "json"]));
         assert_eq!((code, stderr.as_str()), (Some(0), ""), "{stdout}");
-        assert!(stdout.ends_with("}\n") && stdout.lines().count() == 1, "{stdout}");
+        assert!(
+            stdout.ends_with("}\n") && stdout.lines().count() == 1,
+            "{stdout}"
+        );
         let info: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         if info["last_sync_success"] != "0" || Instant::now() > deadline {
             break info;
@@ -194,7 +202,10 @@ fn debug_getinfo_prints_the_agents_state_in_both_formats() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    assert!(last_sync > 0 && last_sync <= now && now - last_sync < 60, "{info}");
+    assert!(
+        last_sync > 0 && last_sync <= now && now - last_sync < 60,
+        "{info}"
+    );
     assert!(info["uptime"].as_i64().unwrap() >= 0, "{info}");
     for counter in [
         "svids_count",
@@ -216,14 +227,23 @@ fn debug_getinfo_prints_the_agents_state_in_both_formats() {
     assert_eq!((code, stderr.as_str()), (Some(0), ""), "{stdout}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], "Agent Debug Info:", "{stdout}");
-    assert!(lines[1].starts_with("  Uptime:                          "), "{stdout}");
+    assert!(
+        lines[1].starts_with("  Uptime:                          "),
+        "{stdout}"
+    );
     assert!(lines[1].ends_with('s'), "{stdout}");
     assert!(
         lines[2].starts_with("  Last Sync Success:               20") && lines[2].ends_with('Z'),
         "{stdout}"
     );
-    assert!(lines[3].starts_with("  Cached X.509 SVIDs:              "), "{stdout}");
-    assert!(lines[4].starts_with("  Cached JWT SVIDs:                "), "{stdout}");
+    assert!(
+        lines[3].starts_with("  Cached X.509 SVIDs:              "),
+        "{stdout}"
+    );
+    assert!(
+        lines[4].starts_with("  Cached JWT SVIDs:                "),
+        "{stdout}"
+    );
     assert_eq!(lines[5], "  Cached SVID Store X.509 SVIDs:   0", "{stdout}");
     assert_eq!(lines[6], "  SVID Chain:", "{stdout}");
     assert_eq!(
@@ -246,8 +266,16 @@ fn without_an_admin_socket_the_commands_fail_as_spires() {
     );
     for (verbs, args, prefix) in [
         (&["logger", "get"][..], &[][..], "error fetching logger: "),
-        (&["logger", "set"][..], &["-level", "debug"][..], "failed to set log level: "),
-        (&["logger", "reset"][..], &[][..], "failed to reset logger: "),
+        (
+            &["logger", "set"][..],
+            &["-level", "debug"][..],
+            "failed to set log level: ",
+        ),
+        (
+            &["logger", "reset"][..],
+            &[][..],
+            "failed to reset logger: ",
+        ),
         (&["debug", "getinfo"][..], &[][..], ""),
     ] {
         assert_eq!(

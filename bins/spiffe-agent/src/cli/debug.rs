@@ -134,7 +134,10 @@ mod tests {
             ..Default::default()
         };
         let text = pretty(&r);
-        assert!(text.contains("  Uptime:                          1h2m5s\n"), "{text}");
+        assert!(
+            text.contains("  Uptime:                          1h2m5s\n"),
+            "{text}"
+        );
         assert!(
             text.contains("  Last Sync Success:               (never)\n"),
             "{text}"

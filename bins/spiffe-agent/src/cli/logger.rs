@@ -81,10 +81,16 @@ impl Command for LoggerCommand {
         run_admin(&flags, args, env, |call| {
             let logger = match which {
                 Self::Get => call
-                    .call(|c| async move { Client::new(c).get_logger(loggerv1::GetLoggerRequest {}).await })
+                    .call(|c| async move {
+                        Client::new(c)
+                            .get_logger(loggerv1::GetLoggerRequest {})
+                            .await
+                    })
                     .map_err(|e| format!("error fetching logger: {e}"))?,
                 Self::Set => {
-                    let given = level.map(|f| call.parsed.get(&f).clone()).unwrap_or_default();
+                    let given = level
+                        .map(|f| call.parsed.get(&f).clone())
+                        .unwrap_or_default();
                     let new_level = parse_level_flag(&given)? as i32;
                     call.call(|c| async move {
                         Client::new(c)

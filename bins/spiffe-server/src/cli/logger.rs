@@ -5,9 +5,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use serde_json::json;
+use spire_api_proto::cli_text;
 use spire_api_proto::server::debug::v1 as debugv1;
 use spire_api_proto::server::logger::v1 as loggerv1;
-use spire_api_proto::cli_text;
 use spire_api_proto::types;
 use spire_config::flags::{Flag, FlagSet};
 

@@ -401,9 +401,8 @@ pub async fn start(
         move |routes| {
             let routes = routes.add_service(health_service);
             match log {
-                Some(handle) => {
-                    routes.add_service(daemon_telemetry::LoggerService::new(handle).server_service())
-                }
+                Some(handle) => routes
+                    .add_service(daemon_telemetry::LoggerService::new(handle).server_service()),
                 None => routes,
             }
         },

@@ -56,12 +56,7 @@ pub fn logger_pretty(logger: &types::Logger) -> Result<String, String> {
 
 /// `types.Logger` as protojson (enum values by name).
 pub fn logger_json(logger: &types::Logger) -> Value {
-    let level = |v: i32| {
-        enum_json(
-            LogLevel::try_from(v).ok().map(|l| l.as_str_name()),
-            v,
-        )
-    };
+    let level = |v: i32| enum_json(LogLevel::try_from(v).ok().map(|l| l.as_str_name()), v);
     json!({
         "current_level": level(logger.current_level),
         "launch_level": level(logger.launch_level),
