@@ -505,7 +505,7 @@ fn entry_data_files_and_bad_input() {
         err.starts_with("flag provided but not defined: -nope\nUsage of entry create:\n"),
         "{err}"
     );
-    assert!(err.contains("  -output value\n    \tDesired output format (pretty, json); default: pretty. (default pretty)\n"), "{err}");
+    assert!(err.contains("  -output value\n    \tDesired output format (pretty, json); default: pretty.\n"), "{err}");
     let (code, _, err) = cli(&socket, &["entry", "count"], &["-output", "yaml"]);
     assert_eq!(code, 1);
     assert!(

@@ -12,12 +12,14 @@ pub enum Output {
     Json,
 }
 
-/// Adds `-output` to `fs`, with SPIRE's usage text and error for an unknown format.
+/// Adds `-output` to `fs`, with SPIRE's usage text (no `(default …)`, as SPIRE's usage
+/// tests show it) and error for an unknown format.
 pub fn output_flag(fs: &mut FlagSet) -> Flag<Output> {
     fs.value(
         "output",
         Output::Pretty,
-        "pretty",
+        // Go prints no "(default pretty)": cliprinter's zero value prints as its default.
+        "",
         "Desired output format (pretty, json); default: pretty.",
         |s| match s {
             "pretty" => Ok(Output::Pretty),
@@ -27,4 +29,25 @@ pub fn output_flag(fs: &mut FlagSet) -> Flag<Output> {
             )),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_and_values_are_cliprinters() {
+        let mut fs = FlagSet::new("x");
+        let output = output_flag(&mut fs);
+        assert_eq!(
+            fs.usage(),
+            "Usage of x:\n  -output value\n    \tDesired output format (pretty, json); default: pretty.\n"
+        );
+        assert_eq!(*fs.parse::<&str>(&[]).unwrap().get(&output), Output::Pretty);
+        assert_eq!(
+            *fs.parse(&["-output", "json"]).unwrap().get(&output),
+            Output::Json
+        );
+        assert!(fs.parse(&["-output", "yaml"]).is_err());
+    }
 }
