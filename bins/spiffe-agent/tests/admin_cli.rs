@@ -138,6 +138,8 @@ fn logger_get_set_reset_change_what_the_agent_logs() {
             String::new()
         )
     );
+    // (Lines the agent wrote before the reset may still be on their way through the pipe.)
+    std::thread::sleep(Duration::from_secs(1));
     let after_reset = debug_lines(&domain.agent.output());
     assert!(
         !wait_for_debug_lines(&domain, after_reset, Duration::from_secs(4)),
