@@ -32,6 +32,7 @@ pub fn output_flag(fs: &mut FlagSet) -> Flag<Output> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
