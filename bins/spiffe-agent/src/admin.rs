@@ -1,6 +1,9 @@
 //! The admin socket (`admin_socket_path`): SPIRE's Delegated Identity API
-//! (`spire.api.agent.delegatedidentity.v1.DelegatedIdentity`) and the agent's Debug API
-//! (`spire.agent.debug.v1.Debug`).
+//! (`spire.api.agent.delegatedidentity.v1.DelegatedIdentity`), the agent's Debug API
+//! (`spire.agent.debug.v1.Debug`) and its Logger API (`spire.api.agent.logger.v1.Logger`,
+//! [`daemon_telemetry::LoggerService`] over the process's logger). As SPIRE, the Debug and
+//! Logger APIs exist only there: without `admin_socket_path`, `debug getinfo` and `logger`
+//! have nothing to talk to.
 //!
 //! Delegated Identity lets a trusted node-level component (a CNI, a mesh's node proxy, a CSI
 //! driver) obtain the identities of other workloads, named by their selectors or by their pid.
@@ -10,7 +13,7 @@
 //! PERMISSION_DENIED ("no identity issued" when nothing matches it at all, as SPIRE). Streams
 //! check again on every change, so a delegate whose entry is deleted is cut off.
 //!
-//! The Debug API answers anyone who can open the socket (protect it with file permissions, as
+//! The Debug and Logger APIs answer anyone who can open the socket (protect it with file permissions, as
 //! SPIRE's admin socket).
 
 use std::collections::{HashMap, HashSet};
@@ -18,6 +21,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use daemon_telemetry::{LogHandle, LoggerService};
 use spiffe_core::{SpiffeId, X509Svid};
 use spiffe_workload::{CallerInfo, ProviderError};
 use spire_api_proto::agent::debug::v1 as debug;
@@ -40,6 +44,7 @@ pub struct AdminApi {
     delegates: Arc<HashSet<SpiffeId>>,
     agent_svid: Arc<dyn Fn() -> Arc<X509Svid> + Send + Sync>,
     started: Instant,
+    logger: Option<LoggerService>,
 }
 
 impl std::fmt::Debug for AdminApi {
@@ -75,25 +80,34 @@ impl AdminApi {
             delegates: Arc::new(delegates.into_iter().collect()),
             agent_svid,
             started: Instant::now(),
+            logger: None,
         }
+    }
+
+    /// Serves the Logger API over `log` too (when given).
+    pub fn with_logger(mut self, log: Option<LogHandle>) -> Self {
+        self.logger = log.map(LoggerService::new);
+        self
     }
 
     fn manager(&self) -> &AgentManager {
         self.provider.manager()
     }
 
-    /// Serves both services on `listener` until `shutdown`.
+    /// Serves the services on `listener` until `shutdown`.
     pub async fn serve(
         self,
         listener: UnixListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), tonic::transport::Error> {
         let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+        let logger = self.logger.clone().map(LoggerService::agent_service);
         tonic::transport::Server::builder()
             .add_service(
                 delegated::delegated_identity_server::DelegatedIdentityServer::new(self.clone()),
             )
             .add_service(debug::debug_server::DebugServer::new(self))
+            .add_optional_service(logger)
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use daemon_telemetry::{Health, HealthServer, HealthState, MetricsServer, Registry};
+use daemon_telemetry::{Health, HealthServer, HealthState, LogHandle, MetricsServer, Registry};
 use spiffe_attest::node::join_token::{JoinToken, JoinTokenAgent};
 use spiffe_attest::node::x509pop::X509PopAgent;
 use spiffe_attest::node::NodeAttestorAgent;
@@ -484,8 +484,9 @@ fn sds_config(settings: &crate::config::SdsSettings) -> SdsConfig {
     sds
 }
 
-/// Runs the agent until SIGTERM or SIGINT.
-pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
+/// Runs the agent until SIGTERM or SIGINT; `log` (the process's logger) is what the admin
+/// socket's Logger API reads and changes (without it, that service is not served).
+pub async fn run(config: AgentConfig, log: Option<LogHandle>) -> Result<(), DaemonError> {
     let mut signals = daemon_telemetry::ShutdownSignal::new().map_err(DaemonError::Signals)?;
     let config = Arc::new(config);
     let store = AgentStore::new(&config.data_dir, key_dir(&config).as_deref());
@@ -665,14 +666,15 @@ pub async fn run(config: AgentConfig) -> Result<(), DaemonError> {
                 address = %path.display(),
                 network = "unix",
                 delegates = config.authorized_delegates.len(),
-                "Starting Delegated Identity and Debug APIs"
+                "Starting Delegated Identity, Debug and Logger APIs"
             );
             let agent_svid = svid.clone();
             let api = crate::admin::AdminApi::new(
                 provider.clone(),
                 config.authorized_delegates.iter().cloned(),
                 Arc::new(move || agent_svid.get()),
-            );
+            )
+            .with_logger(log);
             let stop = stopped(stop_rx.clone());
             Some(tokio::spawn(async move {
                 if let Err(error) = api.serve(listener, stop).await {

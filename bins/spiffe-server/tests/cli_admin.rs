@@ -505,7 +505,12 @@ fn entry_data_files_and_bad_input() {
         err.starts_with("flag provided but not defined: -nope\nUsage of entry create:\n"),
         "{err}"
     );
-    assert!(err.contains("  -output value\n    \tDesired output format (pretty, json); default: pretty. (default pretty)\n"), "{err}");
+    assert!(
+        err.contains(
+            "  -output value\n    \tDesired output format (pretty, json); default: pretty.\n"
+        ),
+        "{err}"
+    );
     let (code, _, err) = cli(&socket, &["entry", "count"], &["-output", "yaml"]);
     assert_eq!(code, 1);
     assert!(
@@ -940,6 +945,36 @@ fn logger_and_debug_verbs() {
             String::new(),
             "Error: the value \"loud\" is not a valid setting\n".into()
         )
+    );
+
+    // debug getinfo: the counters, then the server's own SVID chain (leaf first, with its ID).
+    let (code, out, err) = cli(&socket, &["debug", "getinfo"], &[]);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "Server Debug Info:", "{out}");
+    assert!(lines[1].starts_with("  Uptime:                  "), "{out}");
+    assert_eq!(lines[5], "  SVID Chain:", "{out}");
+    assert!(
+        lines[6].starts_with("    [0] SPIFFE ID:  spiffe://")
+            && lines[6].ends_with("/spire/server"),
+        "{out}"
+    );
+    assert!(lines[7].starts_with("        Subject:    "), "{out}");
+    assert!(
+        lines[8].starts_with("        Expires At: 20") && lines[8].ends_with('Z'),
+        "{out}"
+    );
+    let (code, out, _) = cli(&socket, &["debug", "getinfo"], &["-output", "json"]);
+    assert_eq!(code, 0, "{out}");
+    let info: serde_json::Value = serde_json::from_str(&out).expect("getinfo JSON");
+    assert_eq!(
+        info["svid_chain"][0]["id"]["path"], "/spire/server",
+        "{out}"
+    );
+    assert_eq!(
+        lines.len(),
+        6 + 3 * info["svid_chain"].as_array().expect("chain").len(),
+        "{out}"
     );
     assert_eq!(server.terminate().expect("stop").code(), Some(0));
 }

@@ -1,12 +1,16 @@
 //! SPIRE's command-line forms of IDs and entries, shared by the daemons' CLIs and fuzzed on
 //! their own: go-spiffe's ID error texts, SPIFFE IDs and trust domains as SPIRE's CLI parses
-//! them, and the `-data` entries file ([`parse_entries_json`]).
+//! them, the `-data` entries file ([`parse_entries_json`]), `-output json` ([`json`]), and
+//! the `logger` ([`logger`]) and `debug getinfo` ([`debug`]) outputs.
 
 use spiffe_core::{IdError, SpiffeId, TrustDomain};
 
 use crate::types;
 
+pub mod debug;
 mod entry_json;
+pub mod json;
+pub mod logger;
 
 pub use entry_json::parse_entries_json;
 

@@ -12,7 +12,6 @@ use std::time::Duration;
 use spiffe_workload::proto::spiffe_workload_api_client::SpiffeWorkloadApiClient;
 use spiffe_workload::proto::X509BundlesRequest;
 use spire_config::flags::FlagSet;
-use tonic::transport::{Endpoint, Uri};
 
 use super::{client_runtime, Command, Env};
 use crate::config::DEFAULT_SOCKET_PATH;
@@ -44,15 +43,7 @@ async fn check(socket: &Path) -> Result<(), String> {
     if !socket.exists() {
         return Err(format!("{}: no such file or directory", socket.display()));
     }
-    let path = socket.to_owned();
-    let channel = Endpoint::from_static("http://localhost")
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let path = path.clone();
-            async move {
-                let stream = tokio::net::UnixStream::connect(path).await?;
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
-            }
-        }))
+    let channel = super::uds_channel(socket)
         .await
         .map_err(|e| e.to_string())?;
     let mut request = tonic::Request::new(X509BundlesRequest {});

@@ -7,9 +7,14 @@
 //! | `validate` | checks a configuration file |
 //! | `healthcheck` | asks a running agent whether it serves |
 //! | `api fetch x509`, `api fetch jwt`, `api fetch jwtbundle`, `api validate jwt`, `api watch` | Workload API calls, as a workload |
+//! | `logger get`, `logger set`, `logger reset` | reads, changes, resets a running agent's log level (admin socket's Logger API) |
+//! | `debug getinfo` | a running agent's uptime, sync and cache counters, SVID chain (admin socket's Debug API) |
 
+mod admin;
 mod api;
+mod debug;
 mod healthcheck;
+mod logger;
 mod run;
 mod time;
 
@@ -70,7 +75,9 @@ pub fn commands() -> Vec<Arc<dyn Command>> {
         Arc::new(run::RunCommand),
         Arc::new(run::ValidateCommand),
         Arc::new(healthcheck::HealthcheckCommand),
+        Arc::new(debug::DebugGetInfoCommand),
     ];
+    commands.extend(logger::commands());
     commands.extend(api::commands());
     commands
 }
@@ -100,6 +107,22 @@ pub fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = run_cli(&args, &mut Env::std());
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// A gRPC channel over the Unix socket at `path`, connected now.
+pub(crate) async fn uds_channel(
+    path: &std::path::Path,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    let path = path.to_owned();
+    tonic::transport::Endpoint::from_static("http://localhost")
+        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+            let path = path.clone();
+            async move {
+                let stream = tokio::net::UnixStream::connect(path).await?;
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+            }
+        }))
+        .await
 }
 
 /// A current-thread runtime for a client command.

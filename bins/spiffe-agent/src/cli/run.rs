@@ -35,13 +35,16 @@ impl Command for RunCommand {
                 return 1;
             }
         };
-        if let Err(e) = daemon_telemetry::logging::init(&config.log) {
-            env.eprintln(&format!(
-                "could not start logger: {}",
-                spire_config::cli::error_chain(&e)
-            ));
-            return 1;
-        }
+        let log = match daemon_telemetry::logging::init(&config.log) {
+            Ok(handle) => handle,
+            Err(e) => {
+                env.eprintln(&format!(
+                    "could not start logger: {}",
+                    spire_config::cli::error_chain(&e)
+                ));
+                return 1;
+            }
+        };
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -52,7 +55,7 @@ impl Command for RunCommand {
                 return 1;
             }
         };
-        match runtime.block_on(crate::daemon::run(config)) {
+        match runtime.block_on(crate::daemon::run(config, Some(log))) {
             Ok(()) => 0,
             Err(e) => {
                 tracing::error!(error = %spire_config::cli::error_chain(&e), "Agent crashed");

@@ -129,7 +129,7 @@ pub struct AgentConfig {
     pub server_port: u16,
     /// `socket_path` (`/tmp/spire-agent/public/api.sock`): the Workload API.
     pub socket_path: PathBuf,
-    /// `admin_socket_path`, if set: the Delegated Identity and Debug APIs are served there.
+    /// `admin_socket_path`, if set: the Delegated Identity, Debug and Logger APIs are served there.
     pub admin_socket_path: Option<PathBuf>,
     /// `authorized_delegates`: the SPIFFE IDs allowed to use the Delegated Identity API.
     pub authorized_delegates: Vec<SpiffeId>,

@@ -11,7 +11,6 @@ pub(crate) mod bundle;
 pub(crate) mod debug;
 pub(crate) mod entry;
 pub(crate) mod localauthority;
-pub(crate) mod logger;
 pub(crate) mod status;
 pub(crate) mod svid;
 pub(crate) mod trustdomain;

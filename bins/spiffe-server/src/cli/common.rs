@@ -3,98 +3,24 @@
 //! unpopulated fields, nulls dropped, keys sorted, compact, one line), selector and SPIFFE ID
 //! parsing with go-spiffe's error texts, Go's time and plural formatting.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use spire_api_proto::types;
-use spire_config::flags::{Flag, FlagSet};
 
 use super::client::Env;
 
-/// `-output`: SPIRE's `cliprinter` formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
-    /// The command's own text (the default).
-    Pretty,
-    /// The response as protojson.
-    Json,
-}
-
-/// Adds `-output` to `fs` as `cliprinter.AppendFlagWithCustomPretty` does.
-pub fn output_flag(fs: &mut FlagSet) -> Flag<Output> {
-    fs.value(
-        "output",
-        Output::Pretty,
-        "pretty",
-        "Desired output format (pretty, json); default: pretty.",
-        |s| match s {
-            "pretty" => Ok(Output::Pretty),
-            "json" => Ok(Output::Json),
-            other => Err(format!(
-                "bad formatter flag: unknown format option: \"{other}\""
-            )),
-        },
-    )
-}
+pub use spire_api_proto::cli_text::json::{go_escape, id_json, int64};
+pub use spire_config::flags::{output_flag, Output};
 
 /// Prints `value` as SPIRE's `protojson.Print` does: nulls removed, keys sorted, compact,
 /// HTML-escaped like Go's `json.Encoder`, then a newline.
 pub fn print_json(env: &mut Env, value: Value) {
-    let value = drop_nulls(value);
-    let text = serde_json::to_string(&value).unwrap_or_default();
-    env.println(&go_escape(&text));
-}
-
-/// Go's `encoding/json` escapes `<`, `>`, `&`, U+2028 and U+2029 (only ever inside strings).
-pub fn go_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn drop_nulls(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, drop_nulls(v)))
-                .collect::<Map<String, Value>>(),
-        ),
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .filter(|v| !v.is_null())
-                .map(drop_nulls)
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-/// protojson's int64/uint64: a decimal string.
-pub fn int64(v: i64) -> Value {
-    Value::String(v.to_string())
+    env.println(&spire_api_proto::cli_text::json::json_line(value));
 }
 
 /// protojson's bytes: standard base64 with padding.
 pub fn bytes(v: &[u8]) -> Value {
     use base64::Engine;
     Value::String(base64::engine::general_purpose::STANDARD.encode(v))
-}
-
-/// `types.SPIFFEID`, or null.
-pub fn id_json(id: Option<&types::Spiffeid>) -> Value {
-    match id {
-        Some(id) => json!({"trust_domain": id.trust_domain, "path": id.path}),
-        None => Value::Null,
-    }
 }
 
 /// `types.Selector`.
@@ -301,15 +227,6 @@ mod tests {
         assert_eq!(go_time_utc(0), "1970-01-01 00:00:00 +0000 UTC");
         assert_eq!(go_time_utc(1_552_410_266), "2019-03-12 17:04:26 +0000 UTC");
         assert_eq!(go_time_utc(951_782_400), "2000-02-29 00:00:00 +0000 UTC");
-    }
-
-    #[test]
-    fn json_drops_nulls_and_escapes_html() {
-        let v = drop_nulls(json!({"a": null, "b": [null, {"c": null, "d": "<&>"}]}));
-        assert_eq!(
-            go_escape(&serde_json::to_string(&v).unwrap()),
-            r#"{"b":[{"d":"\u003c\u0026\u003e"}]}"#
-        );
     }
 
     #[test]

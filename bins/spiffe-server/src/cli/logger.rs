@@ -5,74 +5,25 @@ use std::io::Write;
 use std::time::Duration;
 
 use serde_json::json;
+use spire_api_proto::cli_text;
 use spire_api_proto::server::debug::v1 as debugv1;
 use spire_api_proto::server::logger::v1 as loggerv1;
-use spire_api_proto::types::{self, LogLevel};
+use spire_api_proto::types;
 use spire_config::flags::{Flag, FlagSet};
 
 use super::client::{run_admin, Env, SocketFlags};
-use super::common::{go_time_utc, id_json, id_string, int64, output_flag, print_json, Output};
+use super::common::{output_flag, print_json, Output};
 use super::Command;
-
-/// logrus's name of an API level (`MarshalText`), or `None` for UNSPECIFIED and unknowns.
-fn logrus_name(level: i32) -> Option<&'static str> {
-    match LogLevel::try_from(level).ok()? {
-        LogLevel::Panic => Some("panic"),
-        LogLevel::Fatal => Some("fatal"),
-        LogLevel::Error => Some("error"),
-        LogLevel::Warn => Some("warning"),
-        LogLevel::Info => Some("info"),
-        LogLevel::Debug => Some("debug"),
-        LogLevel::Trace => Some("trace"),
-        LogLevel::Unspecified => None,
-    }
-}
-
-/// logrus's `ParseLevel` of a lowercased name.
-fn parse_level(name: &str) -> Option<LogLevel> {
-    Some(match name {
-        "panic" => LogLevel::Panic,
-        "fatal" => LogLevel::Fatal,
-        "error" => LogLevel::Error,
-        "warn" | "warning" => LogLevel::Warn,
-        "info" => LogLevel::Info,
-        "debug" => LogLevel::Debug,
-        "trace" => LogLevel::Trace,
-        _ => return None,
-    })
-}
-
-fn level_json(level: i32) -> serde_json::Value {
-    match LogLevel::try_from(level) {
-        Ok(l) => json!(l.as_str_name()),
-        Err(_) => json!(level),
-    }
-}
 
 /// SPIRE's `PrettyPrintLogger`, or the JSON of `types.Logger`.
 fn print_logger(env: &mut Env, output: Output, logger: &types::Logger) -> Result<(), String> {
     if output == Output::Json {
-        print_json(
-            env,
-            json!({
-                "current_level": level_json(logger.current_level),
-                "launch_level": level_json(logger.launch_level),
-            }),
-        );
+        print_json(env, cli_text::logger::logger_json(logger));
         return Ok(());
     }
-    let current = logrus_name(logger.current_level).ok_or_else(|| {
-        "internal error: returned current log level is undefined; please report this as a bug"
-            .to_owned()
-    })?;
-    let launch = logrus_name(logger.launch_level).ok_or_else(|| {
-        "internal error: returned launch log level is undefined; please report this as a bug"
-            .to_owned()
-    })?;
-    let _ = write!(
-        env.stdout,
-        "Logger Level : {current}\nLaunch Level : {launch}\n\n"
-    );
+    let _ = env
+        .stdout
+        .write_all(cli_text::logger::logger_pretty(logger)?.as_bytes());
     Ok(())
 }
 
@@ -129,11 +80,7 @@ impl Command for LoggerCommand {
                     .map_err(|s| format!("error fetching logger: {}", client.error_text(&s)))?,
                 Self::Set => {
                     let given = level_flag.map(|f| p.get(&f).clone()).unwrap_or_default();
-                    if given.is_empty() {
-                        return Err("a value (-level) must be set".into());
-                    }
-                    let level = parse_level(&given.to_lowercase())
-                        .ok_or_else(|| format!("the value \"{given}\" is not a valid setting"))?;
+                    let level = cli_text::logger::parse_level_flag(&given)?;
                     client
                         .call(c.clone().set_log_level(loggerv1::SetLogLevelRequest {
                             new_level: level as i32,
@@ -180,15 +127,20 @@ impl Command for DebugGetInfoCommand {
                 .call(client.debug().get_info(debugv1::GetInfoRequest {}))
                 .map_err(|s| client.error_text(&s))?
                 .into_inner();
+            let chain: Vec<_> = r
+                .svid_chain
+                .iter()
+                .map(|c| cli_text::debug::ChainCert {
+                    id: c.id.as_ref(),
+                    expires_at: c.expires_at,
+                    subject: &c.subject,
+                })
+                .collect();
             if *p.get(&output) == Output::Json {
                 print_json(
                     env,
                     json!({
-                        "svid_chain": r.svid_chain.iter().map(|c| json!({
-                            "id": id_json(c.id.as_ref()),
-                            "expires_at": int64(c.expires_at),
-                            "subject": c.subject,
-                        })).collect::<Vec<_>>(),
+                        "svid_chain": cli_text::debug::svid_chain_json(&chain),
                         "uptime": r.uptime,
                         "agents_count": r.agents_count,
                         "federated_bundles_count": r.federated_bundles_count,
@@ -204,39 +156,9 @@ impl Command for DebugGetInfoCommand {
                 "Server Debug Info:\n  Uptime:                  {uptime}\n  Registered Agents:       {}\n  Registration Entries:    {}\n  Federated Bundles:       {}\n",
                 r.agents_count, r.entries_count, r.federated_bundles_count
             );
-            if !r.svid_chain.is_empty() {
-                out.push_str("  SVID Chain:\n");
-                for (i, c) in r.svid_chain.iter().enumerate() {
-                    let id = if c.id.is_some() {
-                        id_string(c.id.as_ref())
-                    } else {
-                        "(none)".to_owned()
-                    };
-                    let t = go_time_utc(c.expires_at);
-                    out.push_str(&format!(
-                        "    [{i}] SPIFFE ID:  {id}\n        Subject:    {}\n        Expires At: {}T{}Z\n",
-                        c.subject,
-                        &t[..10],
-                        &t[11..19]
-                    ));
-                }
-            }
+            out.push_str(&cli_text::debug::svid_chain_pretty(&chain));
             let _ = env.stdout.write_all(out.as_bytes());
             Ok(())
         })
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn levels_as_logrus_names_them() {
-        assert_eq!(logrus_name(LogLevel::Warn as i32), Some("warning"));
-        assert_eq!(parse_level("warn"), Some(LogLevel::Warn));
-        assert_eq!(logrus_name(0), None);
-        assert_eq!(parse_level("verbose"), None);
     }
 }

@@ -401,11 +401,8 @@ pub async fn start(
         move |routes| {
             let routes = routes.add_service(health_service);
             match log {
-                Some(handle) => routes.add_service(
-                    spire_api_proto::server::logger::v1::logger_server::LoggerServer::new(
-                        crate::api::logger::LoggerService::new(handle),
-                    ),
-                ),
+                Some(handle) => routes
+                    .add_service(daemon_telemetry::LoggerService::new(handle).server_service()),
                 None => routes,
             }
         },

@@ -28,9 +28,11 @@
 //! ```
 
 mod error;
+mod output;
 mod usage;
 
 pub use error::FlagError;
+pub use output::{output_flag, Output};
 
 use crate::duration::{format_duration, parse_duration};
 use crate::goparse::{self, IntError};

@@ -16,7 +16,7 @@ use spiffe_core::pki_types::CertificateDer;
 use spiffe_core::Certificate;
 use spiffe_workload::proto::spiffe_workload_api_client::SpiffeWorkloadApiClient;
 use spire_config::flags::{Flag, FlagSet};
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::Channel;
 
 use super::{client_runtime, Command, Env};
 use crate::config::DEFAULT_SOCKET_PATH;
@@ -214,24 +214,20 @@ fn short_name(kind: Kind) -> &'static str {
 type Client = SpiffeWorkloadApiClient<Channel>;
 
 async fn connect(path: &Path) -> Result<Client, String> {
+    Ok(SpiffeWorkloadApiClient::new(channel(path).await?))
+}
+
+/// A channel to the agent's socket at `path`, or grpc-go's error text for a dial that failed.
+pub(super) async fn channel(path: &Path) -> Result<Channel, String> {
     if !path.exists() {
         return Err(format!(
             "rpc error: code = Unavailable desc = connection error: desc = \"transport: error while dialing: dial unix {}: connect: no such file or directory\"",
             path.display()
         ));
     }
-    let path = path.to_owned();
-    let channel = Endpoint::from_static("http://localhost")
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let path = path.clone();
-            async move {
-                let stream = tokio::net::UnixStream::connect(path).await?;
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
-            }
-        }))
+    super::uds_channel(path)
         .await
-        .map_err(|e| format!("rpc error: code = Unavailable desc = connection error: {e}"))?;
-    Ok(SpiffeWorkloadApiClient::new(channel))
+        .map_err(|e| format!("rpc error: code = Unavailable desc = connection error: {e}"))
 }
 
 /// A request with the Workload API's security header (WAPI: `workload.spiffe.io: true`).
@@ -247,7 +243,7 @@ fn request<T>(message: T, timeout: Option<Duration>) -> tonic::Request<T> {
     request
 }
 
-fn rpc_error(status: &tonic::Status) -> String {
+pub(super) fn rpc_error(status: &tonic::Status) -> String {
     format!(
         "rpc error: code = {} desc = {}",
         daemon_telemetry::grpc_code_name(status.code() as i32).unwrap_or("Unknown"),
