@@ -3,7 +3,7 @@
 //! A page of entries is read with one statement that returns one text value: each entry's
 //! columns and its selectors, DNS names and federated trust domains (through correlated
 //! subqueries on the child tables' primary keys), joined with ASCII separator characters and
-//! aggregated in key order. One statement is one snapshot, so no transaction is needed, and
+//! aggregated (and sorted by key once decoded). One statement is one snapshot, so no transaction is needed, and
 //! the page crosses from the driver in one value: sqlx's SQLite driver hands rows over from its
 //! worker thread one at a time, which made a row per entry and child several times slower than
 //! the database itself (the bulk load at server start reads every entry this way).
@@ -164,6 +164,10 @@ async fn read_packed(db: &mut Db<'_>, page: &Sql<'_>) -> Result<Vec<StoredEntry>
     let map = move |e| errors::map(backend, Record::Entry, e);
     let fs = FIELD_SEP;
     let is = ITEM_SEP;
+    // The records are aggregated in no particular order and sorted by key once decoded: an
+    // `ORDER BY` inside the aggregate made SQLite sort every page again through a temporary
+    // b-tree (the rows come in key order already, but neither database guarantees the
+    // aggregate's order without it).
     let packed = format!(
         "SELECT string_agg(\
          CAST(e.pk AS TEXT) || '{fs}' || e.entry_id || '{fs}' || e.spiffe_id || '{fs}' || e.parent_id \
@@ -181,7 +185,7 @@ async fn read_packed(db: &mut Db<'_>, page: &Sql<'_>) -> Result<Vec<StoredEntry>
                                 FROM entry_dns_names d WHERE d.entry_pk = e.pk), '') \
          || '{fs}' || COALESCE((SELECT string_agg(f.trust_domain, '{is}') \
                                 FROM entry_federates_with f WHERE f.entry_pk = e.pk), ''), \
-         '{RECORD_SEP}' ORDER BY e.pk) FROM ("
+         '{RECORD_SEP}') FROM ("
     );
     let sql = Sql::wrap(&packed, page, ") e");
     let row = db.fetch_one(&sql).await.map_err(map)?;
@@ -189,9 +193,14 @@ async fn read_packed(db: &mut Db<'_>, page: &Sql<'_>) -> Result<Vec<StoredEntry>
         return Ok(Vec::new());
     };
     let mut shared = Shared::default();
-    text.split(RECORD_SEP)
+    let mut entries = text
+        .split(RECORD_SEP)
         .map(|record| unpack(record, &mut shared))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    // Key order (the callers' cursor is the last key); usually already so, which the sort
+    // notices in one pass.
+    entries.sort_by_key(|e| e.pk);
+    Ok(entries)
 }
 
 /// The parent IDs and selectors already decoded in one statement's result, by their text:
