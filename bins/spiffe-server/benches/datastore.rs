@@ -5,7 +5,13 @@
 //! cargo bench -p spiffe-server --bench datastore              # SQLite; PostgreSQL too if
 //! SPIFFE_TEST_POSTGRES_URL=$(scripts/postgres.sh start) cargo bench -p spiffe-server --bench datastore
 //! SPIFFE_BENCH_ENTRIES=100000 cargo bench -p spiffe-server --bench datastore   # a smaller store
+//! SPIFFE_BENCH_DIR=/tmp/bench-200k SPIFFE_BENCH_ENTRIES=200000 cargo bench -p spiffe-server --bench datastore
 //! ```
+//!
+//! With `SPIFFE_BENCH_DIR`, the large store is kept in that directory (created if missing)
+//! instead of a temporary one; a later run with the same `SPIFFE_BENCH_ENTRIES` finds it
+//! filled and goes straight to the load and the server start (no `batch_create`, fill or
+//! `changes_since` figures), which is how to iterate on the start without refilling.
 //!
 //! Targets (issue 12):
 //! - `BatchCreateEntry` on SQLite: >= 5,000 entries/s (batches of 100).
@@ -13,7 +19,7 @@
 //!   10 s, since the server must also build its index.
 //! - `changes_since` after one change: the same time with 1,000,000 entries as with 10,000.
 
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use spiffe_attest::{EntryId, RegistrationEntry, Selector};
@@ -59,7 +65,12 @@ async fn fill(store: &dyn DataStore, from: usize, to: usize) -> Duration {
 /// The CPU time this process has used (user + system), from `/proc/self/stat`: on a shared
 /// machine it says what the work costs when wall-clock time says how busy the machine was.
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    process_cpu_time("self")
+}
+
+/// The CPU time (user + system) of process `pid` (`self` for this one), from `/proc`.
+fn process_cpu_time(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which is in parentheses): utime and stime are the 12th
     // and 13th, in clock ticks (100 per second on Linux).
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
@@ -138,40 +149,39 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let dir = tempfile::tempdir().expect("temp dir");
-
-    // BatchCreateEntry throughput.
-    batch_create(
-        "sqlite",
-        &SqlSettings::sqlite(dir.path().join("create.sqlite3")),
-        20_000,
-    )
-    .await;
-    match std::env::var("SPIFFE_TEST_POSTGRES_URL") {
-        Ok(admin) => {
-            let url = postgres_database(&admin).await;
-            batch_create("postgres", &SqlSettings::postgres(url), 20_000).await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let kept = std::env::var_os("SPIFFE_BENCH_DIR").map(PathBuf::from);
+    let dir = match &kept {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).expect("SPIFFE_BENCH_DIR");
+            dir.clone()
         }
-        Err(_) => println!("batch_create/postgres: skipped (SPIFFE_TEST_POSTGRES_URL not set)"),
-    }
-
-    // A large SQLite store: changes_since at 10,000 entries, then fill, load, changes_since;
-    // it is written where a server config in `dir/server` finds it, for the start below.
-    let server_config = ServerConfigFile::new(&dir.path().join("server"));
+        None => temp.path().to_owned(),
+    };
+    let server_config = ServerConfigFile::new(&dir.join("server"));
     let settings = SqlSettings::sqlite(server_config.sqlite_path());
-    let store: Arc<dyn DataStore> = Arc::new(SqlDataStore::open(&settings).await.expect("open"));
-    let small = 10_000.min(entries);
-    fill(store.as_ref(), 0, small).await;
-    let at_small = changes_since_latency(store.as_ref(), entries + 1).await;
-    let fill_time = fill(store.as_ref(), small, entries).await;
-    println!(
-        "fill/sqlite: {} entries in {:.1} s ({:.0} entries/s)",
-        entries - small,
-        fill_time.as_secs_f64(),
-        rate(entries - small, fill_time)
-    );
-    let at_large = changes_since_latency(store.as_ref(), entries + 2).await;
-    drop(store);
+    // `fill` writes `entries`, `changes_since_latency` two more.
+    let filled = kept.is_some() && server_config.sqlite_path().exists() && {
+        let store = SqlDataStore::open(&settings)
+            .await
+            .expect("open kept store");
+        let count = store
+            .count_entries(&Default::default())
+            .await
+            .expect("count");
+        store.close().await;
+        count == entries as u64 + 2
+    };
+    if filled {
+        println!("(kept store in {} reused: no fill)", dir.display());
+    } else {
+        // A kept store of another size (or half filled): start over.
+        let path = server_config.sqlite_path();
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        fill_store(&dir, &settings, entries).await;
+    }
     // A fresh process's view: reopen, then load everything.
     let store = SqlDataStore::open(&settings).await.expect("reopen");
     let cpu_before = cpu_time();
@@ -184,12 +194,6 @@ async fn main() {
         rate(count, load_time),
         cpu.as_secs_f64()
     );
-    println!(
-        "changes_since/sqlite after one change: {:.1} µs with {small} entries, {:.1} µs with {} entries",
-        at_small.as_secs_f64() * 1e6,
-        at_large.as_secs_f64() * 1e6,
-        count
-    );
     drop(store);
 
     // `spiffe-server run` on that store (the binary beside this bench: build it with
@@ -197,15 +201,59 @@ async fn main() {
     let start = Instant::now();
     match ServerProcess::start(&ServerProcess::binary(), &server_config) {
         Ok(mut server) => {
+            let serving = start.elapsed();
+            let pid = server.pid().to_string();
             println!(
-                "server start/sqlite with {count} entries: serving after {:.2} s (target < 10 s at 1M); RSS {:.1} MiB",
-                start.elapsed().as_secs_f64(),
+                "server start/sqlite with {count} entries: serving after {:.2} s (target < 10 s at 1M), \
+                 server CPU time {:.2} s; RSS {:.1} MiB",
+                serving.as_secs_f64(),
+                process_cpu_time(&pid).as_secs_f64(),
                 rss_mib(server.pid())
             );
             let _ = server.terminate();
         }
         Err(e) => println!("server start/sqlite: skipped ({e})"),
     }
+}
+
+/// `batch_create` figures, then the large store at `settings` filled with `entries` entries
+/// (plus two), with the `changes_since` figures at 10,000 entries and at `entries`.
+async fn fill_store(dir: &std::path::Path, settings: &SqlSettings, entries: usize) {
+    // BatchCreateEntry throughput, on a store of its own (new each time).
+    let create = dir.join("create.sqlite3");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", create.display()));
+    }
+    batch_create("sqlite", &SqlSettings::sqlite(create), 20_000).await;
+    match std::env::var("SPIFFE_TEST_POSTGRES_URL") {
+        Ok(admin) => {
+            let url = postgres_database(&admin).await;
+            batch_create("postgres", &SqlSettings::postgres(url), 20_000).await;
+        }
+        Err(_) => println!("batch_create/postgres: skipped (SPIFFE_TEST_POSTGRES_URL not set)"),
+    }
+
+    // A large SQLite store: changes_since at 10,000 entries, then fill, load, changes_since;
+    // it is written where a server config in `dir/server` finds it, for the start below.
+    let store = SqlDataStore::open(settings).await.expect("open");
+    let small = 10_000.min(entries);
+    fill(&store, 0, small).await;
+    let at_small = changes_since_latency(&store, entries + 1).await;
+    let fill_time = fill(&store, small, entries).await;
+    println!(
+        "fill/sqlite: {} entries in {:.1} s ({:.0} entries/s)",
+        entries - small,
+        fill_time.as_secs_f64(),
+        rate(entries - small, fill_time)
+    );
+    let at_large = changes_since_latency(&store, entries + 2).await;
+    println!(
+        "changes_since/sqlite after one change: {:.1} µs with {small} entries, {:.1} µs with {} entries",
+        at_small.as_secs_f64() * 1e6,
+        at_large.as_secs_f64() * 1e6,
+        entries + 2
+    );
+    store.close().await;
 }
 
 /// A new database in the cluster at `admin`; returns its URL.

@@ -3,7 +3,7 @@
 //! A page of entries is read with one statement that returns one text value: each entry's
 //! columns and its selectors, DNS names and federated trust domains (through correlated
 //! subqueries on the child tables' primary keys), joined with ASCII separator characters and
-//! aggregated in key order. One statement is one snapshot, so no transaction is needed, and
+//! aggregated (and sorted by key once decoded). One statement is one snapshot, so no transaction is needed, and
 //! the page crosses from the driver in one value: sqlx's SQLite driver hands rows over from its
 //! worker thread one at a time, which made a row per entry and child several times slower than
 //! the database itself (the bulk load at server start reads every entry this way).
@@ -12,6 +12,7 @@
 //! again on the way out (entry ids, SPIFFE IDs, selectors, DNS names, trust domains and hints
 //! reject control characters), so a value holding one fails to parse and reads as corrupt.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use spiffe_attest::{EntryId, RegistrationEntry, Selector};
@@ -163,6 +164,10 @@ async fn read_packed(db: &mut Db<'_>, page: &Sql<'_>) -> Result<Vec<StoredEntry>
     let map = move |e| errors::map(backend, Record::Entry, e);
     let fs = FIELD_SEP;
     let is = ITEM_SEP;
+    // The records are aggregated in no particular order and sorted by key once decoded: an
+    // `ORDER BY` inside the aggregate made SQLite sort every page again through a temporary
+    // b-tree (the rows come in key order already, but neither database guarantees the
+    // aggregate's order without it).
     let packed = format!(
         "SELECT string_agg(\
          CAST(e.pk AS TEXT) || '{fs}' || e.entry_id || '{fs}' || e.spiffe_id || '{fs}' || e.parent_id \
@@ -180,14 +185,55 @@ async fn read_packed(db: &mut Db<'_>, page: &Sql<'_>) -> Result<Vec<StoredEntry>
                                 FROM entry_dns_names d WHERE d.entry_pk = e.pk), '') \
          || '{fs}' || COALESCE((SELECT string_agg(f.trust_domain, '{is}') \
                                 FROM entry_federates_with f WHERE f.entry_pk = e.pk), ''), \
-         '{RECORD_SEP}' ORDER BY e.pk) FROM ("
+         '{RECORD_SEP}') FROM ("
     );
     let sql = Sql::wrap(&packed, page, ") e");
     let row = db.fetch_one(&sql).await.map_err(map)?;
     let Some(text) = row.opt_text(0).map_err(map)? else {
         return Ok(Vec::new());
     };
-    text.split(RECORD_SEP).map(unpack).collect()
+    let mut shared = Shared::default();
+    let mut entries = text
+        .split(RECORD_SEP)
+        .map(|record| unpack(record, &mut shared))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Key order (the callers' cursor is the last key); usually already so, which the sort
+    // notices in one pass.
+    entries.sort_by_key(|e| e.pk);
+    Ok(entries)
+}
+
+/// The parent IDs and selectors already decoded in one statement's result, by their text:
+/// entries of one agent (or node alias) share the parent, entries of one namespace a
+/// selector, and decoding each once and sharing the value (they are reference counted) saves
+/// both the parsing and a copy per entry, which at a million entries is a large part of the
+/// cache's memory. Scoped to one statement, so bounded by its size.
+#[derive(Default)]
+struct Shared<'t> {
+    parents: HashMap<&'t str, SpiffeId>,
+    selectors: HashMap<&'t str, Selector>,
+}
+
+impl<'t> Shared<'t> {
+    fn parent(&mut self, text: &'t str) -> Result<SpiffeId, DataStoreError> {
+        if let Some(id) = self.parents.get(text) {
+            return Ok(id.clone());
+        }
+        let id =
+            SpiffeId::new(text).map_err(|e| DataStoreError::corrupt_because("parent ID", e))?;
+        self.parents.insert(text, id.clone());
+        Ok(id)
+    }
+
+    fn selector(&mut self, text: &'t str) -> Result<Selector, DataStoreError> {
+        if let Some(selector) = self.selectors.get(text) {
+            return Ok(selector.clone());
+        }
+        let selector =
+            Selector::parse(text).map_err(|e| DataStoreError::corrupt_because("selector", e))?;
+        self.selectors.insert(text, selector.clone());
+        Ok(selector)
+    }
 }
 
 fn corrupt(what: &'static str) -> DataStoreError {
@@ -195,10 +241,17 @@ fn corrupt(what: &'static str) -> DataStoreError {
 }
 
 /// One packed entry.
-fn unpack(record: &str) -> Result<StoredEntry, DataStoreError> {
-    let fields: Vec<&str> = record.split(FIELD_SEP).collect();
+fn unpack<'t>(record: &'t str, shared: &mut Shared<'t>) -> Result<StoredEntry, DataStoreError> {
+    let mut split = record.split(FIELD_SEP);
+    let mut fields = [""; FIELDS];
+    for field in &mut fields {
+        *field = split.next().ok_or_else(|| corrupt("registration entry"))?;
+    }
+    if split.next().is_some() {
+        return Err(corrupt("registration entry"));
+    }
     let [pk, id, spiffe_id, parent_id, x509_ttl, jwt_ttl, admin, downstream, store_svid, hint, expires_at, revision_number, created_at, disable_prefetch, include_jti, selectors, dns_names, federates_with] =
-        <[&str; FIELDS]>::try_from(fields).map_err(|_| corrupt("registration entry"))?;
+        fields;
     let int = |text: &str, what| text.parse::<i64>().map_err(|_| corrupt(what));
     let opt_int = |text: &str, what| (!text.is_empty()).then(|| int(text, what)).transpose();
     let ttl = |text: &str| -> Result<Option<Duration>, DataStoreError> {
@@ -213,8 +266,7 @@ fn unpack(record: &str) -> Result<StoredEntry, DataStoreError> {
     let id = EntryId::new(id).map_err(|e| DataStoreError::corrupt_because("entry id", e))?;
     let spiffe_id =
         SpiffeId::new(spiffe_id).map_err(|e| DataStoreError::corrupt_because("SPIFFE ID", e))?;
-    let parent_id =
-        SpiffeId::new(parent_id).map_err(|e| DataStoreError::corrupt_because("parent ID", e))?;
+    let parent_id = shared.parent(parent_id)?;
     let mut builder = RegistrationEntry::builder(id, spiffe_id, parent_id)
         .x509_svid_ttl(ttl(x509_ttl)?)
         .jwt_svid_ttl(ttl(jwt_ttl)?)
@@ -236,9 +288,7 @@ fn unpack(record: &str) -> Result<StoredEntry, DataStoreError> {
         )?))
         .selectors(
             items(selectors)
-                .map(|s| {
-                    Selector::parse(s).map_err(|e| DataStoreError::corrupt_because("selector", e))
-                })
+                .map(|s| shared.selector(s))
                 .collect::<Result<Vec<_>, _>>()?,
         )
         .dns_names(items(dns_names).map(str::to_owned));
@@ -281,7 +331,7 @@ mod tests {
             "7{f}e1{f}spiffe://example.org/w{f}spiffe://example.org/a{f}60{f}{f}1{f}false{f}0{f}hint{f}{f}3{f}100{f}true{f}0\
              {f}unix:uid:1{i}k8s:ns:x{f}a.example.org{i}b.example.org{f}x.org"
         );
-        let stored = unpack(&record).expect("unpacks");
+        let stored = unpack(&record, &mut Shared::default()).expect("unpacks");
         assert_eq!(stored.pk, 7);
         let e = stored.entry;
         assert_eq!(e.id().as_str(), "e1");
@@ -301,7 +351,47 @@ mod tests {
             record.replace("unix:uid:1", "nocolon"),
             "".to_owned(),
         ] {
-            assert!(unpack(&bad).is_err(), "{bad:?}");
+            assert!(unpack(&bad, &mut Shared::default()).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn entries_decoded_together_share_parents_and_selectors() {
+        let f = FIELD_SEP;
+        let i = ITEM_SEP;
+        let record = |pk: u32, parent: &str, ns: &str| {
+            format!(
+                "{pk}{f}e{pk}{f}spiffe://example.org/w{pk}{f}spiffe://example.org/{parent}{f}{f}{f}0{f}0{f}0{f}{f}{f}1{f}100{f}0{f}0\
+                 {f}k8s:ns:{ns}{i}k8s:sa:sa{pk}{f}{f}"
+            )
+        };
+        let records = [
+            record(1, "a", "x"),
+            record(2, "a", "y"),
+            record(3, "b", "x"),
+        ];
+        let mut shared = Shared::default();
+        let e: Vec<RegistrationEntry> = records
+            .iter()
+            .map(|r| unpack(r, &mut shared).expect("unpacks").entry)
+            .collect();
+        let same = |a: &str, b: &str| std::ptr::eq(a.as_ptr(), b.as_ptr());
+        assert!(same(e[0].parent_id().as_str(), e[1].parent_id().as_str()));
+        assert!(!same(e[0].parent_id().as_str(), e[2].parent_id().as_str()));
+        assert_eq!(e[2].parent_id().as_str(), "spiffe://example.org/b");
+        let ns = |e: &RegistrationEntry| e.selectors()[0].as_str().to_owned();
+        assert_eq!(ns(&e[0]), "k8s:ns:x");
+        assert_eq!(ns(&e[1]), "k8s:ns:y");
+        assert!(same(
+            e[0].selectors()[0].as_str(),
+            e[2].selectors()[0].as_str()
+        ));
+        assert!(!same(
+            e[0].selectors()[0].as_str(),
+            e[1].selectors()[0].as_str()
+        ));
+        // A shared value that fails to parse fails every entry using it.
+        let bad = records[0].replace("k8s:ns:x", "nocolon");
+        assert!(unpack(&bad, &mut shared).is_err());
     }
 }
