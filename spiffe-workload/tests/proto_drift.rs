@@ -23,6 +23,8 @@ fn generate(out_dir: &Path, include_dir: &Path) -> String {
         .build_server(true)
         .build_client(true)
         .build_transport(false)
+        // A smaller per-stream encode buffer than tonic's 8 KiB (see `SmallBufferCodec`).
+        .codec_path("crate::proto::SmallBufferCodec")
         .out_dir(out_dir)
         .compile_protos(
             &[manifest.join("proto").join("workload.proto")],

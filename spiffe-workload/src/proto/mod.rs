@@ -10,3 +10,52 @@
 )]
 
 include!("generated/workload.rs");
+
+/// The codec of the generated service and client (`codec_path` in `tests/proto_drift.rs`):
+/// prost's, with a small initial buffer.
+///
+/// tonic gives every response stream an encode buffer of `BufferSettings::buffer_size` (8 KiB by
+/// default) and keeps it for the stream's whole life: the message is split off the front and the
+/// rest of the allocation stays with the idle stream. A Workload API stream is idle almost
+/// always, and one per workload connection is the normal case, so that buffer was a quarter of
+/// the agent's memory per workload (see `docs/performance.md`, spiffe-agent). With a 512-byte
+/// start the buffer grows to the first message's size and is reused in place for the next ones;
+/// messages of any size still fit (the buffer grows as needed; received messages reserve their
+/// announced length), and the 4 MiB message limits are unchanged.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SmallBufferCodec<T, U>(std::marker::PhantomData<fn() -> (T, U)>);
+
+/// The initial size of a stream's encode buffer and of a decode buffer.
+pub(crate) const CODEC_BUFFER_SIZE: usize = 512;
+
+/// How many encoded bytes a stream collects before handing them to HTTP/2 (tonic's default).
+const CODEC_YIELD_THRESHOLD: usize = 32 * 1024;
+
+impl<T, U> Default for SmallBufferCodec<T, U> {
+    fn default() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<T, U> tonic::codec::Codec for SmallBufferCodec<T, U>
+where
+    T: prost::Message + Send + 'static,
+    U: prost::Message + Default + Send + 'static,
+{
+    type Encode = T;
+    type Decode = U;
+    type Encoder = tonic_prost::ProstEncoder<T>;
+    type Decoder = tonic_prost::ProstDecoder<U>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        tonic_prost::ProstEncoder::new(settings())
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        tonic_prost::ProstDecoder::new(settings())
+    }
+}
+
+fn settings() -> tonic::codec::BufferSettings {
+    tonic::codec::BufferSettings::new(CODEC_BUFFER_SIZE, CODEC_YIELD_THRESHOLD)
+}

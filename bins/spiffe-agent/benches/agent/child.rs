@@ -111,9 +111,13 @@ pub(crate) fn unix_child(socket: &Path, fillers: usize) {
     let listener = tokio::net::UnixListener::bind(socket).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = rt.spawn(
-        WorkloadApiServer::new(provider).serve_unix(listener, async move {
-            let _ = stopped.await;
-        }),
+        WorkloadApiServer::new(provider)
+            // (b) opens 10,000 streams as one workload: more than the default per-caller
+            // share of the stream bound (a quarter of 16,384).
+            .with_max_streams_per_caller(spiffe_workload::DEFAULT_MAX_STREAMS)
+            .serve_unix(listener, async move {
+                let _ = stopped.await;
+            }),
     );
     say("ready");
     for (round, line) in std::io::stdin().lock().lines().enumerate() {

@@ -227,7 +227,7 @@ pub mod spiffe_workload_api_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::proto::SmallBufferCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/SpiffeWorkloadAPI/FetchX509SVID",
             );
@@ -251,7 +251,7 @@ pub mod spiffe_workload_api_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::proto::SmallBufferCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/SpiffeWorkloadAPI/FetchX509Bundles",
             );
@@ -276,7 +276,7 @@ pub mod spiffe_workload_api_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::proto::SmallBufferCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/SpiffeWorkloadAPI/FetchJWTSVID",
             );
@@ -300,7 +300,7 @@ pub mod spiffe_workload_api_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::proto::SmallBufferCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/SpiffeWorkloadAPI/FetchJWTBundles",
             );
@@ -324,7 +324,7 @@ pub mod spiffe_workload_api_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::proto::SmallBufferCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/SpiffeWorkloadAPI/ValidateJWTSVID",
             );
@@ -349,7 +349,7 @@ pub mod spiffe_workload_api_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::proto::SmallBufferCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/SpiffeWorkloadAPI/FetchWITSVID",
             );
@@ -373,7 +373,7 @@ pub mod spiffe_workload_api_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::proto::SmallBufferCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/SpiffeWorkloadAPI/FetchWITBundles",
             );
@@ -585,7 +585,7 @@ pub mod spiffe_workload_api_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = FetchX509SVIDSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::proto::SmallBufferCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -635,7 +635,7 @@ pub mod spiffe_workload_api_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = FetchX509BundlesSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::proto::SmallBufferCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -681,7 +681,7 @@ pub mod spiffe_workload_api_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = FetchJWTSVIDSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::proto::SmallBufferCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -728,7 +728,7 @@ pub mod spiffe_workload_api_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = FetchJWTBundlesSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::proto::SmallBufferCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -774,7 +774,7 @@ pub mod spiffe_workload_api_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ValidateJWTSVIDSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::proto::SmallBufferCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -821,7 +821,7 @@ pub mod spiffe_workload_api_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = FetchWITSVIDSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::proto::SmallBufferCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -868,7 +868,7 @@ pub mod spiffe_workload_api_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = FetchWITBundlesSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::proto::SmallBufferCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
