@@ -233,7 +233,7 @@ fn fetch_with_cli(
     }
 }
 
-/// The agent reaches its server through a proxy that, for 32 s, delays bytes, resets every
+/// The agent reaches its server through a proxy that, for 28 s, delays bytes, resets every
 /// connection and refuses new ones, cuts connections after a few kilobytes, stalls them, and
 /// goes down again; SVIDs live 30 s. A workload holding a stream, one fetching every 500 ms
 /// and the CLI fetching every 2 s never see a failure or an expired SVID; SVIDs rotate during
@@ -291,12 +291,14 @@ fn a_flaky_connection_to_the_server_never_fails_a_workload() {
                 min_bytes: 1_500,
                 max_bytes: 12_000,
             },
-            Duration::from_secs(8),
-        ),
-        Step::new(Fault::Stall, Duration::from_secs(4)),
-        Step::new(
-            Fault::Delay(Duration::from_millis(600)),
             Duration::from_secs(5),
+        ),
+        Step::new(Fault::Stall, Duration::from_secs(2)),
+        // Slow but working: long enough for a sync round (a few calls, each delayed both
+        // ways) between the stalls and the last outage.
+        Step::new(
+            Fault::Delay(Duration::from_millis(300)),
+            Duration::from_secs(6),
         ),
         Step::new(Fault::Down, Duration::from_secs(4)),
     ]);

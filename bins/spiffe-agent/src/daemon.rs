@@ -395,7 +395,7 @@ async fn renew_loop(
 /// the SVID has left (at least a second), so that the attempts close in on the expiry instead
 /// of sleeping past it when the server comes back shortly before.
 fn renewal_retry(backoff: Duration, left: Duration) -> Duration {
-    backoff.min(left / 2).max(Duration::from_secs(1))
+    crate::manager::backoff::within_life(backoff, left)
 }
 
 fn bind_socket(path: &Path) -> Result<UnixListener, DaemonError> {

@@ -48,9 +48,30 @@ impl SyncBackoff {
     }
 }
 
+/// A retry's wait bounded by the life an SVID has left: never more than half of it (at least a
+/// second), so that retries close in on the expiry instead of sleeping past it when the server
+/// comes back shortly before.
+pub(crate) fn within_life(wait: Duration, left: Duration) -> Duration {
+    wait.min((left / 2).max(Duration::from_secs(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retry_never_waits_past_half_the_life_left() {
+        let s = Duration::from_secs;
+        assert_eq!(within_life(s(5), s(1800)), s(5));
+        assert_eq!(within_life(s(10), s(10)), s(5));
+        assert_eq!(within_life(s(20), s(1)), s(1));
+        assert_eq!(within_life(s(20), Duration::ZERO), s(1));
+        // A wait already shorter is left alone.
+        assert_eq!(
+            within_life(Duration::from_millis(200), s(1)),
+            Duration::from_millis(200)
+        );
+    }
 
     #[test]
     fn grows_by_half_up_to_the_cap_then_resets() {

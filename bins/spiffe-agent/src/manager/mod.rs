@@ -31,7 +31,7 @@
 //! # }
 //! ```
 
-mod backoff;
+pub(crate) mod backoff;
 mod bundles;
 mod config;
 mod entries;

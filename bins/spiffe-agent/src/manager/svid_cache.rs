@@ -56,6 +56,16 @@ pub(crate) struct SvidCache {
 // === impl SvidCache ===
 
 impl SvidCache {
+    /// The earliest expiry among the SVIDs due to be re-signed at `now`: what a failing sync
+    /// must retry before.
+    pub(crate) fn earliest_due_expiry(&self, now: UnixTime) -> Option<UnixTime> {
+        self.records
+            .values()
+            .filter(|r| r.is_due(now))
+            .map(|r| r.svid.leaf().not_after())
+            .min_by_key(UnixTime::as_secs)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.records.len()
     }

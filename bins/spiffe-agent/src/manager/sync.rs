@@ -83,7 +83,14 @@ pub(crate) async fn run_round(shared: &Shared) -> Result<SyncReport, Arc<SyncErr
         Err(error) => {
             let error = Arc::new(error);
             tracing::warn!(error = %error_chain(&*error), "sync with the server failed; serving cached SVIDs");
-            (state.backoff.next(), Err(error))
+            // The backoff grows while the server fails, but an SVID due for rotation must not
+            // expire while the loop sleeps: retry within half the life it has left.
+            let mut wait = state.backoff.next();
+            if let Some(expiry) = shared.read().svids.earliest_due_expiry(now) {
+                let left = expiry.as_secs().saturating_sub(now.as_secs());
+                wait = super::backoff::within_life(wait, Duration::from_secs(left));
+            }
+            (wait, Err(error))
         }
     };
     shared.status.send_modify(|status| {
