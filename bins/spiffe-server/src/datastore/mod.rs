@@ -20,7 +20,11 @@
 //! - **One transaction per policy write.** Every operation that changes stored state runs in
 //!   one transaction. A batch (create, update, delete of entries) is one transaction in which
 //!   each item runs under its own savepoint: an item that fails is rolled back to its
-//!   savepoint, changes nothing, and gets its own error; the other items commit together.
+//!   savepoint, changes nothing, and gets its own error; the other items commit together. A
+//!   create batch first tries multi-row statements (one per table and chunk) with the same
+//!   outcome: items that collide or name an unknown bundle are left out of them and fail
+//!   alone; if a statement fails for another reason, the transaction rolls back and the batch
+//!   is redone item by item under savepoints.
 //! - **One global revision, allocated in the writing transaction.** A write that changes an
 //!   entry, a node or a bundle increments the single row of `revision_counter`
 //!   (`UPDATE … SET value = value + 1 … RETURNING value`) and appends a [`Change`] with that

@@ -8,6 +8,7 @@ mod concurrency;
 mod crash;
 mod entries;
 mod entry_attributes;
+mod entry_batches;
 mod entry_filters;
 mod errors;
 mod federation;

@@ -1,11 +1,12 @@
 //! Writing registration entries: batch create, update and delete, one transaction per batch
-//! and one savepoint per item.
+//! and one savepoint per item (a create takes multi-row statements first: `entry_create`).
 
 use spiffe_attest::{EntryId, RegistrationEntry};
 use spiffe_core::TrustDomain;
 
 use super::changes::BatchRevisions;
 use super::db::{Db, Sql, Tx};
+use super::entry_create::{self, Created};
 use super::entry_read::read_by_ids;
 use super::filter_sql::selector_set_digest;
 use super::pool::Pools;
@@ -14,15 +15,41 @@ use crate::datastore::{ChangeKind, ChangeOp, DataStoreError, EntryMask, Record};
 
 type ItemResult<T> = Result<T, DataStoreError>;
 
+/// Creates the batch with multi-row statements ([`entry_create`]); if one of them fails, the
+/// transaction rolls back and the batch is redone item by item, each under a savepoint, so the
+/// failure is pinned on the item that caused it.
 pub(super) async fn create(
     pools: &Pools,
     entries: Vec<RegistrationEntry>,
 ) -> Result<Vec<ItemResult<RegistrationEntry>>, DataStoreError> {
     let now = now_secs();
-    batch(pools, entries, now, |db, revisions, entry| {
-        Box::pin(insert(db, revisions, entry, now))
-    })
-    .await
+    let backend = pools.backend();
+    let map = |e| errors::map(backend, Record::Entry, e);
+    let mut tx: Tx = pools.write().await?;
+    let mut db = tx.db();
+    let mut revisions = BatchRevisions::begin(&mut db).await.map_err(map)?;
+    match entry_create::insert_all(&mut db, &mut revisions, &entries, now).await {
+        Ok(outcomes) => {
+            revisions.finish(&mut db, now).await.map_err(map)?;
+            tx.commit().await.map_err(map)?;
+            Ok(entries
+                .into_iter()
+                .zip(outcomes)
+                .map(|(entry, outcome)| match outcome {
+                    Created::Inserted => finish(entry, 0, None, now),
+                    Created::Failed(e) => Err(e),
+                })
+                .collect())
+        }
+        Err(e) => {
+            drop(tx);
+            tracing::debug!(error = %e, "a batched entry create failed; retrying item by item");
+            batch(pools, entries, now, |db, revisions, entry| {
+                Box::pin(insert(db, revisions, entry, now))
+            })
+            .await
+        }
+    }
 }
 
 pub(super) async fn update(

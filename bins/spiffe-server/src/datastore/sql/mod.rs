@@ -5,6 +5,7 @@ mod changes;
 mod db;
 mod dsn;
 mod entries;
+mod entry_create;
 mod entry_read;
 mod errors;
 mod federation;
