@@ -59,40 +59,44 @@ pub(super) async fn since(
     let after_i64 =
         i64::try_from(after).map_err(|_| DataStoreError::invalid("revision", "out of range"))?;
     let mut conn = pools.read().await?;
-    let mut db = conn.db();
-    // The changes first, the pruning mark second: a prune that commits in between makes the
-    // answer `Pruned` (a needless reload at worst), never a silent gap.
-    let rows = db
+    // One statement, so the changes and the pruning mark come from one snapshot (a prune can
+    // never slip in between) in one round trip: the mark on every row, and on a single row of
+    // NULL changes when there are none.
+    let rows = conn
+        .db()
         .fetch_all(
             &Sql::new(
-                "SELECT revision, kind, record_id, op FROM changes \
-                 WHERE revision > $1 ORDER BY revision LIMIT $2",
+                "SELECT r.pruned_through, c.revision, c.kind, c.record_id, c.op \
+                 FROM revision_counter r LEFT JOIN (\
+                 SELECT revision, kind, record_id, op FROM changes \
+                 WHERE revision > $1 ORDER BY revision LIMIT $2) c ON 1 = 1 \
+                 WHERE r.id = 1 ORDER BY c.revision",
             )
             .bind(after_i64)
             .bind(i64::from(limit)),
         )
         .await
         .map_err(map)?;
-    let mark = db
-        .fetch_one(&Sql::new(
-            "SELECT pruned_through FROM revision_counter WHERE id = 1",
-        ))
-        .await
-        .map_err(map)?;
+    let mark = rows
+        .first()
+        .ok_or(DataStoreError::corrupt("revision counter"))?;
     let pruned_through = revision(mark.int(0).map_err(map)?)?;
     if after < pruned_through {
         return Ok(ChangeFeed::Pruned { pruned_through });
     }
+    if mark.opt_int(1).map_err(map)?.is_none() {
+        return Ok(ChangeFeed::Changes(Vec::new()));
+    }
     let mut changes = Vec::with_capacity(rows.len());
     for row in rows {
-        let kind = ChangeKind::from_code(row.int(1).map_err(map)?)
+        let kind = ChangeKind::from_code(row.int(2).map_err(map)?)
             .ok_or(DataStoreError::corrupt("change kind"))?;
-        let op = ChangeOp::from_code(row.int(3).map_err(map)?)
+        let op = ChangeOp::from_code(row.int(4).map_err(map)?)
             .ok_or(DataStoreError::corrupt("change op"))?;
         changes.push(Change {
-            revision: revision(row.int(0).map_err(map)?)?,
+            revision: revision(row.int(1).map_err(map)?)?,
             kind,
-            id: row.text(2).map_err(map)?.to_owned(),
+            id: row.text(3).map_err(map)?.to_owned(),
             op,
         });
     }

@@ -78,15 +78,31 @@ impl Pools {
                 // in the RSS while the mapping lives. Pooled connections read through SQLite's
                 // small page cache.
                 let bulk = Box::new(options.clone().pragma("mmap_size", MMAP_SIZE.to_string()));
-                let write = SqlitePoolOptions::new()
+                // No ping before each acquire (sqlx's default): a connection to a local file
+                // does not go stale, and on SQLite the ping is one more hand-off to the
+                // connection's thread on every statement group (issue 12's attestation path).
+                let write_options = SqlitePoolOptions::new()
+                    .test_before_acquire(false)
                     .max_connections(1)
                     .min_connections(1)
                     .idle_timeout(None)
-                    .max_lifetime(settings.conn_max_lifetime)
-                    .connect_with(options.clone())
-                    .await
-                    .map_err(|e| unavailable(Backend::Sqlite, e))?;
+                    .max_lifetime(settings.conn_max_lifetime);
+                // Switching a new file to WAL takes an exclusive lock, and SQLite answers
+                // "database is locked" at once, without its busy handler, when another
+                // process opens the file at that moment (servers starting together): try
+                // again for as long as any other lock is waited for.
+                let started = std::time::Instant::now();
+                let write = loop {
+                    match write_options.clone().connect_with(options.clone()).await {
+                        Ok(pool) => break pool,
+                        Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        Err(e) => return Err(unavailable(Backend::Sqlite, e)),
+                    }
+                };
                 let read = SqlitePoolOptions::new()
+                    .test_before_acquire(false)
                     .max_connections(max)
                     .idle_timeout(IDLE_TIMEOUT)
                     .max_lifetime(settings.conn_max_lifetime)
@@ -183,6 +199,16 @@ impl Pools {
             Self::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// SQLite's `SQLITE_BUSY` (5), with or without an extended code.
+fn is_busy(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(e) = error else {
+        return false;
+    };
+    e.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 5)
 }
 
 fn unavailable(backend: Backend, error: sqlx::Error) -> DataStoreError {
