@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use spire_api_proto::agent::logger::v1 as loggerv1;
-use spire_api_proto::cli_text::logger::{logger_json, logger_pretty, parse_level_flag};
+use spire_api_proto::cli_text::logger::{
+    logger_json, logger_pretty, parse_level_flag, LoggerVerb, LEVEL_FLAG,
+};
 use spire_api_proto::types;
 use spire_config::flags::Flag;
 
@@ -16,31 +18,23 @@ type Client = loggerv1::logger_client::LoggerClient<tonic::transport::Channel>;
 
 /// The `logger` commands.
 pub(super) fn commands() -> Vec<Arc<dyn Command>> {
-    vec![
-        Arc::new(LoggerCommand::Get),
-        Arc::new(LoggerCommand::Set),
-        Arc::new(LoggerCommand::Reset),
-    ]
+    LoggerVerb::ALL
+        .into_iter()
+        .map(|verb| Arc::new(LoggerCommand(verb)) as Arc<dyn Command>)
+        .collect()
 }
 
 /// `logger get`, `logger set`, `logger reset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum LoggerCommand {
-    Get,
-    Set,
-    Reset,
-}
+pub(super) struct LoggerCommand(LoggerVerb);
 
 impl LoggerCommand {
     fn flags(self) -> (AdminFlags, Option<Flag<String>>) {
         let mut level = None;
         let flags = AdminFlags::new(self.name(), |fs| {
-            if self == Self::Set {
-                level = Some(fs.string(
-                    "level",
-                    "",
-                    "The new log level, one of (panic, fatal, error, warn, info, debug, trace)",
-                ));
+            if self.0 == LoggerVerb::Set {
+                let (name, usage) = LEVEL_FLAG;
+                level = Some(fs.string(name, "", usage));
             }
         });
         (flags, level)
@@ -56,19 +50,11 @@ fn printed(logger: &types::Logger) -> Printed {
 
 impl Command for LoggerCommand {
     fn name(&self) -> &'static str {
-        match self {
-            Self::Get => "logger get",
-            Self::Set => "logger set",
-            Self::Reset => "logger reset",
-        }
+        self.0.name()
     }
 
     fn synopsis(&self) -> &'static str {
-        match self {
-            Self::Get => "Gets the logger details",
-            Self::Set => "Sets the logger details",
-            Self::Reset => "Reset the logger details to launch level",
-        }
+        self.0.synopsis()
     }
 
     fn help(&self) -> String {
@@ -77,17 +63,18 @@ impl Command for LoggerCommand {
 
     fn run(&self, args: &[String], env: &mut Env) -> i32 {
         let (flags, level) = self.flags();
-        let which = *self;
+        let verb = self.0;
         run_admin(&flags, args, env, |call| {
-            let logger = match which {
-                Self::Get => call
+            let failed = |e| format!("{}: {e}", verb.failure());
+            let logger = match verb {
+                LoggerVerb::Get => call
                     .call(|c| async move {
                         Client::new(c)
                             .get_logger(loggerv1::GetLoggerRequest {})
                             .await
                     })
-                    .map_err(|e| format!("error fetching logger: {e}"))?,
-                Self::Set => {
+                    .map_err(failed)?,
+                LoggerVerb::Set => {
                     let given = level
                         .map(|f| call.parsed.get(&f).clone())
                         .unwrap_or_default();
@@ -97,15 +84,15 @@ impl Command for LoggerCommand {
                             .set_log_level(loggerv1::SetLogLevelRequest { new_level })
                             .await
                     })
-                    .map_err(|e| format!("failed to set log level: {e}"))?
+                    .map_err(failed)?
                 }
-                Self::Reset => call
+                LoggerVerb::Reset => call
                     .call(|c| async move {
                         Client::new(c)
                             .reset_log_level(loggerv1::ResetLogLevelRequest {})
                             .await
                     })
-                    .map_err(|e| format!("failed to reset logger: {e}"))?,
+                    .map_err(failed)?,
             };
             Ok(printed(&logger))
         })
@@ -121,26 +108,16 @@ mod tests {
     fn usage_texts_are_spires() {
         let rest = "  -output value\n    \tDesired output format (pretty, json); default: pretty.\n  -socketPath string\n    \tPath to the SPIRE Agent admin API socket (default \"/tmp/spire-agent/private/admin.sock\")\n";
         assert_eq!(
-            LoggerCommand::Get.flags().0.fs.usage(),
+            LoggerCommand(LoggerVerb::Get).flags().0.fs.usage(),
             format!("Usage of logger get:\n{rest}")
         );
         assert_eq!(
-            LoggerCommand::Set.flags().0.fs.usage(),
+            LoggerCommand(LoggerVerb::Set).flags().0.fs.usage(),
             format!("Usage of logger set:\n  -level string\n    \tThe new log level, one of (panic, fatal, error, warn, info, debug, trace)\n{rest}")
         );
         assert_eq!(
-            LoggerCommand::Reset.flags().0.fs.usage(),
+            LoggerCommand(LoggerVerb::Reset).flags().0.fs.usage(),
             format!("Usage of logger reset:\n{rest}")
-        );
-    }
-
-    #[test]
-    fn synopses_are_spires() {
-        assert_eq!(LoggerCommand::Get.synopsis(), "Gets the logger details");
-        assert_eq!(LoggerCommand::Set.synopsis(), "Sets the logger details");
-        assert_eq!(
-            LoggerCommand::Reset.synopsis(),
-            "Reset the logger details to launch level"
         );
     }
 }

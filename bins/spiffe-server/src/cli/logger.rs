@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use spire_api_proto::cli_text;
+use spire_api_proto::cli_text::logger::{LoggerVerb, LEVEL_FLAG};
 use spire_api_proto::server::debug::v1 as debugv1;
 use spire_api_proto::server::logger::v1 as loggerv1;
 use spire_api_proto::types;
@@ -29,22 +30,15 @@ fn print_logger(env: &mut Env, output: Output, logger: &types::Logger) -> Result
 
 /// `logger get`, `logger set`, `logger reset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum LoggerCommand {
-    Get,
-    Set,
-    Reset,
-}
+pub(super) struct LoggerCommand(pub(super) LoggerVerb);
 
 impl LoggerCommand {
     fn flags(&self) -> (FlagSet, SocketFlags, Option<Flag<String>>, Flag<Output>) {
         let mut fs = FlagSet::new(self.name());
         let socket = SocketFlags::define(&mut fs);
-        let level = (*self == Self::Set).then(|| {
-            fs.string(
-                "level",
-                "",
-                "The new log level, one of (panic, fatal, error, warn, info, debug, trace)",
-            )
+        let level = (self.0 == LoggerVerb::Set).then(|| {
+            let (name, usage) = LEVEL_FLAG;
+            fs.string(name, "", usage)
         });
         let output = output_flag(&mut fs);
         (fs, socket, level, output)
@@ -53,45 +47,37 @@ impl LoggerCommand {
 
 impl Command for LoggerCommand {
     fn name(&self) -> &'static str {
-        match self {
-            Self::Get => "logger get",
-            Self::Set => "logger set",
-            Self::Reset => "logger reset",
-        }
+        self.0.name()
     }
     fn synopsis(&self) -> &'static str {
-        match self {
-            Self::Get => "Gets the logger details",
-            Self::Set => "Sets the logger details",
-            Self::Reset => "Reset the logger details to launch level",
-        }
+        self.0.synopsis()
     }
     fn help(&self) -> String {
         self.flags().0.help()
     }
     fn run(&self, args: &[String], env: &mut Env) -> i32 {
         let (fs, socket, level_flag, output) = self.flags();
-        let which = *self;
+        let verb = self.0;
         run_admin(&fs, &socket, args, env, |p, client, env| {
             let c = client.logger();
-            let logger = match which {
-                Self::Get => client
+            let failed =
+                |s: tonic::Status| format!("{}: {}", verb.failure(), client.error_text(&s));
+            let logger = match verb {
+                LoggerVerb::Get => client
                     .call(c.clone().get_logger(loggerv1::GetLoggerRequest {}))
-                    .map_err(|s| format!("error fetching logger: {}", client.error_text(&s)))?,
-                Self::Set => {
+                    .map_err(failed)?,
+                LoggerVerb::Set => {
                     let given = level_flag.map(|f| p.get(&f).clone()).unwrap_or_default();
                     let level = cli_text::logger::parse_level_flag(&given)?;
                     client
                         .call(c.clone().set_log_level(loggerv1::SetLogLevelRequest {
                             new_level: level as i32,
                         }))
-                        .map_err(|s| {
-                            format!("failed to set log level: {}", client.error_text(&s))
-                        })?
+                        .map_err(failed)?
                 }
-                Self::Reset => client
+                LoggerVerb::Reset => client
                     .call(c.clone().reset_log_level(loggerv1::ResetLogLevelRequest {}))
-                    .map_err(|s| format!("failed to reset logger: {}", client.error_text(&s)))?,
+                    .map_err(failed)?,
             }
             .into_inner();
             print_logger(env, *p.get(&output), &logger)

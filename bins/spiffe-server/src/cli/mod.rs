@@ -22,6 +22,7 @@ mod validate;
 
 use std::sync::Arc;
 
+use spire_api_proto::cli_text::logger::LoggerVerb;
 use spire_config::cli::{Cli, Dispatch};
 
 pub use client::Env;
@@ -68,9 +69,9 @@ pub fn commands() -> Vec<Arc<dyn Command>> {
         Arc::new(federation::OneCommand::Show),
         Arc::new(federation::WriteCommand { update: true }),
         Arc::new(svid::JwtMintCommand),
-        Arc::new(logger::LoggerCommand::Get),
-        Arc::new(logger::LoggerCommand::Reset),
-        Arc::new(logger::LoggerCommand::Set),
+        Arc::new(logger::LoggerCommand(LoggerVerb::Get)),
+        Arc::new(logger::LoggerCommand(LoggerVerb::Reset)),
+        Arc::new(logger::LoggerCommand(LoggerVerb::Set)),
         Arc::new(svid::X509MintCommand),
         Arc::new(token::TokenGenerateCommand),
         Arc::new(authority::LocalAuthorityCommand(

@@ -7,6 +7,56 @@ use serde_json::{json, Value};
 use super::json::enum_json;
 use crate::types::{self, LogLevel};
 
+/// The three `logger` verbs, with what both daemons' commands say about them (SPIRE's
+/// `cmd/spire-{server,agent}/cli/logger`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoggerVerb {
+    /// `logger get`: prints the current and launch levels.
+    Get,
+    /// `logger set -level L`: changes the current level.
+    Set,
+    /// `logger reset`: back to the launch level.
+    Reset,
+}
+
+impl LoggerVerb {
+    /// Every verb, in the order the commands list them.
+    pub const ALL: [Self; 3] = [Self::Get, Self::Set, Self::Reset];
+
+    /// The command's name, `logger <verb>`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Get => "logger get",
+            Self::Set => "logger set",
+            Self::Reset => "logger reset",
+        }
+    }
+
+    /// The one-line description in the command list.
+    pub fn synopsis(self) -> &'static str {
+        match self {
+            Self::Get => "Gets the logger details",
+            Self::Set => "Sets the logger details",
+            Self::Reset => "Reset the logger details to launch level",
+        }
+    }
+
+    /// What a failed call's error text starts with (`<this>: <status>`).
+    pub fn failure(self) -> &'static str {
+        match self {
+            Self::Get => "error fetching logger",
+            Self::Set => "failed to set log level",
+            Self::Reset => "failed to reset logger",
+        }
+    }
+}
+
+/// `logger set`'s flag: its name and usage text.
+pub const LEVEL_FLAG: (&str, &str) = (
+    "level",
+    "The new log level, one of (panic, fatal, error, warn, info, debug, trace)",
+);
+
 /// logrus's name of an API level (`Level.MarshalText`), or `None` for UNSPECIFIED and unknown
 /// values.
 pub fn logrus_name(level: i32) -> Option<&'static str> {
@@ -119,6 +169,19 @@ mod tests {
             json_line(logger_json(&logger(LogLevel::Warn, LogLevel::Debug))),
             r#"{"current_level":"WARN","launch_level":"DEBUG"}"#
         );
+    }
+
+    #[test]
+    fn verbs_read_as_spires() {
+        let names: Vec<_> = LoggerVerb::ALL.iter().map(|v| v.name()).collect();
+        assert_eq!(names, ["logger get", "logger set", "logger reset"]);
+        assert_eq!(LoggerVerb::Get.synopsis(), "Gets the logger details");
+        assert_eq!(LoggerVerb::Set.synopsis(), "Sets the logger details");
+        assert_eq!(
+            LoggerVerb::Reset.synopsis(),
+            "Reset the logger details to launch level"
+        );
+        assert_eq!(LoggerVerb::Set.failure(), "failed to set log level");
     }
 
     #[test]
