@@ -26,7 +26,8 @@ use crate::config::{
 };
 use crate::manager::{AgentManager, ManagerConfig};
 use crate::node::{
-    attest, bootstrap_channel, mtls_channel, renew, AgentStore, AgentSvid, TrustBundle,
+    attest, bootstrap_channel, connected_mtls_channel, mtls_channel, renew, AgentStore, AgentSvid,
+    TrustBundle,
 };
 use crate::server::{GrpcServerClient, SharedChannel};
 use crate::workload::{AgentIdentityProvider, ProviderConfig};
@@ -367,13 +368,16 @@ async fn renew_loop(
                     tracing::warn!(error = %e, "Unable to store the renewed agent SVID");
                 }
                 svid.set(new);
-                // New connections, which present the new SVID.
-                match mtls_channel(
+                // New connections, which present the new SVID; the first one is made before
+                // the channel replaces the old one, which calls use meanwhile.
+                match connected_mtls_channel(
                     &config.server_authority(),
                     &config.trust_domain,
                     svid.clone(),
                     trust.clone(),
-                ) {
+                )
+                .await
+                {
                     Ok(new_channel) => channel.set(new_channel),
                     Err(e) => tracing::warn!(error = %e, "Unable to reconnect to the server"),
                 }
@@ -391,9 +395,9 @@ async fn renew_loop(
     }
 }
 
-/// The wait before the next renewal attempt: the backoff, but never more than half the life
-/// the SVID has left (at least a second), so that the attempts close in on the expiry instead
-/// of sleeping past it when the server comes back shortly before.
+/// The wait before the next renewal attempt: the backoff, but never more than a quarter of the
+/// life the SVID has left (at least a second), so that the attempts close in on the expiry
+/// instead of sleeping past it when the server comes back shortly before.
 fn renewal_retry(backoff: Duration, left: Duration) -> Duration {
     crate::manager::backoff::within_life(backoff, left)
 }
@@ -752,13 +756,13 @@ mod tests {
     use crate::config::RunFlags;
 
     #[test]
-    fn a_renewal_retry_never_sleeps_past_half_the_life_left() {
+    fn a_renewal_retry_never_sleeps_past_a_quarter_of_the_life_left() {
         let s = Duration::from_secs;
         // Plenty of life: the backoff.
         assert_eq!(renewal_retry(s(5), s(1800)), s(5));
         assert_eq!(renewal_retry(MAX_RETRY, s(1800)), MAX_RETRY);
-        // 10 s left after a failed retry: 5 s, not the backoff's 10 s (past the expiry).
-        assert_eq!(renewal_retry(s(10), s(10)), s(5));
+        // 10 s left after a failed retry: 2.5 s, not the backoff's 10 s (past the expiry).
+        assert_eq!(renewal_retry(s(10), s(10)), Duration::from_millis(2500));
         // Close to or past the expiry: every second.
         assert_eq!(renewal_retry(s(20), s(1)), s(1));
         assert_eq!(renewal_retry(s(20), Duration::ZERO), s(1));

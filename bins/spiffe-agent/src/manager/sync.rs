@@ -84,7 +84,7 @@ pub(crate) async fn run_round(shared: &Shared) -> Result<SyncReport, Arc<SyncErr
             let error = Arc::new(error);
             tracing::warn!(error = %error_chain(&*error), "sync with the server failed; serving cached SVIDs");
             // The backoff grows while the server fails, but an SVID due for rotation must not
-            // expire while the loop sleeps: retry within half the life it has left.
+            // expire while the loop sleeps: retry within a quarter of the life it has left.
             let mut wait = state.backoff.next();
             if let Some(expiry) = shared.read().svids.earliest_due_expiry(now) {
                 let left = expiry.as_secs().saturating_sub(now.as_secs());
@@ -234,7 +234,14 @@ async fn sign(
     let mut remaining: VecDeque<Arc<RegistrationEntry>> = plan.into();
     let mut size = FIRST_BATCH_SIZE.min(config.batch_size());
     while !remaining.is_empty() {
-        let chunk = next_batch(&mut remaining, &shared.demanded(), size);
+        let chunk = {
+            let demanded = shared.demanded();
+            let state = shared.read();
+            // An entry in the plan that holds an SVID is there to re-sign it (due for
+            // rotation, or marked for re-signing).
+            let rotating = |id: &EntryId| state.svids.get(id.as_str()).is_some();
+            next_batch(&mut remaining, &demanded, size, rotating)
+        };
         size = config.batch_size();
         let prepared = minting::prepare(chunk, config.workload_key_type)
             .await
@@ -259,11 +266,15 @@ async fn sign(
 
 /// The next batch: the entries a workload asks for now, if any are left (a workload that
 /// connects during a long first sync gets its SVID after one small batch, not after all of
-/// them), else the next `size` in plan order.
+/// them), with the SVIDs due for rotation (`rotating`) that fit in a first batch
+/// ([`FIRST_BATCH_SIZE`]): a rotation must not wait for another round trip behind a new entry,
+/// since the SVID it replaces may be close to its expiry while the network is slow. Else the
+/// next `size` in plan order.
 fn next_batch(
     remaining: &mut VecDeque<Arc<RegistrationEntry>>,
     demanded: &HashSet<EntryId>,
     size: usize,
+    rotating: impl Fn(&EntryId) -> bool,
 ) -> Vec<Arc<RegistrationEntry>> {
     let mut batch = Vec::new();
     if !demanded.is_empty() {
@@ -275,10 +286,19 @@ fn next_batch(
             !take
         });
     }
-    if batch.is_empty() {
-        let take = size.min(remaining.len());
-        batch.extend(remaining.drain(..take));
+    if !batch.is_empty() {
+        let fill = size.min(FIRST_BATCH_SIZE);
+        remaining.retain(|entry| {
+            let take = batch.len() < fill && rotating(entry.id());
+            if take {
+                batch.push(entry.clone());
+            }
+            !take
+        });
+        return batch;
     }
+    let take = size.min(remaining.len());
+    batch.extend(remaining.drain(..take));
     batch
 }
 
@@ -373,15 +393,48 @@ mod tests {
     }
 
     #[test]
-    fn waited_for_entries_go_first_in_a_batch_of_their_own() {
-        let mut remaining: VecDeque<_> = ["a", "b", "c", "d", "e"].map(entry).into();
+    fn waited_for_entries_go_first_with_the_rotations_that_fit() {
+        let mut remaining: VecDeque<_> = ["a", "b", "c", "d", "e", "f"].map(entry).into();
         let none = HashSet::new();
-        assert_eq!(ids(&next_batch(&mut remaining, &none, 2)), ["a", "b"]);
+        let rotating = |id: &EntryId| ["d", "f"].contains(&id.as_str());
+        assert_eq!(
+            ids(&next_batch(&mut remaining, &none, 2, rotating)),
+            ["a", "b"]
+        );
         let demanded: HashSet<EntryId> =
             ["e".parse().expect("id"), "x".parse().expect("id")].into();
-        assert_eq!(ids(&next_batch(&mut remaining, &demanded, 2)), ["e"]);
+        // The waited-for entry first, then a rotation (not the new entry "c" before it in plan
+        // order), up to the batch size.
+        assert_eq!(
+            ids(&next_batch(&mut remaining, &demanded, 2, rotating)),
+            ["e", "d"]
+        );
         // Fulfilled demand is no longer in the plan: plan order again.
-        assert_eq!(ids(&next_batch(&mut remaining, &demanded, 2)), ["c", "d"]);
+        assert_eq!(
+            ids(&next_batch(&mut remaining, &demanded, 2, rotating)),
+            ["c", "f"]
+        );
         assert!(remaining.is_empty());
+    }
+
+    #[test]
+    fn a_waited_for_batch_carries_rotations_up_to_the_first_batch_size_only() {
+        let names: Vec<String> = (0..FIRST_BATCH_SIZE + 10)
+            .map(|i| format!("r{i:03}"))
+            .collect();
+        let mut remaining: VecDeque<_> = names.iter().map(|n| entry(n)).collect();
+        remaining.push_back(entry("new"));
+        let demanded: HashSet<EntryId> = ["new".parse().expect("id")].into();
+        let batch = next_batch(&mut remaining, &demanded, 500, |id: &EntryId| {
+            id.as_str().starts_with('r')
+        });
+        assert_eq!(batch.len(), FIRST_BATCH_SIZE);
+        assert_eq!(batch[0].id().as_str(), "new");
+        assert_eq!(batch[1].id().as_str(), "r000");
+        assert_eq!(remaining.len(), 11);
+        // Nothing rotating: the waited-for entries alone.
+        let mut remaining: VecDeque<_> = ["a", "new"].map(entry).into();
+        let batch = next_batch(&mut remaining, &demanded, 500, |_: &EntryId| false);
+        assert_eq!(ids(&batch), ["new"]);
     }
 }

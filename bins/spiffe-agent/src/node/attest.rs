@@ -24,6 +24,10 @@ use tonic::transport::Channel;
 /// How long one attestation may take end to end.
 const ATTEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The longest a `RenewAgent` call may take (a connection gone silent would otherwise hold it
+/// until the HTTP/2 keepalive notices, minutes later); the renewal is retried.
+const RENEW_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The agent key type (SPIRE's agent uses EC P-256 for its own key).
 const AGENT_KEY_TYPE: KeyType = KeyType::EcP256;
 
@@ -243,15 +247,21 @@ pub async fn renew(channel: Channel, trust_domain: &TrustDomain) -> Result<X509S
     let (signer, csr) = tokio::task::spawn_blocking(new_key)
         .await
         .map_err(|_| AttestError::Key("key generation task failed".into()))??;
-    let response = AgentClient::new(channel)
-        .renew_agent(RenewAgentRequest {
-            params: Some(AgentX509svidParams { csr }),
-        })
-        .await
-        .map_err(|status| AttestError::Rpc {
-            rpc: "RenewAgent",
-            status,
-        })?
-        .into_inner();
+    let mut client = AgentClient::new(channel);
+    let call = client.renew_agent(RenewAgentRequest {
+        params: Some(AgentX509svidParams { csr }),
+    });
+    let response = match tokio::time::timeout(RENEW_TIMEOUT, call).await {
+        Ok(answer) => answer,
+        Err(_) => Err(tonic::Status::deadline_exceeded(format!(
+            "no answer within {}s",
+            RENEW_TIMEOUT.as_secs()
+        ))),
+    }
+    .map_err(|status| AttestError::Rpc {
+        rpc: "RenewAgent",
+        status,
+    })?
+    .into_inner();
     svid_from(&signer, response.svid, trust_domain)
 }

@@ -26,7 +26,7 @@ use spiffe_core::{SpiffeId, TrustDomain, X509Bundle, X509BundleSource, X509Svid,
 
 pub use attest::{attest, renew, AttestError, Attested};
 pub use store::{AgentStore, StoreError, BUNDLE_FILE, KEY_FILE, SVID_FILE};
-pub use tls::{bootstrap_channel, mtls_channel, ChannelError};
+pub use tls::{bootstrap_channel, connected_mtls_channel, mtls_channel, ChannelError};
 
 /// The server's SPIFFE ID in `trust_domain` (`spiffe://<td>/spire/server`), which the agent
 /// requires of the server it talks to.

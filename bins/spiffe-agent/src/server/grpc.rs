@@ -90,11 +90,16 @@ impl GrpcServerClient {
         tx.send(SyncAuthorizedEntriesRequest::default())
             .await
             .map_err(|_| ServerError::unreachable("request stream closed"))?;
-        let mut stream = EntryClient::new(self.channel.get())
-            .sync_authorized_entries(tokio_stream::wrappers::ReceiverStream::new(rx))
-            .await
-            .map_err(status_error)?
-            .into_inner();
+        // Opening the stream waits for the server's response headers: bounded like a page.
+        let mut stream = tokio::time::timeout(
+            CALL_TIMEOUT,
+            EntryClient::new(self.channel.get())
+                .sync_authorized_entries(tokio_stream::wrappers::ReceiverStream::new(rx)),
+        )
+        .await
+        .map_err(|_| ServerError::unreachable("entry sync timed out"))?
+        .map_err(status_error)?
+        .into_inner();
         let mut revisions = Vec::new();
         let mut entries = Vec::new();
         let mut full = Vec::new();
