@@ -116,6 +116,9 @@ fi
 echo "$(cargo --version); $(cargo nextest --version | head -n1); $(openssl version)"
 
 # --- checks ---------------------------------------------------------------------------------
+section "vendored crates"
+bash scripts/check-vendor.sh
+
 section "cargo fmt"
 cargo fmt --all -- --check
 
