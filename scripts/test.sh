@@ -60,6 +60,9 @@ pkg-config --exists tss2-esys tss2-tctildr tss2-mu 2>/dev/null || missing_pkgs+=
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing_pkgs+=(postgresql)
 # The helper's tests (bins/spiffe/tests/helper.rs) serve TLS with nginx from the helper's files.
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing_pkgs+=(nginx-light)
+# patch(1), and curl when Cargo's cache lacks the release, for scripts/check-vendor.sh.
+command -v patch >/dev/null 2>&1 || missing_pkgs+=(patch)
+command -v curl >/dev/null 2>&1 || missing_pkgs+=(curl)
 # dbus-daemon for spiffe-attest's systemd attestor tests (a private bus with a stand-in
 # org.freedesktop.systemd1); they fail (they do not skip) without it.
 command -v dbus-daemon >/dev/null 2>&1 || missing_pkgs+=(dbus-daemon)
@@ -116,6 +119,9 @@ fi
 echo "$(cargo --version); $(cargo nextest --version | head -n1); $(openssl version)"
 
 # --- checks ---------------------------------------------------------------------------------
+section "vendored crates"
+bash scripts/check-vendor.sh
+
 section "cargo fmt"
 cargo fmt --all -- --check
 
