@@ -19,7 +19,8 @@
 //!    < 128 MB at 100k entries and 1k agents).
 //!
 //! `SPIFFE_BENCH_ONLY=attest` stops after the first figure; `SPIFFE_BENCH_ATTEST_ROUNDS` sets
-//! its rounds (default 200).
+//! its rounds (default 200); `SPIFFE_BENCH_ATTEST_TRACE=<file>` writes each round's latency
+//! (µs, in order) to a file.
 //!
 //! The server binary is `SPIFFE_SERVER_BIN` or the one beside this bench (`target/release/`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -323,6 +324,14 @@ async fn main() {
         let svid = bench.attest(&token, csr, key).await;
         latencies.push(start.elapsed());
         agent_svid = Some(svid);
+    }
+    if let Ok(path) = std::env::var("SPIFFE_BENCH_ATTEST_TRACE") {
+        // Each round's latency in order, to see when the slow ones come.
+        let lines: String = latencies
+            .iter()
+            .map(|l| format!("{}\n", l.as_micros()))
+            .collect();
+        std::fs::write(&path, lines).expect("write the attestation trace");
     }
     latencies.sort();
     println!(

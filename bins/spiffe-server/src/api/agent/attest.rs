@@ -19,7 +19,8 @@
 //! On success: a banned agent is refused; an agent that already has a record is refused unless
 //! its attestor allows re-attestation (trust on first use, SPIRE's message); otherwise the node
 //! is created or updated (attestation type, node selectors, certificate serial and expiry,
-//! `can_reattest`) and the cache refreshed.
+//! `can_reattest`) and put in the entry cache
+//! ([`EntryCache::put_node`](crate::cache::EntryCache::put_node)).
 //!
 //! The attestor is found by the type the agent names, in
 //! [`ServerContext::node_attestors`]; `join_token` must be there too (SPIRE always has it).
@@ -39,7 +40,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::agent_svid::{self, CheckedCsr};
 use super::errors::attest_status;
-use crate::api::status::{chain, internal};
+use crate::api::status::internal;
 use crate::caller::Caller;
 use crate::context::ServerContext;
 use crate::datastore::{AttestedNode, NodeMask};
@@ -242,13 +243,12 @@ impl Attestation {
         record.cert_serial_number = Some(svid.serial.clone());
         record.cert_not_after = Some(svid.expires_at);
         record.can_reattest = attested.can_reattest;
-        match existing {
-            None => {
-                ctx.datastore
-                    .create_node(record)
-                    .await
-                    .map_err(|e| internal("failed to create attested agent", &e))?;
-            }
+        let stored = match existing {
+            None => ctx
+                .datastore
+                .create_node(record)
+                .await
+                .map_err(|e| internal("failed to create attested agent", &e))?,
             Some(_) => {
                 let mask = NodeMask {
                     selectors: true,
@@ -258,12 +258,10 @@ impl Attestation {
                 ctx.datastore
                     .update_node(record, mask)
                     .await
-                    .map_err(|e| internal("failed to update attested agent", &e))?;
+                    .map_err(|e| internal("failed to update attested agent", &e))?
             }
-        }
-        if let Err(e) = ctx.cache.refresh().await {
-            tracing::warn!(error = %chain(&e), "entry cache refresh failed");
-        }
+        };
+        ctx.cache.put_node(stored).await;
         tracing::info!(
             agent_id = %agent_id,
             node_attestor_type = %self.attestor_type,

@@ -96,6 +96,22 @@ pub(super) fn revision(value: i64) -> Result<u64, DataStoreError> {
     u64::try_from(value).map_err(|_| DataStoreError::corrupt("revision"))
 }
 
+/// Runs `work` on a task of its own and waits for it: a caller that goes away mid-way (a
+/// dropped RPC) cannot cut it short, so work that leaves a connection in a temporary state
+/// (relaxed syncing, a transaction opened by its own `BEGIN`) always puts it back.
+pub(super) async fn detached<T, F>(backend: Backend, work: F) -> Result<T, DataStoreError>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, DataStoreError>> + Send + 'static,
+{
+    tokio::spawn(work)
+        .await
+        .map_err(|e| DataStoreError::Internal {
+            backend,
+            source: Box::new(e),
+        })?
+}
+
 impl DataStore for SqlDataStore {
     fn create_entries(
         &self,

@@ -7,7 +7,7 @@ use spiffe_core::pki_types::UnixTime;
 
 use super::db::Sql;
 use super::pool::Pools;
-use super::{errors, from_secs, now_secs, to_secs};
+use super::{detached, errors, from_secs, now_secs, to_secs};
 use crate::datastore::{DataStoreError, JoinTokenUse, Record};
 
 /// The stored form of a token: its SHA-256 digest.
@@ -40,16 +40,11 @@ pub(super) async fn consume_join_token(
     now: UnixTime,
 ) -> Result<JoinTokenUse, DataStoreError> {
     let digest = token_digest(token);
-    let backend = pools.backend();
     let pools = pools.clone();
-    // On a task of its own, so that a caller that goes away mid-way (a dropped attestation
-    // stream) cannot leave the SQLite writer with relaxed syncing: the task always restores it.
-    let expires_at = tokio::spawn(async move { delete_token(&pools, digest).await })
-        .await
-        .map_err(|e| DataStoreError::Internal {
-            backend,
-            source: Box::new(e),
-        })??;
+    let expires_at = detached(pools.backend(), async move {
+        delete_token(&pools, digest).await
+    })
+    .await?;
     let Some(expires_at) = expires_at else {
         return Ok(JoinTokenUse::Unknown);
     };
@@ -72,27 +67,28 @@ pub(super) async fn consume_join_token(
 /// syncs of a join-token attestation (issue 12's attestation latency).
 async fn delete_token(pools: &Pools, digest: Vec<u8>) -> Result<Option<UnixTime>, DataStoreError> {
     let map = |e| errors::map(pools.backend(), Record::JoinToken, e);
-    let delete =
-        Sql::new("DELETE FROM join_tokens WHERE token_hash = $1 RETURNING expires_at").bind(digest);
     let row = match pools {
         Pools::Sqlite { .. } => {
+            // `synchronous` is a property of the connection: relaxed for this one commit, in
+            // the same call to the connection's thread as the deletion (one hand-off, not
+            // three). A statement that fails stops the ones after it, the restoring PRAGMA
+            // among them: the connection is then closed, and a fresh one opens FULL.
+            let relaxed = Sql::new(
+                "PRAGMA synchronous = NORMAL; \
+                 DELETE FROM join_tokens WHERE token_hash = $1 RETURNING expires_at; \
+                 PRAGMA synchronous = FULL",
+            )
+            .bind(digest);
             let mut conn = pools.write_conn().await?;
-            // `synchronous` is a property of the connection: relax it for this one commit.
-            conn.db()
-                .execute(&Sql::new("PRAGMA synchronous = NORMAL"))
-                .await
-                .map_err(map)?;
-            let row = conn.db().fetch_optional(&delete).await;
-            let restored = conn
-                .db()
-                .execute(&Sql::new("PRAGMA synchronous = FULL"))
-                .await;
-            if restored.is_err() {
-                // Never hand the writer back with relaxed syncing: a fresh one is opened FULL.
-                conn.close_on_drop();
+            // All rows (`fetch_all`): the driver stops a multi-statement call at the first
+            // row when asked for one.
+            match conn.db().fetch_all(&relaxed).await {
+                Ok(mut rows) => rows.pop(),
+                Err(e) => {
+                    conn.close_on_drop();
+                    return Err(map(e));
+                }
             }
-            restored.map_err(map)?;
-            row.map_err(map)?
         }
         Pools::Postgres(_) => {
             let mut tx = pools.write().await?;
@@ -100,6 +96,9 @@ async fn delete_token(pools: &Pools, digest: Vec<u8>) -> Result<Option<UnixTime>
                 .execute(&Sql::new("SET LOCAL synchronous_commit TO OFF"))
                 .await
                 .map_err(map)?;
+            let delete =
+                Sql::new("DELETE FROM join_tokens WHERE token_hash = $1 RETURNING expires_at")
+                    .bind(digest);
             let row = tx.db().fetch_optional(&delete).await.map_err(map)?;
             tx.commit().await.map_err(map)?;
             row
