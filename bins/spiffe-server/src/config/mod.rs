@@ -232,6 +232,11 @@ impl ServerConfig {
         };
 
         let plugins = plugin_settings(&decls, &data_dir, flags.expand_env, path)?;
+        // In place: keys in memory, and ECDSA (an RSA-4096 signature takes milliseconds).
+        let ecdsa = |k: KeyType| matches!(k, KeyType::EcP256 | KeyType::EcP384);
+        settings.sign_in_place = !matches!(plugins.key_manager, KeyManagerConfig::Pkcs11(_))
+            && ecdsa(ca.key_type)
+            && ecdsa(ca.jwt_key_type);
 
         Ok(ServerConfig {
             settings,

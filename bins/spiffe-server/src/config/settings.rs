@@ -46,6 +46,10 @@ pub struct ServerSettings {
     pub ratelimit_attestation: bool,
     /// `ratelimit { signing }` (true): at most 500 signatures per second per IP.
     pub ratelimit_signing: bool,
+    /// Whether one signature may be made on the async threads: the key manager signs in
+    /// memory (`memory`, `disk`) with ECDSA keys (tens of microseconds). False (the default)
+    /// runs every signature on the blocking pool, as a `pkcs11` device or an RSA key needs.
+    pub sign_in_place: bool,
 }
 
 // === impl ServerSettings ===
@@ -67,6 +71,7 @@ impl ServerSettings {
             audit_log_enabled: false,
             ratelimit_attestation: true,
             ratelimit_signing: true,
+            sign_in_place: false,
         }
     }
 

@@ -39,8 +39,8 @@ pub(super) fn check_csr(csr: &[u8]) -> Result<CheckedCsr, Status> {
     })
 }
 
-/// Mints the agent SVID of `agent_id` for the key of `csr`, off the async threads (a signer
-/// may be an HSM).
+/// Mints the agent SVID of `agent_id` for the key of `csr` (off the async threads when the
+/// signer may be an HSM: [`ServerContext::sign`]).
 pub(super) async fn mint(
     ctx: &ServerContext,
     agent_id: &SpiffeId,
@@ -48,10 +48,10 @@ pub(super) async fn mint(
 ) -> Result<AgentSvid, Status> {
     let request =
         X509SvidRequest::from_spki_der(agent_id.clone(), csr.spki, ctx.settings.agent_svid_ttl());
-    let ca = ctx.ca.clone();
-    let minted = tokio::task::spawn_blocking(move || ca.mint_x509_svid(&request))
+    let minted = ctx
+        .sign(move |ca| ca.mint_x509_svid(&request))
         .await
-        .map_err(|_| Status::internal("failed to sign X509 SVID: signing task failed"))?
+        .ok_or_else(|| Status::internal("failed to sign X509 SVID: signing task failed"))?
         .map_err(|e| {
             let cause = status::chain(&e);
             tracing::error!(agent_id = %agent_id, error = %cause, "Failed to sign X509 SVID");

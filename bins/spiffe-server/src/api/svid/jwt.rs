@@ -96,14 +96,14 @@ async fn mint(
             .map_err(|e| Status::internal(format!("failed to generate jti: {e}")))?;
         claims.insert_str("jti", jti);
     }
-    let ca = ctx.ca.clone();
     let (subject, audience) = (id.clone(), audience.to_vec());
-    let token = tokio::task::spawn_blocking(move || {
-        let audience: Vec<&str> = audience.iter().map(String::as_str).collect();
-        ca.mint_jwt_svid(&subject, &audience, ttl, &claims)
-    })
-    .await
-    .map_err(|_| Status::internal("failed to sign JWT-SVID: signing task failed"))?
+    let token = ctx
+        .sign(move |ca| {
+            let audience: Vec<&str> = audience.iter().map(String::as_str).collect();
+            ca.mint_jwt_svid(&subject, &audience, ttl, &claims)
+        })
+        .await
+        .ok_or_else(|| Status::internal("failed to sign JWT-SVID: signing task failed"))?
     .map_err(|e| {
         let cause = chain(&e);
         tracing::error!(spiffe_id = %id, error = %cause, "Failed to sign JWT-SVID");

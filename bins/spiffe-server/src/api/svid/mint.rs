@@ -68,10 +68,10 @@ pub(super) async fn mint_x509_svid(
     let svid_request =
         X509SvidRequest::from_spki_der(id.clone(), csr.subject_public_key_info().to_vec(), ttl)
             .with_dns_names(dns_names);
-    let ca = ctx.ca.clone();
-    let minted = tokio::task::spawn_blocking(move || ca.mint_x509_svid(&svid_request))
+    let minted = ctx
+        .sign(move |ca| ca.mint_x509_svid(&svid_request))
         .await
-        .map_err(|_| Status::internal("failed to sign X509-SVID: signing task failed"))?
+        .ok_or_else(|| Status::internal("failed to sign X509-SVID: signing task failed"))?
         .map_err(|e| {
             let cause = chain(&e);
             tracing::error!(spiffe_id = %id, error = %cause, "Failed to sign X509-SVID");
