@@ -408,4 +408,37 @@ mod tests {
         .unwrap_err();
         assert!(msg.contains("kube_config_file"), "{msg}");
     }
+
+    /// Signatures are made in place only with keys in memory and ECDSA (an HSM, or an RSA
+    /// signature's milliseconds, stays off the async threads).
+    #[test]
+    fn sign_in_place_follows_the_key_manager_and_key_types() {
+        let quickstart = include_str!("../../../../conf/server/server.conf");
+        let in_place = |text: &str| {
+            ServerConfig::from_text(text, &RunFlags::default())
+                .map_err(|e| spire_config::cli::error_chain(&e))
+                .unwrap()
+                .settings
+                .sign_in_place
+        };
+        assert!(in_place(quickstart), "memory, ECDSA P-256 by default");
+        let with_server_line = |line: &str| {
+            let text = quickstart.replacen("server {", &format!("server {{\n    {line}"), 1);
+            assert_ne!(text, quickstart, "the test edits the server block");
+            text
+        };
+        assert!(in_place(&with_server_line("ca_key_type = \"ec-p384\"")));
+        assert!(!in_place(&with_server_line("ca_key_type = \"rsa-2048\"")));
+        assert!(!in_place(&with_server_line("jwt_key_type = \"rsa-4096\"")));
+        let pin = std::env::temp_dir().join("unused-pin");
+        let pkcs11 = quickstart.replace(
+            "KeyManager \"memory\" {\n        plugin_data = {}\n    }",
+            &format!(
+                "KeyManager \"pkcs11\" {{\n        plugin_data {{\n            module_path = \"/m.so\"\n            token_label = \"t\"\n            user_pin_path = \"{}\"\n        }}\n    }}",
+                pin.display()
+            ),
+        );
+        assert_ne!(pkcs11, quickstart, "the test edits the key manager");
+        assert!(!in_place(&pkcs11));
+    }
 }

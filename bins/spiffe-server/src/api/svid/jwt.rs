@@ -104,11 +104,11 @@ async fn mint(
         })
         .await
         .ok_or_else(|| Status::internal("failed to sign JWT-SVID: signing task failed"))?
-    .map_err(|e| {
-        let cause = chain(&e);
-        tracing::error!(spiffe_id = %id, error = %cause, "Failed to sign JWT-SVID");
-        Status::internal(format!("failed to sign JWT-SVID: {cause}"))
-    })?;
+        .map_err(|e| {
+            let cause = chain(&e);
+            tracing::error!(spiffe_id = %id, error = %cause, "Failed to sign JWT-SVID");
+            Status::internal(format!("failed to sign JWT-SVID: {cause}"))
+        })?;
     let parsed = UnverifiedJwtSvid::parse_insecure(&token)
         .map_err(|e| Status::internal(format!("failed to get JWT-SVID expiry: {e}")))?;
     let issued_at = parsed.claims().get_i64("iat").unwrap_or_default();
