@@ -5,8 +5,9 @@
 //! Agents' requests (authorized entries, SVID signing, the agent and admin checks of the
 //! authorization layer) are answered from here, never by scanning the datastore, so their cost
 //! does not grow with the number of entries. The cache is refreshed after every write this
-//! server makes ([`EntryCache::refresh`]) and polled on an interval for writes made by other
-//! servers sharing the database.
+//! server makes ([`EntryCache::refresh`]; an attestation puts the node it wrote instead,
+//! [`EntryCache::put_node`]) and polled on an interval for writes made by other servers
+//! sharing the database.
 //!
 //! Invariants: the cache holds exactly the stored records as of [`EntryCache::revision`];
 //! a refresh re-reads every changed record by id (so replaying a change is harmless); a
