@@ -5,8 +5,10 @@
 //! address. Its current [`Fault`] decides what happens to the bytes: forwarded as they come,
 //! held back a while, held until the fault changes, or the connection reset after some bytes;
 //! or no listener at all (new connections refused). [`FlakyProxy::cut_all`] resets every open
-//! connection at once. [`FlakyProxy::play`] runs a schedule of faults on a thread of its own
-//! and ends healthy.
+//! connection at once; [`FlakyProxy::silence_all`] turns every open connection into a black hole
+//! for good (a dropped NAT mapping, a server host gone without a reset) while new connections
+//! are served as the current fault says. [`FlakyProxy::play`] runs a schedule of faults on a
+//! thread of its own and ends healthy.
 //!
 //! Connections are cut with a TCP reset on both sides (`SO_LINGER` 0), as a dropped NAT entry
 //! or a crashed middlebox would, never with a clean close.
@@ -94,6 +96,8 @@ pub struct ProxyStats {
     /// Connections the proxy reset on purpose ([`Fault::CutAfter`], [`Fault::Down`],
     /// [`FlakyProxy::cut_all`]).
     pub cut: u64,
+    /// Connections the proxy silenced ([`FlakyProxy::silence_all`]).
+    pub silenced: u64,
     /// Bytes forwarded, both directions.
     pub bytes: u64,
 }
@@ -102,6 +106,7 @@ pub struct ProxyStats {
 struct Counters {
     accepted: AtomicU64,
     cut: AtomicU64,
+    silenced: AtomicU64,
     bytes: AtomicU64,
 }
 
@@ -110,6 +115,8 @@ struct Shared {
     fault: watch::Sender<Fault>,
     /// Bumped by every cut of all connections; each connection watches it.
     cuts: watch::Sender<u64>,
+    /// Bumped by every silencing of all connections; each connection watches it.
+    silences: watch::Sender<u64>,
     shutdown: watch::Sender<bool>,
     counters: Counters,
 }
@@ -143,6 +150,7 @@ impl FlakyProxy {
         let shared = Arc::new(Shared {
             fault: watch::channel(Fault::Healthy).0,
             cuts: watch::channel(0).0,
+            silences: watch::channel(0).0,
             shutdown: watch::channel(false).0,
             counters: Counters::default(),
         });
@@ -198,6 +206,14 @@ impl FlakyProxy {
         self.shared.cuts.send_modify(|g| *g += 1);
     }
 
+    /// Silences every open connection for good: from now on it forwards nothing either way,
+    /// and the client's bytes are read and dropped (so its TCP stack sees them acknowledged
+    /// and reports no error), until the client closes it or the proxy stops. New connections
+    /// are served as the current fault says.
+    pub fn silence_all(&self) {
+        self.shared.silences.send_modify(|g| *g += 1);
+    }
+
     /// Runs `steps` on a thread of their own (each fault for its duration, then
     /// [`Fault::Healthy`]); join the handle to wait for the end.
     pub fn play(&self, steps: Vec<Step>) -> JoinHandle<()> {
@@ -221,6 +237,7 @@ impl FlakyProxy {
         ProxyStats {
             accepted: c.accepted.load(Ordering::Relaxed),
             cut: c.cut.load(Ordering::Relaxed),
+            silenced: c.silenced.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),
         }
     }
@@ -295,11 +312,15 @@ enum End {
     Closed,
     /// The proxy cut it.
     Cut,
+    /// The proxy silenced it.
+    Silenced,
 }
 
 async fn connection(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>, index: u64) {
     let mut cuts = shared.cuts.subscribe();
     cuts.borrow_and_update();
+    let mut silences = shared.silences.subscribe();
+    silences.borrow_and_update();
     let server = match TcpStream::connect(upstream).await {
         Ok(s) => s,
         Err(_) => {
@@ -345,19 +366,36 @@ async fn connection(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>
                     end
                 }
                 _ = cuts.changed() => End::Cut,
+                _ = silences.changed() => End::Silenced,
             };
-            if matches!(end, End::Cut) {
-                break End::Cut;
+            if matches!(end, End::Cut | End::Silenced) {
+                break end;
             }
             if up_done && down_done {
                 break End::Closed;
             }
         }
     };
-    if matches!(end, End::Cut) {
-        shared.counters.cut.fetch_add(1, Ordering::Relaxed);
-        let _ = AsRef::<TcpStream>::as_ref(&client_write).set_zero_linger();
-        let _ = AsRef::<TcpStream>::as_ref(&server_write).set_zero_linger();
+    match end {
+        End::Cut => {
+            shared.counters.cut.fetch_add(1, Ordering::Relaxed);
+            let _ = AsRef::<TcpStream>::as_ref(&client_write).set_zero_linger();
+            let _ = AsRef::<TcpStream>::as_ref(&server_write).set_zero_linger();
+        }
+        End::Silenced => {
+            shared.counters.silenced.fetch_add(1, Ordering::Relaxed);
+            // A black hole: both sockets stay open, the client's bytes are swallowed, nothing
+            // is sent either way. The client's close (or the proxy's end, which drops this
+            // task) ends it.
+            let mut buf = vec![0u8; CHUNK];
+            while let Ok(n) = client_read.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+            drop((server_read, server_write, client_write));
+        }
+        End::Closed => {}
     }
 }
 
@@ -501,6 +539,34 @@ mod tests {
             assert!(Instant::now() < deadline, "the proxy did not listen again");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn silenced_connections_stay_open_and_quiet_while_new_ones_work() {
+        use std::io::Write;
+        let proxy = FlakyProxy::start(echo_server()).unwrap();
+        let mut old = connect(&proxy).unwrap();
+        assert_eq!(roundtrip(&mut old, b"a").unwrap(), b"a");
+        proxy.silence_all();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while proxy.stats().silenced < 1 {
+            assert!(Instant::now() < deadline, "{:?}", proxy.stats());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Writes still succeed (swallowed), nothing comes back, and there is no reset.
+        old.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        old.write_all(b"b").unwrap();
+        let mut back = [0u8; 1];
+        let err = std::io::Read::read(&mut old, &mut back).expect_err("silence");
+        assert!(
+            matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut),
+            "{err:?}"
+        );
+        // A new connection is forwarded.
+        let mut new = connect(&proxy).unwrap();
+        assert_eq!(roundtrip(&mut new, b"c").unwrap(), b"c");
+        assert_eq!(proxy.stats().cut, 0);
+        assert_eq!(proxy.stats().silenced, 1);
     }
 
     #[test]

@@ -355,7 +355,13 @@ async fn renew_loop(
                     (_, Err(e)) => Err(e.to_string()),
                 }
             }
-            other => other.map_err(|e| e.to_string()),
+            Err(e) => {
+                if e.timed_out() {
+                    channel.timed_out();
+                }
+                Err(e.to_string())
+            }
+            Ok(svid) => Ok(svid),
         };
         match renewed {
             Ok(new) => {
@@ -513,7 +519,20 @@ pub async fn run(config: AgentConfig, log: Option<LogHandle>) -> Result<(), Daem
             trust.clone(),
         )
         .map_err(DaemonError::Channel)?,
-    );
+    )
+    .with_reconnect({
+        let (config, svid, trust) = (config.clone(), svid.clone(), trust.clone());
+        move || {
+            mtls_channel(
+                &config.server_authority(),
+                &config.trust_domain,
+                svid.clone(),
+                trust.clone(),
+            )
+            .map_err(|e| tracing::warn!(error = %e, "Unable to make a new server channel"))
+            .ok()
+        }
+    });
     let client = GrpcServerClient::new(channel.clone(), config.trust_domain.clone())
         .with_trust(trust.clone(), store.clone());
 

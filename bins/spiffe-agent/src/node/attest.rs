@@ -74,6 +74,16 @@ impl AttestError {
             if status.code() == tonic::Code::PermissionDenied
                 && status.message().contains("reattest"))
     }
+
+    /// Whether the call ran out of time (no answer within its bound, or the server's
+    /// DEADLINE_EXCEEDED): the connection may have gone silent.
+    pub fn timed_out(&self) -> bool {
+        match self {
+            AttestError::Timeout => true,
+            AttestError::Rpc { status, .. } => status.code() == tonic::Code::DeadlineExceeded,
+            _ => false,
+        }
+    }
 }
 
 /// A successful attestation.

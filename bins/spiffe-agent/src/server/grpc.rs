@@ -24,6 +24,7 @@ use spire_api_proto::server::svid::v1::{
     BatchNewX509svidRequest, NewJwtsvidRequest, NewX509svidParams,
 };
 use spire_api_proto::types;
+use tokio::time::Instant;
 use tonic::transport::Channel;
 
 use super::{
@@ -37,26 +38,79 @@ const IDS_PER_REQUEST: usize = 1000;
 /// The longest a unary call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A channel that can be replaced: after the agent SVID is renewed, calls must go over new
+/// How soon after one replacement a timed-out call may replace the channel again (calls that
+/// time out together on one dead connection replace it once).
+const MIN_REPLACE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Builds a new channel (new connections) to replace one whose call timed out.
+type Reconnect = Arc<dyn Fn() -> Option<Channel> + Send + Sync>;
+
+/// A channel that can be replaced. After the agent SVID is renewed, calls must go over new
 /// connections (an established TLS connection keeps the certificate of its handshake, which
-/// the server refuses once it expires). Calls in flight keep their connection.
-#[derive(Debug, Clone)]
-pub struct SharedChannel(Arc<std::sync::RwLock<Channel>>);
+/// the server refuses once it expires). And after a call timed out ([`Self::timed_out`]): a
+/// connection that went silent (a dropped NAT mapping, a server host gone without a reset)
+/// would otherwise take every later call down with it until the HTTP/2 keepalive noticed,
+/// minutes later. Calls in flight keep their connection.
+#[derive(Clone)]
+pub struct SharedChannel {
+    current: Arc<std::sync::RwLock<(Channel, Instant)>>,
+    reconnect: Option<Reconnect>,
+}
+
+impl std::fmt::Debug for SharedChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedChannel")
+            .field("reconnects", &self.reconnect.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 impl SharedChannel {
     /// Holds `channel`.
     pub fn new(channel: Channel) -> Self {
-        Self(Arc::new(std::sync::RwLock::new(channel)))
+        Self {
+            current: Arc::new(std::sync::RwLock::new((channel, Instant::now()))),
+            reconnect: None,
+        }
+    }
+
+    /// Replaces the channel with one from `reconnect` when a call times out.
+    pub fn with_reconnect(
+        mut self,
+        reconnect: impl Fn() -> Option<Channel> + Send + Sync + 'static,
+    ) -> Self {
+        self.reconnect = Some(Arc::new(reconnect));
+        self
     }
 
     /// The current channel.
     pub fn get(&self) -> Channel {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
     }
 
     /// Replaces the channel for the calls that follow.
     pub fn set(&self, channel: Channel) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = channel;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = (channel, Instant::now());
+    }
+
+    /// A call on the current channel timed out: the calls that follow get a new one (new
+    /// connections), unless it was replaced moments ago.
+    pub fn timed_out(&self) {
+        let Some(reconnect) = &self.reconnect else {
+            return;
+        };
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if current.1.elapsed() < MIN_REPLACE_INTERVAL {
+            return;
+        }
+        if let Some(channel) = reconnect() {
+            tracing::warn!("A call to the server timed out; later calls use a new connection");
+            *current = (channel, Instant::now());
+        }
     }
 }
 
@@ -91,21 +145,21 @@ impl GrpcServerClient {
             .await
             .map_err(|_| ServerError::unreachable("request stream closed"))?;
         // Opening the stream waits for the server's response headers: bounded like a page.
-        let mut stream = tokio::time::timeout(
-            CALL_TIMEOUT,
-            EntryClient::new(self.channel.get())
-                .sync_authorized_entries(tokio_stream::wrappers::ReceiverStream::new(rx)),
-        )
-        .await
-        .map_err(|_| ServerError::unreachable("entry sync timed out"))?
-        .map_err(status_error)?
-        .into_inner();
+        let mut stream = self
+            .bounded(
+                "entry sync timed out",
+                EntryClient::new(self.channel.get())
+                    .sync_authorized_entries(tokio_stream::wrappers::ReceiverStream::new(rx)),
+            )
+            .await?
+            .map_err(status_error)?
+            .into_inner();
         let mut revisions = Vec::new();
         let mut entries = Vec::new();
         let mut full = Vec::new();
         // The first answer, in pages.
         loop {
-            let page = next_page(&mut stream).await?;
+            let page = self.next_page(&mut stream).await?;
             read_page(&page, &mut revisions, &mut full)?;
             if !page.more {
                 break;
@@ -133,7 +187,7 @@ impl GrpcServerClient {
             .await
             .map_err(|_| ServerError::unreachable("request stream closed"))?;
             loop {
-                let page = next_page(&mut stream).await?;
+                let page = self.next_page(&mut stream).await?;
                 let mut ignored = Vec::new();
                 read_page(&page, &mut ignored, &mut entries)?;
                 if !page.more {
@@ -143,6 +197,31 @@ impl GrpcServerClient {
         }
         drop(tx);
         Ok(AuthorizedEntries::new(revisions, entries))
+    }
+
+    /// `call` within [`CALL_TIMEOUT`], or `what` as an unreachable server; a call that runs out
+    /// replaces the channel for the calls that follow ([`SharedChannel::timed_out`]).
+    async fn bounded<T>(
+        &self,
+        what: &'static str,
+        call: impl std::future::Future<Output = T>,
+    ) -> Result<T, ServerError> {
+        tokio::time::timeout(CALL_TIMEOUT, call).await.map_err(|_| {
+            self.channel.timed_out();
+            ServerError::unreachable(what)
+        })
+    }
+
+    async fn next_page(
+        &self,
+        stream: &mut tonic::Streaming<SyncAuthorizedEntriesResponse>,
+    ) -> Result<SyncAuthorizedEntriesResponse, ServerError> {
+        self.bounded("entry sync timed out", stream.message())
+            .await?
+            .map_err(status_error)?
+            .ok_or(ServerError::Malformed {
+                what: "the entry sync stream ended early",
+            })
     }
 
     fn note_bundle(&self, bundle: &ServerBundle) {
@@ -158,18 +237,6 @@ impl GrpcServerClient {
             }
         }
     }
-}
-
-async fn next_page(
-    stream: &mut tonic::Streaming<SyncAuthorizedEntriesResponse>,
-) -> Result<SyncAuthorizedEntriesResponse, ServerError> {
-    tokio::time::timeout(CALL_TIMEOUT, stream.message())
-        .await
-        .map_err(|_| ServerError::unreachable("entry sync timed out"))?
-        .map_err(status_error)?
-        .ok_or(ServerError::Malformed {
-            what: "the entry sync stream ended early",
-        })
 }
 
 fn read_page(
@@ -255,14 +322,14 @@ impl ServerClient for GrpcServerClient {
                     })
                     .collect(),
             };
-            let response = tokio::time::timeout(
-                CALL_TIMEOUT,
-                SvidClient::new(self.channel.get()).batch_new_x509svid(request),
-            )
-            .await
-            .map_err(|_| ServerError::unreachable("BatchNewX509SVID timed out"))?
-            .map_err(status_error)?
-            .into_inner();
+            let response = self
+                .bounded(
+                    "BatchNewX509SVID timed out",
+                    SvidClient::new(self.channel.get()).batch_new_x509svid(request),
+                )
+                .await?
+                .map_err(status_error)?
+                .into_inner();
             if response.results.len() != params.len() {
                 return Err(ServerError::Malformed {
                     what:
@@ -296,17 +363,17 @@ impl ServerClient for GrpcServerClient {
         audience: &'a [String],
     ) -> BoxFuture<'a, Result<MintedJwtSvid, ServerError>> {
         Box::pin(async move {
-            let response = tokio::time::timeout(
-                CALL_TIMEOUT,
-                SvidClient::new(self.channel.get()).new_jwtsvid(NewJwtsvidRequest {
-                    entry_id: entry_id.as_str().to_owned(),
-                    audience: audience.to_vec(),
-                }),
-            )
-            .await
-            .map_err(|_| ServerError::unreachable("NewJWTSVID timed out"))?
-            .map_err(status_error)?
-            .into_inner();
+            let response = self
+                .bounded(
+                    "NewJWTSVID timed out",
+                    SvidClient::new(self.channel.get()).new_jwtsvid(NewJwtsvidRequest {
+                        entry_id: entry_id.as_str().to_owned(),
+                        audience: audience.to_vec(),
+                    }),
+                )
+                .await?
+                .map_err(status_error)?
+                .into_inner();
             let svid = response.svid.ok_or(ServerError::Malformed {
                 what: "NewJWTSVID returned no SVID",
             })?;
@@ -334,14 +401,14 @@ impl ServerClient for GrpcServerClient {
 
     fn get_bundle(&self) -> BoxFuture<'_, Result<ServerBundle, ServerError>> {
         Box::pin(async move {
-            let response = tokio::time::timeout(
-                CALL_TIMEOUT,
-                BundleClient::new(self.channel.get()).get_bundle(GetBundleRequest::default()),
-            )
-            .await
-            .map_err(|_| ServerError::unreachable("GetBundle timed out"))?
-            .map_err(status_error)?
-            .into_inner();
+            let response = self
+                .bounded(
+                    "GetBundle timed out",
+                    BundleClient::new(self.channel.get()).get_bundle(GetBundleRequest::default()),
+                )
+                .await?
+                .map_err(status_error)?
+                .into_inner();
             let bundle = server_bundle(&response)?;
             if bundle.trust_domain() != &self.trust_domain {
                 return Err(ServerError::Malformed {
@@ -360,17 +427,17 @@ impl ServerClient for GrpcServerClient {
         Box::pin(async move {
             let mut out = Vec::new();
             for td in trust_domains {
-                let response = tokio::time::timeout(
-                    CALL_TIMEOUT,
-                    BundleClient::new(self.channel.get()).get_federated_bundle(
-                        GetFederatedBundleRequest {
-                            trust_domain: td.as_str().to_owned(),
-                            output_mask: None,
-                        },
-                    ),
-                )
-                .await
-                .map_err(|_| ServerError::unreachable("GetFederatedBundle timed out"))?;
+                let response = self
+                    .bounded(
+                        "GetFederatedBundle timed out",
+                        BundleClient::new(self.channel.get()).get_federated_bundle(
+                            GetFederatedBundleRequest {
+                                trust_domain: td.as_str().to_owned(),
+                                output_mask: None,
+                            },
+                        ),
+                    )
+                    .await?;
                 match response {
                     Ok(bundle) => {
                         let bundle = server_bundle(bundle.get_ref())?;
@@ -384,5 +451,49 @@ impl ServerClient for GrpcServerClient {
             }
             Ok(out)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn lazy_channel() -> Channel {
+        tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy()
+    }
+
+    /// A timed-out call replaces the channel, once for calls that time out together, and not
+    /// without a way to reconnect.
+    #[tokio::test(start_paused = true)]
+    async fn a_timed_out_call_replaces_the_channel_at_most_every_few_seconds() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let shared = SharedChannel::new(lazy_channel()).with_reconnect({
+            let made = made.clone();
+            move || {
+                made.fetch_add(1, Ordering::SeqCst);
+                Some(lazy_channel())
+            }
+        });
+        // Just made: a timeout now is the fresh channel's own.
+        shared.timed_out();
+        assert_eq!(made.load(Ordering::SeqCst), 0);
+        tokio::time::advance(MIN_REPLACE_INTERVAL).await;
+        shared.timed_out();
+        shared.timed_out();
+        assert_eq!(made.load(Ordering::SeqCst), 1, "replaced once");
+        tokio::time::advance(MIN_REPLACE_INTERVAL).await;
+        shared.timed_out();
+        assert_eq!(made.load(Ordering::SeqCst), 2);
+        // A renewal's replacement counts too.
+        tokio::time::advance(MIN_REPLACE_INTERVAL).await;
+        shared.set(lazy_channel());
+        shared.timed_out();
+        assert_eq!(made.load(Ordering::SeqCst), 2);
+
+        let fixed = SharedChannel::new(lazy_channel());
+        tokio::time::advance(MIN_REPLACE_INTERVAL).await;
+        fixed.timed_out();
     }
 }

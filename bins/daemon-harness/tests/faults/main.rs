@@ -4,7 +4,8 @@
 //!   delayed bytes, resets, refused and stalled connections, cuts mid-stream) while SVIDs
 //!   live 30 s: the workloads never see a failure or an expired SVID, SVIDs keep rotating,
 //!   and an entry created meanwhile reaches the agent; and an outage timed on the agent's own
-//!   renewal, which the agent must retry before its SVID expires;
+//!   renewal, which the agent must retry before its SVID expires; and a connection that goes
+//!   silent, which the agent must replace after one timed-out call ([`silent`]);
 //! - PostgreSQL stopped and started again under two servers sharing it while both take
 //!   entry writes: writes during the outage fail with UNAVAILABLE in bounded time, both
 //!   servers recover without a restart, and every acknowledged write is there exactly once,
@@ -31,6 +32,8 @@ use spire_api_proto::server::entry::v1::{BatchCreateEntryRequest, ListEntriesReq
 use spire_api_proto::types;
 use tokio::sync::watch;
 use tonic::transport::Channel;
+
+mod silent;
 
 fn unix_now() -> u64 {
     SystemTime::now()
