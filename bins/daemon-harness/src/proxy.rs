@@ -554,12 +554,16 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         // Writes still succeed (swallowed), nothing comes back, and there is no reset.
-        old.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        old.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         old.write_all(b"b").unwrap();
         let mut back = [0u8; 1];
         let err = std::io::Read::read(&mut old, &mut back).expect_err("silence");
         assert!(
-            matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut),
+            matches!(
+                err.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ),
             "{err:?}"
         );
         // A new connection is forwarded.
