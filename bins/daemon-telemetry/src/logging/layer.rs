@@ -102,9 +102,37 @@ pub(crate) struct LogrusLayer {
 }
 
 impl LogrusLayer {
-    fn enabled_for(&self, level: &Level) -> bool {
-        self.level.get().allows(level)
+    fn enabled_for(&self, metadata: &Metadata<'_>) -> bool {
+        let level = self.level.get();
+        if !level.allows(metadata.level()) {
+            return false;
+        }
+        // Below INFO, the transport and storage libraries underneath (h2's frames, hyper's
+        // connections, rustls' handshakes, sqlx's statements) would bury the daemons' own
+        // lines, as SPIRE's DEBUG does not: they show at TRACE only.
+        matches!(*metadata.level(), Level::ERROR | Level::WARN | Level::INFO)
+            || level == LogLevel::Trace
+            || !is_transport(metadata.target())
     }
+}
+
+/// The crates whose DEBUG lines wait for TRACE, by the first segment of a target.
+const TRANSPORT_CRATES: &[&str] = &[
+    "h2",
+    "hyper",
+    "hyper_util",
+    "mio",
+    "rustls",
+    "sqlx",
+    "tokio_util",
+    "tonic",
+    "tower",
+    "want",
+];
+
+fn is_transport(target: &str) -> bool {
+    let krate = target.split("::").next().unwrap_or_default();
+    TRANSPORT_CRATES.contains(&krate)
 }
 
 impl<S> Layer<S> for LogrusLayer
@@ -112,7 +140,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if self.enabled_for(metadata.level()) {
+        if self.enabled_for(metadata) {
             Interest::always()
         } else {
             Interest::never()
@@ -120,7 +148,7 @@ where
     }
 
     fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        self.enabled_for(metadata.level())
+        self.enabled_for(metadata)
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
