@@ -1,7 +1,8 @@
 //! A CA rotation in one trust domain reaches the other before the old CA expires: with a
 //! 3-minute `ca_ttl` in a.test, its next CA is prepared (and published at its bundle endpoint,
-//! FED-2) at 90 s and activated at 150 s; b.test polls a.test's endpoint, and workloads of the
-//! two domains keep shaking hands every half second throughout, without one failure.
+//! FED-2) at 90 s and activated at 150 s; b.test polls a.test's endpoint (refresh hint 20 s),
+//! and workloads of the two domains keep shaking hands every half second throughout, without
+//! one failure.
 //!
 //! About four minutes. Needs `cargo build -p spiffe-server -p spiffe-agent` first.
 #![allow(clippy::unwrap_used)]
@@ -22,7 +23,14 @@ fn a_ca_rotation_reaches_the_federated_domain_without_a_failed_handshake() {
     let a = Domain::start(&dir.path().join("a"), "a.test", |server, agent| {
         server.extra_server = format!(
             "    ca_ttl = \"3m\"\n    default_x509_svid_ttl = \"40s\"\n{}",
+            // b.test polls at the refresh hint. At 1m it polled once in the 60 s between the
+            // prepare and the activation, and a poll that fell in the up to 5 s before a.test's
+            // endpoint reloaded its document got the old bundle, the next one coming after the
+            // activation (seen once: the servers start about 0.2 s apart, which puts b.test's
+            // polls close behind the prepare). At 20s it polls at least twice in that window,
+            // whatever the phase.
             federation_block(pa, "", &federates_spiffe("b.test", pb))
+                .replace("refresh_hint = \"1m\"", "refresh_hint = \"20s\"")
         );
         agent.sync_interval = Some("2s".into());
     })
