@@ -156,39 +156,6 @@ fn level_changes_at_run_time_and_resets() {
     );
 }
 
-/// At DEBUG, the transport libraries' debug lines (h2 frames and the like) are left out;
-/// TRACE shows them.
-#[test]
-fn transport_debug_lines_wait_for_trace() {
-    let out = Buffer::default();
-    let (dispatch, handle) =
-        logging::build_with_writer(&settings(LogLevel::Debug, LogFormat::Text), out.clone());
-    tracing::dispatcher::with_default(&dispatch, || {
-        let emit = |n: u32| {
-            tracing::debug!(target: "h2::codec::framed_write", n, "send frame");
-            tracing::info!(target: "hyper_util::client", n, "connection info");
-            tracing::debug!(target: "spiffe_agent::manager", n, "own");
-            tracing::debug!(n, "test crate");
-        };
-        emit(1);
-        handle.set_level(LogLevel::Trace);
-        emit(2);
-    });
-    let lines: Vec<String> = out.lines().iter().map(|l| without_time(l)).collect();
-    assert_eq!(
-        lines,
-        [
-            "level=info msg=\"connection info\" n=1",
-            "level=debug msg=own n=1",
-            "level=debug msg=\"test crate\" n=1",
-            "level=debug msg=\"send frame\" n=2",
-            "level=info msg=\"connection info\" n=2",
-            "level=debug msg=own n=2",
-            "level=debug msg=\"test crate\" n=2",
-        ]
-    );
-}
-
 #[test]
 fn source_location_fields() {
     let out = Buffer::default();

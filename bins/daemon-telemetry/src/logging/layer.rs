@@ -102,37 +102,9 @@ pub(crate) struct LogrusLayer {
 }
 
 impl LogrusLayer {
-    fn enabled_for(&self, metadata: &Metadata<'_>) -> bool {
-        let level = self.level.get();
-        if !level.allows(metadata.level()) {
-            return false;
-        }
-        // Below INFO, the transport and storage libraries underneath (h2's frames, hyper's
-        // connections, rustls' handshakes, sqlx's statements) would bury the daemons' own
-        // lines, as SPIRE's DEBUG does not: they show at TRACE only.
-        matches!(*metadata.level(), Level::ERROR | Level::WARN | Level::INFO)
-            || level == LogLevel::Trace
-            || !is_transport(metadata.target())
+    fn enabled_for(&self, level: &Level) -> bool {
+        self.level.get().allows(level)
     }
-}
-
-/// The crates whose DEBUG lines wait for TRACE, by the first segment of a target.
-const TRANSPORT_CRATES: &[&str] = &[
-    "h2",
-    "hyper",
-    "hyper_util",
-    "mio",
-    "rustls",
-    "sqlx",
-    "tokio_util",
-    "tonic",
-    "tower",
-    "want",
-];
-
-fn is_transport(target: &str) -> bool {
-    let krate = target.split("::").next().unwrap_or_default();
-    TRANSPORT_CRATES.contains(&krate)
 }
 
 impl<S> Layer<S> for LogrusLayer
@@ -140,7 +112,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if self.enabled_for(metadata) {
+        if self.enabled_for(metadata.level()) {
             Interest::always()
         } else {
             Interest::never()
@@ -148,7 +120,7 @@ where
     }
 
     fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        self.enabled_for(metadata)
+        self.enabled_for(metadata.level())
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {

@@ -2,8 +2,7 @@
 //! layouts), `log_file` (appended to, created `0640`), `log_source_location`, through
 //! `tracing`, with a [`LogHandle`] to read, change and reset the level at run time (SPIRE's
 //! Logger API: `GetLogger`, `SetLogLevel`, `ResetLogLevel`) and to reopen the file after
-//! rotation. Below INFO, the transport and storage libraries' lines (h2, hyper, rustls, sqlx,
-//! tonic, tower…) show at TRACE only, so DEBUG reads like SPIRE's.
+//! rotation.
 //!
 //! ```
 //! use daemon_telemetry::logging::{self, LogFormat, LogLevel, LogSettings};
