@@ -510,17 +510,7 @@ pub async fn run(config: AgentConfig, log: Option<LogHandle>) -> Result<(), Daem
     let agent_id = svid.get().spiffe_id().clone();
     let svid = Arc::new(svid);
     let trust = Arc::new(TrustBundle::new(bundle));
-    let authority = config.server_authority();
-    let channel = SharedChannel::new(
-        mtls_channel(
-            &authority,
-            &config.trust_domain,
-            svid.clone(),
-            trust.clone(),
-        )
-        .map_err(DaemonError::Channel)?,
-    )
-    .with_reconnect({
+    let new_channel = {
         let (config, svid, trust) = (config.clone(), svid.clone(), trust.clone());
         move || {
             mtls_channel(
@@ -529,10 +519,15 @@ pub async fn run(config: AgentConfig, log: Option<LogHandle>) -> Result<(), Daem
                 svid.clone(),
                 trust.clone(),
             )
-            .map_err(|e| tracing::warn!(error = %e, "Unable to make a new server channel"))
-            .ok()
         }
-    });
+    };
+    let channel = SharedChannel::new(new_channel().map_err(DaemonError::Channel)?).with_reconnect(
+        move || {
+            new_channel()
+                .map_err(|e| tracing::warn!(error = %e, "Unable to make a new server channel"))
+                .ok()
+        },
+    );
     let client = GrpcServerClient::new(channel.clone(), config.trust_domain.clone())
         .with_trust(trust.clone(), store.clone());
 

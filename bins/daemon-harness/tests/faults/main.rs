@@ -51,6 +51,25 @@ const LATE: &str = "spiffe://faults.test/created-while-flaky";
 /// them at half-life (15 s ± 10%), so several rotations fall in the flaky period.
 const SVID_TTL_SECS: u64 = 30;
 
+/// A trust domain whose agent dials its server through a [`FlakyProxy`] (healthy for now),
+/// `extra_server` added to the server's config, and the agent already serving [`WORKLOAD`] to
+/// this uid; with the proxy and the workload's selector.
+fn domain_behind_proxy(dir: &Path, extra_server: String) -> (Domain, FlakyProxy, String) {
+    let mut proxy = None;
+    let domain = Domain::start(dir, TD, |server, agent| {
+        server.extra_server = extra_server;
+        let p = FlakyProxy::start(server.tcp_addr()).expect("start the proxy");
+        agent.server_port = p.port();
+        proxy = Some(p);
+    })
+    .unwrap();
+    let proxy = proxy.expect("the proxy was started");
+    let selector = format!("unix:uid:{}", current_uid());
+    domain.create_entry(WORKLOAD, &[&selector], &[]).unwrap();
+    domain.wait_for_svid(WORKLOAD).unwrap();
+    (domain, proxy, selector)
+}
+
 /// One SVID a workload was handed.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -246,18 +265,10 @@ fn fetch_with_cli(
 fn a_flaky_connection_to_the_server_never_fails_a_workload() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let mut proxy = None;
-    let mut domain = Domain::start(dir.path(), TD, |server, agent| {
-        server.extra_server = format!("    default_x509_svid_ttl = \"{SVID_TTL_SECS}s\"\n");
-        let p = FlakyProxy::start(server.tcp_addr()).expect("start the proxy");
-        agent.server_port = p.port();
-        proxy = Some(p);
-    })
-    .unwrap();
-    let proxy = proxy.expect("the proxy was started");
-    let selector = format!("unix:uid:{}", current_uid());
-    domain.create_entry(WORKLOAD, &[&selector], &[]).unwrap();
-    domain.wait_for_svid(WORKLOAD).unwrap();
+    let (mut domain, proxy, selector) = domain_behind_proxy(
+        dir.path(),
+        format!("    default_x509_svid_ttl = \"{SVID_TTL_SECS}s\"\n"),
+    );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -451,18 +462,10 @@ fn next_agent_svid(domain: &Domain, not_after: u64) -> (u64, u64) {
 #[test]
 fn an_outage_at_the_agent_renewal_is_ridden_out() {
     let dir = tempfile::tempdir().unwrap();
-    let mut proxy = None;
-    let domain = Domain::start(dir.path(), TD, |server, agent| {
-        server.extra_server = format!("    default_x509_svid_ttl = \"{SVID_TTL_SECS}s\"\n");
-        let p = FlakyProxy::start(server.tcp_addr()).expect("start the proxy");
-        agent.server_port = p.port();
-        proxy = Some(p);
-    })
-    .unwrap();
-    let proxy = proxy.expect("the proxy was started");
-    let selector = format!("unix:uid:{}", current_uid());
-    domain.create_entry(WORKLOAD, &[&selector], &[]).unwrap();
-    domain.wait_for_svid(WORKLOAD).unwrap();
+    let (domain, proxy, selector) = domain_behind_proxy(
+        dir.path(),
+        format!("    default_x509_svid_ttl = \"{SVID_TTL_SECS}s\"\n"),
+    );
 
     // The agent renews at half the life left when it got the SVID; if the set-up took too
     // long for this one (a loaded machine), the next one.

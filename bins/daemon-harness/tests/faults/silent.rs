@@ -6,9 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use daemon_harness::{current_uid, Domain, FlakyProxy};
-
-use super::{TD, WORKLOAD};
+use super::domain_behind_proxy;
 
 const AFTER_SILENCE: &str = "spiffe://faults.test/created-after-silence";
 /// The agent's call bound (30 s), its first sync backoff (5 s), a sync interval and a fetch,
@@ -18,17 +16,7 @@ const RECOVERY_BOUND: Duration = Duration::from_secs(120);
 #[test]
 fn a_silent_connection_is_replaced_after_one_timed_out_call() {
     let dir = tempfile::tempdir().unwrap();
-    let mut proxy = None;
-    let domain = Domain::start(dir.path(), TD, |server, agent| {
-        let p = FlakyProxy::start(server.tcp_addr()).expect("start the proxy");
-        agent.server_port = p.port();
-        proxy = Some(p);
-    })
-    .unwrap();
-    let proxy = proxy.expect("the proxy was started");
-    let selector = format!("unix:uid:{}", current_uid());
-    domain.create_entry(WORKLOAD, &[&selector], &[]).unwrap();
-    domain.wait_for_svid(WORKLOAD).unwrap();
+    let (domain, proxy, selector) = domain_behind_proxy(dir.path(), String::new());
 
     proxy.silence_all();
     let silenced = Instant::now();

@@ -340,6 +340,22 @@ impl Conn {
             Self::Postgres(c) => c.close_on_drop(),
         }
     }
+
+    /// Runs `sql`, several statements in one call (on SQLite, one hand-off to the
+    /// connection's thread), and returns the rows of all of them. All rows: the driver stops
+    /// a multi-statement call at the first row when asked for one. A failing statement stops
+    /// the ones after it, which may leave the connection in a state they were to undo (a
+    /// relaxed PRAGMA, an open `BEGIN`): the connection is then closed instead of returned.
+    pub(super) async fn fetch_all_or_close(
+        &mut self,
+        sql: &Sql<'_>,
+    ) -> Result<Vec<Row>, sqlx::Error> {
+        let rows = self.db().fetch_all(sql).await;
+        if rows.is_err() {
+            self.close_on_drop();
+        }
+        rows
+    }
 }
 
 /// A transaction of either backend. Dropped without [`Tx::commit`], it rolls back.

@@ -16,6 +16,11 @@ use crate::datastore::{
 const NODE_COLUMNS: &str = "pk, spiffe_id, attestation_type, cert_serial_number, cert_not_after, \
      new_cert_serial_number, new_cert_not_after, banned, can_reattest, revision_number, created_at";
 
+/// The columns a new node's row is written with, in the order both backends bind them.
+const INSERT_COLUMNS: &str = "spiffe_id, attestation_type, cert_serial_number, cert_not_after, \
+     new_cert_serial_number, new_cert_not_after, banned, can_reattest, revision_number, \
+     created_at";
+
 fn mapper(backend: crate::datastore::Backend) -> impl Fn(sqlx::Error) -> DataStoreError + Copy {
     move |e| errors::map(backend, Record::Node, e)
 }
@@ -56,17 +61,15 @@ async fn create_sqlite(
     node: &AttestedNode,
     now: i64,
 ) -> Result<i64, DataStoreError> {
-    let mut sql = Sql::new(
+    let mut sql = Sql::new(format!(
         "BEGIN IMMEDIATE; \
          UPDATE revision_counter SET value = value + 1 WHERE id = 1; \
          INSERT INTO changes (revision, kind, record_id, op, created_at) \
          SELECT value, $1, $2, $3, $4 FROM revision_counter WHERE id = 1; \
-         INSERT INTO attested_nodes (spiffe_id, attestation_type, cert_serial_number, \
-         cert_not_after, new_cert_serial_number, new_cert_not_after, banned, can_reattest, \
-         revision_number, created_at) \
+         INSERT INTO attested_nodes ({INSERT_COLUMNS}) \
          SELECT $2, $5, $6, $7, $8, $9, $10, $11, value, $4 FROM revision_counter WHERE id = 1 \
-         RETURNING revision_number; ",
-    )
+         RETURNING revision_number; "
+    ))
     .bind(ChangeKind::Node.code())
     .bind(node.spiffe_id.as_str())
     .bind(ChangeOp::Created.code())
@@ -93,21 +96,16 @@ async fn create_sqlite(
     }
     sql.push("COMMIT");
     let map = mapper(Backend::Sqlite);
-    let mut conn = pools.write_conn().await?;
-    // All rows (`fetch_all`): the driver stops a multi-statement call at the first row when
-    // asked for one, which here would skip the `COMMIT`.
-    match conn.db().fetch_all(&sql).await {
-        Ok(rows) => {
-            let row = rows
-                .first()
-                .ok_or_else(|| DataStoreError::corrupt("revision"))?;
-            row.int(0).map_err(map)
-        }
-        Err(e) => {
-            conn.close_on_drop();
-            Err(map(e))
-        }
-    }
+    let rows = pools
+        .write_conn()
+        .await?
+        .fetch_all_or_close(&sql)
+        .await
+        .map_err(map)?;
+    let row = rows
+        .first()
+        .ok_or_else(|| DataStoreError::corrupt("revision"))?;
+    row.int(0).map_err(map)
 }
 
 /// PostgreSQL: a transaction of the driver's (each statement is a round trip to the server
@@ -127,12 +125,10 @@ async fn create_in_tx(pools: &Pools, node: &AttestedNode, now: i64) -> Result<i6
     .map_err(map)?;
     let row = db
         .fetch_one(
-            &Sql::new(
-                "INSERT INTO attested_nodes (spiffe_id, attestation_type, cert_serial_number, \
-                 cert_not_after, new_cert_serial_number, new_cert_not_after, banned, can_reattest, \
-                 revision_number, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING pk",
-            )
+            &Sql::new(format!(
+                "INSERT INTO attested_nodes ({INSERT_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING pk"
+            ))
             .bind(node.spiffe_id.as_str())
             .bind(node.attestation_type.as_str())
             .bind(node.cert_serial_number.as_deref())

@@ -56,6 +56,9 @@ pub(super) async fn consume_join_token(
     })
 }
 
+/// Deletes the token whose digest is `$1`, returning its expiry if it existed.
+const DELETE_TOKEN: &str = "DELETE FROM join_tokens WHERE token_hash = $1 RETURNING expires_at";
+
 /// Deletes the token with `digest`, returning its expiry if it existed.
 ///
 /// One statement deletes and reports: of two concurrent uses, only one gets the row. Its
@@ -71,24 +74,14 @@ async fn delete_token(pools: &Pools, digest: Vec<u8>) -> Result<Option<UnixTime>
         Pools::Sqlite { .. } => {
             // `synchronous` is a property of the connection: relaxed for this one commit, in
             // the same call to the connection's thread as the deletion (one hand-off, not
-            // three). A statement that fails stops the ones after it, the restoring PRAGMA
-            // among them: the connection is then closed, and a fresh one opens FULL.
-            let relaxed = Sql::new(
-                "PRAGMA synchronous = NORMAL; \
-                 DELETE FROM join_tokens WHERE token_hash = $1 RETURNING expires_at; \
-                 PRAGMA synchronous = FULL",
-            )
+            // three). If a statement fails, the restoring PRAGMA may not run: the connection
+            // is then closed, and a fresh one opens FULL.
+            let relaxed = Sql::new(format!(
+                "PRAGMA synchronous = NORMAL; {DELETE_TOKEN}; PRAGMA synchronous = FULL"
+            ))
             .bind(digest);
             let mut conn = pools.write_conn().await?;
-            // All rows (`fetch_all`): the driver stops a multi-statement call at the first
-            // row when asked for one.
-            match conn.db().fetch_all(&relaxed).await {
-                Ok(mut rows) => rows.pop(),
-                Err(e) => {
-                    conn.close_on_drop();
-                    return Err(map(e));
-                }
-            }
+            conn.fetch_all_or_close(&relaxed).await.map_err(map)?.pop()
         }
         Pools::Postgres(_) => {
             let mut tx = pools.write().await?;
@@ -96,9 +89,7 @@ async fn delete_token(pools: &Pools, digest: Vec<u8>) -> Result<Option<UnixTime>
                 .execute(&Sql::new("SET LOCAL synchronous_commit TO OFF"))
                 .await
                 .map_err(map)?;
-            let delete =
-                Sql::new("DELETE FROM join_tokens WHERE token_hash = $1 RETURNING expires_at")
-                    .bind(digest);
+            let delete = Sql::new(DELETE_TOKEN).bind(digest);
             let row = tx.db().fetch_optional(&delete).await.map_err(map)?;
             tx.commit().await.map_err(map)?;
             row
